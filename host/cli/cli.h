@@ -1,0 +1,30 @@
+/*
+ * cli.h: the commands of the sighost executable (`sighost COMMAND [options]`).
+ *
+ * Each command lives in its own file under host/cli/ and is listed once in
+ * the table of commands.c. A command returns the process exit status.
+ */
+#ifndef SH_CLI_H
+#define SH_CLI_H
+
+typedef struct sh_cli_command {
+	const char *name;      /* as typed: "check" */
+	const char *summary;   /* one line for `sighost help` */
+	const char *usage;     /* options, for `sighost help COMMAND` */
+	int (*run)(int argc, char **argv);  /* argv[0] is the command name */
+} sh_cli_command;
+
+/* The table of commands, ended by an entry with a NULL name. */
+extern const sh_cli_command sh_cli_commands[];
+
+/* Returns the command called `name`, NULL when there is none. */
+const sh_cli_command *sh_cli_find(const char *name);
+
+/* Prints the list of commands to stdout (`sighost help`). */
+void sh_cli_print_help(void);
+
+int sh_cli_demo(int argc, char **argv);
+
+/* The project commands (check.c, signals.c, apps.c). */
+
+#endif

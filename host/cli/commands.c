@@ -1,0 +1,46 @@
+/*
+ * commands.c: the table of sighost's commands and `sighost help`.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int run_help(int argc, char **argv);
+
+const sh_cli_command sh_cli_commands[] = {
+	{ "help", "show the commands, or one command's options", "help [COMMAND]", run_help },
+	{ "demo", "send a few signals through a hub with receivers, no plugins", "demo", sh_cli_demo },
+	{ NULL, NULL, NULL, NULL }
+};
+
+const sh_cli_command *sh_cli_find(const char *name)
+{
+	for (const sh_cli_command *c = sh_cli_commands; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+void sh_cli_print_help(void)
+{
+	printf("usage: sighost COMMAND [options]\n\ncommands:\n");
+	for (const sh_cli_command *c = sh_cli_commands; c->name != NULL; c++)
+		printf("  %-16s %s\n", c->name, c->summary);
+	printf("\n  sighost --version    print the version\n");
+}
+
+static int run_help(int argc, char **argv)
+{
+	if (argc < 2) {
+		sh_cli_print_help();
+		return 0;
+	}
+	const sh_cli_command *c = sh_cli_find(argv[1]);
+	if (c == NULL) {
+		fprintf(stderr, "sighost help: unknown command '%s'\n", argv[1]);
+		return 2;
+	}
+	printf("usage: sighost %s\n\n%s\n", c->usage, c->summary);
+	return 0;
+}

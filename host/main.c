@@ -1,0 +1,34 @@
+/*
+ * main.c: the sighost executable. Thin: it finds the command named on the
+ * command line and runs it; everything else lives in libsighost and in
+ * host/cli/.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sighost/sighost.h>
+
+#include "cli/cli.h"
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		sh_cli_print_help();
+		return 2;
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+		printf("sighost %s (ABI %d)\n", sh_version(), sh_abi_version());
+		return 0;
+	}
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+		sh_cli_print_help();
+		return 0;
+	}
+	const sh_cli_command *cmd = sh_cli_find(name);
+	if (cmd == NULL) {
+		fprintf(stderr, "sighost: unknown command '%s'. Run 'sighost help' for the list.\n", name);
+		return 2;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,13 @@
+/*
+ * sighost.h: the umbrella header. A plugin includes this and nothing else.
+ */
+#ifndef SIGHOST_SIGHOST_H
+#define SIGHOST_SIGHOST_H
+
+#include "common.h"
+#include "error.h"
+#include "builtins.h"
+#include "signal.h"
+#include "receiver.h"
+
+#endif

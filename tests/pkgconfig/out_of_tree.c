@@ -1,0 +1,64 @@
+/*
+ * out_of_tree.c: installs sighost into a temporary root (meson install
+ * --destdir), builds a plugin there with only
+ * `cc -shared -fPIC plugin.c $(pkg-config --cflags --libs sighost)`, loads it
+ * with dlopen and checks that its receiver runs on a send.
+ */
+#include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <sighost/sighost.h>
+
+static int run(const char *command)
+{
+	int rc = system(command);
+	return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+Test(pkgconfig, out_of_tree_plugin_builds_loads_and_receives)
+{
+	const char *build = getenv("SIGHOST_BUILD_ROOT");
+	const char *src = getenv("SIGHOST_PLUGIN_SOURCE");
+	cr_assert(build != NULL && src != NULL, "run through meson test");
+
+	char root[] = "/tmp/sighost-pc-XXXXXX";
+	cr_assert(mkdtemp(root) != NULL);
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd, "meson install -C '%s' --destdir '%s' --no-rebuild --quiet >'%s/install.log' 2>&1",
+		build, root, root);
+	cr_assert_eq(run(cmd), 0, "meson install failed: see %s/install.log", root);
+
+	/* Find the installed .pc, wherever the prefix and libdir put it, and
+	 * point pkg-config at the staged root. */
+	snprintf(cmd, sizeof cmd,
+		"set -e; pc=$(find '%s' -name sighost.pc | head -n1); test -n \"$pc\"; "
+		"export PKG_CONFIG_PATH=$(dirname \"$pc\") PKG_CONFIG_SYSROOT_DIR='%s'; "
+		"cc -std=c17 -Wall -Wextra -Werror -shared -fPIC -x c '%s' $(pkg-config --cflags --libs sighost) "
+		"-o '%s/plugin.so' -Wl,-rpath,$(pkg-config --variable=libdir sighost) 2>'%s/cc.log'",
+		root, root, src, root, root);
+	cr_assert_eq(run(cmd), 0, "building the plugin with pkg-config failed: see %s/cc.log", root);
+
+	char path[512];
+	snprintf(path, sizeof path, "%s/plugin.so", root);
+	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	cr_assert(handle != NULL, "dlopen: %s", dlerror());
+	int (*connect_all)(sh_hub *) = (int (*)(sh_hub *))dlsym(handle, "plugin_connect");
+	cr_assert(connect_all != NULL, "plugin_connect not exported");
+
+	sh_hub *hub;
+	cr_assert_eq(sh_hub_new(&hub), 0);
+	cr_assert_eq(connect_all(hub), 0, "%s", sh_error_last()->message);
+	sh_signal *paid;
+	cr_assert_eq(sh_signal_declare(&paid, hub, "billing.invoice_paid", "billing"), 0);
+	sh_responses out = SH_RESPONSES_INIT;
+	cr_assert_eq(sh_signal_send(paid, NULL, NULL, &out), 0);
+	cr_assert_eq(out.count, 1);
+	cr_assert_eq(*(int *)out.items[0].payload, 1, "the plugin's receiver ran once");
+	sh_responses_dispose(&out);
+	sh_hub_free(hub);
+	dlclose(handle);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	run(cmd);
+}
