@@ -26,5 +26,8 @@ void sh_cli_print_help(void);
 int sh_cli_demo(int argc, char **argv);
 
 /* The project commands (check.c, signals.c, apps.c). */
+int sh_cli_check(int argc, char **argv);
+int sh_cli_signals(int argc, char **argv);
+int sh_cli_apps(int argc, char **argv);
 
 #endif

@@ -11,6 +11,11 @@ static int run_help(int argc, char **argv);
 const sh_cli_command sh_cli_commands[] = {
 	{ "help", "show the commands, or one command's options", "help [COMMAND]", run_help },
 	{ "demo", "send a few signals through a hub with receivers, no plugins", "demo", sh_cli_demo },
+	{ "check", "validate the manifests and load every plugin; list all problems",
+		"check [--settings FILE] [--manifests-only]", sh_cli_check },
+	{ "signals", "every signal with its receivers in call order",
+		"signals [--settings FILE] [--signal NAME] [--app LABEL] [--connected]", sh_cli_signals },
+	{ "apps", "the installed apps in load order", "apps [--settings FILE]", sh_cli_apps },
 	{ NULL, NULL, NULL, NULL }
 };
 

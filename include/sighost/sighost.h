@@ -9,5 +9,8 @@
 #include "builtins.h"
 #include "signal.h"
 #include "receiver.h"
+#include "settings.h"
+#include "app.h"
+#include "project.h"
 
 #endif

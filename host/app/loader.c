@@ -1,0 +1,119 @@
+/*
+ * loader.c: loads and unloads one plugin: the safety check, dlopen, the ABI
+ * symbol, ready(), and on the way out teardown(), the disconnection of
+ * every connection the app owns, a wait for running sends, and dlclose.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef int (*sh__ready_fn)(sh_app *app);
+typedef void (*sh__teardown_fn)(sh_app *app);
+
+/* Explains a failed dlopen: a clearer word than dlerror's for a file that
+ * is not ELF at all, dlerror's text (`why`) otherwise. */
+static int sh__dlopen_failed(const char *path, const char *why)
+{
+	unsigned char magic[4] = { 0 };
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(magic, 1, sizeof magic, f) : 0;
+	if (f != NULL)
+		fclose(f);
+	if (f != NULL && (n != sizeof magic || memcmp(magic, "\177ELF", 4) != 0))
+		return sh_error_set(SH_ELOAD, "not a shared object (no ELF header)");
+	return sh_error_set(SH_ELOAD, "dlopen failed: %s", why);
+}
+
+/* Looks `name` up; the caller reads dlerror()'s text on failure. */
+static void *sh__symbol(void *handle, const char *name)
+{
+	dlerror();
+	return dlsym(handle, name);
+}
+
+static int sh__check_abi(void *handle)
+{
+	const int *abi = sh__symbol(handle, SH_PLUGIN_ABI_SYMBOL);
+	if (abi == NULL)
+		return sh_error_set(SH_EABI,
+			"missing symbol %s (build the plugin with SH_PLUGIN_ABI from <sighost/app.h>)",
+			SH_PLUGIN_ABI_SYMBOL);
+	if (*abi != SH_ABI_VERSION)
+		return sh_error_set(SH_EABI, "ABI mismatch: built for ABI %d, host is %d",
+			*abi, SH_ABI_VERSION);
+	return 0;
+}
+
+/* Calls ready(); on failure says why with the plugin's own message. */
+static int sh__call_ready(sh_app *app, sh__ready_fn ready_fn)
+{
+	sh_error_clear();
+	int rc = ready_fn(app);
+	if (rc >= 0)
+		return 0;
+	char why[1024];
+	const sh_error *e = sh_error_last();
+	snprintf(why, sizeof why, "%s", e->message[0] ? e->message : sh_error_name(rc));
+	return sh_error_set(rc, "ready() failed: %s", why);
+}
+
+/* Drops what a plugin connected and closes it. */
+static void sh__close(sh_app *app)
+{
+	sh_hub *hub = app->project->hub;
+	sh_hub_disconnect_owner(hub, app->label);
+	sh_hub_synchronize(hub);
+	dlclose(app->handle);
+	app->handle = NULL;
+	app->teardown = NULL;
+}
+
+int sh__app_load(sh_app *app, sh__safety *cache)
+{
+	if (app->library_path == NULL) {
+		app->ready = true;
+		return 0;
+	}
+	int rc = sh__path_is_safe(app->library_path, cache);
+	if (rc < 0)
+		return rc;
+	app->handle = dlopen(app->library_path, RTLD_NOW | RTLD_LOCAL);
+	if (app->handle == NULL) {
+		char why[1024];
+		snprintf(why, sizeof why, "%s", dlerror());
+		return sh__dlopen_failed(app->library_path, why);
+	}
+	rc = sh__check_abi(app->handle);
+	sh__ready_fn ready_fn = NULL;
+	if (rc == 0) {
+		*(void **)&ready_fn = sh__symbol(app->handle, SH_PLUGIN_READY_SYMBOL);
+		if (ready_fn == NULL)
+			rc = sh_error_set(SH_ELOAD, "missing symbol: %s", dlerror());
+	}
+	if (rc == 0) {
+		*(void **)&app->teardown = sh__symbol(app->handle, SH_PLUGIN_TEARDOWN_SYMBOL);
+		rc = sh__call_ready(app, ready_fn);
+	}
+	if (rc < 0) {
+		char why[1024];
+		snprintf(why, sizeof why, "%s", sh_error_last()->message);
+		sh__close(app);
+		return sh_error_set(rc, "%s", why);
+	}
+	app->ready = true;
+	return 0;
+}
+
+void sh__app_unload(sh_app *app)
+{
+	if (app->handle == NULL) {
+		app->ready = false;
+		return;
+	}
+	if (app->teardown != NULL)
+		app->teardown(app);
+	sh__close(app);
+	app->ready = false;
+}

@@ -1,0 +1,207 @@
+/*
+ * project.c: the project's life (project.h): read the manifests, load the
+ * installed apps in order, answer questions about them, unload and free.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int sh_project_new(sh_project **out)
+{
+	sh_project *p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	int rc = sh_hub_new(&p->hub);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	p->name = "";
+	*out = p;
+	return 0;
+}
+
+void sh_project_free(sh_project *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = p->order_count; i-- > 0;)
+		sh__app_unload(p->order[i]);
+	for (size_t i = 0; i < p->app_count; i++)
+		sh__app_free(p->apps[i]);
+	free(p->apps);
+	free(p->order);
+	for (size_t i = 0; i < p->app_doc_count; i++)
+		sh__doc_free(p->app_docs[i]);
+	free(p->app_docs);
+	sh__doc_free(p->doc);
+	for (size_t i = 0; i < p->plugin_dir_count; i++)
+		free(p->plugin_dirs[i]);
+	free(p->plugin_dirs);
+	free(p->plugin_dir_values);
+	free(p->db_name);
+	free(p->dir);
+	free(p->path);
+	sh__problems_dispose(&p->problems);
+	sh_hub_free(p->hub);
+	free(p);
+}
+
+const char *sh_project_settings_path(const char *option)
+{
+	if (option != NULL)
+		return option;
+	const char *env = getenv(SH_SETTINGS_ENV);
+	if (env != NULL && env[0] != '\0')
+		return env;
+	return SH_PROJECT_DEFAULT_PATH;
+}
+
+/* The result of reading or loading, from what was recorded. */
+static int sh__outcome(const sh_project *p, int code)
+{
+	if (p->problems.oom)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	if (p->problems.count == 0)
+		return 0;
+	sh_error_set(code, "%s", p->problems.items[0].text);
+	return code;
+}
+
+int sh_project_read(sh_project *p, const char *path)
+{
+	if (p == NULL || path == NULL)
+		return sh_error_set(SH_EINVAL, "sh_project_read: project and path are required");
+	if (p->read_done)
+		return sh_error_set(SH_EINVAL, "the project was read already");
+	p->read_done = true;
+	p->path = strdup(path);
+	p->dir = sh__path_dir(path);
+	if (p->path == NULL || p->dir == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	int rc = sh__doc_read(&p->doc, path, &p->problems);
+	if (rc == SH_ENOMEM || p->doc == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	if (rc == 0) {
+		sh__project_manifest_apply(p);
+		sh__discover_apps(p);
+		sh__resolve_apps(p);
+	}
+	rc = sh__outcome(p, SH_EMANIFEST);
+	p->read_ok = rc == 0;
+	return rc;
+}
+
+/* Returns the first dependency of `app` that is not ready, NULL when none. */
+static const sh_app *sh__unready_dependency(const sh_project *p, const sh_app *app)
+{
+	for (size_t k = 0; k < app->depends_count; k++) {
+		const sh_app *dep = sh_project_app(p, app->depends[k]);
+		if (dep != NULL && !dep->ready)
+			return dep;
+	}
+	return NULL;
+}
+
+int sh_project_load(sh_project *p)
+{
+	if (p == NULL || !p->read_ok)
+		return sh_error_set(SH_EINVAL, "the project was not read successfully");
+	if (p->load_done)
+		return sh_error_set(SH_EINVAL, "the project was loaded already");
+	p->load_done = true;
+	sh__safety cache = { NULL };
+	for (size_t i = 0; i < p->order_count; i++) {
+		sh_app *app = p->order[i];
+		const sh_app *dep = sh__unready_dependency(p, app);
+		if (dep != NULL) {
+			app->failed = true;
+			sh__problem_add(&p->problems, SH_ELOAD, NULL, 0, 0,
+				"app '%s' not loaded: it depends on '%s', which failed to load",
+				app->label, dep->label);
+			continue;
+		}
+		int rc = sh__app_load(app, &cache);
+		if (rc < 0) {
+			app->failed = true;
+			sh__problem_add(&p->problems, rc, NULL, 0, 0, "plugin '%s' (%s): %s",
+				app->label, app->library_path, sh_error_last()->message);
+		}
+	}
+	sh__safety_dispose(&cache);
+	return sh__outcome(p, SH_ELOAD);
+}
+
+sh_hub *sh_project_hub(const sh_project *p)
+{
+	return p->hub;
+}
+
+size_t sh_project_problem_count(const sh_project *p)
+{
+	return p->problems.count;
+}
+
+const sh_problem *sh_project_problem(const sh_project *p, size_t index)
+{
+	return index < p->problems.count ? &p->problems.items[index] : NULL;
+}
+
+const char *sh_project_name(const sh_project *p)
+{
+	return p->name;
+}
+
+const char *sh_project_path(const sh_project *p)
+{
+	return p->path;
+}
+
+const sh_value *sh_project_settings(const sh_project *p)
+{
+	return p->settings;
+}
+
+const char *sh_project_db_engine(const sh_project *p)
+{
+	return p->db_engine;
+}
+
+const char *sh_project_db_name(const sh_project *p)
+{
+	return p->db_name;
+}
+
+size_t sh_project_app_count(const sh_project *p)
+{
+	return p->order_count;
+}
+
+sh_app *sh_project_app_at(const sh_project *p, size_t index)
+{
+	return index < p->order_count ? p->order[index] : NULL;
+}
+
+sh_app *sh_project_app(const sh_project *p, const char *label)
+{
+	for (size_t i = 0; i < p->order_count; i++)
+		if (strcmp(p->order[i]->label, label) == 0)
+			return p->order[i];
+	return NULL;
+}
+
+bool sh_app_is_ready(const sh_app *app)
+{
+	return app->ready;
+}
+
+size_t sh_app_depends_count(const sh_app *app)
+{
+	return app->depends_count;
+}
+
+const char *sh_app_depends_at(const sh_app *app, size_t index)
+{
+	return index < app->depends_count ? app->depends[index] : NULL;
+}

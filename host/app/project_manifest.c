@@ -1,0 +1,108 @@
+/*
+ * project_manifest.c: the keys of the project manifest and what the project
+ * keeps of them. To add a key: add a row to sh__project_keys (or to the
+ * table of its section) and read it in sh__project_manifest_apply().
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+#define SH__COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const sh__key sh__project_keys[] = {
+	{ "project",        SH_VALUE_STRING, SH__ANY,         true  },
+	{ "database",       SH_VALUE_MAP,    SH__ANY,         false },
+	{ "plugin_dirs",    SH_VALUE_LIST,   SH_VALUE_STRING, false },
+	{ "installed_apps", SH_VALUE_LIST,   SH_VALUE_STRING, false },
+	{ "settings",       SH_VALUE_MAP,    SH__ANY,         false },
+};
+
+static const sh__key sh__database_keys[] = {
+	{ "engine", SH_VALUE_STRING, SH__ANY, true },
+	{ "name",   SH_VALUE_STRING, SH__ANY, true },
+};
+
+/* The database engines the host knows. */
+static const char *const sh__engines[] = { "sqlite" };
+
+static void sh__apply_database(sh_project *p, const sh_value *db)
+{
+	if (db == NULL || db->type != SH_VALUE_MAP)
+		return;
+	sh__schema_check(&p->problems, db, sh__database_keys, SH__COUNT(sh__database_keys),
+		"database");
+	const sh_value *engine = sh_value_get(db, "engine");
+	const char *name = sh_value_string(engine);
+	if (name != NULL) {
+		bool known = false;
+		for (size_t i = 0; i < SH__COUNT(sh__engines) && !known; i++)
+			known = strcmp(name, sh__engines[i]) == 0;
+		if (!known)
+			sh__problem_at(&p->problems, SH_EMANIFEST, engine,
+				"unknown database engine '%s' (sighost supports 'sqlite')", name);
+		p->db_engine = name;
+	}
+	const char *file = sh_value_path_string(db, "name", NULL);
+	if (file != NULL && (p->db_name = sh__path_join(p->dir, file)) == NULL)
+		p->problems.oom = true;
+}
+
+static void sh__apply_plugin_dirs(sh_project *p, const sh_value *dirs)
+{
+	size_t n = sh_value_length(dirs);
+	if (sh_value_type_of(dirs) != SH_VALUE_LIST || n == 0)
+		return;
+	p->plugin_dirs = calloc(n, sizeof *p->plugin_dirs);
+	p->plugin_dir_values = calloc(n, sizeof *p->plugin_dir_values);
+	if (p->plugin_dirs == NULL || p->plugin_dir_values == NULL) {
+		p->problems.oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const sh_value *item = sh_value_at(dirs, i);
+		const char *dir = sh_value_string(item);
+		if (dir == NULL)
+			continue;   /* reported by the schema */
+		char *joined = sh__path_join(p->dir, dir);
+		if (joined == NULL) {
+			p->problems.oom = true;
+			return;
+		}
+		char *real = realpath(joined, NULL);
+		struct stat st;
+		if (real == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			sh__problem_at(&p->problems, SH_EMANIFEST, item,
+				"plugin directory '%s' is not a directory (looked for %s)", dir, joined);
+			free(real);
+			free(joined);
+			continue;
+		}
+		free(joined);
+		p->plugin_dirs[p->plugin_dir_count] = real;
+		p->plugin_dir_values[p->plugin_dir_count++] = item;
+	}
+}
+
+void sh__project_manifest_apply(sh_project *p)
+{
+	const sh_value *root = p->doc->root;
+	if (root == NULL) {
+		sh__problem_add(&p->problems, SH_EMANIFEST, p->path, 0, 0,
+			"the project manifest is empty; expected a map with at least 'project'");
+		return;
+	}
+	if (sh__schema_check(&p->problems, root, sh__project_keys, SH__COUNT(sh__project_keys),
+			"project manifest") > 0 && root->type != SH_VALUE_MAP)
+		return;
+	p->name = sh_value_path_string(root, "project", "");
+	sh__apply_database(p, sh_value_get(root, "database"));
+	sh__apply_plugin_dirs(p, sh_value_get(root, "plugin_dirs"));
+	const sh_value *installed = sh_value_get(root, "installed_apps");
+	if (sh_value_type_of(installed) == SH_VALUE_LIST)
+		p->installed_value = installed;
+	const sh_value *settings = sh_value_get(root, "settings");
+	if (sh_value_type_of(settings) == SH_VALUE_MAP)
+		p->settings = settings;
+}

@@ -1,0 +1,53 @@
+/*
+ * project_open.c: opening a project for a command (project_open.h), and the
+ * logger that turns the hub's log lines into stderr lines.
+ */
+#include <stdio.h>
+
+#include "project_open.h"
+
+static const char *sh__level_name(sh_log_level level)
+{
+	switch (level) {
+	case SH_LOG_DEBUG: return "debug";
+	case SH_LOG_INFO: return "info";
+	case SH_LOG_WARNING: return "warning";
+	case SH_LOG_ERROR: return "error";
+	}
+	return "log";
+}
+
+/* Prints "[origin] level: message" to stderr. */
+static void sh__stderr_logger(sh_log_level level, const char *origin, const char *message,
+	void *payload)
+{
+	(void)payload;
+	fprintf(stderr, "[%s] %s: %s\n", origin ? origin : "sighost", sh__level_name(level), message);
+}
+
+int sh_cli_open_project(sh_project **out, const char *settings, bool load)
+{
+	*out = NULL;
+	sh_project *project;
+	int rc = sh_project_new(&project);
+	if (rc < 0)
+		return rc;
+	*out = project;
+	sh_hub_set_logger(sh_project_hub(project), sh__stderr_logger, NULL);
+	rc = sh_project_read(project, sh_project_settings_path(settings));
+	if (rc == 0 && load)
+		rc = sh_project_load(project);
+	return rc;
+}
+
+size_t sh_cli_print_problems(const sh_project *project, const char *command)
+{
+	if (project == NULL)
+		return 0;
+	size_t n = sh_project_problem_count(project);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "%s\n", sh_project_problem(project, i)->text);
+	if (n > 0)
+		fprintf(stderr, "sighost %s: %zu problem%s found\n", command, n, n == 1 ? "" : "s");
+	return n;
+}

@@ -1,0 +1,29 @@
+/*
+ * project_open.h: what the commands that work on a project share: the
+ * --settings option, opening and loading the project with a logger that
+ * prints to stderr, and printing its problems.
+ */
+#ifndef SH_CLI_PROJECT_OPEN_H
+#define SH_CLI_PROJECT_OPEN_H
+
+#include <stdbool.h>
+
+#include <sighost/sighost.h>
+
+/* The long option every project command takes, for getopt_long tables. */
+#define SH_CLI_SETTINGS_OPTION { "settings", 1, NULL, 's' }
+
+/*
+ * Creates a project, installs the stderr logger on its hub, reads the
+ * manifest picked by sh_project_settings_path(settings) and, when `load`,
+ * loads the apps. Stores the project in *out in every case but ENOMEM (the
+ * caller frees it) and returns the first failing step's code, 0 when all
+ * went well.
+ */
+int sh_cli_open_project(sh_project **out, const char *settings, bool load);
+
+/* Prints every problem of the project to stderr, one per line, then a
+ * count line "sighost CMD: N problem(s) found". Returns the count. */
+size_t sh_cli_print_problems(const sh_project *project, const char *command);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * support.h: helpers shared by the tests of tests/app and tests/e2e: a
+ * scratch directory per test, writing and copying files into it, and
+ * running the sighost binary with its output captured.
+ */
+#ifndef SH_TEST_SUPPORT_H
+#define SH_TEST_SUPPORT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Creates a new directory under /tmp (mode 0700) and returns its path,
+ * owned by the caller (free()). Fails the test on error. */
+char *t_mkdtemp(void);
+
+/* Removes a directory tree made by the tests (best effort). */
+void t_rmtree(const char *dir);
+
+/* Writes `text` to dir/name (creating subdirectories is the caller's job)
+ * and returns the path, owned by the caller. Fails the test on error. */
+char *t_write(const char *dir, const char *name, const char *text);
+
+/* Copies the file `from` to dir/name with `mode`; returns the new path,
+ * owned by the caller. Fails the test on error. */
+char *t_copy(const char *from, const char *dir, const char *name, mode_t mode);
+
+/* Returns the value of environment variable `name`; fails the test when
+ * it is unset (meson sets them, see the meson.build files of tests/). */
+const char *t_env(const char *name);
+
+/* Returns dir/name, newly allocated. */
+char *t_path(const char *dir, const char *name);
+
+/* Reads a whole file into a new NUL-terminated string ("" when missing). */
+char *t_read(const char *path);
+
+/* The captured result of a run of the sighost binary. */
+typedef struct t_run {
+	int status;      /* exit status, or 128 + signal number */
+	char *out;       /* stdout, owned */
+	char *err;       /* stderr, owned */
+} t_run;
+
+/*
+ * Runs $SIGHOST_BIN with the NULL-terminated arguments in `argv` (without
+ * the program name) in the working directory `cwd` (NULL: unchanged), with
+ * `env_settings` as SIGHOST_SETTINGS (NULL: unset). Fails the test when it
+ * cannot run.
+ */
+t_run t_sighost(const char *cwd, const char *env_settings, const char *const *argv);
+
+/* Frees what a run captured. */
+void t_run_free(t_run *run);
+
+/* Counts the lines of `text`. */
+size_t t_lines(const char *text);
+
+#endif
