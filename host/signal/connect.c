@@ -56,7 +56,9 @@ static size_t sh__fill_slots(sh__slot *slots, sh__conn *const *conns, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		if (sender == NULL ? conns[i]->info.sender != NULL : !sh__conn_hears(conns[i], sender))
 			continue;
-		slots[k++] = (sh__slot){ conns[i]->info.receiver, conns[i]->info.payload, conns[i] };
+		slots[k++] = conns[i]->info.async
+			? (sh__slot){ sh__async_receiver, conns[i], conns[i] }
+			: (sh__slot){ conns[i]->info.receiver, conns[i]->info.payload, conns[i] };
 	}
 	return k;
 }
@@ -190,6 +192,7 @@ static sh__conn *sh__conn_new(sh_hub *hub, sh_receiver_fn fn, void *payload,
 		.owner = c->owner,
 		.priority = opts->priority,
 		.name = c->name,
+		.async = opts->async,
 	};
 	return c;
 }

@@ -82,6 +82,8 @@ struct sh_signal {
 	char *name;
 	bool builtin;
 	char *declared_by;
+	sh_args_copy_fn copy_args;  /* for async receivers; NULL: none */
+	sh_args_free_fn free_args;
 	/* writer side, under hub->lock */
 	sh__conn **conns;
 	size_t conn_count;
@@ -108,6 +110,8 @@ struct sh_hub {
 	sh_connection_id next_id;
 	sh_log_fn log_fn;
 	void *log_payload;
+	sh_executor_fn executor;  /* runs async receivers; NULL: they run inline */
+	void *executor_payload;
 };
 
 /* The bucket index of a sender pointer in a snapshot's table. */
@@ -130,5 +134,10 @@ int sh__signal_remove_locked(sh_signal *signal,
 
 /* Frees a connection and its strings. */
 void sh__conn_free(sh__conn *conn);
+
+/* The receiver that stands in a snapshot for an async connection (whose
+ * sh__conn is the payload): hands the call to the hub's executor (async.c). */
+int sh__async_receiver(sh_signal *signal, const sh_sender *sender, const void *args,
+	void **response, void *payload);
 
 #endif

@@ -9,6 +9,7 @@
 #include "builtins.h"
 #include "signal.h"
 #include "receiver.h"
+#include "pool.h"
 #include "settings.h"
 #include "app.h"
 #include "project.h"

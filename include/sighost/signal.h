@@ -60,10 +60,12 @@ typedef struct sh_connect_opts {
 	int priority;               /* SH_PRIORITY_MIDDLE unless set */
 	const char *name;           /* the receiver's name for introspection, or NULL
 	                             * (then `sighost signals` asks dladdr); copied */
+	bool async;                 /* run on the hub's executor, off the sending thread
+	                             * (see "Asynchronous receivers" below) */
 } sh_connect_opts;
 
 #define SH_CONNECT_OPTS_VERSION 1
-#define SH_CONNECT_OPTS_INIT { SH_CONNECT_OPTS_VERSION, NULL, NULL, NULL, SH_PRIORITY_MIDDLE, NULL }
+#define SH_CONNECT_OPTS_INIT { SH_CONNECT_OPTS_VERSION, NULL, NULL, NULL, SH_PRIORITY_MIDDLE, NULL, false }
 
 /* What a send reports of one receiver that ran. */
 typedef struct sh_response {
@@ -101,6 +103,7 @@ typedef struct sh_connection_info {
 	const char *owner;          /* NULL when none */
 	int priority;
 	const char *name;           /* the name given at connect, NULL when none */
+	bool async;                 /* connected to run on the executor */
 } sh_connection_info;
 
 /* One event of the trace hook. */
@@ -314,6 +317,49 @@ SH_API int sh_signal_foreach_connection(const sh_signal *signal,
 
 /* Returns how many connections the signal has (for any sender). */
 SH_API size_t sh_signal_connection_count(const sh_signal *signal);
+
+/* ---- asynchronous receivers ---------------------------------------- */
+
+/*
+ * A receiver connected with opts.async set does not run on the sending
+ * thread: the send copies the signal's arguments with the signal's copier
+ * and hands a job to the hub's executor, which runs the receiver later on
+ * one of its threads with the copy (then frees it). The send does not wait:
+ * such a receiver counts as succeeded for the send, its response is NULL,
+ * and its failure is logged through the hub's logger with its owner.
+ * Without an executor (sh_hub_set_executor not called, as in `sighost
+ * check` or `migrate`), async receivers run inline like the others.
+ *
+ * A signal whose args an async receiver must see needs a copier: the host
+ * sets one for every built-in signal it sends with arguments; a plugin
+ * that declares a custom signal sets one with sh_signal_set_copier(). A
+ * signal without a copier can still reach async receivers when sent with
+ * args NULL; with args it fails that receiver (logged) and runs the rest.
+ */
+
+/* Copies `args` for an async receiver. Returns the copy (owned by the
+ * caller, released with the matching free function), NULL on failure. */
+typedef void *(*sh_args_copy_fn)(const void *args);
+typedef void (*sh_args_free_fn)(void *copy);
+
+/*
+ * Sets the functions that copy and free the signal's args for async
+ * receivers. Returns 0, SH_EINVAL when either is NULL. Set it before
+ * sends that reach async receivers (it is not synchronised with them).
+ */
+SH_API int sh_signal_set_copier(sh_signal *signal, sh_args_copy_fn copy, sh_args_free_fn free_fn);
+
+/* An executor: runs job(context) later, on a thread of its own, exactly
+ * once. Returns 0 when it took the job, a negative code when it did not
+ * (then the caller runs nothing and cleans up). May block while full. */
+typedef int (*sh_executor_fn)(void (*job)(void *context), void *context, void *payload);
+
+/*
+ * Sets the executor async receivers run on (NULL: none, run them inline).
+ * The owner of the executor must drain it before the plugins whose
+ * receivers it may still run are unloaded. Set it before sends start.
+ */
+SH_API void sh_hub_set_executor(sh_hub *hub, sh_executor_fn fn, void *payload);
 
 #ifdef __cplusplus
 }

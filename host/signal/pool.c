@@ -1,0 +1,139 @@
+/*
+ * pool.c: worker threads with a bounded queue (pool.h). One mutex guards
+ * the ring of waiting jobs; `room` wakes submitters waiting for space,
+ * `work` wakes workers, `idle` wakes sh_pool_wait_idle().
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <sighost/error.h>
+#include <sighost/pool.h>
+
+typedef struct sh__job {
+	void (*fn)(void *context);
+	void *context;
+} sh__job;
+
+struct sh_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t work, room, idle;
+	sh__job *ring;
+	size_t capacity, head, count;
+	size_t running;             /* jobs taken by workers, not finished */
+	uint64_t completed;
+	bool draining;
+	pthread_t *threads;
+	unsigned int thread_count;
+};
+
+static void *sh__pool_worker(void *arg)
+{
+	sh_pool *pool = arg;
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		while (pool->count == 0 && !pool->draining)
+			pthread_cond_wait(&pool->work, &pool->lock);
+		if (pool->count == 0)
+			break;                  /* draining and nothing left */
+		sh__job job = pool->ring[pool->head];
+		pool->head = (pool->head + 1) % pool->capacity;
+		pool->count--;
+		pool->running++;
+		pthread_cond_signal(&pool->room);
+		pthread_mutex_unlock(&pool->lock);
+		job.fn(job.context);
+		pthread_mutex_lock(&pool->lock);
+		pool->running--;
+		pool->completed++;
+		if (pool->count == 0 && pool->running == 0)
+			pthread_cond_broadcast(&pool->idle);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return NULL;
+}
+
+int sh_pool_new(sh_pool **out, unsigned int threads, size_t capacity)
+{
+	if (out == NULL || threads == 0 || capacity == 0)
+		return sh_error_set(SH_EINVAL, "sh_pool_new: threads and capacity must be at least 1");
+	sh_pool *pool = calloc(1, sizeof *pool);
+	if (pool == NULL || (pool->ring = calloc(capacity, sizeof *pool->ring)) == NULL
+		|| (pool->threads = calloc(threads, sizeof *pool->threads)) == NULL) {
+		if (pool != NULL)
+			free(pool->ring);
+		free(pool);
+		return sh_error_set(SH_ENOMEM, "out of memory creating a pool");
+	}
+	pool->capacity = capacity;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->work, NULL);
+	pthread_cond_init(&pool->room, NULL);
+	pthread_cond_init(&pool->idle, NULL);
+	for (; pool->thread_count < threads; pool->thread_count++) {
+		if (pthread_create(&pool->threads[pool->thread_count], NULL, sh__pool_worker, pool) != 0) {
+			sh_pool_free(pool);
+			return sh_error_set(SH_ERROR, "cannot start worker thread %u of %u",
+				pool->thread_count + 1, threads);
+		}
+	}
+	*out = pool;
+	return 0;
+}
+
+int sh_pool_submit(sh_pool *pool, void (*job)(void *context), void *context)
+{
+	pthread_mutex_lock(&pool->lock);
+	while (pool->count == pool->capacity && !pool->draining)
+		pthread_cond_wait(&pool->room, &pool->lock);
+	if (pool->draining) {
+		pthread_mutex_unlock(&pool->lock);
+		return sh_error_set(SH_EINVAL, "the pool is shutting down");
+	}
+	pool->ring[(pool->head + pool->count) % pool->capacity] = (sh__job){ job, context };
+	pool->count++;
+	pthread_cond_signal(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+	return 0;
+}
+
+int sh_pool_executor(void (*job)(void *context), void *context, void *payload)
+{
+	return sh_pool_submit(payload, job, context);
+}
+
+void sh_pool_wait_idle(sh_pool *pool)
+{
+	pthread_mutex_lock(&pool->lock);
+	while (pool->count > 0 || pool->running > 0)
+		pthread_cond_wait(&pool->idle, &pool->lock);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+uint64_t sh_pool_completed(const sh_pool *pool)
+{
+	sh_pool *p = (sh_pool *)pool;
+	pthread_mutex_lock(&p->lock);
+	uint64_t n = p->completed;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+void sh_pool_free(sh_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	pool->draining = true;
+	pthread_cond_broadcast(&pool->work);
+	pthread_cond_broadcast(&pool->room);
+	pthread_mutex_unlock(&pool->lock);
+	for (unsigned int i = 0; i < pool->thread_count; i++)
+		pthread_join(pool->threads[i], NULL);
+	pthread_cond_destroy(&pool->work);
+	pthread_cond_destroy(&pool->room);
+	pthread_cond_destroy(&pool->idle);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool->threads);
+	free(pool->ring);
+	free(pool);
+}
