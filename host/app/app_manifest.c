@@ -1,8 +1,10 @@
 /*
  * app_manifest.c: the keys of an app manifest (label.yaml, beside the
  * app's shared object in a plugin directory) and the app made from it.
- * The sections that later parts of the host read (models, migrations,
- * routes) are accepted here as they are.
+ * The `models` map is checked and declared by models_manifest.c; the
+ * `migrations` path (the app's migrations folder, relative to the
+ * manifest) is checked here and read by host/migrate; `routes` is accepted
+ * here as it is.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +20,8 @@ static const sh__key sh__app_keys[] = {
 	{ "version",     SH__ANY,         SH__ANY,         false },
 	{ "description", SH_VALUE_STRING, SH__ANY,         false },
 	{ "depends",     SH_VALUE_LIST,   SH_VALUE_STRING, false },
-	{ "models",      SH__ANY,         SH__ANY,         false },
-	{ "migrations",  SH__ANY,         SH__ANY,         false },
+	{ "models",      SH_VALUE_MAP,    SH__ANY,         false },
+	{ "migrations",  SH_VALUE_STRING, SH__ANY,         false },
 	{ "routes",      SH__ANY,         SH__ANY,         false },
 };
 
@@ -62,6 +64,13 @@ static size_t sh__app_rules(sh__problems *problems, const sh_value *root)
 			(long long)abi, SH_ABI_VERSION);
 		found++;
 	}
+	const char *migrations = sh_value_path_string(root, "migrations", NULL);
+	if (migrations != NULL && migrations[0] == '\0') {
+		sh__problem_at(problems, SH_EMANIFEST, sh_value_get(root, "migrations"),
+			"'migrations' is empty; name the migrations folder (e.g. migrations) or leave "
+			"it out for an app without migrations");
+		found++;
+	}
 	const char *library = sh_value_path_string(root, "library", NULL);
 	if (library != NULL && library[0] == '\0') {
 		sh__problem_at(problems, SH_EMANIFEST, sh_value_get(root, "library"),
@@ -87,6 +96,9 @@ static int sh__app_fill(sh_app *app, const sh__doc *doc)
 		if (app->library_path == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory");
 	}
+	const sh_value *models = sh_value_get(root, "models");
+	if (sh_value_type_of(models) == SH_VALUE_MAP)
+		app->models_value = models;
 	const sh_value *depends = sh_value_get(root, "depends");
 	if (sh_value_type_of(depends) == SH_VALUE_LIST && depends->count > 0) {
 		app->depends_value = depends;

@@ -9,10 +9,17 @@
 #ifndef SH_APP_INTERNAL_H
 #define SH_APP_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include <sighost/app.h>
+#include <sighost/db.h>
 #include <sighost/error.h>
+#include <sighost/model.h>
 #include <sighost/project.h>
 #include <sighost/settings.h>
+
+#include "base/suggest.h"
 
 /* One item of a list (key NULL) or entry of a map. */
 typedef struct sh__entry {
@@ -55,6 +62,7 @@ struct sh_app {
 	const sh_value *root;       /* the app manifest */
 	const sh_value *label_value;
 	const sh_value *depends_value;  /* NULL when none */
+	const sh_value *models_value;   /* the `models` map, NULL when none */
 	const char *version;        /* "" when none */
 	char *library_path;         /* absolute; NULL for an app without library */
 	const char **depends;       /* labels, borrowed */
@@ -63,10 +71,43 @@ struct sh_app {
 	/* set while loading */
 	bool ready;
 	bool failed;
+	bool started;               /* early() or ready() returned 0: teardown() is due */
 	void *handle;               /* dlopen handle, NULL when not loaded */
+	int (*ready_fn)(sh_app *app);
 	void (*teardown)(sh_app *app);
 	void *data;                 /* the plugin's, see sh_app_set_data */
 };
+
+/* One override of sh_settings_override(), on the project's stack. */
+typedef struct sh__override {
+	char *key;                  /* the dotted key */
+	const sh_value *value;      /* in a document the project keeps; NULL: removed */
+} sh__override;
+
+/*
+ * Live settings (settings_reload.c, override.c). The published settings,
+ * project->settings, are `base` (the `settings` map of the last good read
+ * of the manifest) with every override applied in stack order. They change
+ * only under `lock` (recursive, so a setting_changed receiver may override
+ * too), by a reload, an override or a restore, and are published with one
+ * atomic store: readers never lock. Every document made for a change is
+ * kept in `kept` until the project is freed, so no value handed out is
+ * ever freed under a reader.
+ */
+typedef struct sh__live {
+	pthread_mutex_t lock;
+	bool lock_ready;
+	const sh_value *base;
+	sh__override *overrides;
+	size_t override_count;
+	size_t override_capacity;
+	struct sh__doc **kept;
+	size_t kept_count;
+	size_t kept_capacity;
+	const sh_sender *sender;    /* "sighost.settings" */
+	int watch_fd;               /* inotify on the manifest's directory, -1 when none */
+	char *watch_name;           /* the manifest's name in that directory */
+} sh__live;
 
 struct sh_project {
 	sh_hub *hub;
@@ -83,11 +124,16 @@ struct sh_project {
 	const char *name;
 	const char *db_engine;
 	char *db_name;              /* absolute */
-	const sh_value *settings;
+	/* the published `settings` map (see sh__live): an atomic pointer, so
+	 * plain reads and writes of it are atomic loads and stores */
+	const sh_value *_Atomic settings;
+	sh__live live;
 	char **plugin_dirs;         /* absolute */
 	const sh_value **plugin_dir_values;
 	size_t plugin_dir_count;
 	const sh_value *installed_value;
+	sh_models *models;          /* the model registry, on the project's hub */
+	sh_database *database;      /* opened by sh_project_load() once models are prepared */
 	bool read_done;
 	bool read_ok;
 	bool load_done;
@@ -140,11 +186,7 @@ void sh__problem_at(sh__problems *problems, int code, const sh_value *where,
 /* Frees the problems' strings and array. */
 void sh__problems_dispose(sh__problems *problems);
 
-/* ---- suggestions (suggest.c) ---- */
-
-/* Returns the candidate nearest to `word` by edit distance when it is near
- * enough to be a plausible typo, else NULL. */
-const char *sh__suggest(const char *word, const char *const *candidates, size_t count);
+/* ---- suggestions: sh__suggest (base/suggest.h) ---- */
 
 /* ---- schemas (schema.c) ---- */
 
@@ -224,13 +266,67 @@ int sh__path_is_safe(const char *path, sh__safety *cache);
 /* Frees what the cache holds. */
 void sh__safety_dispose(sh__safety *cache);
 
-/* Loads one app (loader.c): safety (with `cache`, see sh__path_is_safe),
- * dlopen, ABI, ready(). Returns 0 or a negative code with the reason in
- * the error channel (not prefixed by the plugin's name). */
-int sh__app_load(sh_app *app, sh__safety *cache);
+/* Opens one app (loader.c): safety (with `cache`, see sh__path_is_safe),
+ * dlopen, ABI, finds ready() and calls early() when the plugin defines it.
+ * An app without a library has nothing to open. Returns 0 or a negative
+ * code with the reason in the error channel (not prefixed by the plugin's
+ * name); the plugin is closed again then. */
+int sh__app_open(sh_app *app, sh__safety *cache);
 
-/* Unloads one app (loader.c): teardown(), disconnect its connections,
- * wait for sends, dlclose. Safe on an app that is not loaded. */
+/* Calls ready() of an opened app (loader.c) and marks it ready. Returns 0
+ * or a negative code with the reason in the error channel; the plugin is
+ * unloaded then. */
+int sh__app_ready(sh_app *app);
+
+/* Unloads one app (loader.c): teardown() when early() or ready() returned
+ * 0, disconnect its connections, wait for sends, dlclose. Safe on an app
+ * that is not loaded. */
 void sh__app_unload(sh_app *app);
+
+/* ---- live settings (settings_reload.c, override.c) ---- */
+
+/* Prepares the live settings of a new project: the lock, the sender
+ * SH_SETTINGS_SENDER, and setting_changed's argument copier. Returns 0 or a negative code. */
+int sh__live_init(sh_project *project);
+
+/* Frees every kept document, the overrides and the watch. Called by
+ * sh_project_free() once every app is unloaded. */
+void sh__live_dispose(sh_project *project);
+
+/* Keeps `doc` until the project is freed (taking it; freed at once on
+ * failure). Returns 0 or SH_ENOMEM. */
+int sh__live_keep(sh_project *project, struct sh__doc *doc);
+
+/* Sends setting_changed (robustly) from the settings sender. */
+void sh__live_send(sh_project *project, const char *key, const sh_value *value, bool enter);
+
+/* Builds the settings `base` with the project's overrides applied
+ * (override.c): `base` itself when there is none, else a new tree in a
+ * kept document. Returns 0 with *out (NULL when the result is empty and
+ * there was no base), or SH_ENOMEM. Called under the lock. */
+int sh__live_effective(const sh_value **out, sh_project *project, const sh_value *base);
+
+/* Checks the project manifest's root against the table of project keys
+ * (project_manifest.c), recording problems. Returns how many. */
+size_t sh__project_manifest_check(sh__problems *problems, const sh_value *root);
+
+/* Reads `length` bytes of YAML `text` into a new document named `label`
+ * (yaml_read.c), as sh__doc_read() reads a file. */
+int sh__doc_read_text(sh__doc **out, const char *label, const char *text, size_t length,
+	sh__problems *problems);
+
+/* ---- models (models_manifest.c) ---- */
+
+/* Records a problem the model registry reports ("file:line:col" in
+ * `where`); the registry's reporter for the project (payload: project). */
+void sh__models_reporter(int code, const char *where, const char *message, void *payload);
+
+/*
+ * Checks the `models` section of every app manifest and declares the
+ * models of the installed apps, in load order, in the project's registry;
+ * when every declaration went through, checks their relations too (without
+ * preparing). Problems are recorded with file, line and column.
+ */
+void sh__project_declare_models(sh_project *project);
 
 #endif

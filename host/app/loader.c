@@ -1,7 +1,10 @@
 /*
- * loader.c: loads and unloads one plugin: the safety check, dlopen, the ABI
- * symbol, ready(), and on the way out teardown(), the disconnection of
- * every connection the app owns, a wait for running sends, and dlclose.
+ * loader.c: loads and unloads one plugin, in two steps as Django loads
+ * apps: opening it (the safety check, dlopen, the ABI symbol, the optional
+ * early() hook, before the models are prepared) and then ready(), once
+ * class_prepared has gone out for every model; on the way out teardown(),
+ * the disconnection of every connection the app owns, a wait for running
+ * sends, and dlclose.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include "internal.h"
 
 typedef int (*sh__ready_fn)(sh_app *app);
+typedef int (*sh__early_fn)(sh_app *app);
 typedef void (*sh__teardown_fn)(sh_app *app);
 
 /* Explains a failed dlopen: a clearer word than dlerror's for a file that
@@ -46,17 +50,18 @@ static int sh__check_abi(void *handle)
 	return 0;
 }
 
-/* Calls ready(); on failure says why with the plugin's own message. */
-static int sh__call_ready(sh_app *app, sh__ready_fn ready_fn)
+/* Calls an entry point (`name`: "ready", "early"); on failure says why
+ * with the plugin's own message. */
+static int sh__call_entry(sh_app *app, sh__ready_fn fn, const char *name)
 {
 	sh_error_clear();
-	int rc = ready_fn(app);
+	int rc = fn(app);
 	if (rc >= 0)
 		return 0;
 	char why[1024];
 	const sh_error *e = sh_error_last();
 	snprintf(why, sizeof why, "%s", e->message[0] ? e->message : sh_error_name(rc));
-	return sh_error_set(rc, "ready() failed: %s", why);
+	return sh_error_set(rc, "%s() failed: %s", name, why);
 }
 
 /* Drops what a plugin connected and closes it. */
@@ -68,14 +73,23 @@ static void sh__close(sh_app *app)
 	dlclose(app->handle);
 	app->handle = NULL;
 	app->teardown = NULL;
+	app->ready_fn = NULL;
+	app->started = false;
 }
 
-int sh__app_load(sh_app *app, sh__safety *cache)
+/* Closes the plugin after a failed step, keeping that step's message. */
+static int sh__abandon(sh_app *app, int rc)
 {
-	if (app->library_path == NULL) {
-		app->ready = true;
+	char why[1024];
+	snprintf(why, sizeof why, "%s", sh_error_last()->message);
+	sh__app_unload(app);
+	return sh_error_set(rc, "%s", why);
+}
+
+int sh__app_open(sh_app *app, sh__safety *cache)
+{
+	if (app->library_path == NULL)
 		return 0;
-	}
 	int rc = sh__path_is_safe(app->library_path, cache);
 	if (rc < 0)
 		return rc;
@@ -86,21 +100,30 @@ int sh__app_load(sh_app *app, sh__safety *cache)
 		return sh__dlopen_failed(app->library_path, why);
 	}
 	rc = sh__check_abi(app->handle);
-	sh__ready_fn ready_fn = NULL;
 	if (rc == 0) {
-		*(void **)&ready_fn = sh__symbol(app->handle, SH_PLUGIN_READY_SYMBOL);
-		if (ready_fn == NULL)
+		*(void **)&app->ready_fn = sh__symbol(app->handle, SH_PLUGIN_READY_SYMBOL);
+		if (app->ready_fn == NULL)
 			rc = sh_error_set(SH_ELOAD, "missing symbol: %s", dlerror());
 	}
+	sh__early_fn early_fn = NULL;
 	if (rc == 0) {
 		*(void **)&app->teardown = sh__symbol(app->handle, SH_PLUGIN_TEARDOWN_SYMBOL);
-		rc = sh__call_ready(app, ready_fn);
+		*(void **)&early_fn = sh__symbol(app->handle, SH_PLUGIN_EARLY_SYMBOL);
+		if (early_fn != NULL)
+			rc = sh__call_entry(app, early_fn, "early");
+		app->started = rc == 0 && early_fn != NULL;
 	}
-	if (rc < 0) {
-		char why[1024];
-		snprintf(why, sizeof why, "%s", sh_error_last()->message);
-		sh__close(app);
-		return sh_error_set(rc, "%s", why);
+	return rc < 0 ? sh__abandon(app, rc) : 0;
+}
+
+int sh__app_ready(sh_app *app)
+{
+	if (app->library_path != NULL) {
+		int rc = app->handle != NULL ? sh__call_entry(app, app->ready_fn, "ready")
+			: sh_error_set(SH_ELOAD, "the plugin is not open");
+		if (rc < 0)
+			return sh__abandon(app, rc);
+		app->started = true;
 	}
 	app->ready = true;
 	return 0;
@@ -112,7 +135,7 @@ void sh__app_unload(sh_app *app)
 		app->ready = false;
 		return;
 	}
-	if (app->teardown != NULL)
+	if (app->teardown != NULL && app->started)
 		app->teardown(app);
 	sh__close(app);
 	app->ready = false;

@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-static char *sh__vformat(const char *fmt, va_list ap)
+static __attribute__((format(printf, 1, 0))) char *sh__vformat(const char *fmt, va_list ap)
 {
 	char *s = NULL;
 	if (vasprintf(&s, fmt, ap) < 0)
@@ -53,7 +53,7 @@ static int sh__problem_store(sh__problems *problems, int code, const char *file,
 	return 0;
 }
 
-static void sh__problem_vadd(sh__problems *problems, int code, const char *file,
+static __attribute__((format(printf, 6, 0))) void sh__problem_vadd(sh__problems *problems, int code, const char *file,
 	unsigned line, unsigned column, const char *fmt, va_list ap)
 {
 	char *message = sh__vformat(fmt, ap);

@@ -1,7 +1,11 @@
 /*
- * project.c: the project's life (project.h): read the manifests, load the
- * installed apps in order, answer questions about them, unload and free.
+ * project.c: the project's life (project.h): read the manifests (and
+ * declare the installed apps' models), load the installed apps in order as
+ * Django loads apps (open every plugin and call early(), prepare the
+ * models, open the database, call every ready()), answer questions about
+ * them, unload and free.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +21,20 @@ int sh_project_new(sh_project **out)
 		free(p);
 		return rc;
 	}
+	rc = sh_models_new(&p->models, p->hub);
+	if (rc < 0) {
+		sh_hub_free(p->hub);
+		free(p);
+		return rc;
+	}
+	sh_models_set_reporter(p->models, sh__models_reporter, p);
+	rc = sh__live_init(p);
+	if (rc < 0) {
+		sh_models_free(p->models);
+		sh_hub_free(p->hub);
+		free(p);
+		return rc;
+	}
 	p->name = "";
 	*out = p;
 	return 0;
@@ -28,6 +46,8 @@ void sh_project_free(sh_project *p)
 		return;
 	for (size_t i = p->order_count; i-- > 0;)
 		sh__app_unload(p->order[i]);
+	sh_database_close(p->database);
+	sh_models_free(p->models);
 	for (size_t i = 0; i < p->app_count; i++)
 		sh__app_free(p->apps[i]);
 	free(p->apps);
@@ -36,6 +56,7 @@ void sh_project_free(sh_project *p)
 		sh__doc_free(p->app_docs[i]);
 	free(p->app_docs);
 	sh__doc_free(p->doc);
+	sh__live_dispose(p);   /* after the apps: values they were given stay valid until then */
 	for (size_t i = 0; i < p->plugin_dir_count; i++)
 		free(p->plugin_dirs[i]);
 	free(p->plugin_dirs);
@@ -87,6 +108,7 @@ int sh_project_read(sh_project *p, const char *path)
 		sh__project_manifest_apply(p);
 		sh__discover_apps(p);
 		sh__resolve_apps(p);
+		sh__project_declare_models(p);
 	}
 	rc = sh__outcome(p, SH_EMANIFEST);
 	p->read_ok = rc == 0;
@@ -104,6 +126,96 @@ static const sh_app *sh__unready_dependency(const sh_project *p, const sh_app *a
 	return NULL;
 }
 
+/* Returns the first dependency of `app` that failed, NULL when none. */
+static const sh_app *sh__failed_dependency(const sh_project *p, const sh_app *app)
+{
+	for (size_t k = 0; k < app->depends_count; k++) {
+		const sh_app *dep = sh_project_app(p, app->depends[k]);
+		if (dep != NULL && dep->failed)
+			return dep;
+	}
+	return NULL;
+}
+
+/* Marks `app` failed because of `dep` and unloads what was opened of it. */
+static void sh__skip_dependent(sh_project *p, sh_app *app, const sh_app *dep)
+{
+	app->failed = true;
+	sh__app_unload(app);
+	sh__problem_add(&p->problems, SH_ELOAD, NULL, 0, 0,
+		"app '%s' not loaded: it depends on '%s', which failed to load",
+		app->label, dep->label);
+}
+
+static void sh__app_failed(sh_project *p, sh_app *app, int rc)
+{
+	app->failed = true;
+	sh__problem_add(&p->problems, rc, NULL, 0, 0, "plugin '%s' (%s): %s",
+		app->label, app->library_path, sh_error_last()->message);
+}
+
+/* Step 1: open every plugin, calling early(), in load order. */
+static void sh__open_apps(sh_project *p)
+{
+	sh__safety cache = { NULL };
+	int rc;
+	for (size_t i = 0; i < p->order_count; i++) {
+		sh_app *app = p->order[i];
+		const sh_app *dep = sh__failed_dependency(p, app);
+		if (dep != NULL)
+			sh__skip_dependent(p, app, dep);
+		else if ((rc = sh__app_open(app, &cache)) < 0)
+			sh__app_failed(p, app, rc);
+	}
+	sh__safety_dispose(&cache);
+}
+
+/* Steps 2 and 3: prepare the models (class_prepared), open the database.
+ * Returns false, with a problem recorded, when either fails. */
+static bool sh__prepare_models(sh_project *p)
+{
+	size_t before = p->problems.count;
+	int rc = sh_models_prepare(p->models);
+	if (rc < 0) {
+		if (p->problems.count == before)
+			sh__problem_add(&p->problems, rc, NULL, 0, 0, "models: %s",
+				sh_error_last()->message);
+		return false;
+	}
+	char *path = p->db_name ? NULL : sh__path_join(p->dir, SH_PROJECT_DEFAULT_DB);
+	if (p->db_name == NULL && path == NULL) {
+		p->problems.oom = true;
+		return false;
+	}
+	rc = sh_database_open(&p->database, p->db_name ? p->db_name : path, p->models);
+	free(path);
+	if (rc < 0) {
+		p->database = NULL;
+		sh__problem_add(&p->problems, rc, NULL, 0, 0, "database: %s",
+			sh_error_last()->message);
+		return false;
+	}
+	return true;
+}
+
+/* Step 4: ready() of every app that opened, in load order. */
+static void sh__ready_apps(sh_project *p)
+{
+	for (size_t i = 0; i < p->order_count; i++) {
+		sh_app *app = p->order[i];
+		if (app->failed)
+			continue;
+		const sh_app *dep = sh__failed_dependency(p, app);
+		if (dep == NULL)
+			dep = sh__unready_dependency(p, app);
+		int rc = 0;
+		if (dep != NULL)
+			sh__skip_dependent(p, app, dep);
+		else if ((rc = sh__app_ready(app)) < 0)
+			sh__app_failed(p, app, rc);
+	}
+}
+
 int sh_project_load(sh_project *p)
 {
 	if (p == NULL || !p->read_ok)
@@ -111,25 +223,9 @@ int sh_project_load(sh_project *p)
 	if (p->load_done)
 		return sh_error_set(SH_EINVAL, "the project was loaded already");
 	p->load_done = true;
-	sh__safety cache = { NULL };
-	for (size_t i = 0; i < p->order_count; i++) {
-		sh_app *app = p->order[i];
-		const sh_app *dep = sh__unready_dependency(p, app);
-		if (dep != NULL) {
-			app->failed = true;
-			sh__problem_add(&p->problems, SH_ELOAD, NULL, 0, 0,
-				"app '%s' not loaded: it depends on '%s', which failed to load",
-				app->label, dep->label);
-			continue;
-		}
-		int rc = sh__app_load(app, &cache);
-		if (rc < 0) {
-			app->failed = true;
-			sh__problem_add(&p->problems, rc, NULL, 0, 0, "plugin '%s' (%s): %s",
-				app->label, app->library_path, sh_error_last()->message);
-		}
-	}
-	sh__safety_dispose(&cache);
+	sh__open_apps(p);
+	if (sh__prepare_models(p))
+		sh__ready_apps(p);
 	return sh__outcome(p, SH_ELOAD);
 }
 
@@ -173,6 +269,16 @@ const char *sh_project_db_name(const sh_project *p)
 	return p->db_name;
 }
 
+sh_models *sh_project_models(const sh_project *p)
+{
+	return p->models;
+}
+
+sh_database *sh_project_database(const sh_project *p)
+{
+	return p->database;
+}
+
 size_t sh_project_app_count(const sh_project *p)
 {
 	return p->order_count;
@@ -194,6 +300,33 @@ sh_app *sh_project_app(const sh_project *p, const char *label)
 bool sh_app_is_ready(const sh_app *app)
 {
 	return app->ready;
+}
+
+const sh_models *sh_app_models(const sh_app *app)
+{
+	return app->project->models;
+}
+
+int sh_app_model(const sh_model **out, const sh_app *app, const char *name)
+{
+	if (out == NULL || app == NULL || name == NULL)
+		return sh_error_set(SH_EINVAL, "sh_app_model: out, app and name are required");
+	if (strchr(name, '.') != NULL)
+		return sh_models_lookup(out, app->project->models, name);
+	char label[512];
+	if ((size_t)snprintf(label, sizeof label, "%s.%s", app->label, name) >= sizeof label)
+		return sh_error_set(SH_ENOTFOUND, "no model '%s' in app '%s'", name, app->label);
+	return sh_models_lookup(out, app->project->models, label);
+}
+
+int sh_app_db(sh_db **out, sh_app *app)
+{
+	if (out == NULL || app == NULL)
+		return sh_error_set(SH_EINVAL, "sh_app_db: out and app are required");
+	if (app->project->database == NULL)
+		return sh_error_set(SH_EINVAL, "app '%s': the database is not open yet (it opens "
+			"after early(), once the models are prepared)", app->label);
+	return sh_database_connection(out, app->project->database);
 }
 
 size_t sh_app_depends_count(const sh_app *app)

@@ -17,6 +17,14 @@ static const sh__key sh__project_keys[] = {
 	{ "plugin_dirs",    SH_VALUE_LIST,   SH_VALUE_STRING, false },
 	{ "installed_apps", SH_VALUE_LIST,   SH_VALUE_STRING, false },
 	{ "settings",       SH_VALUE_MAP,    SH__ANY,         false },
+	/* the server's keys, read and range-checked by host/web/server_config.c */
+	{ "listen",          SH_VALUE_STRING, SH__ANY,        false },
+	{ "threads",         SH_VALUE_INT,    SH__ANY,        false },
+	{ "atomic_requests", SH_VALUE_BOOL,   SH__ANY,        false },
+	{ "max_body_size",   SH_VALUE_INT,    SH__ANY,        false },
+	{ "request_timeout", SH_VALUE_INT,    SH__ANY,        false },
+	{ "async_threads",   SH_VALUE_INT,    SH__ANY,        false },
+	{ "async_queue",     SH_VALUE_INT,    SH__ANY,        false },
 };
 
 static const sh__key sh__database_keys[] = {
@@ -85,6 +93,12 @@ static void sh__apply_plugin_dirs(sh_project *p, const sh_value *dirs)
 	}
 }
 
+size_t sh__project_manifest_check(sh__problems *problems, const sh_value *root)
+{
+	return sh__schema_check(problems, root, sh__project_keys, SH__COUNT(sh__project_keys),
+		"project manifest");
+}
+
 void sh__project_manifest_apply(sh_project *p)
 {
 	const sh_value *root = p->doc->root;
@@ -104,5 +118,5 @@ void sh__project_manifest_apply(sh_project *p)
 		p->installed_value = installed;
 	const sh_value *settings = sh_value_get(root, "settings");
 	if (sh_value_type_of(settings) == SH_VALUE_MAP)
-		p->settings = settings;
+		p->settings = p->live.base = settings;
 }

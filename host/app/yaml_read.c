@@ -266,21 +266,9 @@ static int sh__read_events(sh__reader *r, FILE *file)
 	return rc;
 }
 
-int sh__doc_read(sh__doc **out, const char *path, sh__problems *problems)
+/* Reads the YAML of `file` (closed here) into `doc`. Returns as sh__doc_read. */
+static int sh__doc_read_stream(sh__doc *doc, FILE *file, sh__problems *problems)
 {
-	*out = NULL;
-	sh__doc *doc = calloc(1, sizeof *doc);
-	if (doc == NULL || (doc->path = strdup(path)) == NULL) {
-		free(doc);
-		return sh_error_set(SH_ENOMEM, "out of memory");
-	}
-	*out = doc;
-	FILE *file = fopen(path, "rb");
-	if (file == NULL) {
-		int err = errno;
-		sh__problem_add(problems, SH_EIO, path, 0, 0, "cannot read manifest: %s", strerror(err));
-		return SH_EIO;
-	}
 	sh__reader r = { .doc = doc, .problems = problems };
 	int rc = sh__read_events(&r, file);
 	fclose(file);
@@ -292,6 +280,45 @@ int sh__doc_read(sh__doc **out, const char *path, sh__problems *problems)
 	if (rc < 0)
 		return rc;
 	return r.failed ? SH_EMANIFEST : 0;
+}
+
+/* Allocates the document of `path` into *out. Returns 0 or SH_ENOMEM. */
+static int sh__doc_new(sh__doc **out, const char *path)
+{
+	*out = NULL;
+	sh__doc *doc = calloc(1, sizeof *doc);
+	if (doc == NULL || (doc->path = strdup(path)) == NULL) {
+		free(doc);
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	}
+	*out = doc;
+	return 0;
+}
+
+int sh__doc_read(sh__doc **out, const char *path, sh__problems *problems)
+{
+	int rc = sh__doc_new(out, path);
+	if (rc < 0)
+		return rc;
+	FILE *file = fopen(path, "rb");
+	if (file == NULL) {
+		int err = errno;
+		sh__problem_add(problems, SH_EIO, path, 0, 0, "cannot read manifest: %s", strerror(err));
+		return SH_EIO;
+	}
+	return sh__doc_read_stream(*out, file, problems);
+}
+
+int sh__doc_read_text(sh__doc **out, const char *label, const char *text, size_t length,
+	sh__problems *problems)
+{
+	int rc = sh__doc_new(out, label);
+	if (rc < 0 || length == 0)
+		return rc;   /* nothing to read: a NULL root, as an empty file */
+	FILE *file = fmemopen((void *)text, length, "rb");
+	if (file == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	return sh__doc_read_stream(*out, file, problems);
 }
 
 void sh__doc_free(sh__doc *doc)

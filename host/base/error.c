@@ -52,6 +52,8 @@ const char *sh_error_name(int code)
 	case SH_EDB: return "SH_EDB";
 	case SH_ERECEIVER: return "SH_ERECEIVER";
 	case SH_EIO: return "SH_EIO";
+	case SH_EPROTECTED: return "SH_EPROTECTED";
+	case SH_EINTEGRITY: return "SH_EINTEGRITY";
 	default: return "SH_E(unknown)";
 	}
 }

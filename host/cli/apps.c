@@ -35,12 +35,8 @@ int sh_cli_apps(int argc, char **argv)
 			return 2;
 		settings = optarg;
 	}
-	sh_project *project;
-	int rc = sh_cli_open_project(&project, settings, true);
-	if (rc < 0) {
-		if (sh_cli_print_problems(project, "apps") == 0)
-			fprintf(stderr, "sighost apps: %s\n", sh_error_last()->message);
-		sh_project_free(project);
+	sh_project *project = sh_cli_project(settings, true, "apps");
+	if (project == NULL) {
 		return 1;
 	}
 	for (size_t i = 0; i < sh_project_app_count(project); i++)

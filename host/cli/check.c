@@ -7,8 +7,30 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include <sighost/web.h>
+
 #include "cli.h"
 #include "project_open.h"
+
+/* Validates every installed app's routes (and, when the plugins are
+ * loaded, finds their views), printing each problem. Returns how many
+ * problems there were, or -1 when the router could not be made. */
+static long sh__check_routes(sh_project *project, bool loaded, size_t *routes)
+{
+	sh_router *router;
+	if (sh_router_new(&router) < 0)
+		return -1;
+	for (size_t i = 0; i < sh_project_app_count(project); i++)
+		sh_router_add_app(router, sh_project_app_at(project, i));
+	if (loaded)
+		sh_router_resolve(router);
+	size_t n = sh_router_problem_count(router);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "%s\n", sh_router_problem(router, i)->text);
+	*routes = sh_router_route_count(router);
+	sh_router_free(router);
+	return (long)n;
+}
 
 int sh_cli_check(int argc, char **argv)
 {
@@ -35,13 +57,24 @@ int sh_cli_check(int argc, char **argv)
 	int rc = sh_cli_open_project(&project, settings, load);
 	if (sh_cli_print_problems(project, "check") == 0 && rc < 0)
 		fprintf(stderr, "sighost check: %s\n", sh_error_last()->message);
+	size_t routes = 0;
+	if (rc == 0) {
+		long route_problems = sh__check_routes(project, load, &routes);
+		if (route_problems != 0) {
+			if (route_problems > 0)
+				fprintf(stderr, "sighost check: %ld problem%s found\n", route_problems,
+					route_problems == 1 ? "" : "s");
+			rc = SH_EMANIFEST;
+		}
+	}
 	if (rc == 0) {
 		size_t apps = sh_project_app_count(project), plugins = 0;
 		for (size_t i = 0; i < apps; i++)
 			plugins += sh_app_library_path(sh_project_app_at(project, i)) != NULL;
-		printf("project '%s' (%s): %zu app%s, %zu plugin%s%s; no problems found\n",
+		printf("project '%s' (%s): %zu app%s, %zu plugin%s%s, %zu route%s; no problems found\n",
 			sh_project_name(project), sh_project_path(project), apps, apps == 1 ? "" : "s",
-			plugins, plugins == 1 ? "" : "s", load ? " loaded" : " (not loaded)");
+			plugins, plugins == 1 ? "" : "s", load ? " loaded" : " (not loaded)",
+			routes, routes == 1 ? "" : "s");
 	}
 	sh_project_free(project);
 	return rc == 0 ? 0 : 1;

@@ -7,6 +7,8 @@
 #ifndef SH_CLI_H
 #define SH_CLI_H
 
+#include <sighost/sighost.h>
+
 typedef struct sh_cli_command {
 	const char *name;      /* as typed: "check" */
 	const char *summary;   /* one line for `sighost help` */
@@ -29,5 +31,21 @@ int sh_cli_demo(int argc, char **argv);
 int sh_cli_check(int argc, char **argv);
 int sh_cli_signals(int argc, char **argv);
 int sh_cli_apps(int argc, char **argv);
+
+/* `sighost serve` (serve.c). */
+int sh_cli_serve(int argc, char **argv);
+
+/* `sighost createtoken USER` (createtoken.c). */
+int sh_cli_createtoken(int argc, char **argv);
+
+/* Migrations (migrate.c, showmigrations.c, makemigrations.c). */
+int sh_cli_migrate(int argc, char **argv);
+int sh_cli_showmigrations(int argc, char **argv);
+int sh_cli_makemigrations(int argc, char **argv);
+
+/* Loads the project's migrations into *out (free it with sh_migrate_free),
+ * printing every problem to stderr with a count line "sighost COMMAND: N
+ * problem(s) found". Returns what sh_migrate_load() returns. */
+int sh_cli_load_migrations(sh_migrate_graph **out, sh_project *project, const char *command);
 
 #endif

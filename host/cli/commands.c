@@ -16,6 +16,19 @@ const sh_cli_command sh_cli_commands[] = {
 	{ "signals", "every signal with its receivers in call order",
 		"signals [--settings FILE] [--signal NAME] [--app LABEL] [--connected]", sh_cli_signals },
 	{ "apps", "the installed apps in load order", "apps [--settings FILE]", sh_cli_apps },
+	{ "serve", "serve the project's routes over HTTP (Ctrl-C stops gracefully)",
+		"serve [--settings FILE] [--listen HOST:PORT] [--threads N] [--no-watch] [--migrate]",
+		sh_cli_serve },
+	{ "createtoken", "create an API token for USER and print its key (shown once)",
+		"createtoken USER [--settings FILE]", sh_cli_createtoken },
+	{ "migrate", "bring the database to the migrations (or back to a target)",
+		"migrate [APP [TARGET|zero]] [--settings FILE] [--verbosity N] [--noinput] [--plan]",
+		sh_cli_migrate },
+	{ "showmigrations", "every app's migrations, [X] for applied",
+		"showmigrations [APP...] [--settings FILE]", sh_cli_showmigrations },
+	{ "makemigrations", "write the migrations the manifests' models need",
+		"makemigrations [APP] [--check] [--dry-run] [--verbosity N] [--settings FILE]",
+		sh_cli_makemigrations },
 	{ NULL, NULL, NULL, NULL }
 };
 

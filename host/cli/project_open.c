@@ -40,6 +40,17 @@ int sh_cli_open_project(sh_project **out, const char *settings, bool load)
 	return rc;
 }
 
+sh_project *sh_cli_project(const char *settings, bool load, const char *command)
+{
+	sh_project *project;
+	if (sh_cli_open_project(&project, settings, load) == 0)
+		return project;
+	if (sh_cli_print_problems(project, command) == 0)
+		fprintf(stderr, "sighost %s: %s\n", command, sh_error_last()->message);
+	sh_project_free(project);
+	return NULL;
+}
+
 size_t sh_cli_print_problems(const sh_project *project, const char *command)
 {
 	if (project == NULL)

@@ -22,6 +22,14 @@
  */
 int sh_cli_open_project(sh_project **out, const char *settings, bool load);
 
+/*
+ * sh_cli_open_project() for the commands that cannot go on without the
+ * project: on failure prints its problems (or the error) to stderr as
+ * "sighost COMMAND: ...", frees it and returns NULL; else returns it (the
+ * caller frees it).
+ */
+sh_project *sh_cli_project(const char *settings, bool load, const char *command);
+
 /* Prints every problem of the project to stderr, one per line, then a
  * count line "sighost CMD: N problem(s) found". Returns the count. */
 size_t sh_cli_print_problems(const sh_project *project, const char *command);

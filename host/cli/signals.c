@@ -130,12 +130,8 @@ int sh_cli_signals(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	sh_project *project;
-	int rc = sh_cli_open_project(&project, settings, true);
-	if (rc < 0) {
-		if (sh_cli_print_problems(project, "signals") == 0)
-			fprintf(stderr, "sighost signals: %s\n", sh_error_last()->message);
-		sh_project_free(project);
+	sh_project *project = sh_cli_project(settings, true, "signals");
+	if (project == NULL) {
 		return 1;
 	}
 	sh_signal *found;

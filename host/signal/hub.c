@@ -97,6 +97,10 @@ int sh_hub_set_trace(sh_hub *hub, sh_trace_fn fn, void *payload)
 	pthread_mutex_lock(&hub->lock);
 	sh__trace *prev = hub->trace;
 	rcu_assign_pointer(hub->trace, next);
+	for (size_t i = 0; i < SH_BUILTIN_COUNT + hub->custom_count; i++) {
+		sh_signal *s = i < SH_BUILTIN_COUNT ? &hub->builtins[i] : hub->customs[i - SH_BUILTIN_COUNT];
+		CMM_STORE_SHARED(s->traced, next != NULL);
+	}
 	pthread_mutex_unlock(&hub->lock);
 	if (prev != NULL)
 		call_rcu(&prev->rcu, sh__trace_free_rcu);
@@ -182,6 +186,7 @@ static int sh__create_locked(sh_signal **out, sh_hub *hub, const char *name)
 		free(s);
 		return sh_error_set(SH_ENOMEM, "out of memory creating signal '%s'", name);
 	}
+	s->traced = hub->trace != NULL;
 	hub->customs[hub->custom_count++] = s;
 	*out = s;
 	return 0;

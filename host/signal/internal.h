@@ -78,6 +78,8 @@ typedef struct sh__snapshot {
 
 struct sh_signal {
 	sh__snapshot *snap;       /* RCU-published; NULL when nothing is connected */
+	bool traced;              /* the hub's trace hook is set: a copy kept here so
+	                           * the send path tests it without reaching the hub */
 	sh_hub *hub;
 	char *name;
 	bool builtin;

@@ -177,7 +177,7 @@ static __attribute__((noinline)) int sh__send_robust(sh_signal *signal,
 int sh_signal_send(sh_signal *signal, const sh_sender *sender, const void *args,
 	sh_responses *out)
 {
-	if (SH__UNLIKELY(CMM_LOAD_SHARED(signal->hub->trace) != NULL))
+	if (SH__UNLIKELY(CMM_LOAD_SHARED(signal->traced)))
 		return sh__send_traced(signal, sender, args, out, false);
 	if (CMM_LOAD_SHARED(signal->snap) == NULL)
 		return 0;
@@ -188,7 +188,7 @@ int sh_signal_send(sh_signal *signal, const sh_sender *sender, const void *args,
 int sh_signal_send_robust(sh_signal *signal, const sh_sender *sender, const void *args,
 	sh_responses *out)
 {
-	if (SH__UNLIKELY(CMM_LOAD_SHARED(signal->hub->trace) != NULL))
+	if (SH__UNLIKELY(CMM_LOAD_SHARED(signal->traced)))
 		return sh__send_traced(signal, sender, args, out, true);
 	if (CMM_LOAD_SHARED(signal->snap) == NULL)
 		return 0;

@@ -29,11 +29,36 @@
  *
  * The sh_app handle is owned by the host and valid from ready() until
  * teardown() returns; every pointer it hands out lives as long.
+ *
+ * Models and the early hook. Loading follows Django's app loading: the
+ * host reads every manifest, declares the models of every installed app
+ * (in load order), opens each plugin (dlopen, ABI check) and calls its
+ * optional early(app), then prepares the models, which sends
+ * class_prepared once per model, then calls each ready(). A receiver
+ * connected in ready() therefore hears no class_prepared; a plugin that
+ * must (the counterpart of a Django app connecting before its models
+ * module is imported) connects in early():
+ *
+ *     int early(sh_app *app)
+ *     {
+ *         return sh_app_connect(NULL, app, "class_prepared", NULL, on_prepared, app, NULL);
+ *     }
+ *
+ * In early() the models are declared but not prepared (relations are not
+ * resolved, join models do not exist yet) and there is no database:
+ * sh_app_db() fails. early() returns 0 or a negative code after
+ * sh_error_set(); the host then reports "plugin 'x' (path): early()
+ * failed: <message>" and loads neither the app nor its dependents.
+ * Connections made in early() are owned by the app like those of ready().
+ * teardown() is called for a plugin whose early() or ready() returned 0,
+ * also when its ready() was never called (a later step failed), so it can
+ * free what early() allocated.
  */
 #ifndef SIGHOST_APP_H
 #define SIGHOST_APP_H
 
 #include "common.h"
+#include "model.h"
 #include "receiver.h"
 #include "settings.h"
 #include "signal.h"
@@ -46,18 +71,20 @@ extern "C" {
 #define SH_PLUGIN_ABI_SYMBOL "sh_plugin_abi"
 #define SH_PLUGIN_READY_SYMBOL "ready"
 #define SH_PLUGIN_TEARDOWN_SYMBOL "teardown"
+#define SH_PLUGIN_EARLY_SYMBOL "early"
 
 #define SH__PLUGIN_EXPORT __attribute__((visibility("default")))
 
 /* Records, in the plugin, the ABI version it is compiled against, and
  * declares the entry points the plugin defines (so they are exported and
- * checked against these prototypes): ready() is required, teardown() is
- * optional. Write it once at file scope in the source file that defines
+ * checked against these prototypes): ready() is required, teardown() and
+ * early() are optional. Write it once at file scope in the source file that defines
  * them: `SH_PLUGIN_ABI;`. Only a plugin sees these prototypes, so other
  * code that includes sighost.h may use the names freely. */
 #define SH_PLUGIN_ABI \
 	SH__PLUGIN_EXPORT int ready(sh_app *app); \
 	SH__PLUGIN_EXPORT void teardown(sh_app *app); \
+	SH__PLUGIN_EXPORT int early(sh_app *app); \
 	SH__PLUGIN_EXPORT extern const int sh_plugin_abi; \
 	SH__PLUGIN_EXPORT const int sh_plugin_abi = SH_ABI_VERSION
 
@@ -81,6 +108,19 @@ SH_API const char *sh_app_library_path(const sh_app *app);
  * settings are meant against (no trailing slash). Owned by the host. */
 SH_API const char *sh_app_project_dir(const sh_app *app);
 
+/*
+ * Settings are live: `sighost serve` reloads them when the project
+ * manifest changes (or on SIGHUP), and sh_app_settings_override() changes
+ * them for a scope; each changed key sends setting_changed (sender
+ * "sighost.settings"; see "Live settings" in project.h). The two functions
+ * below always answer with the settings as they stand now, from any
+ * thread, without locking. A value they return is never freed or changed
+ * while the app is loaded, even after the settings change (it then is the
+ * old value): keep pointers if you like, but call again to see a change.
+ * Read sh_app_settings() once per job to see one consistent version of
+ * the whole section.
+ */
+
 /* Returns the app's own settings section, `settings.<label>` of the project
  * manifest (normally a map), NULL when the project gives none. */
 SH_API const sh_value *sh_app_settings(const sh_app *app);
@@ -88,6 +128,22 @@ SH_API const sh_value *sh_app_settings(const sh_app *app);
 /* Returns the project setting at the dotted `key` ("debug", "audit.path"),
  * NULL when it is not set. */
 SH_API const sh_value *sh_app_setting(const sh_app *app, const char *key);
+
+/*
+ * Overrides the project setting at the dotted `key` with the value the
+ * YAML text `yaml` reads as (NULL: removes the key) until the matching
+ * sh_app_settings_restore(), sending setting_changed with enter true: the
+ * counterpart of Django's override_settings, for tests and for plugins.
+ * Overrides of every app and of the host share one stack per project:
+ * restore in the reverse order. Returns as sh_settings_override()
+ * (project.h); SH_EINVAL for a NULL app.
+ */
+SH_API int sh_app_settings_override(sh_app *app, const char *key, const char *yaml);
+
+/* Ends the most recent override in force, sending setting_changed with
+ * enter false and the restored value. Returns as sh_settings_restore();
+ * SH_EINVAL for a NULL app. */
+SH_API int sh_app_settings_restore(sh_app *app);
 
 /* Stores a pointer of the plugin's own (its state) in the app, so that
  * teardown() can find it. The plugin keeps ownership. */
@@ -107,6 +163,16 @@ SH_API void sh_app_log(const sh_app *app, sh_log_level level, const char *fmt, .
  * `sender_name` (NULL: every sender), owned by the app: the owner in
  * `opts` is replaced by the app's label, the other options are kept (`opts`
  * may be NULL). Stores the connection's id in *out when out is non-NULL.
+ *
+ * With opts->async set, the receiver runs off the sending thread, on the
+ * worker pool of `sighost serve` (async_threads, async_queue in the
+ * project manifest), with a copy of the signal's arguments (signal.h,
+ * "Asynchronous receivers"): a slow receiver does not delay the response.
+ * It may run on several pool threads at once, after the send returned;
+ * pointers in the copy are valid during the call only; its failure is
+ * logged with the app's label. Outside serve (check, migrate) there is no
+ * pool and it runs inline. Every queued call runs before teardown().
+ *
  * Returns 0 when connected, 1 when that identity was connected already,
  * SH_EINVAL for a NULL app, name or receiver, SH_ENOMEM; the error channel
  * says which signal.
@@ -122,6 +188,42 @@ SH_API int sh_app_connect(sh_connection_id *out, sh_app *app, const char *signal
  * built-in, SH_ENOMEM.
  */
 SH_API int sh_app_declare_signal(sh_signal **out, sh_app *app, const char *name);
+
+/*
+ * Returns the address of the symbol `name` defined by the app's own plugin
+ * (dlsym on the app's handle, never the global namespace; a symbol of a
+ * library the plugin links is not the plugin's and is not returned). NULL,
+ * with the reason in the error channel (SH_ENOTFOUND), when the app has no
+ * library, is not loaded, or the plugin does not define `name`; SH_EINVAL
+ * for a NULL app or an empty name. Valid while the app is loaded. The
+ * router finds views (SH_VIEW, web.h) with it.
+ */
+SH_API void *sh_app_symbol(const sh_app *app, const char *name);
+
+/* Returns the root of the app's manifest (a map), NULL for NULL. Owned by
+ * the host, like every value. */
+SH_API const sh_value *sh_app_manifest(const sh_app *app);
+
+/* Returns the project's model registry: every installed app's models,
+ * declared before early() and prepared before ready(). Owned by the host. */
+SH_API const sh_models *sh_app_models(const sh_app *app);
+
+/*
+ * Stores in *out the model called `name`: "Alert" for a model of the app
+ * itself, "other_app.Model" for another app's (the model name matched
+ * without regard to case, as Django's get_model). Returns 0, SH_ENOTFOUND
+ * naming the label, SH_EINVAL for a NULL argument.
+ */
+SH_API int sh_app_model(const sh_model **out, const sh_app *app, const char *name);
+
+/*
+ * Stores in *out the calling thread's connection to the project's
+ * database (sh_database_connection: opened on the thread's first call,
+ * which sends connection_created). Available from ready() on. Returns 0,
+ * SH_EINVAL before the database is open (in early(), or when loading
+ * failed before it), or as sh_database_connection().
+ */
+SH_API int sh_app_db(sh_db **out, sh_app *app);
 
 /* Connects every receiver the calling plugin declared with SH_RECEIVER,
  * owned by `app`, with `payload` (often the app itself). Returns as

@@ -5,11 +5,23 @@
  * A receiver of a built-in signal casts its `args` to the struct named
  * beside the signal below. The host fills every field; pointers inside an
  * args struct are borrowed and valid only during the send.
+ *
+ * An asynchronous receiver (signal.h) of a signal the model layer sends
+ * (pre_init, post_init, pre_save, post_save, pre_delete, post_delete,
+ * m2m_changed, class_prepared, connection_created) gets a deep copy made
+ * when the signal was sent and freed after the receiver returns: instances
+ * are detached copies (instance.h), name sets, pk sets and pre_init's args
+ * and kwargs are copied with their text; models and `using` are the
+ * host's own (the registry must outlive the pending jobs).
+ * connection_created's copy keeps the connection pointer only: an async
+ * connection_created receiver must not use it (a connection belongs to the
+ * thread that opened it; run PRAGMAs from a synchronous receiver).
  */
 #ifndef SIGHOST_BUILTINS_H
 #define SIGHOST_BUILTINS_H
 
 #include "common.h"
+#include "datum.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,24 +41,19 @@ typedef enum sh_builtin {
 	SH_POST_MIGRATE,          /* sh_migrate_args;    sender: the app config */
 	SH_REQUEST_STARTED,       /* sh_request_started_args; sender: the handler */
 	SH_REQUEST_FINISHED,      /* no arguments (NULL); sender: the handler */
-	SH_GOT_REQUEST_EXCEPTION, /* sh_got_request_exception_args; sender: the handler */
+	SH_GOT_REQUEST_EXCEPTION, /* sh_got_request_exception_args; sender: NULL, as Django */
 	SH_SETTING_CHANGED,       /* sh_setting_changed_args; sender: the settings */
 	SH_TEMPLATE_RENDERED,     /* sh_template_rendered_args; sender: the template */
 	SH_CONNECTION_CREATED,    /* sh_connection_created_args; sender: the backend */
 	SH_BUILTIN_COUNT
 } sh_builtin;
 
-/* One named value of a model instance, as passed to pre_init. */
-typedef struct sh_field_value {
-	const char *name;   /* the field name */
-	const char *value;  /* its value in text form, NULL for SQL NULL */
-} sh_field_value;
-
-/* pre_init: args are positional values, kwargs named values. */
+/* pre_init: args are positional values, kwargs named values (Django's
+ * Model(*args, **kwargs)); sighost's constructors pass kwargs only. */
 typedef struct sh_pre_init_args {
-	const char *const *args;  /* positional values, may be NULL */
+	const sh_datum *args;         /* positional values, NULL when none */
 	size_t args_count;
-	const sh_field_value *kwargs; /* named values, may be NULL */
+	const sh_field_value *kwargs; /* named values, NULL when none */
 	size_t kwargs_count;
 } sh_pre_init_args;
 
@@ -85,8 +92,9 @@ typedef struct sh_post_save_args {
 typedef struct sh_delete_args {
 	sh_instance *instance;
 	const char *using_;                /* Django's `using`: the database alias */
-	/* The object whose delete started it (when the delete came from an
-	 * instance), or NULL with origin_model set (a queryset delete). */
+	/* Django's origin: the object whose delete started it. An instance
+	 * delete: that instance, and origin_model its model. A queryset delete
+	 * (sh_query_delete): origin NULL, origin_model the query's model. */
 	const sh_instance *origin;
 	const sh_model *origin_model;
 } sh_delete_args;
@@ -107,7 +115,10 @@ typedef struct sh_m2m_changed_args {
 	sh_instance *instance;   /* the object whose relation changed */
 	bool reverse;            /* true from the side that does not declare the field */
 	const sh_model *model;   /* class of the objects added or removed */
-	const int64_t *pk_set;   /* their primary keys; NULL for the clear actions */
+	/* Their primary keys, ascending. Non-NULL for the add and remove
+	 * actions, also when pk_count is 0 (an add of rows all related
+	 * already); NULL only for the clear actions (Django's None). */
+	const int64_t *pk_set;
 	size_t pk_count;
 	const char *using_;                /* Django's `using`: the database alias */
 } sh_m2m_changed_args;

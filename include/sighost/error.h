@@ -29,7 +29,9 @@ typedef enum sh_error_code {
 	SH_EPERM = -9,       /* refused for safety (e.g. a writable plugin file) */
 	SH_EDB = -10,        /* the database reported an error */
 	SH_ERECEIVER = -11,  /* a receiver failed without a code of its own */
-	SH_EIO = -12         /* reading or writing a file failed */
+	SH_EIO = -12,        /* reading or writing a file failed */
+	SH_EPROTECTED = -13, /* a delete is refused by PROTECT or RESTRICT keys */
+	SH_EINTEGRITY = -14  /* a unique, not-null or foreign key constraint failed */
 } sh_error_code;
 
 /* The last error raised on the calling thread. */

@@ -12,12 +12,16 @@
  *     sh_project_free(p);   (tears down and unloads every plugin)
  *
  * A project owns its hub, its apps and every value read from its manifests.
- * It is used from one thread; sends through its hub may come from any.
+ * It is used from one thread; sends through its hub may come from any, and
+ * so may the live settings functions below (reload, override, restore),
+ * which serialise on a lock of the project.
  */
 #ifndef SIGHOST_PROJECT_H
 #define SIGHOST_PROJECT_H
 
 #include "common.h"
+#include "db.h"
+#include "model.h"
 #include "settings.h"
 #include "signal.h"
 
@@ -102,13 +106,39 @@ SH_API const char *sh_project_name(const sh_project *project);
 /* Returns the path of the project manifest, NULL before it was read. */
 SH_API const char *sh_project_path(const sh_project *project);
 
-/* Returns the `settings` map of the project manifest, NULL when none. */
+/* Returns the `settings` map of the project manifest as it stands now
+ * (after reloads and overrides, see "Live settings" below), NULL when
+ * there is none. The pointer stays valid until the project is freed, also
+ * after the settings change; read it once to see one consistent version. */
 SH_API const sh_value *sh_project_settings(const sh_project *project);
 
 /* Returns the database engine and file of the manifest (the file made
  * absolute against the manifest's directory), NULL when not given. */
 SH_API const char *sh_project_db_engine(const sh_project *project);
 SH_API const char *sh_project_db_name(const sh_project *project);
+
+/* The database file of a project whose manifest has no `database`, in the
+ * manifest's directory (Django's startproject default). */
+#define SH_PROJECT_DEFAULT_DB "db.sqlite3"
+
+/*
+ * Returns the project's model registry (on the project's hub; owned by the
+ * project). sh_project_read() declares the models of every installed app
+ * in it, in load order, and checks their relations; sh_project_load()
+ * prepares it (class_prepared) after the plugins' early() and before their
+ * ready(). Never NULL for a project made by sh_project_new().
+ */
+SH_API sh_models *sh_project_models(const sh_project *project);
+
+/*
+ * Returns the project's database: the file of the manifest's `database`,
+ * else SH_PROJECT_DEFAULT_DB beside the manifest. sh_project_load() opens
+ * it (no connection yet: the first sh_database_connection() of a thread
+ * opens one and sends connection_created) once the models are prepared,
+ * before any ready(). NULL before, or when loading failed before it. Owned
+ * by the project, closed by sh_project_free() after every app is unloaded.
+ */
+SH_API sh_database *sh_project_database(const sh_project *project);
 
 /* Returns how many installed apps the project has (after a successful read). */
 SH_API size_t sh_project_app_count(const sh_project *project);
@@ -127,6 +157,110 @@ SH_API bool sh_app_is_ready(const sh_app *app);
 /* Returns how many apps the app depends on, and dependency `index`. */
 SH_API size_t sh_app_depends_count(const sh_app *app);
 SH_API const char *sh_app_depends_at(const sh_app *app, size_t index);
+
+/* ---- live settings ---------------------------------------------------- */
+
+/*
+ * The `settings:` map of the project manifest can change while the host
+ * runs: the file is read again (sh_project_reload_settings, which
+ * `sighost serve` calls when the file changes or on SIGHUP), or a key is
+ * overridden for a scope (sh_settings_override, Django's
+ * override_settings). Each change sends setting_changed
+ * (sh_setting_changed_args) on the project's hub from the interned sender
+ * SH_SETTINGS_SENDER, on the thread that made the change, after the new
+ * settings are published: a receiver, and every reader from then on, sees
+ * the new values through sh_project_settings(), sh_app_settings() and
+ * sh_app_setting().
+ *
+ * Settings are keyed by dotted path: "debug", "audit.path". A map that
+ * holds entries is walked into (its leaves are the settings); a scalar, a
+ * list (compared whole) and an empty map are settings themselves.
+ *
+ * Threads and lifetime. The settings are published with one atomic store
+ * of a new tree; readers take no lock and never see a tree change under
+ * them. Every tree ever published, and every value handed out
+ * (setting_changed's value included), stays valid until the project is
+ * freed: each reload and override keeps its document (a few kilobytes)
+ * for the project's life. Changes are serialised by a recursive lock of
+ * the project, so a setting_changed receiver may override in turn.
+ */
+
+/* The sender of setting_changed. */
+#define SH_SETTINGS_SENDER "sighost.settings"
+
+/*
+ * Reads the project manifest again. When it is well-formed and valid (the
+ * same checks as sh_project_read makes of the project manifest's keys),
+ * publishes its `settings` (with the overrides in force on top) and sends
+ * setting_changed (enter true; value the new value, NULL for a key that
+ * is gone) once per key whose value changed, sorted by key (strcmp
+ * order). Keys other than `settings` (database, plugin_dirs,
+ * installed_apps, listen, threads, ...) are read at start only: each one
+ * whose value in the file differs from the running one is logged at
+ * SH_LOG_WARNING as needing a restart, and ignored. The outcome is logged
+ * through the hub's logger (origin "sighost.settings"). Returns 0 (also
+ * when nothing changed); SH_EMANIFEST when the file is malformed or
+ * invalid, or SH_EIO when it cannot be read: then every problem is logged
+ * at SH_LOG_ERROR as "file:line:col: message", the error channel holds the
+ * first, no signal is sent and the running settings stay. SH_EINVAL when
+ * the project was not read successfully, SH_ENOMEM.
+ */
+SH_API int sh_project_reload_settings(sh_project *project);
+
+/*
+ * Starts watching the project manifest for changes with inotify on its
+ * directory (so an editor that saves by writing another file and renaming
+ * it over the manifest is seen, as well as a write in place). Stores in
+ * *out a descriptor that becomes readable (poll) when the directory sees
+ * a change; then call sh_project_watch_changed(). The descriptor is the
+ * project's (closed by sh_project_free; do not close it); a second call
+ * returns the same one. Returns 0, SH_EINVAL when the project was not read
+ * successfully, SH_EIO when inotify fails (the reason in the error
+ * channel; *out is -1).
+ */
+SH_API int sh_project_watch(int *out, sh_project *project);
+
+/*
+ * Reads the pending events of the watch without blocking. Returns 1 when
+ * the manifest was written or replaced since the last call (reload it;
+ * waiting a few tens of milliseconds first lets an editor finish), 0 when
+ * only other files changed or nothing, SH_EINVAL when the project is not
+ * watched, SH_EIO.
+ */
+SH_API int sh_project_watch_changed(sh_project *project);
+
+/*
+ * Overrides the setting at the dotted `key` ("debug", "mailer.from") with
+ * the value `yaml` reads as (YAML text with the manifest's typing: "true",
+ * "42", "'42'", "[a, b]", "{from: x@y}"; "" is null), or removes the key
+ * when `yaml` is NULL, until the matching sh_settings_restore(). Maps on
+ * the way are created as needed. Publishes the settings with the override
+ * on top, then sends setting_changed with setting `key`, the new value
+ * (NULL when removed) and enter true. Overrides nest: they form a stack,
+ * and a reload of the manifest keeps them on top of the file's values.
+ * Returns 0; SH_EINVAL for a NULL project, a project not read
+ * successfully, a key that is not names joined by dots, or YAML that does
+ * not parse (the error channel says where); SH_ENOMEM. No signal is sent
+ * on failure.
+ */
+SH_API int sh_settings_override(sh_project *project, const char *key, const char *yaml);
+
+/* Like sh_settings_override() with a value read elsewhere (copied, so it
+ * need not outlive the override); NULL removes the key. */
+SH_API int sh_settings_override_value(sh_project *project, const char *key,
+	const sh_value *value);
+
+/*
+ * Ends the most recent override still in force: publishes the settings
+ * without it, then sends setting_changed with its key, the value restored
+ * (what the key holds now, NULL when it holds nothing) and enter false.
+ * Returns 0, SH_EINVAL for a NULL project or when no override is in force,
+ * SH_ENOMEM (the override then stays in force).
+ */
+SH_API int sh_settings_restore(sh_project *project);
+
+/* Returns how many overrides are in force (0 for NULL). */
+SH_API size_t sh_settings_override_count(const sh_project *project);
 
 /*
  * Writes a readable name of a connection's receiver into buf (at most

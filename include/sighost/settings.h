@@ -8,6 +8,16 @@
  * for as long as its app is loaded and never frees them. Values never
  * change once read: reading them from several threads is safe.
  *
+ * Live settings. When the project's settings change (a reload of the
+ * manifest, an override; see "Live settings" in project.h), the host
+ * publishes a whole new tree of values: the old tree is not changed and
+ * not freed (it is kept until the project is freed), so a value obtained
+ * earlier stays valid and keeps its old contents. To see a change, ask
+ * again (sh_app_setting, sh_app_settings, sh_project_settings) or listen to
+ * setting_changed. A value given to sh_settings_override() as YAML text
+ * reports the file "override of 'KEY'"; maps an override had to create
+ * report line 0.
+ *
  * How YAML scalars become values (YAML 1.2 core schema): a quoted scalar is
  * always a string; a plain one is null for "", "~" and "null"; a boolean
  * for "true"/"false" (also "True", "TRUE", "False", "FALSE"); an integer

@@ -5,6 +5,7 @@
 #define SIGHOST_SIGHOST_H
 
 #include "common.h"
+#include "datum.h"
 #include "error.h"
 #include "builtins.h"
 #include "signal.h"
@@ -12,6 +13,13 @@
 #include "pool.h"
 #include "settings.h"
 #include "app.h"
+#include "model.h"
+#include "db.h"
+#include "instance.h"
+#include "query.h"
 #include "project.h"
+#include "migrate.h"
+#include "template.h"
+#include "web.h"
 
 #endif

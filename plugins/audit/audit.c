@@ -7,8 +7,17 @@
  *   {"time":"2026-01-02T03:04:05.678Z","signal":"post_save",
  *    "sender":"alert.Alert","args":{"created":true,...}}
  *
- * Sends may come from several threads: lines are written whole under a
- * lock owned by the plugin's state, which lives in its app (no globals).
+ * With settings.audit.async true (default false) the receivers are
+ * connected async: they run on the worker pool of `sighost serve`, off the
+ * request threads, with copies of the signals' arguments, and "time" is
+ * when the line is written rather than when the signal was sent. The
+ * setting is read once, in ready().
+ *
+ * Sends may come from several threads (request threads, and pool threads
+ * at once when async): lines are serialised outside the lock and written
+ * whole, and flushed, under a lock owned by the plugin's state, which
+ * lives in its app (no globals). The pool is drained before teardown()
+ * closes the file.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -84,18 +93,30 @@ static int open_log(FILE **out, sh_app *app)
 	return 0;
 }
 
+/* Reads settings.audit.async into *out: absent is false. */
+static int read_async(bool *out, sh_app *app)
+{
+	const sh_value *value = sh_value_get(sh_app_settings(app), "async");
+	*out = false;
+	if (value == NULL || sh_value_bool(out, value) == 0)
+		return 0;
+	return sh_error_set(SH_EINVAL, "%s:%u:%u: settings.%s.async must be true or false, not %s",
+		sh_value_file(value), sh_value_line(value), sh_value_column(value),
+		sh_app_label(app), sh_value_type_name(sh_value_type_of(value)));
+}
+
 static int connect_all(sh_app *app, audit_state *state)
 {
 	sh_connect_opts opts = SH_CONNECT_OPTS_INIT;
 	opts.priority = SH_PRIORITY_REALLY_FIRST;
 	opts.name = "audit_record";
-	for (int i = 0; i < SH_BUILTIN_COUNT; i++) {
-		int rc = sh_app_connect(NULL, app, sh_builtin_name((sh_builtin)i), NULL,
-			audit_record, state, &opts);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	int rc = read_async(&opts.async, app);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < SH_BUILTIN_COUNT && rc >= 0; i++)
+		rc = sh_app_connect(NULL, app, sh_builtin_name((sh_builtin)i), NULL, audit_record,
+			state, &opts);
+	return rc < 0 ? rc : 0;
 }
 
 int ready(sh_app *app)

@@ -9,6 +9,18 @@ static json_t *string_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+static json_t *datum_json(sh_datum d)
+{
+	switch (d.type) {
+	case SH_DATUM_INT: return json_integer((json_int_t)d.v.i);
+	case SH_DATUM_REAL: return json_real(d.v.r);
+	case SH_DATUM_TEXT: return json_string(d.v.s);
+	case SH_DATUM_BOOL: return json_boolean(d.v.b);
+	case SH_DATUM_NULL: break;
+	}
+	return json_null();
+}
+
 static json_t *name_set_json(const sh_name_set *set)
 {
 	if (set == NULL)
@@ -55,9 +67,9 @@ static json_t *pre_init_json(const sh_pre_init_args *a)
 {
 	json_t *positional = json_array(), *named = json_object();
 	for (size_t i = 0; positional != NULL && i < a->args_count; i++)
-		json_array_append_new(positional, string_or_null(a->args[i]));
+		json_array_append_new(positional, datum_json(a->args[i]));
 	for (size_t i = 0; named != NULL && i < a->kwargs_count; i++)
-		json_object_set_new(named, a->kwargs[i].name, string_or_null(a->kwargs[i].value));
+		json_object_set_new(named, a->kwargs[i].name, datum_json(a->kwargs[i].value));
 	return json_pack("{s:o*, s:o*}", "args", positional, "kwargs", named);
 }
 

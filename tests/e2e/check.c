@@ -40,7 +40,7 @@ Test(check, a_good_project_passes)
 	t_run r = check();
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	cr_assert_str_eq(r.out,
-		"project 'shop' (project.yaml): 6 apps, 5 plugins loaded; no problems found\n");
+		"project 'shop' (project.yaml): 6 apps, 5 plugins loaded, 6 routes; no problems found\n");
 	cr_assert_str_eq(r.err, "[good] info: ready\n");
 	t_run_free(&r);
 	free(text);
@@ -228,7 +228,7 @@ Test(check, manifests_only_skips_loading)
 	e2e_plugin("t_badabi", "old", NULL);
 	t_run r = E2E_RUN("check", "--settings", "project.yaml", "--manifests-only");
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	e2e_has(r.out, "1 app, 1 plugin (not loaded); no problems found");
+	e2e_has(r.out, "1 app, 1 plugin (not loaded), 0 routes; no problems found");
 	t_run_free(&r);
 }
 
@@ -266,5 +266,21 @@ Test(check, a_bad_option_is_a_usage_error)
 	t_run r = E2E_RUN("check", "--frobnicate");
 	cr_assert_eq(r.status, 2);
 	e2e_has(r.err, "frobnicate");
+	t_run_free(&r);
+}
+
+Test(check, route_problems_are_listed_with_their_position)
+{
+	e2e_project("project: shop\nplugin_dirs: [plugins]\ninstalled_apps: [shop]\n");
+	e2e_manifest("shop.yaml",
+		"label: shop\n"
+		"routes:\n"
+		"  - {path: /a, view: a}\n"
+		"  - {path: /b, view: b, methd: [GET]}\n");
+	t_run r = E2E_RUN("check", "--settings", "project.yaml");
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	e2e_has(r.err, "shop.yaml:4:");
+	e2e_has(r.err, "unknown key 'methd'");
+	e2e_has(r.err, "did you mean 'methods'?");
 	t_run_free(&r);
 }

@@ -1,0 +1,331 @@
+/*
+ * override.c: overriding settings for a scope (project.h and app.h), the
+ * counterpart of Django's override_settings: a stack of (dotted key,
+ * value) on top of the settings read from the manifest. Pushing one sends
+ * setting_changed with enter true and the new value; popping it sends
+ * enter false with the value restored. The published settings are rebuilt
+ * from the base for every change (see sh__live in internal.h), so a reload
+ * of the manifest under an override keeps the override on top.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* The name of documents made for overrides, in values' sh_value_file(). */
+#define SH__OVERRIDES_FILE "(settings overrides)"
+
+/* ---- building trees --------------------------------------------------- */
+
+/* Returns a deep copy of `v` (NULL on ENOMEM). The copy keeps the original
+ * positions and file name (its document is kept by the project). */
+static sh_value *sh__value_copy(const sh_value *v)
+{
+	sh_value *c = sh__value_new(v->type, v->file, v->line, v->column);
+	if (c == NULL)
+		return NULL;
+	c->integer = v->integer;
+	c->boolean = v->boolean;
+	if (v->text != NULL && (c->text = strdup(v->text)) == NULL) {
+		sh__value_free(c);
+		return NULL;
+	}
+	for (size_t i = 0; i < v->count; i++) {
+		const sh__entry *e = &v->entries[i];
+		char *key = NULL;
+		sh_value *item = sh__value_copy(e->value);
+		if (item == NULL || (e->key != NULL && (key = strdup(e->key)) == NULL)
+			|| sh__value_append(c, key, e->line, e->column, item) < 0) {
+			if (item != NULL && e->key != NULL && key == NULL)
+				sh__value_free(item);
+			sh__value_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+/* Returns the index of the entry `key` (its first `len` bytes) of a map,
+ * or -1. */
+static long sh__find(const sh_value *map, const char *key, size_t len)
+{
+	for (size_t i = 0; i < map->count; i++)
+		if (strncmp(map->entries[i].key, key, len) == 0 && map->entries[i].key[len] == '\0')
+			return (long)i;
+	return -1;
+}
+
+/* Removes entry `index` of a map and frees it. */
+static void sh__remove(sh_value *map, size_t index)
+{
+	free(map->entries[index].key);
+	sh__value_free(map->entries[index].value);
+	memmove(&map->entries[index], &map->entries[index + 1],
+		(map->count - index - 1) * sizeof *map->entries);
+	map->count--;
+}
+
+/*
+ * Sets the dotted `key` of the map `root` (a tree being built, owned by
+ * the caller) to a copy of `value`, making maps on the way where there are
+ * none (or something else), or removes it when value is NULL. Returns 0 or
+ * SH_ENOMEM.
+ */
+static int sh__set_path(sh_value *root, const char *key, const sh_value *value)
+{
+	sh_value *node = root;
+	for (const char *seg = key;;) {
+		const char *dot = strchr(seg, '.');
+		size_t len = dot != NULL ? (size_t)(dot - seg) : strlen(seg);
+		long at = sh__find(node, seg, len);
+		if (dot == NULL && value == NULL) {
+			if (at >= 0)
+				sh__remove(node, (size_t)at);
+			return 0;
+		}
+		if (dot == NULL || at < 0 || node->entries[at].value->type != SH_VALUE_MAP) {
+			if (dot != NULL && value == NULL)
+				return 0;   /* nothing below to remove */
+			sh_value *item = dot == NULL ? sh__value_copy(value)
+				: sh__value_new(SH_VALUE_MAP, root->file, 0, 0);
+			if (item == NULL)
+				return sh_error_set(SH_ENOMEM, "out of memory");
+			if (at >= 0) {
+				sh__value_free(node->entries[at].value);
+				node->entries[at].value = item;
+			} else {
+				char *name = strndup(seg, len);
+				if (name == NULL) {
+					sh__value_free(item);
+					return sh_error_set(SH_ENOMEM, "out of memory");
+				}
+				if (sh__value_append(node, name, 0, 0, item) < 0)
+					return SH_ENOMEM;
+				at = (long)node->count - 1;
+			}
+			if (dot == NULL)
+				return 0;
+		}
+		node = node->entries[at].value;
+		seg = dot + 1;
+	}
+}
+
+/* Makes a kept document named SH__OVERRIDES_FILE with no root yet. */
+static int sh__new_kept_doc(sh__doc **out, sh_project *p)
+{
+	*out = NULL;
+	sh__doc *doc = calloc(1, sizeof *doc);
+	if (doc == NULL || (doc->path = strdup(SH__OVERRIDES_FILE)) == NULL) {
+		free(doc);
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	}
+	int rc = sh__live_keep(p, doc);
+	if (rc == 0)
+		*out = doc;
+	return rc;
+}
+
+int sh__live_effective(const sh_value **out, sh_project *p, const sh_value *base)
+{
+	*out = base;
+	if (p->live.override_count == 0)
+		return 0;
+	sh__doc *doc;
+	int rc = sh__new_kept_doc(&doc, p);
+	if (rc < 0)
+		return rc;
+	doc->root = base != NULL ? sh__value_copy(base)
+		: sh__value_new(SH_VALUE_MAP, doc->path, 0, 0);
+	if (doc->root == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	for (size_t i = 0; i < p->live.override_count; i++)
+		if ((rc = sh__set_path(doc->root, p->live.overrides[i].key,
+				p->live.overrides[i].value)) < 0)
+			return rc;
+	*out = doc->root;
+	return 0;
+}
+
+/* ---- the stack -------------------------------------------------------- */
+
+/* A key is one or more non-empty names joined by dots. */
+static bool sh__key_valid(const char *key)
+{
+	if (key == NULL || key[0] == '\0' || key[0] == '.')
+		return false;
+	for (const char *c = key; *c != '\0'; c++)
+		if (*c == '.' && (c[1] == '.' || c[1] == '\0'))
+			return false;
+	return true;
+}
+
+/* Rebuilds and publishes the settings, then sends (key, its value, enter). */
+static int sh__publish(sh_project *p, const char *key, bool enter)
+{
+	const sh_value *effective;
+	int rc = sh__live_effective(&effective, p, p->live.base);
+	if (rc < 0)
+		return rc;
+	atomic_store_explicit(&p->settings, effective, memory_order_release);
+	sh__live_send(p, key, sh_value_path(effective, key), enter);
+	return 0;
+}
+
+/* Pushes (key, value), `value` being kept by the project already. Under
+ * the lock. */
+static int sh__push(sh_project *p, const char *key, const sh_value *value)
+{
+	sh__live *live = &p->live;
+	if (live->override_count == live->override_capacity) {
+		size_t cap = live->override_capacity ? live->override_capacity * 2 : 4;
+		sh__override *grown = realloc(live->overrides, cap * sizeof *grown);
+		if (grown == NULL)
+			return sh_error_set(SH_ENOMEM, "out of memory");
+		live->overrides = grown;
+		live->override_capacity = cap;
+	}
+	char *copy = strdup(key);
+	if (copy == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	live->overrides[live->override_count++] = (sh__override){ copy, value };
+	int rc = sh__publish(p, copy, true);
+	if (rc < 0) {
+		live->override_count--;
+		free(copy);
+	}
+	return rc;
+}
+
+/* The checks every override entry point makes. */
+static int sh__check(const sh_project *p, const char *key, const char *function)
+{
+	if (p == NULL)
+		return sh_error_set(SH_EINVAL, "%s: a project is required", function);
+	if (!p->read_ok)
+		return sh_error_set(SH_EINVAL, "%s: the project was not read successfully", function);
+	if (!sh__key_valid(key))
+		return sh_error_set(SH_EINVAL, "%s: '%s' is not a setting key (names joined by dots, "
+			"e.g. \"audit.path\")", function, key != NULL ? key : "(null)");
+	return 0;
+}
+
+/* Pushes a copy of `value` (NULL: the key removed) in a kept document. */
+static int sh__override_copy(sh_project *p, const char *key, const sh_value *value)
+{
+	sh__doc *doc = NULL;
+	int rc = value != NULL ? sh__new_kept_doc(&doc, p) : 0;
+	if (rc == 0 && value != NULL && (doc->root = sh__value_copy(value)) == NULL)
+		rc = sh_error_set(SH_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = sh__push(p, key, doc != NULL ? doc->root : NULL);
+	return rc;
+}
+
+int sh_settings_override_value(sh_project *p, const char *key, const sh_value *value)
+{
+	int rc = sh__check(p, key, "sh_settings_override_value");
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&p->live.lock);
+	rc = sh__override_copy(p, key, value);
+	pthread_mutex_unlock(&p->live.lock);
+	return rc;
+}
+
+/* Reads `yaml` into a kept document and stores its root in *out (a null
+ * value for empty text). Returns 0, SH_EINVAL naming the position, or
+ * SH_ENOMEM. */
+static int sh__parse_value(const sh_value **out, sh_project *p, const char *key,
+	const char *yaml)
+{
+	char label[300];
+	snprintf(label, sizeof label, "override of '%s'", key);
+	sh__problems problems = { 0 };
+	sh__doc *doc = NULL;
+	int rc = sh__doc_read_text(&doc, label, yaml, strlen(yaml), &problems);
+	if (rc == SH_ENOMEM || doc == NULL || problems.oom) {
+		sh__problems_dispose(&problems);
+		sh__doc_free(doc);
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	}
+	if (problems.count > 0) {
+		rc = sh_error_set(SH_EINVAL, "%s", problems.items[0].text);
+		sh__problems_dispose(&problems);
+		sh__doc_free(doc);
+		return rc;
+	}
+	if (doc->root == NULL) {
+		doc->root = sh__value_new(SH_VALUE_NULL, doc->path, 1, 1);
+		if (doc->root == NULL || (doc->root->text = strdup("")) == NULL) {
+			sh__doc_free(doc);
+			return sh_error_set(SH_ENOMEM, "out of memory");
+		}
+	}
+	if ((rc = sh__live_keep(p, doc)) < 0)
+		return rc;
+	*out = doc->root;
+	return 0;
+}
+
+int sh_settings_override(sh_project *p, const char *key, const char *yaml)
+{
+	int rc = sh__check(p, key, "sh_settings_override");
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&p->live.lock);
+	const sh_value *value = NULL;
+	if (yaml != NULL)
+		rc = sh__parse_value(&value, p, key, yaml);
+	if (rc == 0)
+		rc = sh__push(p, key, value);
+	pthread_mutex_unlock(&p->live.lock);
+	return rc;
+}
+
+int sh_settings_restore(sh_project *p)
+{
+	if (p == NULL)
+		return sh_error_set(SH_EINVAL, "sh_settings_restore: a project is required");
+	pthread_mutex_lock(&p->live.lock);
+	sh__live *live = &p->live;
+	int rc;
+	if (live->override_count == 0) {
+		rc = sh_error_set(SH_EINVAL, "sh_settings_restore: no override to restore");
+	} else {
+		sh__override top = live->overrides[--live->override_count];
+		rc = sh__publish(p, top.key, false);
+		if (rc < 0)
+			live->override_count++;   /* still in force */
+		else
+			free(top.key);
+	}
+	pthread_mutex_unlock(&p->live.lock);
+	return rc;
+}
+
+size_t sh_settings_override_count(const sh_project *p)
+{
+	if (p == NULL)
+		return 0;
+	sh_project *q = (sh_project *)p;   /* the lock only */
+	pthread_mutex_lock(&q->live.lock);
+	size_t n = q->live.override_count;
+	pthread_mutex_unlock(&q->live.lock);
+	return n;
+}
+
+int sh_app_settings_override(sh_app *app, const char *key, const char *yaml)
+{
+	if (app == NULL)
+		return sh_error_set(SH_EINVAL, "sh_app_settings_override: an app is required");
+	return sh_settings_override(app->project, key, yaml);
+}
+
+int sh_app_settings_restore(sh_app *app)
+{
+	if (app == NULL)
+		return sh_error_set(SH_EINVAL, "sh_app_settings_restore: an app is required");
+	return sh_settings_restore(app->project);
+}

@@ -1,0 +1,70 @@
+/*
+ * symbol.c: what the dispatch loop (host/web/) asks of an app: a symbol of
+ * its own plugin (a view, SH_VIEW), its manifest root (the `routes:` it
+ * declares), the project manifest root (the server's keys) and where a
+ * map's keys are (for messages about unknown keys). Kept apart
+ * from app.c so the web layer's needs of host/app/ stay in one place.
+ */
+#include <dlfcn.h>
+#include <link.h>
+#include <string.h>
+
+#include "internal.h"
+#include "symbol.h"
+
+/* True when `address` lies in the object loaded as `handle` itself, not in
+ * one of the libraries it depends on. */
+static bool sh__in_object(void *handle, const void *address)
+{
+	struct link_map *map = NULL;
+	Dl_info info;
+	if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == NULL)
+		return false;
+	if (dladdr(address, &info) == 0 || info.dli_fname == NULL)
+		return false;
+	return strcmp(info.dli_fname, map->l_name) == 0;
+}
+
+void *sh_app_symbol(const sh_app *app, const char *name)
+{
+	if (app == NULL || name == NULL || name[0] == '\0') {
+		sh_error_set(SH_EINVAL, "sh_app_symbol: app and name are required");
+		return NULL;
+	}
+	if (app->library_path == NULL) {
+		sh_error_set(SH_ENOTFOUND, "app '%s' has no plugin (no 'library' in %s)", app->label,
+			app->root->file);
+		return NULL;
+	}
+	if (app->handle == NULL) {
+		sh_error_set(SH_ENOTFOUND, "app '%s' is not loaded", app->label);
+		return NULL;
+	}
+	dlerror();
+	void *symbol = dlsym(app->handle, name);
+	if (symbol == NULL || !sh__in_object(app->handle, symbol)) {
+		sh_error_set(SH_ENOTFOUND, "%s does not export '%s'", app->library_path, name);
+		return NULL;
+	}
+	return symbol;
+}
+
+const sh_value *sh_app_manifest(const sh_app *app)
+{
+	return app != NULL ? app->root : NULL;
+}
+
+const sh_value *sh__project_manifest(const sh_project *project)
+{
+	return project != NULL && project->doc != NULL ? project->doc->root : NULL;
+}
+
+void sh__value_key_position(const sh_value *map, size_t index, unsigned *line,
+	unsigned *column)
+{
+	*line = *column = 0;
+	if (map == NULL || map->type != SH_VALUE_MAP || index >= map->count)
+		return;
+	*line = map->entries[index].line;
+	*column = map->entries[index].column;
+}

@@ -1,0 +1,67 @@
+/*
+ * suggest.c: the nearest candidate to a misspelt word, by the optimal
+ * string alignment distance (insertions, deletions, substitutions and
+ * swaps of neighbours), ignoring case.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "suggest.h"
+
+#define SH__SUGGEST_MAX 64
+
+static char sh__lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* The distance of a and b, or SIZE_MAX when either is too long to bother. */
+static size_t sh__distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > SH__SUGGEST_MAX || lb > SH__SUGGEST_MAX)
+		return SIZE_MAX;
+	size_t rows[3][SH__SUGGEST_MAX + 1];
+	size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			char ca = sh__lower(a[i - 1]), cb = sh__lower(b[j - 1]);
+			size_t best = prev[j - 1] + (ca != cb);
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && ca == sh__lower(b[j - 2]) && sh__lower(a[i - 2]) == cb
+				&& prev2[j - 2] + 1 < best)
+				best = prev2[j - 2] + 1;
+			cur[j] = best;
+		}
+		size_t *t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[lb];
+}
+
+const char *sh__suggest(const char *word, const char *const *candidates, size_t count)
+{
+	/* a typo or two; three in long words */
+	size_t limit = strlen(word) / 3;
+	limit = limit < 2 ? 2 : limit > 3 ? 3 : limit;
+	const char *best = NULL;
+	size_t best_distance = SIZE_MAX;
+	for (size_t i = 0; i < count; i++) {
+		size_t d = sh__distance(word, candidates[i]);
+		if (d < best_distance) {
+			best = candidates[i];
+			best_distance = d;
+		}
+	}
+	if (best == NULL || best_distance > limit || best_distance >= strlen(best))
+		return NULL;
+	return best;
+}

@@ -1,0 +1,697 @@
+/*
+ * connection.c: the database and its per-thread connections (db.h), the
+ * statement caches, and turning SQLite's errors into sighost's.
+ *
+ * Each thread gets its own SQLite connection on its first
+ * sh_database_connection() call, kept in a pthread key whose destructor
+ * closes it when the thread exits; sh_database_close() closes the rest.
+ * Both unlink the connection from the database's list under the database
+ * lock, so a connection is closed exactly once, by whichever comes first.
+ * (The key is deleted before close frees anything, so a thread that exits
+ * later runs no destructor; a thread still exiting while close runs is the
+ * one case the contract "no thread may use it any more" rules out.)
+ *
+ * Connections are opened with SQLITE_OPEN_NOMUTEX: a connection is used by
+ * one thread only, so SQLite's per-connection mutex would be pure cost.
+ *
+ * Statements come from two caches of the connection: the per-model
+ * statements (INSERT, UPDATE, SELECT by pk, ...), whose SQL the database
+ * builds once per model at open, reached by index with no lookup at all on
+ * the save path; and a small cache keyed by SQL text (sh__db_prepare) for
+ * the statements queries and the collector build. A cached statement is
+ * always stepped to its end (or reset) before any receiver runs, so a
+ * receiver that runs the same statement cannot disturb it; iteration,
+ * which must call receivers between rows, prepares a statement of its own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orm.h"
+
+#define SH__BUSY_TIMEOUT_MS 5000
+#define SH__STMT_CACHE_MAX 64
+
+/* ---- per-model SQL, built once ---- */
+
+static void sh__model_sql_free(sh__model_sql *msql)
+{
+	free(msql->columns);
+	free(msql->kinds);
+	free(msql->defaults);
+	free(msql->required);
+	free(msql->select);
+	for (int k = 0; k < SH__SQL_KIND_COUNT; k++)
+		free(msql->sql[k]);
+	free(msql->related);
+	free(msql->reverse_m2m);
+}
+
+static void sh__orm_free(struct sh__orm *orm)
+{
+	if (orm == NULL)
+		return;
+	for (size_t i = 0; i < orm->model_count; i++)
+		sh__model_sql_free(&orm->models[i]);
+	free(orm->models);
+	free(orm);
+}
+
+/* Appends "c1", "c2", ... of the columns, the pk skipped when `skip_pk`. */
+static void sh__add_columns(sh__buf *buf, const sh__model_sql *msql, bool skip_pk,
+	const char *suffix)
+{
+	const sh_model *m = msql->model;
+	bool first = true;
+	for (size_t i = 0; i < msql->column_count; i++) {
+		const sh_field *f = &m->fields[msql->columns[i]];
+		if (skip_pk && f->index == m->pk)
+			continue;
+		if (!first)
+			sh__buf_add(buf, ", ");
+		sh__buf_ident(buf, f->column);
+		sh__buf_add(buf, suffix);
+		first = false;
+	}
+}
+
+static char *sh__where_pk(const sh_model *m, const char *head)
+{
+	sh__buf buf = { 0 };
+	sh__buf_add(&buf, head);
+	sh__buf_add(&buf, " WHERE ");
+	sh__buf_ident(&buf, m->fields[m->pk].column);
+	sh__buf_add(&buf, " = ?");
+	return sh__buf_take(&buf);
+}
+
+static int sh__model_sql_build(sh__model_sql *msql, const sh_model *m, const sh_models *models)
+{
+	msql->model = m;
+	msql->auto_pk = m->fields[m->pk].type == SH_FIELD_AUTO;
+	size_t n = m->field_count ? m->field_count : 1;
+	msql->columns = calloc(n, sizeof *msql->columns);
+	msql->kinds = calloc(n, sizeof *msql->kinds);
+	msql->defaults = calloc(n, sizeof *msql->defaults);
+	msql->required = calloc(n, sizeof *msql->required);
+	if (msql->columns == NULL || msql->kinds == NULL || msql->defaults == NULL
+		|| msql->required == NULL)
+		return SH_ENOMEM;
+	msql->first_field = m->pk == 0 && m->field_count > 1 ? 1 : 0;
+	for (size_t i = 0; i < m->field_count; i++) {
+		const sh_field *f = &m->fields[i];
+		/* Django's Field.get_default(): the declared default, else "" for
+		 * text fields that do not allow null (CharField and TextField take
+		 * empty strings), else NULL. */
+		msql->defaults[i] = f->type == SH_FIELD_MANY_TO_MANY ? sh_datum_null()
+			: f->has_default ? f->default_value
+			: f->type == SH_FIELD_TEXT && !f->null ? sh_datum_text("")
+			: sh_datum_null();
+		if (f->column != NULL && i != m->pk && !f->null)
+			msql->required[msql->required_count++] = i;
+		msql->kinds[msql->column_count] = f->type == SH_FIELD_REAL ? SH__KIND_REAL
+			: f->type == SH_FIELD_BOOLEAN ? SH__KIND_BOOL
+			: (f->type == SH_FIELD_TEXT || f->type == SH_FIELD_DATE
+				|| f->type == SH_FIELD_DATETIME || f->type == SH_FIELD_JSON) ? SH__KIND_TEXT
+			: SH__KIND_INT;
+		if (f->auto_now || f->auto_now_add) {
+			msql->has_auto_now = true;
+			msql->auto_count++;
+		}
+		if (f->type == SH_FIELD_FOREIGN_KEY)
+			msql->has_fk = true;
+		if (f->column == NULL)
+			msql->has_m2m = true;
+		else
+			msql->columns[msql->column_count++] = i;
+	}
+	size_t non_pk = msql->column_count - 1;
+
+	sh__buf buf = { 0 };
+	sh__buf_add(&buf, "SELECT ");
+	sh__add_columns(&buf, msql, false, "");
+	sh__buf_add(&buf, " FROM ");
+	sh__buf_ident(&buf, m->table);
+	msql->select = sh__buf_take(&buf);
+	if (msql->select == NULL)
+		return SH_ENOMEM;
+
+	sh__buf_add(&buf, "INSERT INTO ");
+	sh__buf_ident(&buf, m->table);
+	if (non_pk == 0) {
+		sh__buf_add(&buf, " DEFAULT VALUES");
+	} else {
+		sh__buf_add(&buf, " (");
+		sh__add_columns(&buf, msql, true, "");
+		sh__buf_add(&buf, ") VALUES (");
+		sh__buf_params(&buf, non_pk);
+		sh__buf_add(&buf, ")");
+	}
+	msql->sql[SH__SQL_INSERT] = sh__buf_take(&buf);
+
+	sh__buf_add(&buf, "INSERT INTO ");
+	sh__buf_ident(&buf, m->table);
+	sh__buf_add(&buf, " (");
+	sh__add_columns(&buf, msql, false, "");
+	sh__buf_add(&buf, ") VALUES (");
+	sh__buf_params(&buf, msql->column_count);
+	sh__buf_add(&buf, ")");
+	msql->sql[SH__SQL_INSERT_PK] = sh__buf_take(&buf);
+
+	if (non_pk > 0) {
+		sh__buf_add(&buf, "UPDATE ");
+		sh__buf_ident(&buf, m->table);
+		sh__buf_add(&buf, " SET ");
+		sh__add_columns(&buf, msql, true, " = ?");
+		char *head = sh__buf_take(&buf);
+		if (head == NULL)
+			return SH_ENOMEM;
+		msql->sql[SH__SQL_UPDATE] = sh__where_pk(m, head);
+		free(head);
+		if (msql->sql[SH__SQL_UPDATE] == NULL)
+			return SH_ENOMEM;
+	}
+	msql->sql[SH__SQL_SELECT_PK] = sh__where_pk(m, msql->select);
+	sh__buf_add(&buf, "SELECT 1 FROM ");
+	sh__buf_ident(&buf, m->table);
+	char *head = sh__buf_take(&buf);
+	if (head == NULL)
+		return SH_ENOMEM;
+	msql->sql[SH__SQL_EXISTS_PK] = sh__where_pk(m, head);
+	free(head);
+	for (int k = 0; k < SH__SQL_KIND_COUNT; k++)
+		if (msql->sql[k] == NULL && k != SH__SQL_UPDATE)
+			return SH_ENOMEM;
+
+	/* Relations pointing at m, from every model of the registry: counted,
+	 * then stored. */
+	size_t count = sh_models_count(models);
+	for (int pass = 0; pass < 2; pass++) {
+		size_t nr = 0, nm = 0;
+		for (size_t j = 0; j < count; j++) {
+			sh_model *from = (sh_model *)sh_models_at(models, j);
+			for (size_t k = 0; k < from->field_count; k++) {
+				const sh_field *f = &from->fields[k];
+				if (f->target != m)
+					continue;
+				if (f->type == SH_FIELD_FOREIGN_KEY) {
+					if (pass == 1)
+						msql->related[nr] = (sh__reverse){ from, k };
+					nr++;
+				} else if (f->type == SH_FIELD_MANY_TO_MANY) {
+					if (pass == 1)
+						msql->reverse_m2m[nm] = (sh__reverse){ from, k };
+					nm++;
+				}
+			}
+		}
+		if (pass == 0) {
+			msql->related = calloc(nr ? nr : 1, sizeof *msql->related);
+			msql->reverse_m2m = calloc(nm ? nm : 1, sizeof *msql->reverse_m2m);
+			if (msql->related == NULL || msql->reverse_m2m == NULL)
+				return SH_ENOMEM;
+		} else {
+			msql->related_count = nr;
+			msql->reverse_m2m_count = nm;
+		}
+	}
+	return 0;
+}
+
+static int sh__orm_build(sh_database *database)
+{
+	struct sh__orm *orm = calloc(1, sizeof *orm);
+	if (orm == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory opening database %s", database->path);
+	database->orm = orm;
+	sh_models *models = database->models;
+	size_t count = sh_models_count(models);
+	orm->models = calloc(count ? count : 1, sizeof *orm->models);
+	if (orm->models == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory opening database %s", database->path);
+	orm->model_count = count;
+	for (int id = 0; id < SH_BUILTIN_COUNT; id++)
+		orm->signals[id] = sh_hub_builtin(database->hub, (sh_builtin)id);
+	for (size_t i = 0; i < count; i++) {
+		const sh_model *m = sh_models_at(models, i);
+		if (m->index >= count || orm->models[m->index].model != NULL)
+			return sh_error_set(SH_EINVAL, "model %s has a bad registry index", m->label);
+		int rc = sh__model_sql_build(&orm->models[m->index], m, models);
+		if (rc < 0)
+			return sh_error_set(rc, "out of memory building the SQL of %s", m->label);
+	}
+	return 0;
+}
+
+/* ---- connections ---- */
+
+static void sh__conn_stmts_free(struct sh__conn_stmts *cs)
+{
+	if (cs == NULL)
+		return;
+	for (size_t i = 0; i < cs->model_count; i++) {
+		sh__model_stmts *ms = &cs->models[i];
+		for (int k = 0; k < SH__SQL_KIND_COUNT; k++)
+			sqlite3_finalize(ms->stmt[k]);
+		for (int k = 0; k < SH__PARTIAL_MAX; k++)
+			sqlite3_finalize(ms->partial[k].stmt);
+	}
+	for (int k = 0; k < SH__TX_KIND_COUNT; k++)
+		sqlite3_finalize(cs->tx[k]);
+	free(cs->models);
+	free(cs);
+}
+
+/* Closes a connection that is no longer on the database's list: pending
+ * on_commit callbacks are discarded, statements finalized, and an open
+ * transaction is rolled back by SQLite as it closes. */
+static void sh__db_free(sh_db *db)
+{
+	for (size_t i = 0; i < db->on_commit_count; i++)
+		if (db->on_commit[i].discard != NULL)
+			db->on_commit[i].discard(db->on_commit[i].payload);
+	free(db->on_commit);
+	for (size_t i = 0; i < db->stmt_count; i++) {
+		sqlite3_finalize(db->stmts[i].stmt);
+		free(db->stmts[i].sql);
+	}
+	free(db->stmts);
+	sh__conn_stmts_free(db->model_stmts);
+	for (int i = 0; i < db->depth; i++)
+		free(db->blocks[i].reason);
+	free(db->blocks);
+	sqlite3_close_v2(db->sqlite);
+	free(db);
+}
+
+/* Removes db from the database's list; returns whether it was there. */
+static bool sh__unlink(sh_database *database, sh_db *db)
+{
+	bool found = false;
+	pthread_mutex_lock(&database->lock);
+	for (sh_db **p = &database->connections; *p != NULL; p = &(*p)->next) {
+		if (*p == db) {
+			*p = db->next;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&database->lock);
+	return found;
+}
+
+/* The pthread key's destructor: the thread exits, its connection closes,
+ * unless sh_database_close() took it first. */
+static void sh__thread_exit(void *value)
+{
+	sh_db *db = value;
+	if (sh__unlink(db->database, db))
+		sh__db_free(db);
+}
+
+int sh_database_open(sh_database **out, const char *path, sh_models *models)
+{
+	if (out == NULL || path == NULL || models == NULL)
+		return sh_error_set(SH_EINVAL, "sh_database_open: NULL argument");
+	*out = NULL;
+	if (!sh_models_prepared(models))
+		return sh_error_set(SH_EINVAL, "cannot open database %s: the model registry is not prepared", path);
+	sh_database *database = calloc(1, sizeof *database);
+	if (database == NULL || (database->path = strdup(path)) == NULL) {
+		free(database);
+		return sh_error_set(SH_ENOMEM, "out of memory opening database %s", path);
+	}
+	database->models = models;
+	database->hub = sh_models_hub(models);
+	int rc = sh_sender_intern(&database->backend, database->hub, SH_DB_BACKEND_SENDER);
+	if (rc < 0) {
+		free(database->path);
+		free(database);
+		return rc;
+	}
+	if (pthread_key_create(&database->key, sh__thread_exit) != 0) {
+		free(database->path);
+		free(database);
+		return sh_error_set(SH_ENOMEM, "cannot open database %s: no thread key left", path);
+	}
+	pthread_mutex_init(&database->lock, NULL);
+	rc = sh__orm_build(database);
+	if (rc < 0) {
+		sh_database_close(database);
+		return rc;
+	}
+	*out = database;
+	return 0;
+}
+
+void sh_database_close(sh_database *database)
+{
+	if (database == NULL)
+		return;
+	/* After the key is deleted no exiting thread runs the destructor, so
+	 * every connection left on the list is ours to close. */
+	pthread_key_delete(database->key);
+	pthread_mutex_lock(&database->lock);
+	sh_db *list = database->connections;
+	database->connections = NULL;
+	pthread_mutex_unlock(&database->lock);
+	while (list != NULL) {
+		sh_db *next = list->next;
+		sh__db_free(list);
+		list = next;
+	}
+	pthread_mutex_destroy(&database->lock);
+	sh__orm_free(database->orm);
+	free(database->path);
+	free(database);
+}
+
+const char *sh_database_path(const sh_database *database)
+{
+	return database != NULL ? database->path : NULL;
+}
+
+sh_models *sh_database_models(const sh_database *database)
+{
+	return database != NULL ? database->models : NULL;
+}
+
+/* Runs a PRAGMA and, when `expect` is non-NULL, checks its one-row answer. */
+static int sh__pragma(sqlite3 *sqlite, const char *sql, const char *expect, const char *path)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(sqlite, sql, -1, &stmt, NULL);
+	if (rc == SQLITE_OK) {
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			const char *got = (const char *)sqlite3_column_text(stmt, 0);
+			if (expect != NULL && (got == NULL || strcmp(got, expect) != 0)) {
+				sh_error_set(SH_EDB, "cannot set up database %s: %s answered '%s', not '%s'",
+					path, sql, got ? got : "NULL", expect);
+				sqlite3_finalize(stmt);
+				return SH_EDB;
+			}
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		sh_error_set(SH_EDB, "cannot set up database %s: %s: %s", path, sql, sqlite3_errmsg(sqlite));
+		sqlite3_finalize(stmt);
+		return SH_EDB;
+	}
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+/*
+ * The collation of datetime columns in comparisons and ORDER BY: canonical
+ * datetimes end "SSZ" or "SS.ffffffZ", and plain byte order would put
+ * "10:00:00.5Z" before "10:00:00Z" ('.' < 'Z'). Ranking the final 'Z'
+ * below every other byte restores time order.
+ */
+static int sh__datetime_cmp(void *payload, int alen, const void *a, int blen, const void *b)
+{
+	(void)payload;
+	const unsigned char *x = a, *y = b;
+	int n = alen < blen ? alen : blen;
+	for (int i = 0; i < n; i++) {
+		unsigned cx = x[i] == 'Z' ? 1 : x[i], cy = y[i] == 'Z' ? 1 : y[i];
+		if (cx != cy)
+			return cx < cy ? -1 : 1;
+	}
+	return alen == blen ? 0 : (alen < blen ? -1 : 1);
+}
+
+static int sh__db_open(sh_db **out, sh_database *database)
+{
+	sqlite3 *sqlite = NULL;
+	int rc = sqlite3_open_v2(database->path, &sqlite,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		sh_error_set(SH_EDB, "cannot open database %s: %s", database->path,
+			sqlite ? sqlite3_errmsg(sqlite) : sqlite3_errstr(rc));
+		sqlite3_close_v2(sqlite);
+		return SH_EDB;
+	}
+	sqlite3_extended_result_codes(sqlite, 1);
+	sqlite3_busy_timeout(sqlite, SH__BUSY_TIMEOUT_MS);
+	sqlite3_create_collation_v2(sqlite, SH__DATETIME_COLLATION, SQLITE_UTF8, NULL,
+		sh__datetime_cmp, NULL);
+	bool memory = strcmp(database->path, ":memory:") == 0;
+	if ((rc = sh__pragma(sqlite, "PRAGMA journal_mode=WAL", memory ? "memory" : "wal",
+			database->path)) < 0
+		|| (rc = sh__pragma(sqlite, "PRAGMA foreign_keys=ON", NULL, database->path)) < 0) {
+		sqlite3_close_v2(sqlite);
+		return rc;
+	}
+	sh_db *db = calloc(1, sizeof *db);
+	struct sh__conn_stmts *cs = calloc(1, sizeof *cs);
+	size_t models = database->orm->model_count;
+	sh__model_stmts *ms = calloc(models ? models : 1, sizeof *ms);
+	if (db == NULL || cs == NULL || ms == NULL) {
+		free(db), free(cs), free(ms);
+		sqlite3_close_v2(sqlite);
+		return sh_error_set(SH_ENOMEM, "out of memory opening database %s", database->path);
+	}
+	cs->models = ms;
+	cs->model_count = models;
+	db->database = database;
+	db->sqlite = sqlite;
+	db->model_stmts = cs;
+	*out = db;
+	return 0;
+}
+
+int sh_database_connection(sh_db **out, sh_database *database)
+{
+	if (out == NULL || database == NULL)
+		return sh_error_set(SH_EINVAL, "sh_database_connection: NULL argument");
+	sh_db *db = pthread_getspecific(database->key);
+	if (SH__LIKELY(db != NULL)) {
+		*out = db;
+		return 0;
+	}
+	*out = NULL;
+	int rc = sh__db_open(&db, database);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&database->lock);
+	db->next = database->connections;
+	database->connections = db;
+	pthread_mutex_unlock(&database->lock);
+	if (pthread_setspecific(database->key, db) != 0) {
+		sh__unlink(database, db);
+		sh__db_free(db);
+		return sh_error_set(SH_ENOMEM, "cannot keep the connection of database %s", database->path);
+	}
+	/* Announced once it is this thread's connection, so a receiver that
+	 * asks for the thread's connection gets this one. */
+	sh_connection_created_args args = { db };
+	rc = sh_signal_send(database->orm->signals[SH_CONNECTION_CREATED], database->backend,
+		&args, NULL);
+	if (rc < 0) {
+		pthread_setspecific(database->key, NULL);
+		sh__unlink(database, db);
+		sh__db_free(db);
+		return rc;
+	}
+	*out = db;
+	return 0;
+}
+
+sqlite3 *sh_db_sqlite(sh_db *db)
+{
+	return db != NULL ? db->sqlite : NULL;
+}
+
+sh_database *sh_db_database(const sh_db *db)
+{
+	return db != NULL ? db->database : NULL;
+}
+
+const char *sh_db_alias(const sh_db *db)
+{
+	(void)db;
+	return SH_DB_DEFAULT_ALIAS;
+}
+
+int sh__foreign_model(const sh_db *db, const sh_model *model)
+{
+	if (model == NULL)
+		return sh_error_set(SH_EINVAL, "no model given");
+	return sh_error_set(SH_EINVAL, "model %s is not a model of the registry of database %s",
+		model->label, db->database->path);
+}
+
+/* ---- statements ---- */
+
+static int sh__prepare_raw(sh_db *db, const char *sql, unsigned flags, sqlite3_stmt **out)
+{
+	int rc = sqlite3_prepare_v3(db->sqlite, sql, -1, flags, out, NULL);
+	if (rc != SQLITE_OK) {
+		*out = NULL;
+		return sh_error_set(SH_EDB, "cannot prepare SQL [%s] on %s: %s", sql,
+			db->database->path, sqlite3_errmsg(db->sqlite));
+	}
+	return 0;
+}
+
+int sh__db_prepare_owned(sh_db *db, const char *sql, sqlite3_stmt **out)
+{
+	return sh__prepare_raw(db, sql, 0, out);
+}
+
+int sh__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out)
+{
+	uint64_t hash = sh__hash(sql);
+	for (size_t i = 0; i < db->stmt_count; i++) {
+		sh__stmt *s = &db->stmts[i];
+		if (s->hash == hash && strcmp(s->sql, sql) == 0) {
+			sqlite3_reset(s->stmt);
+			sqlite3_clear_bindings(s->stmt);
+			*out = s->stmt;
+			return 0;
+		}
+	}
+	sqlite3_stmt *stmt;
+	int rc = sh__prepare_raw(db, sql, SQLITE_PREPARE_PERSISTENT, &stmt);
+	if (rc < 0)
+		return rc;
+	char *copy = strdup(sql);
+	if (copy == NULL) {
+		sqlite3_finalize(stmt);
+		return sh_error_set(SH_ENOMEM, "out of memory caching a statement");
+	}
+	size_t slot;
+	if (db->stmt_count < SH__STMT_CACHE_MAX) {
+		if (db->stmt_count == db->stmt_capacity) {
+			size_t cap = db->stmt_capacity ? 2 * db->stmt_capacity : 8;
+			sh__stmt *grown = realloc(db->stmts, cap * sizeof *grown);
+			if (grown == NULL) {
+				free(copy);
+				sqlite3_finalize(stmt);
+				return sh_error_set(SH_ENOMEM, "out of memory caching a statement");
+			}
+			db->stmts = grown;
+			db->stmt_capacity = cap;
+		}
+		slot = db->stmt_count++;
+	} else {
+		/* Full: replace the oldest entry. No cached statement is in use
+		 * across calls (see the file comment), so finalizing it is safe. */
+		sqlite3_finalize(db->stmts[0].stmt);
+		free(db->stmts[0].sql);
+		memmove(db->stmts, db->stmts + 1, (db->stmt_count - 1) * sizeof *db->stmts);
+		slot = db->stmt_count - 1;
+	}
+	db->stmts[slot] = (sh__stmt){ copy, stmt, hash };
+	*out = stmt;
+	return 0;
+}
+
+int sh__model_stmt(sh_db *db, const sh__model_sql *msql, sh__sql_kind kind,
+	sqlite3_stmt **out)
+{
+	sqlite3_stmt **slot = &db->model_stmts->models[msql->model->index].stmt[kind];
+	if (SH__LIKELY(*slot != NULL)) {
+		*out = *slot;
+		return 0;
+	}
+	if (msql->sql[kind] == NULL)
+		return sh_error_set(SH_EINVAL, "%s has no statement of kind %d", msql->model->label, (int)kind);
+	int rc = sh__prepare_raw(db, msql->sql[kind], SQLITE_PREPARE_PERSISTENT, slot);
+	*out = *slot;
+	return rc;
+}
+
+static const char *const sh__tx_sql[SH__TX_KIND_COUNT] = {
+	[SH__TX_BEGIN] = "BEGIN IMMEDIATE",
+	[SH__TX_COMMIT] = "COMMIT",
+	[SH__TX_ROLLBACK] = "ROLLBACK",
+	[SH__TX_SAVEPOINT] = "SAVEPOINT sh_atomic",
+	[SH__TX_RELEASE] = "RELEASE sh_atomic",
+	[SH__TX_ROLLBACK_TO] = "ROLLBACK TO sh_atomic",
+};
+
+int sh__tx_stmt(sh_db *db, sh__tx_kind kind, sqlite3_stmt **out)
+{
+	sqlite3_stmt **slot = &db->model_stmts->tx[kind];
+	if (SH__LIKELY(*slot != NULL)) {
+		*out = *slot;
+		return 0;
+	}
+	int rc = sh__prepare_raw(db, sh__tx_sql[kind], SQLITE_PREPARE_PERSISTENT, slot);
+	*out = *slot;
+	return rc;
+}
+
+int sh__db_exec(sh_db *db, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+	int code = 0;
+	if (SH__UNLIKELY(rc != SQLITE_DONE && rc != SQLITE_ROW))
+		code = sh__db_error(db, what);
+	sqlite3_reset(stmt);
+	return code;
+}
+
+int sh__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value)
+{
+	int rc;
+	switch (value.type) {
+	case SH_DATUM_INT: rc = sqlite3_bind_int64(stmt, index, value.v.i); break;
+	case SH_DATUM_REAL: rc = sqlite3_bind_double(stmt, index, value.v.r); break;
+	case SH_DATUM_TEXT: rc = sqlite3_bind_text(stmt, index, value.v.s, -1, SQLITE_STATIC); break;
+	case SH_DATUM_BOOL: rc = sqlite3_bind_int(stmt, index, value.v.b ? 1 : 0); break;
+	default: rc = sqlite3_bind_null(stmt, index); break;
+	}
+	if (SH__UNLIKELY(rc != SQLITE_OK))
+		return sh_error_set(SH_EDB, "cannot bind parameter %d: %s", index, sqlite3_errmsg(db->sqlite));
+	return 0;
+}
+
+const char *sh__describe_column(const sh_database *database, const char *table_column,
+	char *buf, size_t size)
+{
+	const char *dot = strchr(table_column, '.');
+	if (dot == NULL)
+		return NULL;
+	size_t tlen = (size_t)(dot - table_column);
+	const char *column = dot + 1;
+	size_t count = sh_models_count(database->models);
+	for (size_t i = 0; i < count; i++) {
+		const sh_model *m = sh_models_at(database->models, i);
+		if (strlen(m->table) != tlen || strncmp(m->table, table_column, tlen) != 0)
+			continue;
+		for (size_t k = 0; k < m->field_count; k++) {
+			const sh_field *f = &m->fields[k];
+			if (f->column != NULL && strcmp(f->column, column) == 0) {
+				snprintf(buf, size, "%s.%s", m->label, f->name);
+				return buf;
+			}
+		}
+	}
+	return NULL;
+}
+
+int sh__db_error(sh_db *db, const char *what)
+{
+	int ext = sqlite3_extended_errcode(db->sqlite);
+	const char *msg = sqlite3_errmsg(db->sqlite);
+	if ((ext & 0xff) != SQLITE_CONSTRAINT)
+		return sh_error_set(SH_EDB, "%s: %s", what, msg);
+	/* "UNIQUE constraint failed: table.column[, table.column]" */
+	const char *colon = strstr(msg, "failed: ");
+	char first[256] = "";
+	if (colon != NULL) {
+		const char *start = colon + strlen("failed: ");
+		size_t n = strcspn(start, ", ");
+		if (n < sizeof first) {
+			memcpy(first, start, n);
+			first[n] = '\0';
+		}
+	}
+	char field[256];
+	const char *named = first[0] ? sh__describe_column(db->database, first, field, sizeof field) : NULL;
+	if (named != NULL)
+		return sh_error_set(SH_EINTEGRITY, "%s: %s (field %s)", what, msg, named);
+	return sh_error_set(SH_EINTEGRITY, "%s: %s", what, msg);
+}

@@ -1,0 +1,450 @@
+/*
+ * m2m.c: many-to-many relations from either side (instance.h's sh_m2m_*),
+ * Django's ManyRelatedManager: add, remove, clear, set and reading the
+ * related pks, each change in one transaction between a pre_ and a post_
+ * m2m_changed: its own outside any atomic block; inside one no savepoint,
+ * and a failure after the checks marks that block for rollback (Django's
+ * atomic(savepoint=False)), as every operation of the model layer does.
+ *
+ * A relation is named by the instance's model: its many-to-many field
+ * (forward) or the related_name of a many-to-many field of another model
+ * that targets it (reverse). m2m_changed goes out with Django's arguments:
+ * sender the join model, instance, reverse, model the class of the rows
+ * added or removed, pk_set (sorted ascending; NULL for the clear actions),
+ * using. As Django's: add() sends the pks not related yet (an empty, non-NULL
+ * set when none is new, and both actions are still sent); remove() sends
+ * every pk given (Django's _remove_items), related or not, and deletes the
+ * join rows of those that were. The sends are skipped when nobody listens,
+ * as Django's must_send_signals.
+ *
+ * Join rows are rows of the automatic join model: written with plain
+ * INSERT and DELETE, never as instances, so they send no
+ * pre_init/post_init/save/delete signal. An explicit `through` model has
+ * fields of its own to fill: its rows are created and deleted as instances
+ * of that model, and the sh_m2m_ changes refuse it (SH_EINVAL).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orm.h"
+
+/* The empty pk set (non-NULL, so receivers tell it from clear's NULL). */
+static const int64_t sh__no_pks[1] = { 0 };
+
+typedef struct sh__rel {
+	const sh_field *field;    /* the many-to-many field */
+	const sh_model *join;
+	const char *source;       /* join column holding the instance's pk */
+	const char *target;       /* join column holding the related pks */
+	const sh_model *other;    /* the model of the related rows */
+	bool reverse;
+	const char *name;         /* as asked, for messages */
+} sh__rel;
+
+static bool sh__hidden(const char *related_name)
+{
+	size_t n = strlen(related_name);
+	return n > 0 && related_name[n - 1] == '+';
+}
+
+static int sh__resolve(const sh_instance *inst, const char *name, sh__rel *rel)
+{
+	if (inst == NULL || name == NULL)
+		return sh_error_set(SH_EINVAL, "many-to-many: NULL instance or relation name");
+	int rc = sh__attached(inst, "use the many-to-many relations of");
+	if (rc < 0)
+		return rc;
+	const sh_model *m = inst->model;
+	const sh_field *f = sh__model_field(m, name);
+	if (f != NULL && f->type == SH_FIELD_MANY_TO_MANY) {
+		const sh_model *join = f->through;
+		*rel = (sh__rel){ f, join, join->fields[f->through_source].column,
+			join->fields[f->through_target].column, f->target, false, name };
+		return 0;
+	}
+	const sh__model_sql *msql = sh__sql_of(inst->db, m);
+	for (size_t i = 0; i < msql->reverse_m2m_count; i++) {
+		const sh__reverse *r = &msql->reverse_m2m[i];
+		const sh_field *g = &r->from->fields[r->field];
+		if (g->related_name == NULL || sh__hidden(g->related_name)
+			|| strcmp(g->related_name, name) != 0)
+			continue;
+		const sh_model *join = g->through;
+		*rel = (sh__rel){ g, join, join->fields[g->through_target].column,
+			join->fields[g->through_source].column, g->model, true, name };
+		return 0;
+	}
+	return sh_error_set(SH_EINVAL, "%s has no many-to-many relation '%s' (neither a field nor "
+		"the related_name of one that points at it)", m->label, name);
+}
+
+static int sh__need_pk(const sh_instance *inst, const sh__rel *rel)
+{
+	if (inst->values[inst->model->pk].type != SH_DATUM_INT)
+		return sh_error_set(SH_EINVAL, "%s needs a primary key before its relation '%s' can be "
+			"used: save it first", inst->model->label, rel->name);
+	return 0;
+}
+
+static int sh__need_auto(const sh_instance *inst, const sh__rel *rel)
+{
+	if (rel->join->auto_created)
+		return 0;
+	return sh_error_set(SH_EINVAL, "%s.%s goes through the explicit model %s: create and "
+		"delete %s instances instead (its own fields need values)", inst->model->label,
+		rel->name, rel->join->label, rel->join->label);
+}
+
+static int sh__cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Copies pks sorted, without duplicates (Django works on sets). */
+static int sh__sorted_set(const int64_t *pks, size_t count, int64_t **out, size_t *n)
+{
+	*out = malloc((count ? count : 1) * sizeof **out);
+	if (*out == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory in a many-to-many change");
+	if (count > 0) {
+		memcpy(*out, pks, count * sizeof **out);
+		qsort(*out, count, sizeof **out, sh__cmp_i64);
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < count; i++)
+		if (k == 0 || (*out)[k - 1] != (*out)[i])
+			(*out)[k++] = (*out)[i];
+	*n = k;
+	return 0;
+}
+
+/* Runs `sql` (cached) with the instance's pk and, when `has_key`, `key`. */
+static int sh__rel_exec(sh_instance *inst, const char *sql, bool has_key, int64_t key,
+	const char *what)
+{
+	sqlite3_stmt *stmt;
+	int rc = sh__db_prepare(inst->db, sql, &stmt);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, inst->values[inst->model->pk].v.i);
+	if (has_key)
+		sqlite3_bind_int64(stmt, 2, key);
+	return sh__db_exec(inst->db, stmt, what);
+}
+
+/* Builds one of the relation's statements. */
+enum { SH__REL_SELECT, SH__REL_INSERT, SH__REL_DELETE, SH__REL_CLEAR };
+
+static char *sh__rel_sql(const sh__rel *rel, int kind)
+{
+	sh__buf buf = { 0 };
+	switch (kind) {
+	case SH__REL_SELECT:
+		sh__buf_add(&buf, "SELECT ");
+		sh__buf_ident(&buf, rel->target);
+		sh__buf_add(&buf, " FROM ");
+		sh__buf_ident(&buf, rel->join->table);
+		sh__buf_add(&buf, " WHERE ");
+		sh__buf_ident(&buf, rel->source);
+		sh__buf_add(&buf, " = ? ORDER BY ");
+		sh__buf_ident(&buf, rel->target);
+		break;
+	case SH__REL_INSERT:
+		sh__buf_add(&buf, "INSERT INTO ");
+		sh__buf_ident(&buf, rel->join->table);
+		sh__buf_add(&buf, " (");
+		sh__buf_ident(&buf, rel->source);
+		sh__buf_add(&buf, ", ");
+		sh__buf_ident(&buf, rel->target);
+		sh__buf_add(&buf, ") VALUES (?, ?)");
+		break;
+	default:
+		sh__buf_add(&buf, "DELETE FROM ");
+		sh__buf_ident(&buf, rel->join->table);
+		sh__buf_add(&buf, " WHERE ");
+		sh__buf_ident(&buf, rel->source);
+		sh__buf_add(&buf, " = ?");
+		if (kind == SH__REL_DELETE) {
+			sh__buf_add(&buf, " AND ");
+			sh__buf_ident(&buf, rel->target);
+			sh__buf_add(&buf, " = ?");
+		}
+		break;
+	}
+	char *sql = sh__buf_take(&buf);
+	if (sql == NULL)
+		sh_error_set(SH_ENOMEM, "out of memory in a many-to-many change");
+	return sql;
+}
+
+/* The related pks, ascending. */
+static int sh__related(sh_instance *inst, const sh__rel *rel, int64_t **out, size_t *count)
+{
+	*out = NULL;
+	*count = 0;
+	char *sql = sh__rel_sql(rel, SH__REL_SELECT);
+	if (sql == NULL)
+		return SH_ENOMEM;
+	sqlite3_stmt *stmt;
+	int rc = sh__db_prepare(inst->db, sql, &stmt);
+	free(sql);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, inst->values[inst->model->pk].v.i);
+	size_t capacity = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (*count == capacity) {
+			capacity = capacity ? 2 * capacity : 16;
+			int64_t *grown = realloc(*out, capacity * sizeof *grown);
+			if (grown == NULL) {
+				sqlite3_reset(stmt);
+				free(*out);
+				*out = NULL;
+				*count = 0;
+				return sh_error_set(SH_ENOMEM, "out of memory reading a relation");
+			}
+			*out = grown;
+		}
+		(*out)[(*count)++] = sqlite3_column_int64(stmt, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		rc = sh__db_error(inst->db, "reading a many-to-many relation");
+		sqlite3_reset(stmt);
+		free(*out);
+		*out = NULL;
+		*count = 0;
+		return rc;
+	}
+	sqlite3_reset(stmt);
+	return 0;
+}
+
+/* a \ b (in_b false) or a ∩ b (in_b true), both sorted; into out (room for na). */
+static size_t sh__merge(const int64_t *a, size_t na, const int64_t *b, size_t nb, bool in_b,
+	int64_t *out)
+{
+	size_t k = 0, j = 0;
+	for (size_t i = 0; i < na; i++) {
+		while (j < nb && b[j] < a[i])
+			j++;
+		bool found = j < nb && b[j] == a[i];
+		if (found == in_b)
+			out[k++] = a[i];
+	}
+	return k;
+}
+
+/* Checks that every pk is a row of the related model (and the instance a
+ * row of its own), so a change never leaves a dangling join row. */
+static int sh__check_rows(sh_instance *inst, const sh__rel *rel, const int64_t *pks, size_t n)
+{
+	sh_db *db = inst->db;
+	sqlite3_stmt *stmt;
+	int rc = sh__model_stmt(db, sh__sql_of(db, inst->model), SH__SQL_EXISTS_PK, &stmt);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, inst->values[inst->model->pk].v.i);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW) {
+		char text[128];
+		return rc == SQLITE_DONE
+			? sh_error_set(SH_ENOTFOUND, "%s has no row: its relation '%s' cannot change",
+				sh__pk_text(inst, text, sizeof text), rel->name)
+			: sh__db_error(db, "checking a row exists");
+	}
+	if ((rc = sh__model_stmt(db, sh__sql_of(db, rel->other), SH__SQL_EXISTS_PK, &stmt)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_int64(stmt, 1, pks[i]);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (rc == SQLITE_DONE)
+			return sh_error_set(SH_ENOTFOUND, "%s matching pk=%lld does not exist (adding to "
+				"%s.%s)", rel->other->label, (long long)pks[i], inst->model->label, rel->name);
+		if (rc != SQLITE_ROW)
+			return sh__db_error(db, "checking a row exists");
+	}
+	return 0;
+}
+
+static int sh__send_m2m(sh_instance *inst, const sh__rel *rel, sh_m2m_action action,
+	const int64_t *pks, size_t n, bool clear)
+{
+	sh_m2m_changed_args args = { action, inst, rel->reverse, rel->other,
+		clear ? NULL : (n ? pks : sh__no_pks), clear ? 0 : n, SH_DB_DEFAULT_ALIAS };
+	return sh_signal_send(sh__signal(inst->db, SH_M2M_CHANGED), rel->join->sender, &args, NULL);
+}
+
+/* Inserts (or deletes) the join rows of `pks`, between the pre_ and post_
+ * sends of `pre`/`pre + 1`. The caller holds the operation's transaction. */
+static int sh__change(sh_instance *inst, const sh__rel *rel, sh_m2m_action pre,
+	const int64_t *pks, size_t n)
+{
+	bool hear = sh_signal_has_listeners(sh__signal(inst->db, SH_M2M_CHANGED), rel->join->sender);
+	int rc = hear ? sh__send_m2m(inst, rel, pre, pks, n, false) : 0;
+	if (rc < 0)
+		return rc;
+	bool adding = pre == SH_M2M_PRE_ADD;
+	char *sql = n ? sh__rel_sql(rel, adding ? SH__REL_INSERT : SH__REL_DELETE) : NULL;
+	if (n && sql == NULL)
+		return SH_ENOMEM;
+	char what[192];
+	snprintf(what, sizeof what, "%s %s.%s", adding ? "adding to" : "removing from",
+		inst->model->label, rel->name);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = sh__rel_exec(inst, sql, true, pks[i], what);
+	free(sql);
+	if (rc == 0 && hear)
+		rc = sh__send_m2m(inst, rel, (sh_m2m_action)(pre + 1), pks, n, false);
+	return rc;
+}
+
+/* Prepares an add or remove: resolves, checks, and computes the pks that
+ * change (into *change, allocated). */
+static int sh__plan(sh_instance *inst, const char *name, const int64_t *pks, size_t count,
+	bool adding, sh__rel *rel, int64_t **change, size_t *n)
+{
+	*change = NULL;
+	*n = 0;
+	int rc;
+	if ((rc = sh__resolve(inst, name, rel)) < 0 || (rc = sh__need_auto(inst, rel)) < 0
+		|| (rc = sh__need_pk(inst, rel)) < 0)
+		return rc;
+	if (pks == NULL && count > 0)
+		return sh_error_set(SH_EINVAL, "many-to-many: NULL pks");
+	int64_t *ids, *current;
+	size_t nids, ncurrent;
+	if ((rc = sh__sorted_set(pks, count, &ids, &nids)) < 0)
+		return rc;
+	if (!adding) {   /* remove: every pk given (Django's _remove_items) */
+		*n = nids;
+		*change = ids;
+		return 0;
+	}
+	if ((rc = sh__check_rows(inst, rel, ids, nids)) < 0
+		|| (rc = sh__related(inst, rel, &current, &ncurrent)) < 0) {
+		free(ids);
+		return rc;
+	}
+	/* add: the ones not related yet (Django's _get_missing_target_ids) */
+	*n = sh__merge(ids, nids, current, ncurrent, false, ids);
+	*change = ids;
+	free(current);
+	return 0;
+}
+
+static int sh__add_or_remove(sh_instance *instance, const char *name, const int64_t *pks,
+	size_t count, bool adding)
+{
+	if (instance == NULL || name == NULL)
+		return sh_error_set(SH_EINVAL, "many-to-many: NULL instance or relation name");
+	sh__rel rel;
+	int64_t *change;
+	size_t n;
+	if (count == 0) {
+		/* Django's add() and remove() of nothing send nothing, but the
+		 * relation must still exist. */
+		int rc = sh__resolve(instance, name, &rel);
+		return rc < 0 ? rc : sh__need_auto(instance, &rel);
+	}
+	int rc = sh__plan(instance, name, pks, count, adding, &rel, &change, &n);
+	if (rc < 0)
+		return rc;
+	bool own;
+	if ((rc = sh__op_begin(instance->db, &own)) == 0)
+		rc = sh__op_end(instance->db, own,
+			sh__change(instance, &rel, adding ? SH_M2M_PRE_ADD : SH_M2M_PRE_REMOVE, change, n),
+			adding ? "adding to" : "removing from", rel.join->label);
+	free(change);
+	return rc;
+}
+
+int sh_m2m_add(sh_instance *instance, const char *name, const int64_t *pks, size_t count)
+{
+	return sh__add_or_remove(instance, name, pks, count, true);
+}
+
+int sh_m2m_remove(sh_instance *instance, const char *name, const int64_t *pks, size_t count)
+{
+	return sh__add_or_remove(instance, name, pks, count, false);
+}
+
+int sh_m2m_clear(sh_instance *instance, const char *name)
+{
+	sh__rel rel;
+	int rc;
+	if ((rc = sh__resolve(instance, name, &rel)) < 0 || (rc = sh__need_auto(instance, &rel)) < 0
+		|| (rc = sh__need_pk(instance, &rel)) < 0)
+		return rc;
+	char *sql = sh__rel_sql(&rel, SH__REL_CLEAR);
+	if (sql == NULL)
+		return SH_ENOMEM;
+	bool hear = sh_signal_has_listeners(sh__signal(instance->db, SH_M2M_CHANGED), rel.join->sender);
+	bool own;
+	if ((rc = sh__op_begin(instance->db, &own)) == 0) {
+		if (hear)
+			rc = sh__send_m2m(instance, &rel, SH_M2M_PRE_CLEAR, NULL, 0, true);
+		char what[192];
+		snprintf(what, sizeof what, "clearing %s.%s", instance->model->label, name);
+		if (rc == 0)
+			rc = sh__rel_exec(instance, sql, false, 0, what);
+		if (rc == 0 && hear)
+			rc = sh__send_m2m(instance, &rel, SH_M2M_POST_CLEAR, NULL, 0, true);
+		rc = sh__op_end(instance->db, own, rc, "clearing", rel.join->label);
+	}
+	free(sql);
+	return rc;
+}
+
+int sh_m2m_set(sh_instance *instance, const char *name, const int64_t *pks, size_t count)
+{
+	sh__rel rel;
+	int rc;
+	if ((rc = sh__resolve(instance, name, &rel)) < 0 || (rc = sh__need_auto(instance, &rel)) < 0
+		|| (rc = sh__need_pk(instance, &rel)) < 0)
+		return rc;
+	if (pks == NULL && count > 0)
+		return sh_error_set(SH_EINVAL, "many-to-many: NULL pks");
+	int64_t *ids = NULL, *current = NULL, *gone = NULL, *fresh = NULL;
+	size_t nids = 0, ncurrent = 0;
+	if ((rc = sh__sorted_set(pks, count, &ids, &nids)) == 0
+		&& (rc = sh__check_rows(instance, &rel, ids, nids)) == 0
+		&& (rc = sh__related(instance, &rel, &current, &ncurrent)) == 0) {
+		gone = malloc((ncurrent ? ncurrent : 1) * sizeof *gone);
+		fresh = malloc((nids ? nids : 1) * sizeof *fresh);
+		if (gone == NULL || fresh == NULL)
+			rc = sh_error_set(SH_ENOMEM, "out of memory in a many-to-many change");
+	}
+	bool own;
+	if (rc == 0 && (rc = sh__op_begin(instance->db, &own)) == 0) {
+		/* Django's set(): remove those no longer wanted, then add the new. */
+		size_t ngone = sh__merge(current, ncurrent, ids, nids, false, gone);
+		size_t nfresh = sh__merge(ids, nids, current, ncurrent, false, fresh);
+		if (ngone > 0)
+			rc = sh__change(instance, &rel, SH_M2M_PRE_REMOVE, gone, ngone);
+		if (rc == 0 && nfresh > 0)
+			rc = sh__change(instance, &rel, SH_M2M_PRE_ADD, fresh, nfresh);
+		rc = sh__op_end(instance->db, own, rc, "setting", rel.join->label);
+	}
+	free(ids);
+	free(current);
+	free(gone);
+	free(fresh);
+	return rc;
+}
+
+int sh_m2m_pks(sh_instance *instance, const char *name, int64_t **out, size_t *count)
+{
+	if (out == NULL || count == NULL)
+		return sh_error_set(SH_EINVAL, "sh_m2m_pks: NULL argument");
+	*out = NULL;
+	*count = 0;
+	sh__rel rel;
+	int rc;
+	if ((rc = sh__resolve(instance, name, &rel)) < 0 || (rc = sh__need_pk(instance, &rel)) < 0)
+		return rc;
+	return sh__related(instance, &rel, out, count);
+}

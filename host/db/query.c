@@ -1,0 +1,764 @@
+/*
+ * query.c: querysets (query.h): filters, exclude, ordering, slices, count,
+ * iteration with the loading signals, get by pk, update without signals,
+ * and delete through the collector (delete.c).
+ *
+ * A query keeps its conditions as (field, lookup, converted value); the
+ * SQL is written when the query runs, from the registry's quoted names and
+ * "?" placeholders only. Iteration prepares a statement the query owns,
+ * because receivers of pre_init/post_init run between rows and may run
+ * queries of their own; everything else uses the connection's caches.
+ *
+ * Lists of keys (the collector's "rows whose key is one of these") are
+ * bound as one JSON array and expanded by SQLite's json_each(), so one
+ * cached statement serves any number of keys.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orm.h"
+
+typedef enum sh__op { SH__OP_EXACT, SH__OP_LT, SH__OP_LTE, SH__OP_GT, SH__OP_GTE, SH__OP_ISNULL } sh__op;
+
+static const struct {
+	const char *suffix;
+	sh__op op;
+	const char *sql;
+} sh__lookups[] = {
+	{ "exact", SH__OP_EXACT, " = ?" },
+	{ "lt", SH__OP_LT, " < ?" },
+	{ "lte", SH__OP_LTE, " <= ?" },
+	{ "gt", SH__OP_GT, " > ?" },
+	{ "gte", SH__OP_GTE, " >= ?" },
+	{ "isnull", SH__OP_ISNULL, NULL },
+};
+
+typedef struct sh__cond {
+	const sh_field *field;
+	sh__op op;
+	bool negate;          /* exclude() */
+	sh_datum value;       /* converted; its text is `text` */
+	char *text;
+} sh__cond;
+
+typedef struct sh__order {
+	const sh_field *field;
+	bool desc;
+} sh__order;
+
+struct sh_query {
+	sh_db *db;
+	const sh_model *model;
+	const sh__model_sql *msql;
+	sh__cond *conds;
+	size_t cond_count, cond_capacity;
+	sh__order *order;
+	size_t order_count, order_capacity;
+	int64_t low, high;    /* Django's low_mark and high_mark; high -1: none */
+	sqlite3_stmt *iter;   /* owned, from the first sh_query_next() */
+	bool started, finished;
+};
+
+int sh_query_new(sh_query **out, sh_db *db, const sh_model *model)
+{
+	if (out == NULL || db == NULL || model == NULL)
+		return sh_error_set(SH_EINVAL, "sh_query_new: NULL argument");
+	*out = NULL;
+	const sh__model_sql *msql = sh__sql_of(db, model);
+	if (msql == NULL)
+		return sh__foreign_model(db, model);
+	sh_query *q = calloc(1, sizeof *q);
+	if (q == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory creating a query of %s", model->label);
+	q->db = db;
+	q->model = model;
+	q->msql = msql;
+	q->high = -1;
+	*out = q;
+	return 0;
+}
+
+void sh_query_free(sh_query *query)
+{
+	if (query == NULL)
+		return;
+	sqlite3_finalize(query->iter);
+	for (size_t i = 0; i < query->cond_count; i++)
+		free(query->conds[i].text);
+	free(query->conds);
+	free(query->order);
+	free(query);
+}
+
+static int sh__query_frozen(const sh_query *query, const char *what)
+{
+	if (query->started)
+		return sh_error_set(SH_EINVAL, "cannot %s a query of %s once its rows are being read",
+			what, query->model->label);
+	if (query->low != 0 || query->high != -1)
+		return sh_error_set(SH_EINVAL, "cannot %s a query of %s once a slice has been taken",
+			what, query->model->label);
+	return 0;
+}
+
+/* Finds the field of a lookup's name part: a field, a key's column, or "pk". */
+static const sh_field *sh__lookup_field(const sh_model *model, const char *name, size_t len)
+{
+	char buf[256];
+	if (len >= sizeof buf)
+		return NULL;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	if (strcmp(buf, "pk") == 0)
+		return &model->fields[model->pk];
+	return sh__model_field(model, buf);
+}
+
+static int sh__add_cond(sh_query *query, const char *lookup, sh_datum value, bool negate)
+{
+	if (query == NULL || lookup == NULL)
+		return sh_error_set(SH_EINVAL, "sh_query_filter: NULL argument");
+	const char *verb = negate ? "exclude" : "filter";
+	int rc = sh__query_frozen(query, verb);
+	if (rc < 0)
+		return rc;
+	const sh_model *m = query->model;
+	/* "field" or "field__lookup" */
+	size_t name_len = strlen(lookup);
+	sh__op op = SH__OP_EXACT;
+	const sh_field *field = NULL;
+	const char *sep = strstr(lookup, "__");
+	if (sep != NULL) {
+		const char *last = sep;
+		while ((sep = strstr(last + 2, "__")) != NULL)
+			last = sep;
+		const char *suffix = last + 2;
+		size_t i;
+		for (i = 0; i < sizeof sh__lookups / sizeof *sh__lookups; i++)
+			if (strcmp(suffix, sh__lookups[i].suffix) == 0)
+				break;
+		if (i == sizeof sh__lookups / sizeof *sh__lookups) {
+			field = sh__lookup_field(m, lookup, name_len);
+			if (field == NULL)
+				return sh_error_set(SH_EINVAL, "%s(%s) on %s: unsupported lookup '%s' (use "
+					"exact, lt, lte, gt, gte or isnull)", verb, lookup, m->label, suffix);
+		} else {
+			op = sh__lookups[i].op;
+			name_len = (size_t)(last - lookup);
+		}
+	}
+	if (field == NULL)
+		field = sh__lookup_field(m, lookup, name_len);
+	if (field == NULL)
+		return sh_error_set(SH_EINVAL, "%s(%s): %s has no field '%.*s'", verb, lookup, m->label,
+			(int)name_len, lookup);
+	if (field->type == SH_FIELD_MANY_TO_MANY)
+		return sh_error_set(SH_EINVAL, "%s(%s): %s.%s is a many-to-many relation, which "
+			"queries cannot filter on", verb, lookup, m->label, field->name);
+
+	sh__cond cond = { field, op, negate, sh_datum_null(), NULL };
+	char scratch[SH__SCRATCH];
+	if (op == SH__OP_ISNULL) {
+		if (value.type == SH_DATUM_BOOL)
+			cond.value = value;
+		else if (value.type == SH_DATUM_INT && (value.v.i == 0 || value.v.i == 1))
+			cond.value = sh_datum_bool(value.v.i == 1);
+		else
+			return sh_error_set(SH_EINVAL, "%s(%s) on %s: isnull takes a boolean", verb,
+				lookup, m->label);
+	} else if (value.type == SH_DATUM_NULL || (value.type == SH_DATUM_TEXT && value.v.s == NULL)) {
+		if (op != SH__OP_EXACT)
+			return sh_error_set(SH_EINVAL, "%s(%s) on %s: NULL can only be compared with "
+				"exact (or isnull)", verb, lookup, m->label);
+	} else if (field->type == SH_FIELD_TEXT) {
+		/* A lookup value may be longer than max_length: it matches nothing. */
+		if (value.type != SH_DATUM_TEXT)
+			return sh_error_set(SH_EINVAL, "%s(%s): %s.%s compares with text, not a value of "
+				"another type", verb, lookup, m->label, field->name);
+		cond.value = value;
+	} else if ((rc = sh__convert(field, value, &cond.value, scratch)) < 0) {
+		char reason[512];
+		snprintf(reason, sizeof reason, "%s", sh_error_last()->message);
+		return sh_error_set(rc, "%s(%s): %s", verb, lookup, reason);
+	}
+	if (cond.value.type == SH_DATUM_TEXT) {
+		cond.text = strdup(cond.value.v.s);
+		if (cond.text == NULL)
+			return sh_error_set(SH_ENOMEM, "out of memory adding a filter");
+		cond.value.v.s = cond.text;
+	}
+	if (query->cond_count == query->cond_capacity) {
+		size_t cap = query->cond_capacity ? 2 * query->cond_capacity : 4;
+		sh__cond *grown = realloc(query->conds, cap * sizeof *grown);
+		if (grown == NULL) {
+			free(cond.text);
+			return sh_error_set(SH_ENOMEM, "out of memory adding a filter");
+		}
+		query->conds = grown;
+		query->cond_capacity = cap;
+	}
+	query->conds[query->cond_count++] = cond;
+	return 0;
+}
+
+int sh_query_filter(sh_query *query, const char *lookup, sh_datum value)
+{
+	return sh__add_cond(query, lookup, value, false);
+}
+
+int sh_query_exclude(sh_query *query, const char *lookup, sh_datum value)
+{
+	return sh__add_cond(query, lookup, value, true);
+}
+
+int sh_query_order_by(sh_query *query, const char *field)
+{
+	if (query == NULL || field == NULL)
+		return sh_error_set(SH_EINVAL, "sh_query_order_by: NULL argument");
+	int rc = sh__query_frozen(query, "reorder");
+	if (rc < 0)
+		return rc;
+	bool desc = field[0] == '-';
+	const char *name = desc ? field + 1 : field;
+	const sh_field *f = sh__lookup_field(query->model, name, strlen(name));
+	if (f == NULL || f->type == SH_FIELD_MANY_TO_MANY)
+		return sh_error_set(SH_EINVAL, "order_by('%s'): %s has no field '%s' to order by",
+			field, query->model->label, name);
+	if (query->order_count == query->order_capacity) {
+		size_t cap = query->order_capacity ? 2 * query->order_capacity : 4;
+		sh__order *grown = realloc(query->order, cap * sizeof *grown);
+		if (grown == NULL)
+			return sh_error_set(SH_ENOMEM, "out of memory adding an ordering");
+		query->order = grown;
+		query->order_capacity = cap;
+	}
+	query->order[query->order_count++] = (sh__order){ f, desc };
+	return 0;
+}
+
+int sh_query_slice(sh_query *query, int64_t offset, int64_t limit)
+{
+	if (query == NULL)
+		return sh_error_set(SH_EINVAL, "sh_query_slice: NULL query");
+	if (query->started)
+		return sh_error_set(SH_EINVAL, "cannot slice a query of %s once its rows are being read",
+			query->model->label);
+	if (offset < 0)
+		return sh_error_set(SH_EINVAL, "slice of %s: negative offset %lld", query->model->label,
+			(long long)offset);
+	/* Django's Query.set_limits: a slice of a slice stays inside it. */
+	if (limit >= 0) {
+		int64_t high = query->low + offset + limit;
+		query->high = query->high >= 0 && query->high < high ? query->high : high;
+	}
+	int64_t low = query->low + offset;
+	query->low = query->high >= 0 && query->high < low ? query->high : low;
+	return 0;
+}
+
+/* ---- SQL ---- */
+
+static bool sh__sliced(const sh_query *query)
+{
+	return query->low != 0 || query->high != -1;
+}
+
+static void sh__add_column(sh__buf *buf, const sh_field *f)
+{
+	sh__buf_ident(buf, f->column);
+}
+
+static void sh__add_where(sh__buf *buf, const sh_query *query)
+{
+	for (size_t i = 0; i < query->cond_count; i++) {
+		const sh__cond *c = &query->conds[i];
+		sh__buf_add(buf, i == 0 ? " WHERE " : " AND ");
+		if (c->negate)
+			sh__buf_add(buf, "(");
+		sh__add_column(buf, c->field);
+		if (c->op == SH__OP_ISNULL)
+			sh__buf_add(buf, c->value.v.b ? " IS NULL" : " IS NOT NULL");
+		else if (c->value.type == SH_DATUM_NULL)
+			sh__buf_add(buf, " IS NULL");
+		else
+			sh__buf_add(buf, sh__lookups[c->op].sql);
+		if (c->op != SH__OP_ISNULL && c->op != SH__OP_EXACT && c->field->type == SH_FIELD_DATETIME)
+			sh__buf_add(buf, " COLLATE " SH__DATETIME_COLLATION);
+		/* exclude(): NOT, with rows whose column is NULL kept, as Django's */
+		if (c->negate)
+			sh__buf_add(buf, ") IS NOT 1");
+	}
+}
+
+static void sh__add_order(sh__buf *buf, const sh_query *query)
+{
+	const sh_model *m = query->model;
+	bool pk_seen = false;
+	sh__buf_add(buf, " ORDER BY ");
+	for (size_t i = 0; i < query->order_count; i++) {
+		const sh__order *o = &query->order[i];
+		sh__add_column(buf, o->field);
+		if (o->field->type == SH_FIELD_DATETIME)
+			sh__buf_add(buf, " COLLATE " SH__DATETIME_COLLATION);
+		sh__buf_add(buf, o->desc ? " DESC, " : ", ");
+		pk_seen = pk_seen || o->field->index == m->pk;
+	}
+	if (pk_seen) {
+		buf->len -= 2;   /* the last ", " */
+		if (!buf->failed)
+			buf->data[buf->len] = '\0';
+	} else {
+		/* the pk last: equal keys come in a stable order, so slices of
+		 * an ordered query do not overlap */
+		sh__add_column(buf, &m->fields[m->pk]);
+	}
+}
+
+/* Writes head + WHERE (+ ORDER BY) (+ LIMIT). */
+static char *sh__query_sql(const sh_query *query, const char *head, bool order, bool limit)
+{
+	sh__buf buf = { 0 };
+	sh__buf_add(&buf, head);
+	sh__add_where(&buf, query);
+	if (order)
+		sh__add_order(&buf, query);
+	if (limit && sh__sliced(query))
+		sh__buf_add(&buf, " LIMIT ? OFFSET ?");
+	return sh__buf_take(&buf);
+}
+
+/* Binds the conditions' values (then the slice when `limit`) from 1. */
+static int sh__query_bind(const sh_query *query, sqlite3_stmt *stmt, bool limit)
+{
+	int index = 1;
+	for (size_t i = 0; i < query->cond_count; i++) {
+		const sh__cond *c = &query->conds[i];
+		if (c->op == SH__OP_ISNULL || c->value.type == SH_DATUM_NULL)
+			continue;
+		int rc = sh__db_bind(query->db, stmt, index++, c->value);
+		if (rc < 0)
+			return rc;
+	}
+	if (limit && sh__sliced(query)) {
+		sqlite3_bind_int64(stmt, index++, query->high >= 0 ? query->high - query->low : -1);
+		sqlite3_bind_int64(stmt, index++, query->low);
+	}
+	return index;
+}
+
+/* ---- reading ---- */
+
+int sh_query_count(sh_query *query, int64_t *out)
+{
+	if (query == NULL || out == NULL)
+		return sh_error_set(SH_EINVAL, "sh_query_count: NULL argument");
+	char *sql;
+	if (sh__sliced(query)) {
+		sh__buf head = { 0 };
+		sh__buf_add(&head, "SELECT 1 FROM ");
+		sh__buf_ident(&head, query->model->table);
+		char *h = sh__buf_take(&head);
+		char *inner = h ? sh__query_sql(query, h, true, true) : NULL;
+		free(h);
+		sh__buf buf = { 0 };
+		if (inner != NULL)
+			sh__buf_addf(&buf, "SELECT COUNT(*) FROM (%s)", inner);
+		free(inner);
+		sql = inner != NULL ? sh__buf_take(&buf) : NULL;
+	} else {
+		sh__buf head = { 0 };
+		sh__buf_add(&head, "SELECT COUNT(*) FROM ");
+		sh__buf_ident(&head, query->model->table);
+		char *h = sh__buf_take(&head);
+		sql = h ? sh__query_sql(query, h, false, false) : NULL;
+		free(h);
+	}
+	if (sql == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory counting %s", query->model->label);
+	sqlite3_stmt *stmt;
+	int rc = sh__db_prepare(query->db, sql, &stmt);
+	free(sql);
+	if (rc < 0)
+		return rc;
+	if ((rc = sh__query_bind(query, stmt, true)) < 0)
+		return rc;
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		rc = sh__db_error(query->db, "counting rows");
+		sqlite3_reset(stmt);
+		return rc;
+	}
+	*out = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	return 0;
+}
+
+int sh_query_next(sh_query *query, sh_instance **out)
+{
+	if (query == NULL || out == NULL)
+		return sh_error_set(SH_EINVAL, "sh_query_next: NULL argument");
+	*out = NULL;
+	if (!query->started) {
+		char *sql = sh__query_sql(query, query->msql->select, true, true);
+		if (sql == NULL)
+			return sh_error_set(SH_ENOMEM, "out of memory querying %s", query->model->label);
+		int rc = sh__db_prepare_owned(query->db, sql, &query->iter);
+		free(sql);
+		if (rc < 0)
+			return rc;
+		if ((rc = sh__query_bind(query, query->iter, true)) < 0)
+			return rc;
+		query->started = true;
+	}
+	if (query->finished)
+		return 0;
+	int rc = sqlite3_step(query->iter);
+	if (rc != SQLITE_ROW) {
+		query->finished = true;
+		int code = rc == SQLITE_DONE ? 0 : sh__db_error(query->db, "reading rows");
+		sqlite3_finalize(query->iter);
+		query->iter = NULL;
+		return code;
+	}
+	sh_instance *inst;
+	if ((rc = sh__instance_from_row(&inst, query->db, query->msql, query->iter)) < 0)
+		return rc;
+	if ((rc = sh__instance_loaded(inst)) < 0) {
+		sh_instance_free(inst);
+		return rc;
+	}
+	*out = inst;
+	return 1;
+}
+
+int sh_query_get(sh_instance **out, sh_db *db, const sh_model *model, int64_t pk)
+{
+	if (out == NULL || db == NULL || model == NULL)
+		return sh_error_set(SH_EINVAL, "sh_query_get: NULL argument");
+	*out = NULL;
+	const sh__model_sql *msql = sh__sql_of(db, model);
+	if (msql == NULL)
+		return sh__foreign_model(db, model);
+	sqlite3_stmt *stmt;
+	int rc = sh__model_stmt(db, msql, SH__SQL_SELECT_PK, &stmt);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, pk);
+	rc = sqlite3_step(stmt);
+	sh_instance *inst = NULL;
+	if (rc == SQLITE_ROW)
+		rc = sh__instance_from_row(&inst, db, msql, stmt);
+	else if (rc == SQLITE_DONE)
+		rc = sh_error_set(SH_ENOTFOUND, "%s matching pk=%lld does not exist", model->label,
+			(long long)pk);
+	else
+		rc = sh__db_error(db, "loading a row");
+	sqlite3_reset(stmt);
+	if (rc < 0)
+		return rc;
+	/* The statement is reset before receivers run: they may get rows too. */
+	if ((rc = sh__instance_loaded(inst)) < 0) {
+		sh_instance_free(inst);
+		return rc;
+	}
+	*out = inst;
+	return 0;
+}
+
+/* ---- writing ---- */
+
+bool sh__fk_pending(sh_db *db)
+{
+	int cur = 0, high = 0;
+	sqlite3_db_status(db->sqlite, SQLITE_DBSTATUS_DEFERRED_FKS, &cur, &high, 0);
+	return cur != 0;
+}
+
+int sh__fk_missing(sh_db *db, const sh_field *f, int64_t value)
+{
+	sqlite3_stmt *stmt;
+	int rc = sh__model_stmt(db, sh__sql_of(db, f->target), SH__SQL_EXISTS_PK, &stmt);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, value);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return 1;
+	return sh__db_error(db, "checking a foreign key");
+}
+
+/* SQLite's status only says whether some violation is pending: when one
+ * is, look for a value among `fields` whose target row is missing. */
+int sh__deferred_fk_check(sh_db *db, const sh_field *const *fields, const sh_datum *values,
+	size_t count, const char *what)
+{
+	if (!sh__fk_pending(db))
+		return 0;
+	for (size_t i = 0; i < count; i++) {
+		const sh_field *f = fields[i];
+		if (f->type != SH_FIELD_FOREIGN_KEY || values[i].type != SH_DATUM_INT)
+			continue;
+		int rc = sh__fk_missing(db, f, values[i].v.i);
+		if (rc < 0)
+			return rc;
+		if (rc == 1)
+			return sh_error_set(SH_EINTEGRITY, "%s: FOREIGN KEY constraint failed: %s.%s is "
+				"%lld, but no %s has that pk", what, f->model->label, f->name,
+				(long long)values[i].v.i, f->target->label);
+	}
+	return 0;
+}
+
+int sh_query_update(sh_query *query, const sh_field_value *values, size_t n, int64_t *count)
+{
+	if (query == NULL || (values == NULL && n > 0))
+		return sh_error_set(SH_EINVAL, "sh_query_update: NULL argument");
+	const sh_model *m = query->model;
+	if (sh__sliced(query))
+		return sh_error_set(SH_EINVAL, "cannot update a query of %s once a slice has been taken",
+			m->label);
+	if (count != NULL)
+		*count = 0;
+	if (n == 0)
+		return 0;   /* Django: an update of no field changes no row */
+	const sh_field **fields = calloc(n, sizeof *fields);
+	sh_datum *converted = calloc(n, sizeof *converted);
+	char (*scratch)[SH__SCRATCH] = calloc(n, sizeof *scratch);
+	int rc = 0;
+	if (fields == NULL || converted == NULL || scratch == NULL)
+		rc = sh_error_set(SH_ENOMEM, "out of memory updating %s", m->label);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const sh_field *f = values[i].name ? sh__model_field(m, values[i].name) : NULL;
+		if (f == NULL)
+			rc = sh_error_set(SH_EINVAL, "update of %s: it has no field '%s'", m->label,
+				values[i].name ? values[i].name : "(null)");
+		else if (f->type == SH_FIELD_MANY_TO_MANY)
+			rc = sh_error_set(SH_EINVAL, "update of %s: '%s' is a many-to-many relation, which "
+				"update cannot set", m->label, f->name);
+		else if ((rc = sh__convert(f, values[i].value, &converted[i], scratch[i])) == 0
+				&& converted[i].type == SH_DATUM_NULL && !f->null && !f->primary_key)
+			rc = sh_error_set(SH_EINVAL, "update of %s: field '%s' does not allow null",
+				m->label, f->name);
+		fields[i] = f;   /* converted text may live in scratch[i], kept to the end */
+	}
+	char *sql = NULL;
+	if (rc == 0) {
+		sh__buf head = { 0 };
+		sh__buf_add(&head, "UPDATE ");
+		sh__buf_ident(&head, m->table);
+		sh__buf_add(&head, " SET ");
+		for (size_t i = 0; i < n; i++) {
+			sh__buf_add(&head, i ? ", " : "");
+			sh__buf_ident(&head, fields[i]->column);
+			sh__buf_add(&head, " = ?");
+		}
+		char *h = sh__buf_take(&head);
+		sql = h ? sh__query_sql(query, h, false, false) : NULL;
+		free(h);
+		if (sql == NULL)
+			rc = sh_error_set(SH_ENOMEM, "out of memory updating %s", m->label);
+	}
+	bool own;
+	if (rc == 0 && (rc = sh__op_begin(query->db, &own)) == 0) {
+		sqlite3_stmt *stmt;
+		rc = sh__db_prepare(query->db, sql, &stmt);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = sh__db_bind(query->db, stmt, (int)i + 1, converted[i]);
+		if (rc == 0) {
+			/* conditions follow the SET values */
+			int index = (int)n + 1;
+			for (size_t i = 0; rc == 0 && i < query->cond_count; i++) {
+				const sh__cond *c = &query->conds[i];
+				if (c->op != SH__OP_ISNULL && c->value.type != SH_DATUM_NULL)
+					rc = sh__db_bind(query->db, stmt, index++, c->value);
+			}
+		}
+		char what[160];
+		snprintf(what, sizeof what, "updating %s", m->label);
+		if (rc == 0)
+			rc = sh__db_exec(query->db, stmt, what);
+		if (rc == 0 && count != NULL)
+			*count = sqlite3_changes64(query->db->sqlite);
+		if (rc == 0)
+			rc = sh__deferred_fk_check(query->db, fields, converted, n, what);
+		rc = sh__op_end(query->db, own, rc, "updating", m->label);
+		if (rc < 0 && count != NULL)
+			*count = 0;
+	}
+	free(sql);
+	free(fields);
+	free(converted);
+	free(scratch);
+	return rc;
+}
+
+int sh_query_delete(sh_query *query, int64_t *count)
+{
+	if (query == NULL)
+		return sh_error_set(SH_EINVAL, "sh_query_delete: NULL query");
+	if (count != NULL)
+		*count = 0;
+	if (sh__sliced(query))
+		return sh_error_set(SH_EINVAL, "cannot delete a sliced query of %s (Django: cannot use "
+			"'limit' or 'offset' with delete())", query->model->label);
+	if (query->started)
+		return sh_error_set(SH_EINVAL, "cannot delete a query of %s whose rows are being read",
+			query->model->label);
+	return sh__collector_delete(query->db, query->model, NULL, 0, query, NULL, count);
+}
+
+/* ---- for the collector and m2m ---- */
+
+const sh_model *sh__query_model(const sh_query *query)
+{
+	return query->model;
+}
+
+bool sh__query_sliced(const sh_query *query)
+{
+	return sh__sliced(query);
+}
+
+int sh__query_raw_delete(sh_query *query, int64_t *changes)
+{
+	sh__buf head = { 0 };
+	sh__buf_add(&head, "DELETE FROM ");
+	sh__buf_ident(&head, query->model->table);
+	char *h = sh__buf_take(&head);
+	char *sql = h ? sh__query_sql(query, h, false, false) : NULL;
+	free(h);
+	if (sql == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory deleting %s", query->model->label);
+	sqlite3_stmt *stmt;
+	int rc = sh__db_prepare(query->db, sql, &stmt);
+	free(sql);
+	if (rc == 0 && (rc = sh__query_bind(query, stmt, false)) > 0)
+		rc = 0;
+	char what[160];
+	snprintf(what, sizeof what, "deleting rows of %s", query->model->label);
+	if (rc == 0)
+		rc = sh__db_exec(query->db, stmt, what);
+	if (rc == 0 && changes != NULL)
+		*changes += sqlite3_changes64(query->db->sqlite);
+	return rc;
+}
+
+int sh__query_load_all(sh_query *query, sh_instance ***items, size_t *count, size_t *capacity)
+{
+	for (;;) {
+		sh_instance *inst;
+		int rc = sh_query_next(query, &inst);
+		if (rc <= 0)
+			return rc;
+		if (*count == *capacity) {
+			size_t cap = *capacity ? 2 * *capacity : 16;
+			sh_instance **grown = realloc(*items, cap * sizeof *grown);
+			if (grown == NULL) {
+				sh_instance_free(inst);
+				return sh_error_set(SH_ENOMEM, "out of memory loading %s", query->model->label);
+			}
+			*items = grown;
+			*capacity = cap;
+		}
+		(*items)[(*count)++] = inst;
+	}
+}
+
+/* "[1,2,3]": a key list bound as one parameter and read with json_each(). */
+static char *sh__json_keys(const int64_t *keys, size_t count)
+{
+	sh__buf buf = { 0 };
+	sh__buf_add(&buf, "[");
+	for (size_t i = 0; i < count; i++)
+		sh__buf_addf(&buf, i ? ",%lld" : "%lld", (long long)keys[i]);
+	sh__buf_add(&buf, "]");
+	return sh__buf_take(&buf);
+}
+
+int sh__load_where_in(sh_db *db, const sh_model *model, const sh_field *field,
+	const int64_t *keys, size_t key_count, sh_instance ***items, size_t *count,
+	size_t *capacity)
+{
+	const sh__model_sql *msql = sh__sql_of(db, model);
+	sh__buf buf = { 0 };
+	sh__buf_add(&buf, msql->select);
+	sh__buf_add(&buf, " WHERE ");
+	sh__buf_ident(&buf, field->column);
+	sh__buf_add(&buf, " IN (SELECT value FROM json_each(?)) ORDER BY ");
+	sh__buf_ident(&buf, model->fields[model->pk].column);
+	char *sql = sh__buf_take(&buf);
+	char *json = sh__json_keys(keys, key_count);
+	size_t first = *count;
+	int rc = 0;
+	if (sql == NULL || json == NULL)
+		rc = sh_error_set(SH_ENOMEM, "out of memory loading %s", model->label);
+	sqlite3_stmt *stmt = NULL;
+	if (rc == 0)
+		rc = sh__db_prepare(db, sql, &stmt);
+	if (rc == 0)
+		rc = sh__db_bind(db, stmt, 1, sh_datum_text(json));
+	/* Read every row before any receiver runs: the statement is cached. */
+	while (rc == 0) {
+		int step = sqlite3_step(stmt);
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW) {
+			rc = sh__db_error(db, "loading related rows");
+			break;
+		}
+		if (*count == *capacity) {
+			size_t cap = *capacity ? 2 * *capacity : 16;
+			sh_instance **grown = realloc(*items, cap * sizeof *grown);
+			if (grown == NULL) {
+				rc = sh_error_set(SH_ENOMEM, "out of memory loading %s", model->label);
+				break;
+			}
+			*items = grown;
+			*capacity = cap;
+		}
+		rc = sh__instance_from_row(&(*items)[*count], db, msql, stmt);
+		if (rc == 0)
+			(*count)++;
+	}
+	if (stmt != NULL)
+		sqlite3_reset(stmt);
+	free(sql);
+	free(json);
+	for (size_t i = first; rc == 0 && i < *count; i++)
+		rc = sh__instance_loaded((*items)[i]);
+	return rc;
+}
+
+int sh__exec_where_in(sh_db *db, const char *sql_head, const char *column,
+	const sh_datum *pre, size_t pre_count, const int64_t *keys, size_t key_count,
+	int64_t *changes, const char *what)
+{
+	sh__buf buf = { 0 };
+	sh__buf_add(&buf, sql_head);
+	sh__buf_add(&buf, strstr(sql_head, " WHERE ") ? " AND " : " WHERE ");
+	sh__buf_ident(&buf, column);
+	sh__buf_add(&buf, " IN (SELECT value FROM json_each(?))");
+	char *sql = sh__buf_take(&buf);
+	char *json = sh__json_keys(keys, key_count);
+	int rc = 0;
+	if (sql == NULL || json == NULL)
+		rc = sh_error_set(SH_ENOMEM, "out of memory: %s", what);
+	sqlite3_stmt *stmt = NULL;
+	if (rc == 0)
+		rc = sh__db_prepare(db, sql, &stmt);
+	for (size_t i = 0; rc == 0 && i < pre_count; i++)
+		rc = sh__db_bind(db, stmt, (int)i + 1, pre[i]);
+	if (rc == 0)
+		rc = sh__db_bind(db, stmt, (int)pre_count + 1, sh_datum_text(json));
+	if (rc == 0)
+		rc = sh__db_exec(db, stmt, what);
+	if (rc == 0 && changes != NULL)
+		*changes += sqlite3_changes64(db->sqlite);
+	free(sql);
+	free(json);
+	return rc;
+}

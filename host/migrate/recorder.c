@@ -1,0 +1,84 @@
+/*
+ * recorder.c: the table sighost_migrations (Django's MigrationRecorder and
+ * django_migrations): one row per applied migration (id, app, name,
+ * applied). It is created when a migration is first applied; reading a
+ * database without it means that nothing is applied.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+int sh__recorder_ensure(sqlite3 *db)
+{
+	return sh__exec(db, "CREATE TABLE IF NOT EXISTS \"" SH_MIGRATE_TABLE "\" ("
+		"\"id\" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "
+		"\"app\" varchar(255) NOT NULL, \"name\" varchar(255) NOT NULL, "
+		"\"applied\" datetime NOT NULL)");
+}
+
+static int sh__db_fail(sqlite3 *db, const char *what)
+{
+	return sh_error_set(SH_EDB, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+int sh__recorder_read(sh_migrate_graph *g, sqlite3 *db, bool *has_table)
+{
+	*has_table = false;
+	for (size_t i = 0; i < g->count; i++)
+		g->all[i]->applied = false;
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '"
+			SH_MIGRATE_TABLE "'", -1, &stmt, NULL) != SQLITE_OK)
+		return sh__db_fail(db, "cannot read the applied migrations");
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return sh__db_fail(db, "cannot read the applied migrations");
+	*has_table = true;
+	if (sqlite3_prepare_v2(db, "SELECT app, name FROM \"" SH_MIGRATE_TABLE "\"", -1, &stmt,
+			NULL) != SQLITE_OK)
+		return sh__db_fail(db, "cannot read " SH_MIGRATE_TABLE);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *app = (const char *)sqlite3_column_text(stmt, 0);
+		const char *name = (const char *)sqlite3_column_text(stmt, 1);
+		const sh__gapp *a = app ? sh__graph_app(g, app) : NULL;
+		for (size_t i = 0; a != NULL && name != NULL && i < a->count; i++)
+			if (strcmp(a->migrations[i]->name, name) == 0)
+				a->migrations[i]->applied = true;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return sh__db_fail(db, "cannot read " SH_MIGRATE_TABLE);
+	return 0;
+}
+
+int sh__recorder_set(sqlite3 *db, const sh__migration *m, bool applied)
+{
+	sqlite3_stmt *stmt;
+	const char *sql = applied
+		? "INSERT INTO \"" SH_MIGRATE_TABLE "\" (\"app\", \"name\", \"applied\") "
+		  "VALUES (?1, ?2, ?3)"
+		: "DELETE FROM \"" SH_MIGRATE_TABLE "\" WHERE \"app\" = ?1 AND \"name\" = ?2";
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return sh__db_fail(db, "cannot record the migration");
+	char now[64] = "";
+	if (applied) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		char base[32];
+		strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(now, sizeof now, "%s.%06ldZ", base, ts.tv_nsec / 1000);
+		sqlite3_bind_text(stmt, 3, now, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_text(stmt, 1, m->app_label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, m->name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : sh__db_fail(db, "cannot record the migration");
+}

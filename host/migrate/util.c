@@ -1,0 +1,74 @@
+/*
+ * util.c: the small string and array helpers of host/migrate/.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+char *sh__dup(const char *s, bool *oom)
+{
+	if (s == NULL)
+		return NULL;
+	char *copy = strdup(s);
+	if (copy == NULL)
+		*oom = true;
+	return copy;
+}
+
+char *sh__fmt(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+char *sh__lower(const char *s)
+{
+	char *copy = strdup(s);
+	if (copy != NULL)
+		for (char *c = copy; *c != '\0'; c++)
+			*c = (char)tolower((unsigned char)*c);
+	return copy;
+}
+
+bool sh__ident(const char *s)
+{
+	if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9'))
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return false;
+	return true;
+}
+
+int sh__push(void ***items, size_t *count, size_t *capacity, void *item)
+{
+	if (*count == *capacity) {
+		size_t cap = *capacity ? *capacity * 2 : 8;
+		void **grown = realloc(*items, cap * sizeof *grown);
+		if (grown == NULL)
+			return sh_error_set(SH_ENOMEM, "out of memory");
+		*items = grown;
+		*capacity = cap;
+	}
+	(*items)[(*count)++] = item;
+	return 0;
+}
+
+int sh__error_prefix(int code, const char *fmt, ...)
+{
+	char saved[1024], prefix[1024];
+	snprintf(saved, sizeof saved, "%s", sh_error_last()->message);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof prefix, fmt, ap);
+	va_end(ap);
+	return sh_error_set(code, "%s: %s", prefix, saved);
+}

@@ -1,0 +1,253 @@
+/*
+ * auth.c: API tokens (web.h), Django REST framework's TokenAuthentication
+ * with the keys stored hashed. A key is 32 bytes from getrandom(), shown
+ * once as 64 hex digits; the table sighost_token keeps its SHA-256 (nettle,
+ * never a hand-written hash). A request's key is hashed, the row found by
+ * its unique hash, and the stored hash compared with the computed one in
+ * constant time (nettle's memeql_sec), so the decision takes the same time
+ * whatever the bytes. Looking a row up by the hash of a guess tells an
+ * attacker nothing of a stored key: finding a key from its hash is what
+ * SHA-256 makes infeasible.
+ *
+ * The table is the host's, not a model's: no model signal is sent for
+ * tokens, and it is created on demand (when the server starts, when a
+ * token is created), as `migrate --run-syncdb` would.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <nettle/memops.h>
+#include <nettle/sha2.h>
+#include <sqlite3.h>
+
+#include "internal.h"
+
+#define SH__TOKEN_BYTES 32
+#define SH__USER_MAX 150   /* Django's username max_length */
+
+static const char sh__token_ddl[] =
+	"CREATE TABLE IF NOT EXISTS \"" SH_TOKEN_TABLE "\" ("
+	"\"id\" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "
+	"\"user\" varchar(150) NOT NULL, "
+	"\"key_hash\" char(64) NOT NULL UNIQUE, "
+	"\"created\" datetime NOT NULL)";
+
+int sh_token_table_ensure(sh_db *db)
+{
+	if (db == NULL)
+		return sh_error_set(SH_EINVAL, "sh_token_table_ensure: db is required");
+	char *message = NULL;
+	if (sqlite3_exec(sh_db_sqlite(db), sh__token_ddl, NULL, NULL, &message) != SQLITE_OK) {
+		int rc = sh_error_set(SH_EDB, "cannot create the table %s: %s", SH_TOKEN_TABLE,
+			message ? message : sqlite3_errmsg(sh_db_sqlite(db)));
+		sqlite3_free(message);
+		return rc;
+	}
+	return 0;
+}
+
+static void sh__hex(char *out, const uint8_t *bytes, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* The SHA-256 of `key`, as 64 hex digits. */
+static void sh__key_hash(char out[2 * SHA256_DIGEST_SIZE + 1], const char *key)
+{
+	struct sha256_ctx ctx;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	sha256_init(&ctx);
+	sha256_update(&ctx, strlen(key), (const uint8_t *)key);
+	sha256_digest(&ctx, sizeof digest, digest);
+	sh__hex(out, digest, sizeof digest);
+}
+
+/* True for UTF-8 text of 1..150 characters without control characters. */
+static bool sh__user_ok(const char *user)
+{
+	size_t chars = 0;
+	const unsigned char *s = (const unsigned char *)user;
+	while (*s != '\0') {
+		unsigned c = *s;
+		size_t more = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
+			: (c & 0xf8) == 0xf0 ? 3 : 9;
+		if (more == 9 || c < 0x20 || c == 0x7f || (c >= 0xc0 && c < 0xc2) || c > 0xf4)
+			return false;
+		for (size_t i = 1; i <= more; i++)
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+		s += more + 1;
+		chars++;
+	}
+	return chars >= 1 && chars <= SH__USER_MAX;
+}
+
+static int sh__random(uint8_t *out, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = getrandom(out + got, n - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return sh_error_set(SH_EIO, "cannot read random bytes: %s", strerror(errno));
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int sh_token_create(char **out, sh_db *db, const char *user)
+{
+	if (out == NULL)
+		return sh_error_set(SH_EINVAL, "sh_token_create: out is required");
+	*out = NULL;
+	if (db == NULL || user == NULL)
+		return sh_error_set(SH_EINVAL, "sh_token_create: db and user are required");
+	if (!sh__user_ok(user))
+		return sh_error_set(SH_EINVAL, "bad user name: a user is 1 to %d characters of "
+			"UTF-8 without control characters", SH__USER_MAX);
+	int rc = sh_token_table_ensure(db);
+	if (rc < 0)
+		return rc;
+	uint8_t bytes[SH__TOKEN_BYTES];
+	char *key = malloc(2 * SH__TOKEN_BYTES + 1);
+	if (key == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	if ((rc = sh__random(bytes, sizeof bytes)) < 0) {
+		free(key);
+		return rc;
+	}
+	sh__hex(key, bytes, sizeof bytes);
+	char hash[2 * SHA256_DIGEST_SIZE + 1];
+	sh__key_hash(hash, key);
+	char created[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	sqlite3 *sql = sh_db_sqlite(db);
+	sqlite3_stmt *stmt = NULL;
+	int src = sqlite3_prepare_v2(sql, "INSERT INTO \"" SH_TOKEN_TABLE "\" "
+		"(\"user\", \"key_hash\", \"created\") VALUES (?, ?, ?)", -1, &stmt, NULL);
+	if (src == SQLITE_OK) {
+		sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, created, -1, SQLITE_STATIC);
+		src = sqlite3_step(stmt);
+	}
+	if (src != SQLITE_DONE) {
+		rc = sh_error_set(SH_EDB, "cannot store the token: %s", sqlite3_errmsg(sql));
+		sqlite3_finalize(stmt);
+		free(key);
+		return rc;
+	}
+	sqlite3_finalize(stmt);
+	*out = key;
+	return 0;
+}
+
+/* True for 64 lowercase hex digits. */
+static bool sh__key_shape_ok(const char *key)
+{
+	size_t n = 0;
+	for (; key[n] != '\0'; n++)
+		if (!((key[n] >= '0' && key[n] <= '9') || (key[n] >= 'a' && key[n] <= 'f')))
+			return false;
+	return n == SH_TOKEN_KEY_LENGTH;
+}
+
+int sh_token_authenticate(char **out, sh_db *db, const char *key)
+{
+	if (out == NULL)
+		return sh_error_set(SH_EINVAL, "sh_token_authenticate: out is required");
+	*out = NULL;
+	if (db == NULL || key == NULL)
+		return sh_error_set(SH_EINVAL, "sh_token_authenticate: db and key are required");
+	if (!sh__key_shape_ok(key))
+		return sh_error_set(SH_ENOTFOUND, "invalid token");
+	char hash[2 * SHA256_DIGEST_SIZE + 1];
+	sh__key_hash(hash, key);
+	sqlite3 *sql = sh_db_sqlite(db);
+	sqlite3_stmt *stmt = NULL;
+	int src = sqlite3_prepare_v2(sql, "SELECT \"user\", \"key_hash\" FROM \"" SH_TOKEN_TABLE
+		"\" WHERE \"key_hash\" = ?", -1, &stmt, NULL);
+	if (src != SQLITE_OK) {
+		bool missing = strstr(sqlite3_errmsg(sql), "no such table") != NULL;
+		int rc = missing ? sh_error_set(SH_ENOTFOUND, "invalid token")
+			: sh_error_set(SH_EDB, "cannot read the tokens: %s", sqlite3_errmsg(sql));
+		sqlite3_finalize(stmt);
+		return rc;
+	}
+	sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_STATIC);
+	int rc = sh_error_set(SH_ENOTFOUND, "invalid token");
+	src = sqlite3_step(stmt);
+	if (src == SQLITE_ROW) {
+		const char *user = (const char *)sqlite3_column_text(stmt, 0);
+		const char *stored = (const char *)sqlite3_column_text(stmt, 1);
+		if (user != NULL && stored != NULL && strlen(stored) == sizeof hash - 1
+			&& memeql_sec(stored, hash, sizeof hash - 1)) {
+			*out = strdup(user);
+			rc = *out != NULL ? 0 : sh_error_set(SH_ENOMEM, "out of memory");
+		}
+	} else if (src != SQLITE_DONE) {
+		rc = sh_error_set(SH_EDB, "cannot read the tokens: %s", sqlite3_errmsg(sql));
+	}
+	sqlite3_finalize(stmt);
+	if (rc == 0)
+		sh_error_clear();
+	return rc;
+}
+
+/* The key of an Authorization header of the Token or Bearer scheme (the
+ * scheme compared without case, as RFC 9110 says), NULL for another
+ * scheme. */
+static const char *sh__credentials(const char *header, bool *malformed)
+{
+	static const char *const schemes[] = { "Token", "Bearer" };
+	*malformed = false;
+	for (size_t i = 0; i < SH__COUNT(schemes); i++) {
+		size_t n = strlen(schemes[i]);
+		if (strncasecmp(header, schemes[i], n) != 0 || (header[n] != ' ' && header[n] != '\0'))
+			continue;
+		const char *key = header + n;
+		while (*key == ' ')
+			key++;
+		/* DRF: no key, or a key with spaces, is a malformed header */
+		*malformed = *key == '\0' || strchr(key, ' ') != NULL;
+		return key;
+	}
+	return NULL;
+}
+
+int sh__request_authenticate(sh_request *r)
+{
+	const char *header = sh_request_header(r, "Authorization");
+	if (header == NULL)
+		return 0;
+	bool malformed;
+	const char *key = sh__credentials(header, &malformed);
+	if (key == NULL)
+		return 0;   /* another scheme: not ours to judge */
+	if (malformed)
+		return 1;
+	sh_database *database = sh_project_database(r->server->project);
+	sh_db *db;
+	if (database == NULL)
+		return 1;
+	int rc = sh_database_connection(&db, database);
+	if (rc == 0)
+		rc = sh_token_authenticate(&r->user, db, key);
+	if (rc == SH_ENOTFOUND)
+		return 1;
+	return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,403 @@
+/*
+ * model_api_json.c: the JSON API's values (model_api.h): instances to JSON
+ * objects, JSON values and query text to datums with the field's type
+ * checked, the request body read strictly, and the JSON error answers.
+ * Everything the client sends is checked here before the model layer sees
+ * it; the model layer's own checks (lengths, dates, NOT NULL, uniqueness)
+ * come back through sh__api_fail.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model_api.h"
+
+bool sh__utf8_ok(const char *text, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i];
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t more = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 0;
+		if (more == 0 || c < 0xc2 || c > 0xf4 || n - i <= more)
+			return false;
+		unsigned cp = c & (0x3fu >> more);
+		for (size_t k = 1; k <= more; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3fu);
+		}
+		if ((more == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+			|| (more == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		i += more + 1;
+	}
+	return true;
+}
+
+/* Replaces the bytes of `s` that are not UTF-8 by '?', in place. */
+static void sh__utf8_scrub(char *s)
+{
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		unsigned c = (unsigned char)s[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+			: (c & 0xf8) == 0xf0 ? 4 : 0;
+		if (len == 0 || i + len > n || !sh__utf8_ok(s + i, len)) {
+			s[i++] = '?';
+			continue;
+		}
+		i += len;
+	}
+}
+
+int sh__api_error(sh__api *api, int status, const char *field, const char *fmt, ...)
+{
+	char message[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof message, fmt, ap);
+	va_end(ap);
+	sh__utf8_scrub(message);
+	json_t *body = json_pack("{s:s}", "error", message);
+	if (body != NULL && field != NULL) {
+		char name[256];
+		snprintf(name, sizeof name, "%s", field);
+		sh__utf8_scrub(name);
+		json_object_set_new(body, "field", json_string(name));
+	}
+	int rc = body != NULL ? sh_http_response_json(api->response, status, body)
+		: sh_error_set(SH_ENOMEM, "out of memory");
+	json_decref(body);
+	return rc < 0 ? rc : SH__ANSWERED;
+}
+
+/* The field of the model that a model-layer message names
+ * ("alert.Alert.content: ..."), NULL when none. */
+static const char *sh__field_named(const sh__api *api, const char *message)
+{
+	const char *label = sh_model_label(api->model);
+	size_t n = strlen(label);
+	for (const char *at = strstr(message, label); at != NULL; at = strstr(at + 1, label)) {
+		if (at[n] != '.')
+			continue;
+		for (size_t i = 0; i < sh_model_field_count(api->model); i++) {
+			const char *name = sh_field_name(sh_model_field_at(api->model, i));
+			size_t k = strlen(name);
+			char next = at[n + 1 + k];
+			if (strncmp(at + n + 1, name, k) == 0 && !(next == '_' || (next >= 'a' && next <= 'z')
+				|| (next >= 'A' && next <= 'Z') || (next >= '0' && next <= '9')))
+				return name;
+		}
+	}
+	return NULL;
+}
+
+int sh__api_fail(sh__api *api, int rc, const char *field)
+{
+	char message[1024];
+	snprintf(message, sizeof message, "%s", sh_error_last()->message);
+	switch (rc) {
+	case SH_EINVAL:
+	case SH_EINTEGRITY:
+	case SH_ENOTFOUND:
+		return sh__api_error(api, 400, field != NULL ? field : sh__field_named(api, message),
+			"%s", message);
+	case SH_EPROTECTED:
+		return sh__api_error(api, 409, NULL, "%s", message);
+	default:
+		return rc;
+	}
+}
+
+/* ---- instances to JSON ------------------------------------------------ */
+
+static json_t *sh__datum_json(const sh_datum *d, sh_field_type type)
+{
+	switch (d->type) {
+	case SH_DATUM_INT:
+		return json_integer((json_int_t)d->v.i);
+	case SH_DATUM_REAL:
+		return isfinite(d->v.r) ? json_real(d->v.r) : json_null();
+	case SH_DATUM_BOOL:
+		return json_boolean(d->v.b);
+	case SH_DATUM_TEXT: {
+		if (type == SH_FIELD_JSON) {
+			json_t *parsed = json_loads(d->v.s, JSON_DECODE_ANY, NULL);
+			if (parsed != NULL)
+				return parsed;
+		}
+		json_t *s = json_string(d->v.s);
+		return s != NULL ? s : json_null();   /* text that is not UTF-8: written from C */
+	}
+	case SH_DATUM_NULL:
+	default:
+		return json_null();
+	}
+}
+
+int sh__api_object(json_t **out, sh__api *api, sh_instance *instance)
+{
+	*out = NULL;
+	json_t *object = json_object();
+	if (object == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	size_t n = sh_model_field_count(api->model);
+	for (size_t i = 0; i < n; i++) {
+		sh__api_field f;
+		sh__api_describe(&f, api, i);
+		json_t *value;
+		if (f.type == SH_FIELD_MANY_TO_MANY) {
+			int64_t *pks = NULL;
+			size_t count = 0;
+			int rc = sh_m2m_pks(instance, f.name, &pks, &count);
+			if (rc < 0) {
+				json_decref(object);
+				return rc;
+			}
+			value = json_array();
+			for (size_t k = 0; value != NULL && k < count; k++)
+				json_array_append_new(value, json_integer((json_int_t)pks[k]));
+			free(pks);
+		} else {
+			sh_datum d;
+			int rc = sh_instance_get(instance, f.name, &d);
+			if (rc < 0) {
+				json_decref(object);
+				return rc;
+			}
+			value = sh__datum_json(&d, f.type);
+		}
+		if (value == NULL || json_object_set_new(object, f.name, value) < 0) {
+			json_decref(object);
+			return sh_error_set(SH_ENOMEM, "out of memory");
+		}
+	}
+	*out = object;
+	return 0;
+}
+
+/* ---- JSON and query text to datums ------------------------------------ */
+
+static const char *sh__json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "a list";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number with a fraction";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "a value";
+}
+
+int sh__api_datum(sh_datum *out, char **owned, sh__api *api, const sh__api_field *f,
+	const json_t *v)
+{
+	*owned = NULL;
+	if (json_is_null(v)) {
+		if (!sh_field_null(f->field))
+			return sh__api_error(api, 400, f->name, "field '%s' may not be null", f->name);
+		*out = sh_datum_null();
+		return 0;
+	}
+	const char *want = NULL;
+	switch (f->type) {
+	case SH_FIELD_AUTO:
+	case SH_FIELD_INTEGER:
+	case SH_FIELD_BIG_INTEGER:
+	case SH_FIELD_FOREIGN_KEY:
+		if (json_is_integer(v)) {
+			*out = sh_datum_int((int64_t)json_integer_value(v));
+			return 0;
+		}
+		want = f->type == SH_FIELD_FOREIGN_KEY ? "an integer (the primary key of the target)"
+			: "an integer";
+		break;
+	case SH_FIELD_REAL:
+		if (json_is_number(v)) {
+			*out = sh_datum_real(json_number_value(v));
+			return 0;
+		}
+		want = "a number";
+		break;
+	case SH_FIELD_BOOLEAN:
+		if (json_is_boolean(v)) {
+			*out = sh_datum_bool(json_is_true(v));
+			return 0;
+		}
+		want = "true or false";
+		break;
+	case SH_FIELD_TEXT:
+	case SH_FIELD_DATE:
+	case SH_FIELD_DATETIME:
+		if (json_is_string(v)) {
+			*out = sh_datum_text(json_string_value(v));
+			return 0;
+		}
+		want = f->type == SH_FIELD_TEXT ? "a string" : f->type == SH_FIELD_DATE
+			? "a date string (\"YYYY-MM-DD\")" : "a datetime string (ISO 8601)";
+		break;
+	case SH_FIELD_JSON:
+		*owned = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		if (*owned == NULL)
+			return sh_error_set(SH_ENOMEM, "out of memory");
+		*out = sh_datum_text(*owned);
+		return 0;
+	default:
+		want = "a value";
+		break;
+	}
+	return sh__api_error(api, 400, f->name, "field '%s' must be %s, not %s", f->name, want,
+		sh__json_type_name(v));
+}
+
+bool sh__api_int(const char *text, int64_t *out)
+{
+	if (text == NULL || text[0] == '\0' || strlen(text) > 20)
+		return false;
+	const char *s = text[0] == '-' || text[0] == '+' ? text + 1 : text;
+	if (*s == '\0')
+		return false;
+	for (const char *c = s; *c != '\0'; c++)
+		if (*c < '0' || *c > '9')
+			return false;
+	errno = 0;
+	char *end;
+	long long v = strtoll(text, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*out = (int64_t)v;
+	return true;
+}
+
+static bool sh__parse_bool(const char *text, bool *out)
+{
+	static const char *const yes[] = { "true", "True", "1" }, *const no[] = { "false", "False", "0" };
+	for (size_t i = 0; i < SH__COUNT(yes); i++) {
+		if (strcmp(text, yes[i]) == 0)
+			return *out = true, true;
+		if (strcmp(text, no[i]) == 0)
+			return *out = false, true;
+	}
+	return false;
+}
+
+int sh__api_query_datum(sh_datum *out, sh__api *api, const sh_field *field, bool isnull,
+	const char *param, const char *text)
+{
+	bool b;
+	if (isnull || sh_field_type_of(field) == SH_FIELD_BOOLEAN) {
+		if (!sh__parse_bool(text, &b))
+			return sh__api_error(api, 400, param, "filter '%s' takes true or false, not '%s'",
+				param, text);
+		*out = sh_datum_bool(b);
+		return 0;
+	}
+	switch (sh_field_type_of(field)) {
+	case SH_FIELD_AUTO:
+	case SH_FIELD_INTEGER:
+	case SH_FIELD_BIG_INTEGER:
+	case SH_FIELD_FOREIGN_KEY: {
+		int64_t i;
+		if (!sh__api_int(text, &i))
+			return sh__api_error(api, 400, param,
+				"filter '%s' takes an integer that fits in 64 bits, not '%s'", param, text);
+		*out = sh_datum_int(i);
+		return 0;
+	}
+	case SH_FIELD_REAL: {
+		char *end;
+		errno = 0;
+		double r = strtod(text, &end);
+		if (text[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(r))
+			return sh__api_error(api, 400, param, "filter '%s' takes a number, not '%s'",
+				param, text);
+		*out = sh_datum_real(r);
+		return 0;
+	}
+	default:
+		if (!sh__utf8_ok(text, strlen(text)))
+			return sh__api_error(api, 400, param, "filter '%s': the value is not UTF-8 text",
+				param);
+		*out = sh_datum_text(text);
+		return 0;
+	}
+}
+
+/* ---- the body --------------------------------------------------------- */
+
+/* True for "application/json", any case, parameters allowed. */
+static bool sh__is_json_type(const char *type)
+{
+	static const char json[] = "application/json";
+	if (type == NULL)
+		return false;
+	while (*type == ' ' || *type == '\t')
+		type++;
+	size_t n = sizeof json - 1;
+	return strncasecmp(type, json, n) == 0
+		&& (type[n] == '\0' || type[n] == ';' || type[n] == ' ' || type[n] == '\t');
+}
+
+int sh__api_body(json_t **out, sh__api *api)
+{
+	*out = NULL;
+	const char *type = sh_request_header(api->request, "Content-Type");
+	if (!sh__is_json_type(type))
+		return sh__api_error(api, 415, NULL, "unsupported media type '%s': send "
+			"'Content-Type: application/json'", type != NULL ? type : "(none)");
+	size_t length;
+	const char *body = sh_request_body(api->request, &length);
+	if (length == 0)
+		return sh__api_error(api, 400, NULL, "the body is empty (a JSON object is expected)");
+	json_error_t error;
+	json_t *value = json_loadb(body, length, JSON_REJECT_DUPLICATES, &error);
+	if (value == NULL)
+		return sh__api_error(api, 400, NULL, "the body is not valid JSON: line %d, column %d: %s",
+			error.line, error.column, error.text);
+	if (!json_is_object(value)) {
+		json_decref(value);   /* not JSON_DECODE_ANY: an array is all it can be */
+		return sh__api_error(api, 400, NULL, "the body must be a JSON object, not a list");
+	}
+	*out = value;
+	return 0;
+}
+
+int sh__api_pks(int64_t **out, size_t *count, sh__api *api, const char *name,
+	const json_t *value)
+{
+	*out = NULL;
+	*count = 0;
+	if (!json_is_array(value))
+		return sh__api_error(api, 400, name, "'%s' must be a list of primary keys, not %s",
+			name, sh__json_type_name(value));
+	size_t n = json_array_size(value);
+	int64_t *pks = malloc((n > 0 ? n : 1) * sizeof *pks);
+	if (pks == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const json_t *item = json_array_get(value, i);
+		if (!json_is_integer(item)) {
+			free(pks);
+			return sh__api_error(api, 400, name, "'%s' must be a list of primary keys "
+				"(integers); item %zu is %s", name, i, sh__json_type_name(item));
+		}
+		pks[i] = (int64_t)json_integer_value(item);
+	}
+	*out = pks;
+	*count = n;
+	return 0;
+}

@@ -1,0 +1,235 @@
+/*
+ * template_cache.c: app templates (template.h): finding the file of a
+ * template name under the app's templates/<label>/ folder without letting
+ * a name reach outside it, reading and compiling it once, and keeping it
+ * for every later render. Lookups take a read lock; a template is compiled
+ * outside any lock and the first one stored wins.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SH__TEMPLATE_MAX_SIZE (4u << 20)
+
+typedef struct sh__cached {
+	const sh_app *app;
+	char *name;
+	sh_template *template_;
+} sh__cached;
+
+struct sh_templates {
+	sh_hub *hub;
+	pthread_rwlock_t lock;
+	sh__cached *items;
+	size_t count;
+	size_t capacity;
+};
+
+int sh_templates_new(sh_templates **out, sh_hub *hub)
+{
+	sh_templates *cache = calloc(1, sizeof *cache);
+	if (cache == NULL || pthread_rwlock_init(&cache->lock, NULL) != 0) {
+		free(cache);
+		*out = NULL;
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	}
+	cache->hub = hub;
+	*out = cache;
+	return 0;
+}
+
+void sh_templates_free(sh_templates *cache)
+{
+	if (cache == NULL)
+		return;
+	for (size_t i = 0; i < cache->count; i++) {
+		free(cache->items[i].name);
+		sh_template_free(cache->items[i].template_);
+	}
+	free(cache->items);
+	pthread_rwlock_destroy(&cache->lock);
+	free(cache);
+}
+
+/* Refuses names that could leave the templates folder. */
+static int sh__name_check(const char *name)
+{
+	if (name == NULL || name[0] == '\0')
+		return sh_error_set(SH_EINVAL, "a template name is required");
+	if (strlen(name) > 1024)
+		return sh_error_set(SH_EINVAL, "template name too long");
+	if (name[0] == '/')
+		return sh_error_set(SH_EINVAL, "template name '%s' is absolute; give it relative to "
+			"the app's templates folder", name);
+	for (const char *c = name; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\')
+			return sh_error_set(SH_EINVAL, "template name '%s' holds a refused character", name);
+	const char *part = name;
+	for (;;) {
+		const char *slash = strchr(part, '/');
+		size_t n = slash ? (size_t)(slash - part) : strlen(part);
+		if (n == 0 || (n == 1 && part[0] == '.') || (n == 2 && part[0] == '.' && part[1] == '.'))
+			return sh_error_set(SH_EINVAL, "template name '%s' has an empty, '.' or '..' part "
+				"(no path traversal)", name);
+		if (slash == NULL)
+			return 0;
+		part = slash + 1;
+	}
+}
+
+/* Reads the whole regular file at `path` (at most 4 MiB). */
+static int sh__read_file(const char *path, char **out, size_t *length)
+{
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sh_error_set(errno == ENOENT ? SH_ENOTFOUND : SH_EIO, "cannot open %s: %s",
+			path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > SH__TEMPLATE_MAX_SIZE) {
+		close(fd);
+		return sh_error_set(SH_EIO, "%s is not a regular file of at most 4 MiB", path);
+	}
+	char *data = malloc((size_t)st.st_size + 1);
+	if (data == NULL) {
+		close(fd);
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	data[got] = '\0';
+	*out = data;
+	*length = got;
+	return 0;
+}
+
+/* The app's templates folder, templates/<label> beside its manifest. */
+static char *sh__templates_dir(const sh_app *app)
+{
+	const char *manifest = sh_app_manifest_path(app);
+	const char *slash = manifest ? strrchr(manifest, '/') : NULL;
+	char *dir = NULL;
+	int n = slash != NULL
+		? asprintf(&dir, "%.*s/templates/%s", (int)(slash - manifest), manifest, sh_app_label(app))
+		: asprintf(&dir, "templates/%s", sh_app_label(app));
+	return n < 0 ? NULL : dir;
+}
+
+/* Finds, reads and compiles app `app`'s template `name`. */
+static int sh__load(sh_template **out, sh_templates *cache, const sh_app *app, const char *name)
+{
+	char *dir = sh__templates_dir(app), *path = NULL, *full = NULL, *real_dir = NULL;
+	char *real = NULL, *source = NULL;
+	size_t length = 0;
+	int rc = 0;
+	if (dir == NULL || asprintf(&path, "%s/%s", dir, name) < 0)
+		path = NULL;
+	if (path == NULL || asprintf(&full, "%s/%s", sh_app_label(app), name) < 0)
+		full = NULL;
+	if (full == NULL)
+		rc = sh_error_set(SH_ENOMEM, "out of memory");
+	if (rc == 0 && ((real_dir = realpath(dir, NULL)) == NULL || (real = realpath(path, NULL)) == NULL))
+		rc = errno == ENOENT
+			? sh_error_set(SH_ENOTFOUND, "template '%s' of app '%s' not found (looked for %s)",
+				name, sh_app_label(app), path)
+			: sh_error_set(SH_EIO, "cannot resolve %s: %s", path, strerror(errno));
+	if (rc == 0) {
+		size_t n = strlen(real_dir);
+		if (strncmp(real, real_dir, n) != 0 || real[n] != '/')
+			rc = sh_error_set(SH_EINVAL, "template '%s' of app '%s' resolves outside %s "
+				"(no path traversal)", name, sh_app_label(app), dir);
+	}
+	if (rc == 0)
+		rc = sh__read_file(real, &source, &length);
+	if (rc == 0)
+		rc = sh__template_load(out, cache->hub, full, path, source, length);
+	free(dir);
+	free(path);
+	free(full);
+	free(real_dir);
+	free(real);
+	free(source);
+	return rc;
+}
+
+static sh_template *sh__find(const sh_templates *cache, const sh_app *app, const char *name)
+{
+	for (size_t i = 0; i < cache->count; i++)
+		if (cache->items[i].app == app && strcmp(cache->items[i].name, name) == 0)
+			return cache->items[i].template_;
+	return NULL;
+}
+
+/* Stores a freshly compiled template, or hands back the one another thread
+ * stored first (freeing ours). */
+static int sh__store(sh_templates *cache, const sh_app *app, const char *name, sh_template **t)
+{
+	int rc = 0;
+	pthread_rwlock_wrlock(&cache->lock);
+	sh_template *other = sh__find(cache, app, name);
+	if (other != NULL) {
+		sh_template_free(*t);
+		*t = other;
+	} else {
+		if (cache->count == cache->capacity) {
+			size_t cap = cache->capacity ? cache->capacity * 2 : 16;
+			sh__cached *items = realloc(cache->items, cap * sizeof *items);
+			if (items != NULL) {
+				cache->items = items;
+				cache->capacity = cap;
+			}
+		}
+		char *copy = strdup(name);
+		if (cache->count < cache->capacity && copy != NULL)
+			cache->items[cache->count++] = (sh__cached){ app, copy, *t };
+		else {
+			free(copy);
+			rc = SH_ENOMEM;
+		}
+	}
+	pthread_rwlock_unlock(&cache->lock);
+	if (rc < 0) {
+		sh_template_free(*t);
+		*t = NULL;
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int sh_templates_get(const sh_template **out, sh_templates *cache, const sh_app *app,
+	const char *name)
+{
+	if (out == NULL || cache == NULL || app == NULL)
+		return sh_error_set(SH_EINVAL, "sh_templates_get: out, cache and app are required");
+	*out = NULL;
+	int rc = sh__name_check(name);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&cache->lock);
+	sh_template *t = sh__find(cache, app, name);
+	pthread_rwlock_unlock(&cache->lock);
+	if (t == NULL) {
+		if ((rc = sh__load(&t, cache, app, name)) < 0)
+			return rc;
+		if ((rc = sh__store(cache, app, name, &t)) < 0)
+			return rc;
+	}
+	*out = t;
+	return 0;
+}

@@ -1,0 +1,169 @@
+/*
+ * db.h: the database, its connections and transactions (Django's
+ * connections and transaction.atomic / on_commit).
+ *
+ * A database is the SQLite file the project manifest names, with the model
+ * registry it stores. Each thread that touches models uses its own
+ * connection, opened on its first sh_database_connection() call (WAL
+ * journal, foreign keys on, a busy timeout) and announced with
+ * connection_created, whose receivers may run PRAGMAs on it. A connection
+ * is owned by the database: it is closed when its thread exits or the
+ * database is closed, whichever comes first. A connection is used only by
+ * the thread that got it.
+ */
+#ifndef SIGHOST_DB_H
+#define SIGHOST_DB_H
+
+#include "common.h"
+#include "model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sh_database sh_database;
+
+/* The alias of sighost's one database, as Django's `using` names it. */
+#define SH_DB_DEFAULT_ALIAS "default"
+
+/* The sender of connection_created: the backend ("sqlite"). */
+#define SH_DB_BACKEND_SENDER "sqlite"
+
+/*
+ * Creates the database of file `path` (created if missing, with its
+ * directory expected to exist) for the prepared registry `models`; no
+ * connection is opened yet. Returns 0 and stores it in *out, SH_EINVAL
+ * when the registry is not prepared, SH_ENOMEM. Free with sh_database_close().
+ */
+SH_API int sh_database_open(sh_database **out, const char *path, sh_models *models);
+
+/* Closes every connection of the database and frees it. No thread may use
+ * it any more. NULL is a no-op. */
+SH_API void sh_database_close(sh_database *database);
+
+/* Returns the database's file path. */
+SH_API const char *sh_database_path(const sh_database *database);
+
+/* Returns the registry the database stores. */
+SH_API sh_models *sh_database_models(const sh_database *database);
+
+/*
+ * Stores in *out the calling thread's connection, opening it (and sending
+ * connection_created with the connection, sender "sqlite") on the first
+ * call from this thread. Returns 0, SH_EDB when SQLite cannot open the file
+ * or set it up (the message has SQLite's reason and the path), or the code
+ * of a failing connection_created receiver (the connection is then closed).
+ */
+SH_API int sh_database_connection(sh_db **out, sh_database *database);
+
+/*
+ * Creates the tables (and indexes, and join tables) of every model that has
+ * none yet, as Django's `migrate --run-syncdb` does for apps without
+ * migrations, in one transaction. Returns 0, or SH_EDB naming the table and
+ * SQLite's message (nothing created then).
+ */
+SH_API int sh_database_syncdb(sh_db *db);
+
+/* Returns the connection's SQLite handle, for receivers that need raw
+ * access (PRAGMAs in connection_created). Owned by the database. */
+SH_API struct sqlite3 *sh_db_sqlite(sh_db *db);
+
+/* Returns the database a connection belongs to. */
+SH_API sh_database *sh_db_database(const sh_db *db);
+
+/* Returns the connection's alias, SH_DB_DEFAULT_ALIAS. */
+SH_API const char *sh_db_alias(const sh_db *db);
+
+/* ---- transactions ---- */
+
+/*
+ * Atomic blocks are Django's transaction.atomic. The model layer's
+ * operations (sh_instance_save, sh_instance_delete, sh_query_delete,
+ * sh_query_update, sh_bulk_create, the sh_m2m_ changes) follow Django's
+ * rules about them:
+ *
+ * - Outside any block, each operation runs in a transaction of its own
+ *   (BEGIN IMMEDIATE ... COMMIT), its receivers' writes included, and is
+ *   rolled back as a whole when it fails.
+ * - Inside a block, an operation opens no savepoint. When it fails after
+ *   its arguments were checked (a pre_ or post_ receiver failed, a
+ *   constraint, a dangling foreign key, an SQLite error), it returns the
+ *   failure's code and marks the innermost block for rollback with that
+ *   code, as Django's mark_for_rollback_on_error: the block's
+ *   sh_atomic_end() rolls back and returns the code even with status 0.
+ *   Failures found before anything is sent or written (bad arguments,
+ *   SH_ENOTFOUND for an m2m pk without a row, SH_EPROTECTED) leave the
+ *   block alone. Further statements in a marked block still run (Django
+ *   refuses them); they are rolled back with it.
+ *
+ * To go on after a failed operation inside a transaction, wrap the
+ * operation in a block of its own (a savepoint), exactly Django's advice:
+ *
+ *     sh_atomic_begin(db);                        (the outer block)
+ *     ...
+ *     int rc = sh_atomic_begin(db);
+ *     if (rc == 0)
+ *         rc = sh_atomic_end(db, sh_instance_save(instance, NULL));
+ *     if (rc < 0)
+ *         ...                                     (only the save was undone)
+ *     ...
+ *     rc = sh_atomic_end(db, 0);                  (commits the rest)
+ */
+
+/*
+ * Opens an atomic block on the connection: a transaction at the outermost
+ * level (BEGIN IMMEDIATE), a savepoint inside another block. Returns 0,
+ * SH_EDB, SH_ENOMEM.
+ *
+ * Every sh_atomic_begin() that returned 0 must be matched by one
+ * sh_atomic_end() on the same thread:
+ *
+ *     int rc = sh_atomic_begin(db);
+ *     if (rc == 0)
+ *         rc = sh_atomic_end(db, do_work(db));
+ */
+SH_API int sh_atomic_begin(sh_db *db);
+
+/*
+ * Closes the innermost atomic block: commits it (COMMIT, or RELEASE of its
+ * savepoint) when `status` is 0 and the block was not marked for rollback,
+ * else rolls it back (and the on_commit callbacks registered inside it are
+ * discarded). Closing the outermost block with a commit runs the on_commit
+ * callbacks, in registration order, after the COMMIT. Returns:
+ * - `status` when it is non-zero (the block was rolled back);
+ * - after a model operation inside the block failed and marked it, that
+ *   failure's code, with the message "the atomic block was rolled back
+ *   because an operation inside it failed: <the failure's message>";
+ * - after sh_atomic_set_rollback() alone, 0 (the block was rolled back);
+ * - SH_EINTEGRITY when the COMMIT fails on a deferred foreign key (a key
+ *   pointing at no row; SQLite checks them at COMMIT, as Django's schema
+ *   declares them DEFERRABLE INITIALLY DEFERRED), SH_EDB for another
+ *   failed COMMIT; everything was rolled back then;
+ * - SH_EINVAL when no block is open; else 0.
+ */
+SH_API int sh_atomic_end(sh_db *db, int status);
+
+/* Marks the innermost atomic block for rollback (Django's set_rollback):
+ * its sh_atomic_end() rolls back and returns 0 (or the non-zero status it
+ * is given). Returns 0 or SH_EINVAL outside a block. */
+SH_API int sh_atomic_set_rollback(sh_db *db);
+
+/* Returns how many atomic blocks are open on the connection. */
+SH_API int sh_atomic_depth(const sh_db *db);
+
+/*
+ * Registers `fn(payload)` to run after the outermost atomic block commits,
+ * on this thread; outside any block it runs at once. If the block (or the
+ * enclosing block that holds the registration) rolls back, fn is not run
+ * and `discard(payload)` is called instead, when discard is non-NULL, so
+ * the payload can be freed. Returns 0 (after running fn at once, fn's
+ * status is not seen), SH_ENOMEM (then neither fn nor discard runs).
+ */
+SH_API int sh_on_commit(sh_db *db, void (*fn)(void *payload), void *payload,
+	void (*discard)(void *payload));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * connection.c: the database and its connections (db.h): one connection
+ * per thread, opened on first use with WAL and foreign keys on, announced
+ * with connection_created once each (sender "sqlite"); a failing receiver
+ * refuses the connection; accessors; errors.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "support.h"
+
+TestSuite(connection, .init = fx_setup_bare, .fini = fx_teardown);
+
+static int created_count;
+static sh_db *created_last;
+static const sh_sender *created_sender;
+static pthread_mutex_t created_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int on_created(sh_signal *signal, const sh_sender *sender, const void *args,
+	void **response, void *payload)
+{
+	(void)signal, (void)response, (void)payload;
+	const sh_connection_created_args *a = args;
+	pthread_mutex_lock(&created_lock);
+	created_count++;
+	created_last = a->connection;
+	created_sender = sender;
+	pthread_mutex_unlock(&created_lock);
+	return 0;
+}
+
+static void connect_created(void)
+{
+	created_count = 0;
+	created_last = NULL;
+	cr_assert_eq(sh_signal_connect(NULL, sh_hub_builtin(fx.hub, SH_CONNECTION_CREATED),
+		on_created, NULL, NULL), 0);
+}
+
+Test(connection, first_call_opens_and_announces_once_per_thread)
+{
+	connect_created();
+	sh_db *a = NULL, *b = NULL;
+	cr_assert_eq(sh_database_connection(&a, fx.database), 0);
+	cr_assert_eq(sh_database_connection(&b, fx.database), 0);
+	cr_assert_eq(a, b, "the same thread gets the same connection");
+	cr_assert_eq(created_count, 1);
+	cr_assert_eq(created_last, a);
+	cr_assert_str_eq(sh_sender_name(created_sender), SH_DB_BACKEND_SENDER);
+}
+
+Test(connection, wal_foreign_keys_and_accessors)
+{
+	sh_db *db;
+	cr_assert_eq(sh_database_connection(&db, fx.database), 0);
+	fx.db = db;
+	cr_assert_str_eq(sql_text("PRAGMA journal_mode"), "wal");
+	cr_assert_eq(sql_int("PRAGMA foreign_keys"), 1);
+	cr_assert_gt(sql_int("PRAGMA busy_timeout"), 0);
+	cr_assert_eq(sh_db_database(db), fx.database);
+	cr_assert_str_eq(sh_db_alias(db), "default");
+	cr_assert_str_eq(sh_database_path(fx.database), fx.path);
+	cr_assert_eq(sh_database_models(fx.database), fx.models);
+	cr_assert_not_null(sh_db_sqlite(db));
+}
+
+typedef struct thread_out {
+	sh_db *db;
+	int rc;
+	int64_t pk;
+} thread_out;
+
+static void *thread_main(void *arg)
+{
+	thread_out *out = arg;
+	out->rc = sh_database_connection(&out->db, fx.database);
+	if (out->rc == 0) {
+		/* the connection works from its own thread */
+		sh_instance *owner = NULL;
+		char name[32];
+		snprintf(name, sizeof name, "t%p", (void *)out);
+		sh_field_value v[] = { FV("name", T(name)) };
+		out->rc = sh_instance_new(&owner, out->db, M("shop.Owner"), v, 1);
+		if (out->rc == 0)
+			out->rc = sh_instance_save(owner, NULL);
+		out->pk = sh_instance_pk(owner);
+		sh_instance_free(owner);
+	}
+	return NULL;
+}
+
+Test(connection, two_threads_get_their_own_connection_each_announced_once)
+{
+	cr_assert_eq(sh_database_connection(&fx.db, fx.database), 0);
+	cr_assert_eq(sh_database_syncdb(fx.db), 0);
+	connect_created();
+	thread_out outs[2] = { { 0 }, { 0 } };
+	pthread_t threads[2];
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&threads[i], NULL, thread_main, &outs[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(threads[i], NULL);
+	cr_assert_eq(outs[0].rc, 0, "%s", last_message());
+	cr_assert_eq(outs[1].rc, 0);
+	cr_assert_neq(outs[0].db, outs[1].db);
+	cr_assert_neq(outs[0].db, fx.db);
+	cr_assert_eq(created_count, 2, "connection_created once per thread");
+	cr_assert_neq(outs[0].pk, outs[1].pk);
+	cr_assert_eq(sql_int("SELECT count(*) FROM shop_owner"), 2);
+	/* the threads' connections closed when they exited: only ours is left,
+	 * and a new thread gets a fresh one */
+	thread_out again = { 0 };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, thread_main, &again), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(again.rc, 0);
+	cr_assert_eq(created_count, 3);
+}
+
+static void *thread_connect_only(void *arg)
+{
+	thread_out *out = arg;
+	out->rc = sh_database_connection(&out->db, fx.database);
+	return NULL;
+}
+
+static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+
+static void *thread_connect_and_wait(void *arg)
+{
+	thread_out *out = arg;
+	out->rc = sh_database_connection(&out->db, fx.database);
+	pthread_mutex_lock(&gate);   /* held by the test until the database is closed */
+	pthread_mutex_unlock(&gate);
+	return NULL;
+}
+
+Test(connection, close_closes_the_connections_of_live_threads)
+{
+	cr_assert_eq(sh_database_connection(&fx.db, fx.database), 0);
+	thread_out out = { 0 };
+	pthread_t t;
+	pthread_mutex_lock(&gate);
+	cr_assert_eq(pthread_create(&t, NULL, thread_connect_and_wait, &out), 0);
+	while (__atomic_load_n(&out.db, __ATOMIC_ACQUIRE) == NULL && out.rc == 0)
+		sched_yield();
+	cr_assert_eq(out.rc, 0);
+	/* close while the thread lives: its connection is closed here, and the
+	 * thread's exit afterwards must not close it again (ASan would see it) */
+	sh_database_close(fx.database);
+	fx.database = NULL;
+	pthread_mutex_unlock(&gate);
+	pthread_join(t, NULL);
+}
+
+Test(connection, failing_receiver_refuses_the_connection_with_its_code)
+{
+	static int code = -77;
+	cr_assert_eq(sh_signal_connect(NULL, sh_hub_builtin(fx.hub, SH_CONNECTION_CREATED),
+		fail_with, &code, NULL), 0);
+	sh_db *db = (sh_db *)0x1;
+	cr_assert_eq(sh_database_connection(&db, fx.database), -77);
+	cr_assert_null(db);
+	cr_assert_str_eq(last_message(), "receiver vetoed");
+	/* the next call tries again (and fails again): nothing was kept */
+	thread_out out = { 0 };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, thread_connect_only, &out), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(out.rc, -77);
+	cr_assert_eq(sh_database_connection(&db, fx.database), -77);
+}
+
+static int run_pragma(sh_signal *signal, const sh_sender *sender, const void *args,
+	void **response, void *payload)
+{
+	(void)signal, (void)sender, (void)response, (void)payload;
+	const sh_connection_created_args *a = args;
+	return sqlite3_exec(sh_db_sqlite(a->connection), "PRAGMA cache_size = -1234", NULL, NULL,
+		NULL) == SQLITE_OK ? 0 : sh_error_set(SH_EDB, "pragma failed");
+}
+
+Test(connection, receivers_may_run_pragmas_on_the_new_connection)
+{
+	cr_assert_eq(sh_signal_connect(NULL, sh_hub_builtin(fx.hub, SH_CONNECTION_CREATED),
+		run_pragma, NULL, NULL), 0);
+	cr_assert_eq(sh_database_connection(&fx.db, fx.database), 0);
+	cr_assert_eq(sql_int("PRAGMA cache_size"), -1234);
+}
+
+Test(connection, unprepared_registry_is_refused)
+{
+	sh_models *models;
+	cr_assert_eq(sh_models_new(&models, fx.hub), 0);
+	sh_database *db = (sh_database *)0x1;
+	cr_assert_eq(sh_database_open(&db, "/tmp/never.sqlite3", models), SH_EINVAL);
+	cr_assert_null(db);
+	cr_assert(strstr(last_message(), "not prepared") != NULL, "%s", last_message());
+	sh_models_free(models);
+}
+
+Test(connection, unopenable_file_is_edb_naming_the_path)
+{
+	sh_database *db;
+	cr_assert_eq(sh_database_open(&db, "/nonexistent-dir/x/db.sqlite3", fx.models), 0,
+		"open does not touch the file");
+	sh_db *conn = NULL;
+	cr_assert_eq(sh_database_connection(&conn, db), SH_EDB);
+	cr_assert(strstr(last_message(), "/nonexistent-dir/x/db.sqlite3") != NULL, "%s",
+		last_message());
+	sh_database_close(db);
+}
+
+Test(connection, null_arguments)
+{
+	cr_assert_eq(sh_database_connection(NULL, fx.database), SH_EINVAL);
+	sh_database_close(NULL);
+	cr_assert_null(sh_database_path(NULL));
+}
