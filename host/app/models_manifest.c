@@ -26,6 +26,7 @@
 
 #include "db/registry_check.h"
 #include "fields_read.h"
+#include "base/text.h"
 #include "internal.h"
 
 #define SH__COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -85,33 +86,12 @@ static const char *const sh__on_delete_names[] = { "cascade", "protect", "set_nu
 
 /* ---- the registry's problems ---- */
 
-/* Splits "file:line:col" (the file may hold ':') into its parts. */
-static bool sh__split_where(const char *where, char *file, size_t size, unsigned *line,
-	unsigned *column)
-{
-	const char *c2 = strrchr(where, ':');
-	if (c2 == NULL || c2 == where)
-		return false;
-	const char *c1 = c2 - 1;
-	while (c1 > where && *c1 != ':')
-		c1--;
-	char *end;
-	unsigned long l = strtoul(c1 + 1, &end, 10), c = strtoul(c2 + 1, NULL, 10);
-	if (*c1 != ':' || end != c2 || c2[1] == '\0' || (size_t)(c1 - where) >= size)
-		return false;
-	memcpy(file, where, (size_t)(c1 - where));
-	file[c1 - where] = '\0';
-	*line = (unsigned)l;
-	*column = (unsigned)c;
-	return true;
-}
-
 void sh__models_reporter(int code, const char *where, const char *message, void *payload)
 {
 	sh_project *p = payload;
 	char file[4096];
 	unsigned line = 0, column = 0;
-	if (where != NULL && sh__split_where(where, file, sizeof file, &line, &column))
+	if (where != NULL && sh__where_split(where, file, sizeof file, &line, &column))
 		sh__problem_add(&p->problems, code, file, line, column, "%s", message);
 	else
 		sh__problem_add(&p->problems, code, where, 0, 0, "%s", message);

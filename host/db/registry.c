@@ -104,16 +104,6 @@ char *sh__lower_dup(const char *s)
 	return copy;
 }
 
-char *sh__format(const char *fmt, ...)
-{
-	char *s = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	return n < 0 ? NULL : s;
-}
-
 sh_model *sh__models_find(const sh_models *models, const char *app_label, const char *name)
 {
 	for (size_t i = 0; i < models->count; i++) {

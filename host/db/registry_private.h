@@ -7,6 +7,7 @@
 #ifndef SH_DB_REGISTRY_PRIVATE_H
 #define SH_DB_REGISTRY_PRIVATE_H
 
+#include "base/text.h"
 #include "internal.h"
 
 /* Returns true for an identifier: [A-Za-z_][A-Za-z0-9_]*. */
@@ -18,8 +19,6 @@ int sh__ascii_casecmp(const char *a, const char *b);
 /* Returns a copy of `s` in ASCII lower case; NULL on ENOMEM. */
 char *sh__lower_dup(const char *s);
 
-/* Returns a new printf-formatted string; NULL on ENOMEM. */
-char *sh__format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Returns the model labelled app_label.name (the name matched without
  * regard to case), NULL when none. */

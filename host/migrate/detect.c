@@ -587,9 +587,9 @@ static int sh__finish(sh__change *c)
 		if (n > number)
 			number = n;
 	}
-	c->name = sh__fmt("%04ld_%s", number + 1, suggested);
+	c->name = sh__format("%04ld_%s", number + 1, suggested);
 	free(suggested);
-	c->path = c->name ? sh__fmt("%s/%s.yaml", c->app->dir, c->name) : NULL;
+	c->path = c->name ? sh__format("%s/%s.yaml", c->app->dir, c->name) : NULL;
 	c->descriptions = calloc(c->op_count + 1, sizeof *c->descriptions);
 	if (c->path == NULL || c->descriptions == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");

@@ -345,7 +345,7 @@ int sh__editor_remake(sqlite3 *db, const char *old_table, const sh_model *model,
 	int rc = sh__schema_model_sql(model, &stmts, &count);
 	if (rc < 0)
 		return rc;
-	char *temp = sh__fmt("new__%s", model->table);
+	char *temp = sh__format("new__%s", model->table);
 	char *create = temp ? sh__create_as(stmts[0], model->table, temp) : NULL;
 	if (create == NULL)
 		rc = sh_error_last()->code < 0 ? sh_error_last()->code : SH_ENOMEM;

@@ -47,8 +47,8 @@ char *sh__qualify(const char *target, const char *app_label, const char *model)
 	if (strchr(target, '.') != NULL)
 		return strdup(target);
 	if (strcmp(target, "self") == 0)
-		return sh__fmt("%s.%s", app_label, model);
-	return sh__fmt("%s.%s", app_label, target);
+		return sh__format("%s.%s", app_label, model);
+	return sh__format("%s.%s", app_label, target);
 }
 
 bool sh__label_eq(const char *a, const char *b)

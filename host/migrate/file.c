@@ -104,7 +104,7 @@ bool sh__migration_name_ok(const char *name)
 
 char *sh__where_of(const sh_value *v)
 {
-	return sh__fmt("%s:%u:%u", sh_value_file(v), sh_value_line(v), sh_value_column(v));
+	return sh__format("%s:%u:%u", sh_value_file(v), sh_value_line(v), sh_value_column(v));
 }
 
 /* What reading one file needs. */
@@ -302,7 +302,7 @@ static void sh__read_op(sh__reading *r, sh__migration *m, const sh_value *item)
 		return;
 	sh__op *op = &m->ops[m->op_count++];
 	op->kind = row->kind;
-	op->where = sh__fmt("%s:%u:%u", item->file, e->line, e->column);
+	op->where = sh__format("%s:%u:%u", item->file, e->line, e->column);
 	if (op->where == NULL)
 		r->oom = true;
 	sh__read_args(r, op, e->value);
@@ -371,7 +371,7 @@ int sh__migration_read(sh__migration **out, const char *path, const char *app_la
 		m->app_label = sh__dup(app_label, &oom);
 		m->name = sh__dup(name, &oom);
 		m->path = sh__dup(path, &oom);
-		m->where = sh__fmt("%s:1:1", path);
+		m->where = sh__format("%s:1:1", path);
 		r.oom = oom || m->where == NULL;
 		if (!r.oom && doc->root != NULL)
 			sh__read_root(&r, m, doc->root);   /* an empty file: no operations */

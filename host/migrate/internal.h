@@ -24,6 +24,8 @@
 #include <sighost/model.h>
 #include <sighost/project.h>
 
+#include "base/text.h"
+
 #include "app/internal.h"
 
 /* ---- owned field definitions (fields.c) ---- */
@@ -429,9 +431,6 @@ int sh__graph_state(sh_state **out, const sh_migrate_graph *graph, const bool *a
 void sh__problem_where(sh__problems *problems, int code, const char *where,
 	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Splits "file:line:col" (the file may hold ':'). */
-bool sh__where_split(const char *where, char *file, size_t size, unsigned *line,
-	unsigned *column);
 
 /* "file:line:col" of a value, newly allocated (NULL on ENOMEM). */
 char *sh__where_of(const sh_value *value);
@@ -460,8 +459,6 @@ int sh__write_migration(char **out, bool initial, const sh__dep *deps, size_t de
 /* strdup that accepts NULL (returns NULL) and reports ENOMEM in *oom. */
 char *sh__dup(const char *s, bool *oom);
 
-/* asprintf into a new string, NULL on ENOMEM. */
-char *sh__fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Raises `code` with the message "<fmt...>: <the current message>" (the
  * current one is copied first: it lives in the buffer being written).

@@ -14,26 +14,6 @@
 
 #include "internal.h"
 
-bool sh__where_split(const char *where, char *file, size_t size, unsigned *line,
-	unsigned *column)
-{
-	const char *c2 = strrchr(where, ':');
-	if (c2 == NULL || c2 == where)
-		return false;
-	const char *c1 = c2 - 1;
-	while (c1 > where && *c1 != ':')
-		c1--;
-	char *end;
-	unsigned long l = strtoul(c1 + 1, &end, 10), c = strtoul(c2 + 1, NULL, 10);
-	if (*c1 != ':' || end != c2 || c2[1] == '\0' || (size_t)(c1 - where) >= size)
-		return false;
-	memcpy(file, where, (size_t)(c1 - where));
-	file[c1 - where] = '\0';
-	*line = (unsigned)l;
-	*column = (unsigned)c;
-	return true;
-}
-
 void sh__problem_where(sh__problems *problems, int code, const char *where,
 	const char *fmt, ...)
 {
@@ -122,7 +102,7 @@ static int sh__load_app(sh_migrate_graph *g, sh__gapp *a)
 	if (a->migrations == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory");
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		char *path = sh__fmt("%s/%s", a->dir, names[i]);
+		char *path = sh__format("%s/%s", a->dir, names[i]);
 		names[i][strlen(names[i]) - 5] = '\0';
 		sh__migration *m = NULL;
 		if (path == NULL)

@@ -340,7 +340,7 @@ static int sh__state_rename_model(const sh__op *op, const char *app, sh_state *s
 	if (other != NULL && other != m)
 		return sh__fail(p, sh__at(op->where_name, op), "rename_model: model '%s.%s' already "
 			"exists in the migration state", app, other->name);
-	char *old = sh__fmt("%s.%s", app, m->name), *new_label = sh__fmt("%s.%s", app, op->new_name);
+	char *old = sh__format("%s.%s", app, m->name), *new_label = sh__format("%s.%s", app, op->new_name);
 	char *name = strdup(op->new_name);
 	if (old == NULL || new_label == NULL || name == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory");
@@ -572,7 +572,7 @@ static int sh__add_field_models(sqlite3 *db, const sh_model *old, const sh_model
 		&& !f->auto_now && !f->auto_now_add && ol > 0
 		&& strncmp(ns[0], os[0], ol - 1) == 0 && strncmp(ns[0] + ol - 1, ", ", 2) == 0;
 	if (simple) {
-		char *column = sh__fmt(" ADD COLUMN %.*s", (int)(strlen(ns[0]) - ol - 2), ns[0] + ol + 1);
+		char *column = sh__format(" ADD COLUMN %.*s", (int)(strlen(ns[0]) - ol - 2), ns[0] + ol + 1);
 		rc = column ? sh__exec_named(db, "ALTER TABLE ", new_model->table, column)
 			: sh_error_set(SH_ENOMEM, "out of memory");
 		free(column);

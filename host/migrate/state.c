@@ -337,7 +337,7 @@ const sh_models *sh_state_models(const sh_state *state)
 char *sh__table_name(const char *app_label, const char *name)
 {
 	char *lower = sh__lower(name);
-	char *table = lower ? sh__fmt("%s_%s", app_label, lower) : NULL;
+	char *table = lower ? sh__format("%s_%s", app_label, lower) : NULL;
 	free(lower);
 	return table;
 }
@@ -364,7 +364,7 @@ int sh__state_add_manifest(sh_state *s, const sh_app *app, bool unmigrated,
 		sh__fields fields = { NULL, 0, 0 };
 		rc = sh__fields_read(problems, label, e->key, sh_value_get(e->value, "fields"),
 			sh__collect, &fields);
-		char *where = rc >= 0 ? sh__fmt("%s:%u:%u", e->value->file, e->line, e->column) : NULL;
+		char *where = rc >= 0 ? sh__format("%s:%u:%u", e->value->file, e->line, e->column) : NULL;
 		if (rc >= 0 && where == NULL)
 			rc = sh_error_set(SH_ENOMEM, "out of memory");
 		if (rc >= 0)

@@ -19,16 +19,6 @@ char *sh__dup(const char *s, bool *oom)
 	return copy;
 }
 
-char *sh__fmt(const char *fmt, ...)
-{
-	char *s = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	return n < 0 ? NULL : s;
-}
-
 char *sh__lower(const char *s)
 {
 	char *copy = strdup(s);

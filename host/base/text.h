@@ -1,0 +1,21 @@
+/*
+ * text.h: small string helpers every layer needs: formatting into a new
+ * string and reading the "file:line:col" positions that declarations
+ * carry for messages.
+ */
+#ifndef SH_BASE_TEXT_H
+#define SH_BASE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Returns a new printf-formatted string (free with free()); NULL on ENOMEM. */
+char *sh__format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Splits "file:line:col" (the file may itself hold ':') into the file
+ * (copied into `file`, of `size` bytes), line and column. Returns false
+ * when `where` has not that form or the file does not fit. */
+bool sh__where_split(const char *where, char *file, size_t size, unsigned *line,
+	unsigned *column);
+
+#endif
