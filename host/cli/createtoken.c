@@ -20,16 +20,9 @@
 
 int sh_cli_createtoken(int argc, char **argv)
 {
-	static const struct option options[] = {
-		SH_CLI_SETTINGS_OPTION,
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *settings = NULL;
-	for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
-		if (c != 's')
-			return 2;
-		settings = optarg;
-	}
+	const char *settings;
+	if (sh_cli_settings_only(argc, argv, &settings) != 0)
+		return 2;
 	if (optind + 1 != argc) {
 		fprintf(stderr, "usage: sighost createtoken USER [--settings FILE]\n");
 		return 2;

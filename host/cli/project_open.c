@@ -2,6 +2,7 @@
  * project_open.c: opening a project for a command (project_open.h), and the
  * logger that turns the hub's log lines into stderr lines.
  */
+#include <getopt.h>
 #include <stdio.h>
 
 #include "project_open.h"
@@ -38,6 +39,21 @@ int sh_cli_open_project(sh_project **out, const char *settings, bool load)
 	if (rc == 0 && load)
 		rc = sh_project_load(project);
 	return rc;
+}
+
+int sh_cli_settings_only(int argc, char **argv, const char **settings)
+{
+	static const struct option options[] = {
+		SH_CLI_SETTINGS_OPTION,
+		{ NULL, 0, NULL, 0 }
+	};
+	*settings = NULL;
+	for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
+		if (c != 's')
+			return 2;
+		*settings = optarg;
+	}
+	return 0;
 }
 
 sh_project *sh_cli_project(const char *settings, bool load, const char *command)

@@ -22,6 +22,12 @@
  */
 int sh_cli_open_project(sh_project **out, const char *settings, bool load);
 
+/* Parses the options of a command whose only option is --settings: stores
+ * its value (or NULL) in *settings and returns 0, or 2 (the exit status
+ * for a usage error; getopt has printed why). Positional arguments are
+ * left from optind on. */
+int sh_cli_settings_only(int argc, char **argv, const char **settings);
+
 /*
  * sh_cli_open_project() for the commands that cannot go on without the
  * project: on failure prints its problems (or the error) to stderr as

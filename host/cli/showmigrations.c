@@ -37,16 +37,9 @@ static void sh__show_app(const sh_migrate_graph *g, const char *label)
 
 int sh_cli_showmigrations(int argc, char **argv)
 {
-	static const struct option options[] = {
-		SH_CLI_SETTINGS_OPTION,
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *settings = NULL;
-	for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
-		if (c != 's')
-			return 2;
-		settings = optarg;
-	}
+	const char *settings;
+	if (sh_cli_settings_only(argc, argv, &settings) != 0)
+		return 2;
 	sh_project *project = sh_cli_project(settings, true, "showmigrations");
 	if (project == NULL) {
 		return 1;
