@@ -210,6 +210,10 @@ typedef struct sh__op {
 /* Frees what an operation holds. */
 void sh__op_dispose(sh__op *op);
 
+/* The index of the index called `name` (any case) of a state model, -1
+ * when there is none (operations.c). */
+long sh__index_find(const sh__smodel *m, const char *name);
+
 /*
  * Applies the operation to the state (Django's state_forwards) for a
  * migration of app `app_label`, checking that what it names exists (and
