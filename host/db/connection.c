@@ -280,6 +280,10 @@ static void sh__db_free(sh_db *db)
 	for (int i = 0; i < db->depth; i++)
 		free(db->blocks[i].reason);
 	free(db->blocks);
+	/* A block left open: closing rolls its transaction back; let the
+	 * other writers of the process in. */
+	if (db->depth > 0)
+		pthread_mutex_unlock(&db->database->write_lock);
 	sqlite3_close_v2(db->sqlite);
 	free(db);
 }
@@ -335,6 +339,7 @@ int sh_database_open(sh_database **out, const char *path, sh_models *models)
 		return sh_error_set(SH_ENOMEM, "cannot open database %s: no thread key left", path);
 	}
 	pthread_mutex_init(&database->lock, NULL);
+	pthread_mutex_init(&database->write_lock, NULL);
 	rc = sh__orm_build(database);
 	if (rc < 0) {
 		sh_database_close(database);
@@ -361,6 +366,7 @@ void sh_database_close(sh_database *database)
 		list = next;
 	}
 	pthread_mutex_destroy(&database->lock);
+	pthread_mutex_destroy(&database->write_lock);
 	sh__orm_free(database->orm);
 	free(database->path);
 	free(database);

@@ -178,6 +178,9 @@ struct sh_database {
 	sh_hub *hub;
 	pthread_key_t key;          /* the calling thread's sh_db */
 	pthread_mutex_t lock;       /* guards the list of connections */
+	pthread_mutex_t write_lock; /* held by the connection whose outermost atomic
+	                             * block is open: writers of this process queue
+	                             * here instead of polling SQLite's lock */
 	struct sh_db *connections;
 	const sh_sender *backend;   /* "sqlite" */
 	struct sh__orm *orm;        /* per-model SQL and relations, built at open (orm.h) */

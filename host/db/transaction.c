@@ -3,8 +3,13 @@
  * transaction.atomic and transaction.on_commit on one connection.
  *
  * The outermost block is a transaction opened with BEGIN IMMEDIATE: the
- * connection takes SQLite's write lock at once, so two threads that both
- * write wait for each other through the busy timeout. A deferred BEGIN
+ * connection takes SQLite's write lock at once. Threads of this process
+ * first queue on the database's write_lock, held from BEGIN to the end of
+ * the outermost block: SQLite's busy handler waits by sleeping and
+ * retrying, which under many concurrent writers (the server's worker
+ * threads) gives some of them waits of seconds while the lock is free; a
+ * mutex hands it over at once. Other processes still meet SQLite's lock
+ * and its busy timeout. A deferred BEGIN
  * would read first and fail with SQLITE_BUSY (no waiting possible) when it
  * tries to upgrade to a writer after another connection committed; atomic
  * blocks exist to write, so taking the lock up front is the right trade.
@@ -74,7 +79,10 @@ int sh_atomic_begin(sh_db *db)
 		if (in_tx)
 			return sh_error_set(SH_EDB, "cannot open an atomic block on %s: a transaction "
 				"opened outside sh_atomic_begin() is in progress", db->database->path);
+		pthread_mutex_lock(&db->database->write_lock);
 		rc = sh__tx(db, SH__TX_BEGIN, "cannot begin a transaction");
+		if (rc < 0)
+			pthread_mutex_unlock(&db->database->write_lock);
 	} else {
 		if (!in_tx)
 			return sh_error_set(SH_EDB, "cannot open a nested atomic block on %s: SQLite "
@@ -138,10 +146,12 @@ int sh_atomic_end(sh_db *db, int status)
 			depth == 1 ? "cannot commit" : "cannot release a savepoint");
 		if (rc == 0) {
 			db->depth--;
-			if (depth == 1)
+			if (depth == 1) {
+				pthread_mutex_unlock(&db->database->write_lock);
 				sh__on_commit_run(db);
-			else
+			} else {
 				sh__on_commit_lift(db, depth);
+			}
 			return 0;
 		}
 		/* A failed COMMIT (a deferred foreign key: SH_EINTEGRITY; a busy
@@ -160,6 +170,8 @@ int sh_atomic_end(sh_db *db, int status)
 	}
 	sh__on_commit_drop(db, depth);
 	db->depth--;
+	if (depth == 1)
+		pthread_mutex_unlock(&db->database->write_lock);
 	if (status == 0 && block.failure != 0)
 		status = sh_error_set(block.failure, "the atomic block was rolled back because an "
 			"operation inside it failed: %s", block.reason != NULL ? block.reason
