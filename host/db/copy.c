@@ -19,6 +19,7 @@
  * Each copy is released by its free function only: the args struct comes
  * first in its allocation or holds the pointers to what was allocated.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,59 +141,48 @@ static void sh__free_post_init(void *copy)
 	free(a);
 }
 
-static void *sh__copy_pre_save(const void *args)
+/* pre_save and post_save: the same work on two structs, an instance and
+ * update_fields at the given offsets of an args struct of `size` bytes. */
+static void *sh__copy_save(const void *args, size_t size, size_t instance_at, size_t names_at)
 {
-	const sh_pre_save_args *a = args;
-	sh_pre_save_args *copy = malloc(sizeof *copy);
+	char *copy = malloc(size);
 	if (copy == NULL)
 		return NULL;
-	*copy = *a;
-	if (!sh__instance_copy(a->instance, &copy->instance)) {
+	memcpy(copy, args, size);
+	sh_instance **instance = (sh_instance **)(copy + instance_at);
+	const sh_name_set **names = (const sh_name_set **)(copy + names_at);
+	if (!sh__instance_copy(*(sh_instance *const *)((const char *)args + instance_at), instance)) {
 		free(copy);
 		return NULL;
 	}
-	if (!sh__names_copy(a->update_fields, &copy->update_fields)) {
-		sh_instance_free(copy->instance);
+	if (!sh__names_copy(*(const sh_name_set *const *)((const char *)args + names_at), names)) {
+		sh_instance_free(*instance);
 		free(copy);
 		return NULL;
 	}
 	return copy;
 }
 
-static void sh__free_pre_save(void *copy)
+static void sh__free_save(void *copy, size_t instance_at, size_t names_at)
 {
-	sh_pre_save_args *a = copy;
-	sh_instance_free(a->instance);
-	free((void *)a->update_fields);
-	free(a);
+	sh_instance_free(*(sh_instance **)((char *)copy + instance_at));
+	free(*(void **)((char *)copy + names_at));
+	free(copy);
 }
 
-static void *sh__copy_post_save(const void *args)
-{
-	const sh_post_save_args *a = args;
-	sh_post_save_args *copy = malloc(sizeof *copy);
-	if (copy == NULL)
-		return NULL;
-	*copy = *a;
-	if (!sh__instance_copy(a->instance, &copy->instance)) {
-		free(copy);
-		return NULL;
+#define SH__SAVE_COPIER(kind, type)                                                 \
+	static void *sh__copy_##kind(const void *args)                              \
+	{                                                                           \
+		return sh__copy_save(args, sizeof(type), offsetof(type, instance),  \
+			offsetof(type, update_fields));                                 \
+	}                                                                           \
+	static void sh__free_##kind(void *copy)                                     \
+	{                                                                           \
+		sh__free_save(copy, offsetof(type, instance), offsetof(type, update_fields)); \
 	}
-	if (!sh__names_copy(a->update_fields, &copy->update_fields)) {
-		sh_instance_free(copy->instance);
-		free(copy);
-		return NULL;
-	}
-	return copy;
-}
 
-static void sh__free_post_save(void *copy)
-{
-	sh_post_save_args *a = copy;
-	sh_instance_free(a->instance);
-	free((void *)a->update_fields);
-	free(a);
-}
+SH__SAVE_COPIER(pre_save, sh_pre_save_args)
+SH__SAVE_COPIER(post_save, sh_post_save_args)
 
 /* pre_delete and post_delete: the instance and the origin (one copy when
  * the origin is the instance itself, so they stay the same object). */
@@ -267,20 +257,22 @@ static void sh__free_m2m(void *copy)
 /* class_prepared and connection_created hold no pointer to copy: the model
  * outlives the job, and the connection is kept as a pointer only (an
  * async receiver must not use it: it belongs to the thread that opened it). */
+static void *sh__memdup(const void *args, size_t size)
+{
+	void *copy = malloc(size);
+	if (copy != NULL)
+		memcpy(copy, args, size);
+	return copy;
+}
+
 static void *sh__copy_class_prepared(const void *args)
 {
-	sh_class_prepared_args *copy = malloc(sizeof *copy);
-	if (copy != NULL)
-		*copy = *(const sh_class_prepared_args *)args;
-	return copy;
+	return sh__memdup(args, sizeof(sh_class_prepared_args));
 }
 
 static void *sh__copy_connection_created(const void *args)
 {
-	sh_connection_created_args *copy = malloc(sizeof *copy);
-	if (copy != NULL)
-		*copy = *(const sh_connection_created_args *)args;
-	return copy;
+	return sh__memdup(args, sizeof(sh_connection_created_args));
 }
 
 int sh__set_model_copiers(sh_hub *hub)
