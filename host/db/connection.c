@@ -31,6 +31,9 @@
 
 #define SH__BUSY_TIMEOUT_MS 5000
 #define SH__STMT_CACHE_MAX 64
+/* Spare iteration statements kept per connection: enough for the
+ * distinct queries a request runs, few enough to stay small. */
+#define SH__STMT_SPARES_MAX 16
 
 /* ---- per-model SQL, built once ---- */
 
@@ -276,6 +279,9 @@ static void sh__db_free(sh_db *db)
 		free(db->stmts[i].sql);
 	}
 	free(db->stmts);
+	for (size_t i = 0; i < db->spare_count; i++)
+		sqlite3_finalize(db->spares[i].stmt);
+	free(db->spares);
 	sh__conn_stmts_free(db->model_stmts);
 	for (int i = 0; i < db->depth; i++)
 		free(db->blocks[i].reason);
@@ -540,9 +546,33 @@ static int sh__prepare_raw(sh_db *db, const char *sql, unsigned flags, sqlite3_s
 	return 0;
 }
 
-int sh__db_prepare_owned(sh_db *db, const char *sql, sqlite3_stmt **out)
+int sh__db_stmt_take(sh_db *db, const char *sql, sqlite3_stmt **out)
 {
-	return sh__prepare_raw(db, sql, 0, out);
+	uint64_t hash = sh__hash(sql);
+	for (size_t i = 0; i < db->spare_count; i++) {
+		sh__stmt *s = &db->spares[i];
+		if (s->hash == hash && strcmp(sqlite3_sql(s->stmt), sql) == 0) {
+			*out = s->stmt;
+			*s = db->spares[--db->spare_count];
+			return 0;
+		}
+	}
+	return sh__prepare_raw(db, sql, SQLITE_PREPARE_PERSISTENT, out);
+}
+
+void sh__db_stmt_give(sh_db *db, sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	if (db->spares == NULL)
+		db->spares = calloc(SH__STMT_SPARES_MAX, sizeof *db->spares);
+	if (db->spares == NULL || db->spare_count == SH__STMT_SPARES_MAX) {
+		sqlite3_finalize(stmt);
+		return;
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	db->spares[db->spare_count++] = (sh__stmt){ NULL, stmt, sh__hash(sqlite3_sql(stmt)) };
 }
 
 int sh__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out)

@@ -162,6 +162,8 @@ struct sh_db {
 	sh__stmt *stmts;            /* statement cache, keyed by SQL text */
 	size_t stmt_count;
 	size_t stmt_capacity;
+	sh__stmt *spares;           /* statements given back by sh__db_stmt_give (sql NULL) */
+	size_t spare_count;
 	int depth;                  /* open atomic blocks */
 	sh__block *blocks;          /* per depth, blocks[depth - 1] the innermost */
 	size_t block_capacity;

@@ -138,9 +138,17 @@ static inline sh_signal *sh__signal(const sh_db *db, sh_builtin id)
  * error of sh__db_error() with `what`. */
 int sh__db_exec(sh_db *db, sqlite3_stmt *stmt, const char *what);
 
-/* Prepares `sql` as a statement the caller owns (finalize it). For
- * statements that stay open while receivers run (iteration). */
-int sh__db_prepare_owned(sh_db *db, const char *sql, sqlite3_stmt **out);
+/* Hands out a statement for `sql` that the caller holds until it gives it
+ * back with sh__db_stmt_give(): one of the connection's spares when one was
+ * prepared from the same text, else a newly prepared one. For statements
+ * that stay open while receivers run (iteration), which may take statements
+ * of the same text meanwhile. Returns 0, or SH_EDB with *out NULL. */
+int sh__db_stmt_take(sh_db *db, const char *sql, sqlite3_stmt **out);
+
+/* Takes back a statement from sh__db_stmt_take(): resets it and keeps it
+ * as a spare, or finalizes it when the connection has enough spares. NULL
+ * is a no-op. */
+void sh__db_stmt_give(sh_db *db, sqlite3_stmt *stmt);
 
 /* Maps "table.column" (SQLite's constraint messages) to "app.Model.field"
  * in buf; returns buf, or NULL when the table is not a model's. */

@@ -5,9 +5,12 @@
  *
  * A query keeps its conditions as (field, lookup, converted value); the
  * SQL is written when the query runs, from the registry's quoted names and
- * "?" placeholders only. Iteration prepares a statement the query owns,
- * because receivers of pre_init/post_init run between rows and may run
- * queries of their own; everything else uses the connection's caches.
+ * "?" placeholders only. Iteration takes a statement the query holds
+ * until it ends (sh__db_stmt_take), because receivers of pre_init/post_init
+ * run between rows and may run queries of their own; the statement goes
+ * back to the connection's spares afterwards, so the next query of the
+ * same shape is not parsed again. Everything else uses the connection's
+ * caches.
  *
  * Lists of keys (the collector's "rows whose key is one of these") are
  * bound as one JSON array and expanded by SQLite's json_each(), so one
@@ -56,7 +59,7 @@ struct sh_query {
 	sh__order *order;
 	size_t order_count, order_capacity;
 	int64_t low, high;    /* Django's low_mark and high_mark; high -1: none */
-	sqlite3_stmt *iter;   /* owned, from the first sh_query_next() */
+	sqlite3_stmt *iter;   /* taken at the first sh_query_next(), given back at the end */
 	bool started, finished;
 };
 
@@ -83,7 +86,7 @@ void sh_query_free(sh_query *query)
 {
 	if (query == NULL)
 		return;
-	sqlite3_finalize(query->iter);
+	sh__db_stmt_give(query->db, query->iter);
 	for (size_t i = 0; i < query->cond_count; i++)
 		free(query->conds[i].text);
 	free(query->conds);
@@ -403,7 +406,7 @@ int sh_query_next(sh_query *query, sh_instance **out)
 		char *sql = sh__query_sql(query, query->msql->select, true, true);
 		if (sql == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory querying %s", query->model->label);
-		int rc = sh__db_prepare_owned(query->db, sql, &query->iter);
+		int rc = sh__db_stmt_take(query->db, sql, &query->iter);
 		free(sql);
 		if (rc < 0)
 			return rc;
@@ -417,7 +420,7 @@ int sh_query_next(sh_query *query, sh_instance **out)
 	if (rc != SQLITE_ROW) {
 		query->finished = true;
 		int code = rc == SQLITE_DONE ? 0 : sh__db_error(query->db, "reading rows");
-		sqlite3_finalize(query->iter);
+		sh__db_stmt_give(query->db, query->iter);
 		query->iter = NULL;
 		return code;
 	}

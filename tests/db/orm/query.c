@@ -5,6 +5,7 @@
  * update without signals, and the errors naming fields and lookups.
  */
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -257,6 +258,36 @@ Test(query, receivers_may_query_while_rows_are_read)
 	cr_assert_eq(sh_signal_connect(NULL, sh_hub_builtin(fx.hub, SH_POST_INIT), nested_get, &busy,
 		NULL), 0);
 	CHECK(q_new(), "1,2,3,4,5");
+	unseed();
+}
+
+/* The statements prepared on the test's connection. */
+static int statements(void)
+{
+	int n = 0;
+	for (sqlite3_stmt *s = sqlite3_next_stmt(sh_db_sqlite(fx.db), NULL); s != NULL;
+		s = sqlite3_next_stmt(sh_db_sqlite(fx.db), s))
+		n++;
+	return n;
+}
+
+Test(query, a_query_that_ends_gives_its_statement_to_the_next_of_the_same_shape)
+{
+	seed();
+	sh_query *q = q_new();
+	cr_assert_eq(sh_query_filter(q, "level__gte", sh_datum_int(2)), 0);
+	CHECK(q, "2,3,4,5");
+	int after_first = statements();
+	for (int64_t level = 1; level <= 4; level++) {
+		q = q_new();
+		cr_assert_eq(sh_query_filter(q, "level__gte", sh_datum_int(level)), 0);
+		sh_instance *inst;
+		cr_assert_eq(sh_query_next(q, &inst), 1, "%s", last_message());
+		cr_assert_eq(sh_instance_pk(inst), level, "the spare was reset and bound anew");
+		sh_instance_free(inst);
+		sh_query_free(q);   /* stopped early: given back all the same */
+	}
+	cr_assert_eq(statements(), after_first, "no statement prepared again");
 	unseed();
 }
 
