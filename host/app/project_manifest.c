@@ -30,6 +30,7 @@ static const sh__key sh__project_keys[] = {
 static const sh__key sh__database_keys[] = {
 	{ "engine", SH_VALUE_STRING, SH__ANY, true },
 	{ "name",   SH_VALUE_STRING, SH__ANY, true },
+	{ "synchronous", SH_VALUE_STRING, SH__ANY, false },
 };
 
 /* The database engines the host knows. */
@@ -52,6 +53,13 @@ static void sh__apply_database(sh_project *p, const sh_value *db)
 				"unknown database engine '%s' (sighost supports 'sqlite')", name);
 		p->db_engine = name;
 	}
+	const sh_value *sync = sh_value_get(db, "synchronous");
+	const char *mode = sh_value_string(sync);
+	if (mode != NULL && strcmp(mode, "normal") == 0)
+		p->db_sync = SH_DB_SYNC_NORMAL;
+	else if (mode != NULL && strcmp(mode, "full") != 0)
+		sh__problem_at(&p->problems, SH_EMANIFEST, sync,
+			"database.synchronous must be 'full' or 'normal', not '%s'", mode);
 	const char *file = sh_value_path_string(db, "name", NULL);
 	if (file != NULL && (p->db_name = sh__path_join(p->dir, file)) == NULL)
 		p->problems.oom = true;

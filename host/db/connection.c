@@ -383,6 +383,21 @@ const char *sh_database_path(const sh_database *database)
 	return database != NULL ? database->path : NULL;
 }
 
+int sh_database_set_sync(sh_database *database, sh_db_sync sync)
+{
+	if (database == NULL || (sync != SH_DB_SYNC_FULL && sync != SH_DB_SYNC_NORMAL))
+		return sh_error_set(SH_EINVAL, "sh_database_set_sync: no database or an unknown mode");
+	pthread_mutex_lock(&database->lock);
+	bool opened = database->connections != NULL;
+	if (!opened)
+		database->sync = sync;
+	pthread_mutex_unlock(&database->lock);
+	if (opened)
+		return sh_error_set(SH_EINVAL, "sh_database_set_sync: %s has open connections already",
+			database->path);
+	return 0;
+}
+
 sh_models *sh_database_models(const sh_database *database)
 {
 	return database != NULL ? database->models : NULL;
@@ -450,7 +465,9 @@ static int sh__db_open(sh_db **out, sh_database *database)
 	bool memory = strcmp(database->path, ":memory:") == 0;
 	if ((rc = sh__pragma(sqlite, "PRAGMA journal_mode=WAL", memory ? "memory" : "wal",
 			database->path)) < 0
-		|| (rc = sh__pragma(sqlite, "PRAGMA foreign_keys=ON", NULL, database->path)) < 0) {
+		|| (rc = sh__pragma(sqlite, "PRAGMA foreign_keys=ON", NULL, database->path)) < 0
+		|| (rc = sh__pragma(sqlite, database->sync == SH_DB_SYNC_NORMAL
+			? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL, database->path)) < 0) {
 		sqlite3_close_v2(sqlite);
 		return rc;
 	}

@@ -185,6 +185,7 @@ struct sh_database {
 	                             * here instead of polling SQLite's lock */
 	struct sh_db *connections;
 	const sh_sender *backend;   /* "sqlite" */
+	sh_db_sync sync;            /* PRAGMA synchronous of new connections */
 	struct sh__orm *orm;        /* per-model SQL and relations, built at open (orm.h) */
 };
 

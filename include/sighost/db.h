@@ -37,6 +37,22 @@ typedef struct sh_database sh_database;
  */
 SH_API int sh_database_open(sh_database **out, const char *path, sh_models *models);
 
+/* How each commit reaches the disk: SQLite's PRAGMA synchronous in WAL
+ * mode. FULL (the default) syncs the write-ahead log at every commit, so a
+ * committed transaction survives a power loss. NORMAL syncs it only at
+ * checkpoints: a process crash (even SIGKILL) still loses nothing and the
+ * file never corrupts, but the last commits before a power loss or kernel
+ * crash may roll back; commits no longer wait for the disk. */
+typedef enum sh_db_sync { SH_DB_SYNC_FULL = 0, SH_DB_SYNC_NORMAL = 1 } sh_db_sync;
+
+/*
+ * Sets the synchronous mode of the database's connections. Call it before
+ * the first connection opens (connections are per thread and set up once).
+ * Returns 0; SH_EINVAL for a NULL database, an unknown mode, or when a
+ * connection is open already.
+ */
+SH_API int sh_database_set_sync(sh_database *database, sh_db_sync sync);
+
 /* Closes every connection of the database and frees it. No thread may use
  * it any more. NULL is a no-op. */
 SH_API void sh_database_close(sh_database *database);

@@ -134,6 +134,17 @@ Test(manifest, every_problem_is_reported_not_only_the_first)
 	assert_problem("a.yaml:2:1: unknown key 'dependss' in app manifest (did you mean 'depends'?)");
 }
 
+Test(manifest, database_synchronous_is_full_or_normal)
+{
+	cr_assert_eq(read_project("project: t\ndatabase:\n  engine: sqlite\n  name: x.db\n"
+		"  synchronous: off\n"), SH_EMANIFEST);
+	assert_problem(":5:16: database.synchronous must be 'full' or 'normal', not 'off'");
+	sh_project_free(project);
+	free(project_path);
+	cr_assert_eq(sh_project_new(&project), 0);
+	cr_assert_eq(read_project("project: t\ndatabase: {engine: sqlite, name: x.db, synchronous: normal}\n"), 0);
+}
+
 Test(manifest, a_missing_plugin_directory_is_reported)
 {
 	cr_assert_eq(read_project("project: t\nplugin_dirs: [nowhere]\n"), SH_EMANIFEST);

@@ -218,3 +218,20 @@ Test(connection, null_arguments)
 	sh_database_close(NULL);
 	cr_assert_null(sh_database_path(NULL));
 }
+
+Test(connection, commits_sync_fully_unless_normal_is_set_before_the_first_connection)
+{
+	cr_assert_eq(sh_database_set_sync(fx.database, SH_DB_SYNC_NORMAL), 0);
+	cr_assert_eq(sh_database_connection(&fx.db, fx.database), 0);
+	cr_assert_eq(sql_int("PRAGMA synchronous"), 1, "NORMAL is 1");
+	cr_assert_eq(sh_database_set_sync(fx.database, SH_DB_SYNC_FULL), SH_EINVAL,
+		"too late: a connection is open");
+	cr_assert(strstr(last_message(), "open connections") != NULL, "%s", last_message());
+	cr_assert_eq(sh_database_set_sync(NULL, SH_DB_SYNC_FULL), SH_EINVAL);
+}
+
+Test(connection, commits_sync_fully_by_default)
+{
+	cr_assert_eq(sh_database_connection(&fx.db, fx.database), 0);
+	cr_assert_eq(sql_int("PRAGMA synchronous"), 2, "FULL is 2");
+}
