@@ -6,7 +6,14 @@
 #   apt-get update && apt-get install -y wrk python3-django gunicorn curl
 # and the build: ninja -C build (makes build/host/sighost and build/bench/bench.so).
 #
-# Usage: bench/web/run.sh            (env: DURATION=10 seconds per case, ROUNDS=2)
+# Usage: bench/web/run.sh            (env: DURATION=10 seconds per case, ROUNDS=2,
+#                                     SYNC=normal or full)
+#
+# SYNC is SQLite's PRAGMA synchronous for both servers' databases (WAL mode):
+# sighost's database.synchronous, Django's set from connection_created.
+# normal: a commit does not wait for the disk (a process crash loses
+# nothing; a power loss may lose the last commits); full: each commit
+# waits for an fsync, which bounds the creates per second of both.
 #
 # Both servers serve the model Item (name text(100), qty integer, price real)
 # with one post_save receiver that increments a counter: sighost from
@@ -26,6 +33,8 @@ sighost=$build/host/sighost
 py=/usr/bin/python3            # Debian's, where python3-django and gunicorn live
 duration=${DURATION:-10}
 rounds=${ROUNDS:-2}
+sync=${SYNC:-normal}
+case $sync in full|normal) ;; *) echo "run.sh: SYNC must be full or normal, not '$sync'" >&2; exit 2;; esac
 
 for need in "$sighost" "$build/bench/bench.so" "$build/bench/bench.yaml"; do
 	[ -e "$need" ] || { echo "run.sh: $need is missing: run ninja -C $build" >&2; exit 1; }
@@ -53,6 +62,7 @@ trap 'exit 130' INT TERM
 
 # --- sighost -----------------------------------------------------------------
 sed -e "s|^  name: .*|  name: $tmp/sighost.sqlite3|" \
+	-e "s|^  synchronous: [a-z]*|  synchronous: $sync|" \
 	-e "s|^  - \.\./\.\./\.\./build/bench\$|  - $build/bench|" \
 	"$here/project/project.yaml" > "$tmp/project.yaml"
 "$sighost" migrate --settings "$tmp/project.yaml" > "$tmp/sighost-migrate.log" 2>&1
@@ -70,7 +80,7 @@ done
 [ -n "$sighost_port" ] || { echo "run.sh: sighost did not start" >&2; cat "$tmp/sighost.log" >&2; exit 1; }
 
 # --- Django ------------------------------------------------------------------
-export BENCH_DB=$tmp/django.sqlite3 DJANGO_SETTINGS_MODULE=benchsite.settings PYTHONDONTWRITEBYTECODE=1
+export BENCH_DB=$tmp/django.sqlite3 BENCH_SYNC=$sync DJANGO_SETTINGS_MODULE=benchsite.settings PYTHONDONTWRITEBYTECODE=1
 (cd "$here/django" && "$py" manage.py migrate --verbosity 0)
 django_port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$py" -m gunicorn -w 2 -b "127.0.0.1:$django_port" --chdir "$here/django" \
@@ -150,7 +160,7 @@ run_case() {   # round server port method
 
 echo "sighost $("$sighost" --version 2>/dev/null | head -1 || true) on 127.0.0.1:$sighost_port (pid $sighost_pid);" \
 	"Django $("$py" -c 'import django; print(django.get_version())') + gunicorn -w 2 on 127.0.0.1:$django_port (pid $django_pid)" >&2
-echo "wrk -t2 -c64 -d${duration}s --latency, $rounds rounds; $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "wrk -t2 -c64 -d${duration}s --latency, $rounds rounds; PRAGMA synchronous=$sync on both; $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq "$rounds"); do
 	run_case "$round" sighost "$sighost_port" GET
 	run_case "$round" django "$django_port" GET

@@ -21,6 +21,7 @@ static const sh__key sh__project_keys[] = {
 	{ "listen",          SH_VALUE_STRING, SH__ANY,        false },
 	{ "threads",         SH_VALUE_INT,    SH__ANY,        false },
 	{ "atomic_requests", SH_VALUE_BOOL,   SH__ANY,        false },
+	{ "access_log",      SH_VALUE_BOOL,   SH__ANY,        false },
 	{ "max_body_size",   SH_VALUE_INT,    SH__ANY,        false },
 	{ "request_timeout", SH_VALUE_INT,    SH__ANY,        false },
 	{ "async_threads",   SH_VALUE_INT,    SH__ANY,        false },

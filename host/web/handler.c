@@ -147,6 +147,8 @@ static enum MHD_Result sh__queue(sh_request *r)
 	enum MHD_Result result = MHD_queue_response(r->connection, (unsigned)resp->status, m);
 	MHD_destroy_response(m);
 	r->answered = true;
+	if (!s->config.access_log)
+		return result;
 	char line[512];
 	sh__request_line(line, sizeof line, r);
 	sh_hub_log(s->hub, SH_LOG_INFO, "sighost.server", "\"%s\" %d %zu", line, resp->status,

@@ -317,6 +317,7 @@ typedef struct sh__server_config {
 	uint64_t max_body_size;
 	unsigned request_timeout;
 	bool atomic_requests;
+	bool access_log;            /* one log line per request */
 	unsigned async_threads;     /* workers of the pool for async receivers */
 	size_t async_queue;         /* jobs that may wait in it */
 } sh__server_config;

@@ -1,7 +1,7 @@
 /*
  * server_config.c: the server's settings: the top-level keys listen,
- * threads, max_body_size, request_timeout, atomic_requests, async_threads
- * and async_queue of the project manifest (their types are checked with
+ * threads, max_body_size, request_timeout, atomic_requests, access_log,
+ * async_threads and async_queue of the project manifest (their types are checked with
  * the manifest; their ranges here), overridden by sh_server_opts (the
  * command line).
  */
@@ -107,6 +107,7 @@ int sh__server_config_read(sh_server *s, const sh_server_opts *opts)
 	c->async_threads = (unsigned)async_threads;
 	c->async_queue = (size_t)async_queue;
 	c->atomic_requests = sh_value_path_bool(root, "atomic_requests", false);
+	c->access_log = sh_value_path_bool(root, "access_log", true);
 	if (opts != NULL && opts->threads != 0) {
 		if (opts->threads > 256)
 			sh__wproblem_add(&s->problems, SH_EINVAL, NULL, 0, 0,

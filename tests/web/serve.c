@@ -85,6 +85,23 @@ Test(serve, says_where_it_serves_and_answers_a_view)
 	w_server_free(&s);
 }
 
+Test(serve, access_log_false_leaves_out_the_line_per_request)
+{
+	w_server s;
+	serve(&s, "access_log: false\n");
+	w_resp r = w_request(s.port, "GET", "/hello", NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.head);
+	w_resp_free(&r);
+	r = w_request(s.port, "GET", "/boom", NULL, NULL);
+	cr_assert_eq(r.status, 500, "%s", r.head);
+	w_resp_free(&r);
+	stop(&s);
+	w_lacks(s.err, "\"GET /hello HTTP/1.1\"");
+	w_lacks(s.err, "\"GET /boom HTTP/1.1\" 500");
+	w_has(s.err, "view web.boom failed");   /* errors are still logged */
+	w_server_free(&s);
+}
+
 Test(serve, a_view_reads_method_path_query_headers_params_and_json_body)
 {
 	w_server s;

@@ -1,7 +1,8 @@
 """Settings of the Django side of the web benchmark (bench/web/run.sh).
 
 The database is BENCH_DB (a file in run.sh's temp dir), in WAL mode as
-sighost's (benchapp/apps.py sets it on every connection).
+sighost's, with PRAGMA synchronous BENCH_SYNC (benchapp/apps.py sets both on
+every connection, from connection_created).
 """
 import os
 
