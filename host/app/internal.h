@@ -125,6 +125,7 @@ struct sh_project {
 	const char *db_engine;
 	char *db_name;              /* absolute */
 	sh_db_sync db_sync;         /* database.synchronous */
+	const sh_value *db_timeout; /* database.timeout (seconds), NULL when absent or invalid */
 	/* the published `settings` map (see sh__live): an atomic pointer, so
 	 * plain reads and writes of it are atomic loads and stores */
 	const sh_value *_Atomic settings;

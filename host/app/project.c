@@ -189,7 +189,9 @@ static bool sh__prepare_models(sh_project *p)
 	}
 	rc = sh_database_open(&p->database, p->db_name ? p->db_name : path, p->models);
 	free(path);
-	if (rc == 0 && (rc = sh_database_set_sync(p->database, p->db_sync)) < 0)
+	if (rc == 0 && ((p->db_timeout != NULL && (rc = sh_database_set_timeout(p->database,
+			(int)p->db_timeout->integer * 1000)) < 0)
+		|| (rc = sh_database_set_sync(p->database, p->db_sync)) < 0))
 		sh_database_close(p->database);
 	if (rc < 0) {
 		p->database = NULL;

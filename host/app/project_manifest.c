@@ -32,7 +32,11 @@ static const sh__key sh__database_keys[] = {
 	{ "engine", SH_VALUE_STRING, SH__ANY, true },
 	{ "name",   SH_VALUE_STRING, SH__ANY, true },
 	{ "synchronous", SH_VALUE_STRING, SH__ANY, false },
+	{ "timeout",     SH_VALUE_INT,    SH__ANY, false },
 };
+
+/* The longest database.timeout (seconds) a manifest may ask for. */
+#define SH__DB_TIMEOUT_MAX 3600
 
 /* The database engines the host knows. */
 static const char *const sh__engines[] = { "sqlite" };
@@ -61,6 +65,15 @@ static void sh__apply_database(sh_project *p, const sh_value *db)
 	else if (mode != NULL && strcmp(mode, "full") != 0)
 		sh__problem_at(&p->problems, SH_EMANIFEST, sync,
 			"database.synchronous must be 'full' or 'normal', not '%s'", mode);
+	const sh_value *timeout = sh_value_get(db, "timeout");
+	if (sh_value_type_of(timeout) == SH_VALUE_INT) {
+		if (timeout->integer < 0 || timeout->integer > SH__DB_TIMEOUT_MAX)
+			sh__problem_at(&p->problems, SH_EMANIFEST, timeout,
+				"database.timeout must be from 0 to %d seconds, not %lld", SH__DB_TIMEOUT_MAX,
+				(long long)timeout->integer);
+		else
+			p->db_timeout = timeout;
+	}
 	const char *file = sh_value_path_string(db, "name", NULL);
 	if (file != NULL && (p->db_name = sh__path_join(p->dir, file)) == NULL)
 		p->problems.oom = true;

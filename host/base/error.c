@@ -54,6 +54,7 @@ const char *sh_error_name(int code)
 	case SH_EIO: return "SH_EIO";
 	case SH_EPROTECTED: return "SH_EPROTECTED";
 	case SH_EINTEGRITY: return "SH_EINTEGRITY";
+	case SH_EUNAVAILABLE: return "SH_EUNAVAILABLE";
 	default: return "SH_E(unknown)";
 	}
 }

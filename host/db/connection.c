@@ -346,6 +346,7 @@ int sh_database_open(sh_database **out, const char *path, sh_models *models)
 	}
 	pthread_mutex_init(&database->lock, NULL);
 	pthread_mutex_init(&database->write_lock, NULL);
+	database->busy_timeout_ms = SH__BUSY_TIMEOUT_MS;
 	rc = sh__orm_build(database);
 	if (rc < 0) {
 		sh_database_close(database);
@@ -398,13 +399,46 @@ int sh_database_set_sync(sh_database *database, sh_db_sync sync)
 	return 0;
 }
 
+int sh_database_set_timeout(sh_database *database, int milliseconds)
+{
+	if (database == NULL || milliseconds < 0)
+		return sh_error_set(SH_EINVAL, "sh_database_set_timeout: no database or a negative "
+			"timeout");
+	pthread_mutex_lock(&database->lock);
+	bool opened = database->connections != NULL;
+	if (!opened)
+		database->busy_timeout_ms = milliseconds;
+	pthread_mutex_unlock(&database->lock);
+	if (opened)
+		return sh_error_set(SH_EINVAL, "sh_database_set_timeout: %s has open connections "
+			"already", database->path);
+	return 0;
+}
+
+int sh_database_close_unusable(sh_database *database)
+{
+	sh_db *db = database != NULL ? pthread_getspecific(database->key) : NULL;
+	if (db == NULL || db->depth > 0)
+		return 0;
+	/* Opened READWRITE, SQLite fell back to read-only: the file was not
+	 * writable then, and the connection will not notice when it is. */
+	if (!db->unusable && sqlite3_db_readonly(db->sqlite, "main") != 1)
+		return 0;
+	pthread_setspecific(database->key, NULL);
+	if (sh__unlink(database, db))
+		sh__db_free(db);
+	return 1;
+}
+
 sh_models *sh_database_models(const sh_database *database)
 {
 	return database != NULL ? database->models : NULL;
 }
 
-/* Runs a PRAGMA and, when `expect` is non-NULL, checks its one-row answer. */
-static int sh__pragma(sqlite3 *sqlite, const char *sql, const char *expect, const char *path)
+/* Runs a PRAGMA on a new connection of `database` and, when `expect` is
+ * non-NULL, checks its one-row answer. */
+static int sh__pragma(sqlite3 *sqlite, const char *sql, const char *expect,
+	const sh_database *database)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc = sqlite3_prepare_v2(sqlite, sql, -1, &stmt, NULL);
@@ -413,16 +447,18 @@ static int sh__pragma(sqlite3 *sqlite, const char *sql, const char *expect, cons
 			const char *got = (const char *)sqlite3_column_text(stmt, 0);
 			if (expect != NULL && (got == NULL || strcmp(got, expect) != 0)) {
 				sh_error_set(SH_EDB, "cannot set up database %s: %s answered '%s', not '%s'",
-					path, sql, got ? got : "NULL", expect);
+					database->path, sql, got ? got : "NULL", expect);
 				sqlite3_finalize(stmt);
 				return SH_EDB;
 			}
 		}
 	}
 	if (rc != SQLITE_DONE) {
-		sh_error_set(SH_EDB, "cannot set up database %s: %s: %s", path, sql, sqlite3_errmsg(sqlite));
+		char what[256];
+		snprintf(what, sizeof what, "cannot set up the connection: %s", sql);
+		rc = sh__sqlite_error(sqlite, database, what);
 		sqlite3_finalize(stmt);
-		return SH_EDB;
+		return rc;
 	}
 	sqlite3_finalize(stmt);
 	return 0;
@@ -453,21 +489,24 @@ static int sh__db_open(sh_db **out, sh_database *database)
 	int rc = sqlite3_open_v2(database->path, &sqlite,
 		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		sh_error_set(SH_EDB, "cannot open database %s: %s", database->path,
-			sqlite ? sqlite3_errmsg(sqlite) : sqlite3_errstr(rc));
+		if (sqlite != NULL)
+			rc = sh__sqlite_error(sqlite, database, "cannot open a connection");
+		else
+			rc = sh_error_set(SH_ENOMEM, "cannot open database %s: %s", database->path,
+				sqlite3_errstr(rc));
 		sqlite3_close_v2(sqlite);
-		return SH_EDB;
+		return rc;
 	}
 	sqlite3_extended_result_codes(sqlite, 1);
-	sqlite3_busy_timeout(sqlite, SH__BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(sqlite, database->busy_timeout_ms);
 	sqlite3_create_collation_v2(sqlite, SH__DATETIME_COLLATION, SQLITE_UTF8, NULL,
 		sh__datetime_cmp, NULL);
 	bool memory = strcmp(database->path, ":memory:") == 0;
 	if ((rc = sh__pragma(sqlite, "PRAGMA journal_mode=WAL", memory ? "memory" : "wal",
-			database->path)) < 0
-		|| (rc = sh__pragma(sqlite, "PRAGMA foreign_keys=ON", NULL, database->path)) < 0
+			database)) < 0
+		|| (rc = sh__pragma(sqlite, "PRAGMA foreign_keys=ON", NULL, database)) < 0
 		|| (rc = sh__pragma(sqlite, database->sync == SH_DB_SYNC_NORMAL
-			? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL, database->path)) < 0) {
+			? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL, database)) < 0) {
 		sqlite3_close_v2(sqlite);
 		return rc;
 	}
@@ -531,6 +570,13 @@ sqlite3 *sh_db_sqlite(sh_db *db)
 	return db != NULL ? db->sqlite : NULL;
 }
 
+int sh_db_error(sh_db *db, const char *what)
+{
+	if (db == NULL || what == NULL)
+		return sh_error_set(SH_EINVAL, "sh_db_error: db and what are required");
+	return sh__db_error(db, what);
+}
+
 sh_database *sh_db_database(const sh_db *db)
 {
 	return db != NULL ? db->database : NULL;
@@ -557,8 +603,9 @@ static int sh__prepare_raw(sh_db *db, const char *sql, unsigned flags, sqlite3_s
 	int rc = sqlite3_prepare_v3(db->sqlite, sql, -1, flags, out, NULL);
 	if (rc != SQLITE_OK) {
 		*out = NULL;
-		return sh_error_set(SH_EDB, "cannot prepare SQL [%s] on %s: %s", sql,
-			db->database->path, sqlite3_errmsg(db->sqlite));
+		char what[512];
+		snprintf(what, sizeof what, "cannot prepare SQL [%s]", sql);
+		return sh__db_error(db, what);
 	}
 	return 0;
 }
@@ -696,8 +743,11 @@ int sh__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value)
 	case SH_DATUM_BOOL: rc = sqlite3_bind_int(stmt, index, value.v.b ? 1 : 0); break;
 	default: rc = sqlite3_bind_null(stmt, index); break;
 	}
-	if (SH__UNLIKELY(rc != SQLITE_OK))
-		return sh_error_set(SH_EDB, "cannot bind parameter %d: %s", index, sqlite3_errmsg(db->sqlite));
+	if (SH__UNLIKELY(rc != SQLITE_OK)) {
+		char what[64];
+		snprintf(what, sizeof what, "cannot bind parameter %d", index);
+		return sh__db_error(db, what);
+	}
 	return 0;
 }
 
@@ -725,12 +775,79 @@ const char *sh__describe_column(const sh_database *database, const char *table_c
 	return NULL;
 }
 
+/* What an I/O error was doing, from its extended code. */
+static const char *sh__ioerr_doing(int ext)
+{
+	switch (ext) {
+	case SQLITE_IOERR_READ:
+	case SQLITE_IOERR_SHORT_READ: return "reading";
+	case SQLITE_IOERR_WRITE: return "writing";
+	case SQLITE_IOERR_FSYNC:
+	case SQLITE_IOERR_DIR_FSYNC: return "syncing";
+	case SQLITE_IOERR_TRUNCATE: return "truncating";
+	case SQLITE_IOERR_SHMOPEN:
+	case SQLITE_IOERR_SHMSIZE:
+	case SQLITE_IOERR_SHMMAP: return "mapping the -shm file of";
+	case SQLITE_IOERR_LOCK:
+	case SQLITE_IOERR_RDLOCK:
+	case SQLITE_IOERR_UNLOCK:
+	case SQLITE_IOERR_SHMLOCK: return "locking";
+	default: return "accessing";
+	}
+}
+
+int sh__sqlite_error(sqlite3 *sqlite, const sh_database *database, const char *what)
+{
+	int ext = sqlite3_extended_errcode(sqlite);
+	const char *msg = sqlite3_errmsg(sqlite);
+	const char *path = database->path;   /* a handle that failed to open has no file name */
+	int busy_ms = database->busy_timeout_ms;
+	int sys = sqlite3_system_errno(sqlite);
+	char errno_text[160] = "";
+	if (sys != 0)
+		snprintf(errno_text, sizeof errno_text, "; the system said: %s", strerror(sys));
+	switch (ext & 0xff) {
+	case SQLITE_FULL:
+		return sh_error_set(SH_EUNAVAILABLE, "%s: database %s is full: the disk or a quota "
+			"has no room left (%s%s)", what, path, msg, errno_text);
+	case SQLITE_READONLY:
+		if (ext == SQLITE_READONLY_DBMOVED)
+			return sh_error_set(SH_EUNAVAILABLE, "%s: database %s is read-only: its file was "
+				"moved or deleted while open (%s)", what, path, msg);
+		return sh_error_set(SH_EUNAVAILABLE, "%s: database %s is read-only: this process may "
+			"not write the file, its -wal or -shm file or their directory (%s)", what, path, msg);
+	case SQLITE_BUSY:
+		return sh_error_set(SH_EUNAVAILABLE, "%s: database %s is locked by another process "
+			"(gave up after waiting %d ms; %s)", what, path, busy_ms, msg);
+	case SQLITE_PROTOCOL:
+		return sh_error_set(SH_EUNAVAILABLE, "%s: database %s is too busy: its locks kept "
+			"changing hands (%s)", what, path, msg);
+	case SQLITE_IOERR:
+		return sh_error_set(SH_EUNAVAILABLE, "%s: I/O error %s database %s: the disk may be "
+			"full, over a quota or a file size limit, or failing (%s, SQLite code %d%s)", what,
+			sh__ioerr_doing(ext), path, msg, ext, errno_text);
+	case SQLITE_CANTOPEN:
+		return sh_error_set(SH_EUNAVAILABLE, "%s: cannot open database %s or its -wal or -shm "
+			"file (%s%s)", what, path, msg, errno_text);
+	case SQLITE_NOMEM:
+		return sh_error_set(SH_ENOMEM, "%s: out of memory (%s)", what, msg);
+	default:
+		return sh_error_set(SH_EDB, "%s: %s", what, msg);
+	}
+}
+
 int sh__db_error(sh_db *db, const char *what)
 {
 	int ext = sqlite3_extended_errcode(db->sqlite);
+	if ((ext & 0xff) != SQLITE_CONSTRAINT) {
+		/* SQLite keeps a connection that found its file read-only (or
+		 * could not open a -wal or -shm file) that way for good: only a
+		 * new connection sees the file writable again. */
+		int base = ext & 0xff;
+		db->unusable = db->unusable || base == SQLITE_READONLY || base == SQLITE_CANTOPEN;
+		return sh__sqlite_error(db->sqlite, db->database, what);
+	}
 	const char *msg = sqlite3_errmsg(db->sqlite);
-	if ((ext & 0xff) != SQLITE_CONSTRAINT)
-		return sh_error_set(SH_EDB, "%s: %s", what, msg);
 	/* "UNIQUE constraint failed: table.column[, table.column]" */
 	const char *colon = strstr(msg, "failed: ");
 	char first[256] = "";

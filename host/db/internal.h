@@ -165,6 +165,8 @@ struct sh_db {
 	sh__stmt *spares;           /* statements given back by sh__db_stmt_give (sql NULL) */
 	size_t spare_count;
 	int depth;                  /* open atomic blocks */
+	bool unusable;              /* a failure showed that only a new connection can
+	                             * write (sh__db_error, sh_database_close_unusable) */
 	sh__block *blocks;          /* per depth, blocks[depth - 1] the innermost */
 	size_t block_capacity;
 	sh__on_commit *on_commit;
@@ -186,6 +188,8 @@ struct sh_database {
 	struct sh_db *connections;
 	const sh_sender *backend;   /* "sqlite" */
 	sh_db_sync sync;            /* PRAGMA synchronous of new connections */
+	int busy_timeout_ms;        /* how long a connection waits for another process's
+	                             * lock (sh_database_set_timeout) */
 	struct sh__orm *orm;        /* per-model SQL and relations, built at open (orm.h) */
 };
 
@@ -199,10 +203,21 @@ int sh__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out);
 /* Binds `value` at 1-based `index`. Returns 0 or SH_EDB. */
 int sh__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value);
 
-/* Turns SQLite's last error on `db` into an sh error: SH_EINTEGRITY for
- * constraint failures (naming the table and column SQLite names), else
- * SH_EDB; `what` says what was being done. Returns the code. */
+/* Turns SQLite's last error on `db` into an sh error (sh__sqlite_error()
+ * below is the one place that decides the code): SH_EUNAVAILABLE when the database is full, read-only,
+ * locked by another process past the busy timeout, failing with an I/O
+ * error or cannot be opened (the message names the file and says which,
+ * in words; a read-only or unopenable file also marks `db` unusable);
+ * SH_EINTEGRITY for constraint failures (naming the table and column
+ * SQLite names); SH_ENOMEM; else SH_EDB. `what` says what was being done
+ * and starts the message. Returns the code. */
 int sh__db_error(sh_db *db, const char *what);
+
+/* The same for a handle of `database` with no sh_db (yet, or one that
+ * failed to open): SQLite's last error on `sqlite` (non-NULL) as
+ * SH_EUNAVAILABLE, SH_ENOMEM or SH_EDB, with no constraint naming; the
+ * message names the database's file and quotes its busy timeout. */
+int sh__sqlite_error(sqlite3 *sqlite, const sh_database *database, const char *what);
 
 /* ---- instances (instance.c) ---- */
 

@@ -116,9 +116,11 @@ int sh__bind_columns(sh_db *db, sqlite3_stmt *stmt, const sh__model_sql *msql,
 			continue;
 		failed |= sh__bind_raw(stmt, index++, &values[i]);
 	}
-	if (SH__UNLIKELY(failed != SQLITE_OK))
-		return sh_error_set(SH_EDB, "cannot bind the values of %s: %s", msql->model->label,
-			sqlite3_errmsg(db->sqlite));
+	if (SH__UNLIKELY(failed != SQLITE_OK)) {
+		char what[256];
+		snprintf(what, sizeof what, "cannot bind the values of %s", msql->model->label);
+		return sh__db_error(db, what);
+	}
 	return index;
 }
 
@@ -236,7 +238,9 @@ static SH__NOINLINE int sh__partial_stmt(sh_db *db, const sh__model_sql *msql, c
 		sqlite3_stmt *stmt;
 		rc = sqlite3_prepare_v3(db->sqlite, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
 		if (rc != SQLITE_OK) {
-			rc = sh_error_set(SH_EDB, "cannot prepare SQL [%s]: %s", sql, sqlite3_errmsg(db->sqlite));
+			char what[1024];
+			snprintf(what, sizeof what, "cannot prepare SQL [%s]", sql);
+			rc = sh__db_error(db, what);
 		} else {
 			sqlite3_finalize(slot->stmt);
 			slot->stmt = stmt;

@@ -252,9 +252,11 @@ int sh__schema_model_sql(const sh_model *model, char ***stmts, size_t *count)
 
 /* ---- syncdb ---- */
 
-/* Stores in *exists whether the table of `model` exists. Returns 0 or SH_EDB. */
-static int sh__table_exists(sqlite3 *s, const sh_model *model, bool *exists)
+/* Stores in *exists whether the table of `model` exists. Returns 0 or the
+ * error of sh__db_error(). */
+static int sh__table_exists(sh_db *db, const sh_model *model, bool *exists)
 {
+	sqlite3 *s = sh_db_sqlite(db);
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v2(s, "SELECT 1 FROM sqlite_master WHERE type = 'table' "
 		"AND name = ?1 COLLATE NOCASE", -1, &stmt, NULL);
@@ -266,24 +268,27 @@ static int sh__table_exists(sqlite3 *s, const sh_model *model, bool *exists)
 		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 	}
 	sqlite3_finalize(stmt);
-	if (rc != SQLITE_OK)
-		return sh_error_set(SH_EDB, "cannot look for table \"%s\": %s", model->table,
-			sqlite3_errmsg(s));
+	if (rc != SQLITE_OK) {
+		char what[256];
+		snprintf(what, sizeof what, "cannot look for table \"%s\"", model->table);
+		return sh__db_error(db, what);
+	}
 	return 0;
 }
 
-static int sh__create_model(sqlite3 *s, const sh_model *model)
+static int sh__create_model(sh_db *db, const sh_model *model)
 {
+	sqlite3 *s = sh_db_sqlite(db);
 	char **stmts;
 	size_t count;
 	int rc = sh__schema_model_sql(model, &stmts, &count);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
-		char *why = NULL;
-		if (sqlite3_exec(s, stmts[i], NULL, NULL, &why) != SQLITE_OK) {
-			rc = sh_error_set(SH_EDB, "cannot create table \"%s\" of %s: %s", model->table,
-				model->label, why ? why : sqlite3_errmsg(s));
+		if (sqlite3_exec(s, stmts[i], NULL, NULL, NULL) != SQLITE_OK) {
+			char what[512];
+			snprintf(what, sizeof what, "cannot create table \"%s\" of %s", model->table,
+				model->label);
+			rc = sh__db_error(db, what);
 		}
-		sqlite3_free(why);
 	}
 	sh__schema_free(stmts, count);
 	return rc;
@@ -291,12 +296,11 @@ static int sh__create_model(sqlite3 *s, const sh_model *model)
 
 static int sh__syncdb_models(sh_db *db, const sh_models *models)
 {
-	sqlite3 *s = sh_db_sqlite(db);
 	for (size_t i = 0; i < models->count; i++) {
 		bool exists = false;
-		int rc = sh__table_exists(s, models->models[i], &exists);
+		int rc = sh__table_exists(db, models->models[i], &exists);
 		if (rc == 0 && !exists)
-			rc = sh__create_model(s, models->models[i]);
+			rc = sh__create_model(db, models->models[i]);
 		if (rc < 0)
 			return rc;
 	}

@@ -41,13 +41,8 @@ int sh_token_table_ensure(sh_db *db)
 {
 	if (db == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_table_ensure: db is required");
-	char *message = NULL;
-	if (sqlite3_exec(sh_db_sqlite(db), sh__token_ddl, NULL, NULL, &message) != SQLITE_OK) {
-		int rc = sh_error_set(SH_EDB, "cannot create the table %s: %s", SH_TOKEN_TABLE,
-			message ? message : sqlite3_errmsg(sh_db_sqlite(db)));
-		sqlite3_free(message);
-		return rc;
-	}
+	if (sqlite3_exec(sh_db_sqlite(db), sh__token_ddl, NULL, NULL, NULL) != SQLITE_OK)
+		return sh_db_error(db, "cannot create the table " SH_TOKEN_TABLE);
 	return 0;
 }
 
@@ -146,7 +141,7 @@ int sh_token_create(char **out, sh_db *db, const char *user)
 		src = sqlite3_step(stmt);
 	}
 	if (src != SQLITE_DONE) {
-		rc = sh_error_set(SH_EDB, "cannot store the token: %s", sqlite3_errmsg(sql));
+		rc = sh_db_error(db, "cannot store the token");
 		sqlite3_finalize(stmt);
 		free(key);
 		return rc;
@@ -184,7 +179,7 @@ int sh_token_authenticate(char **out, sh_db *db, const char *key)
 	if (src != SQLITE_OK) {
 		bool missing = strstr(sqlite3_errmsg(sql), "no such table") != NULL;
 		int rc = missing ? sh_error_set(SH_ENOTFOUND, "invalid token")
-			: sh_error_set(SH_EDB, "cannot read the tokens: %s", sqlite3_errmsg(sql));
+			: sh_db_error(db, "cannot read the tokens");
 		sqlite3_finalize(stmt);
 		return rc;
 	}
@@ -200,7 +195,7 @@ int sh_token_authenticate(char **out, sh_db *db, const char *key)
 			rc = *out != NULL ? 0 : sh_error_set(SH_ENOMEM, "out of memory");
 		}
 	} else if (src != SQLITE_DONE) {
-		rc = sh_error_set(SH_EDB, "cannot read the tokens: %s", sqlite3_errmsg(sql));
+		rc = sh_db_error(db, "cannot read the tokens");
 	}
 	sqlite3_finalize(stmt);
 	if (rc == 0)

@@ -14,7 +14,10 @@
  *                     request_finished, the request is freed
  *
  * Answers the host makes itself (404, 405, 500...) carry fixed bodies that
- * say nothing of the error; the error goes to the log.
+ * say nothing of the error; the error goes to the log. A failure whose
+ * code is SH_EUNAVAILABLE (the database is full, read-only, locked by
+ * another process...) is answered 503 with Retry-After instead of 500:
+ * the request was fine and may succeed once the fault clears.
  */
 #include <netdb.h>
 #include <stdio.h>
@@ -26,6 +29,9 @@
 #include "handler.h"
 
 #define SH__HTML "text/html; charset=utf-8"
+/* Seconds a client is asked to wait after a 503: about the default busy
+ * timeout, a hint rather than a promise. */
+#define SH__RETRY_AFTER "5"
 
 void *sh__on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
 {
@@ -165,6 +171,7 @@ static const char *sh__status_body(int status)
 	case 405: return "<h1>Method Not Allowed (405)</h1>";
 	case 413: return "<h1>Request Entity Too Large (413)</h1>";
 	case 501: return "<h1>Not Implemented (501)</h1>";
+	case 503: return "<h1>Service Unavailable (503)</h1><p>Please try again later.</p>";
 	default: return "<h1>Server Error (500)</h1>";
 	}
 }
@@ -178,6 +185,7 @@ static const char *sh__status_json(const sh_request *r, int status)
 			? "{\"error\":\"invalid token\"}"
 			: "{\"error\":\"authentication credentials were not provided\"}";
 	case 501: return "{\"error\":\"not implemented\"}";
+	case 503: return "{\"error\":\"service unavailable, try again later\"}";
 	default: return "{\"error\":\"server error\"}";
 	}
 }
@@ -200,8 +208,16 @@ static enum MHD_Result sh__answer(sh_request *r, int status)
 		sh_http_response_set_header(resp, "Allow", allow);
 	} else if (status == 401) {
 		sh_http_response_set_header(resp, "WWW-Authenticate", "Token");
+	} else if (status == 503) {
+		sh_http_response_set_header(resp, "Retry-After", SH__RETRY_AFTER);
 	}
 	return sh__queue(r);
+}
+
+/* The status of the host's answer to a request that failed with `rc`. */
+static int sh__failure_status(int rc)
+{
+	return rc == SH_EUNAVAILABLE ? 503 : 500;
 }
 
 /* Whether the route runs in one transaction: its own `atomic`, else the
@@ -245,7 +261,8 @@ static int sh__call_view(sh_request *r, const sh_route *route, char *message, si
 	return rc;
 }
 
-/* Runs the view; on failure logs, sends got_request_exception, answers 500. */
+/* Runs the view; on failure logs, sends got_request_exception, answers 500
+ * (503 when the database is unavailable). */
 static enum MHD_Result sh__run_view(sh_request *r, const sh_route *route)
 {
 	sh_server *s = r->server;
@@ -264,7 +281,7 @@ static enum MHD_Result sh__run_view(sh_request *r, const sh_route *route)
 			sh_error_name(rc), message);
 	sh_got_request_exception_args args = { r, rc, message };
 	sh_signal_send_robust(s->got_request_exception, NULL, &args, NULL);
-	return sh__answer(r, 500);
+	return sh__answer(r, sh__failure_status(rc));
 }
 
 /* The whole request is in: Django's get_response. */
@@ -279,7 +296,7 @@ static enum MHD_Result sh__dispatch(sh_request *r)
 	if (rc < 0) {
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server",
 			"a request_started receiver failed: %s", sh_error_last()->message);
-		return sh__answer(r, 500);
+		return sh__answer(r, sh__failure_status(rc));
 	}
 	if (r->too_large)
 		return sh__answer(r, 413);
@@ -299,7 +316,7 @@ static enum MHD_Result sh__dispatch(sh_request *r)
 	if (rc < 0) {
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "cannot check the API token: %s",
 			sh_error_last()->message);
-		return sh__answer(r, 500);
+		return sh__answer(r, sh__failure_status(rc));
 	}
 	if (rc > 0 || (route->login_required && sh_request_user(r) == NULL))
 		return sh__answer(r, 401);
@@ -358,6 +375,12 @@ void sh__on_completed(void *cls, struct MHD_Connection *connection, void **con_c
 	if (r->started && sh_signal_send(s->request_finished, s->handler, NULL, NULL) < 0)
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server",
 			"a request_finished receiver failed: %s", sh_error_last()->message);
+	/* A connection that found the database read-only stays so: let the
+	 * thread's next request open a new one (Django closes unusable
+	 * connections at request_finished too). */
+	if (sh_database_close_unusable(sh_project_database(s->project)) == 1)
+		sh_hub_log(s->hub, SH_LOG_INFO, "sighost.server", "closed this thread's database "
+			"connection, which cannot write; the next request opens a new one");
 	sh__request_free(r);
 	atomic_fetch_sub(&s->in_flight, 1);
 }

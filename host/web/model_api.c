@@ -14,7 +14,8 @@
  * rolled back on any failure: a request that fails writes nothing. Client
  * errors are answered here as JSON ({"error": ..., "field": ...}); a
  * failure of the host or of a receiver is returned, and the handler
- * answers 500 and sends got_request_exception.
+ * answers 500 (503 for SH_EUNAVAILABLE: the database is full, read-only or
+ * locked) and sends got_request_exception.
  */
 #include <stdio.h>
 #include <stdlib.h>

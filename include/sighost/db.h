@@ -53,6 +53,31 @@ typedef enum sh_db_sync { SH_DB_SYNC_FULL = 0, SH_DB_SYNC_NORMAL = 1 } sh_db_syn
  */
 SH_API int sh_database_set_sync(sh_database *database, sh_db_sync sync);
 
+/*
+ * Sets how long a connection waits for a lock that another process holds
+ * (SQLite's busy timeout) before the operation fails with SH_EUNAVAILABLE;
+ * 5000 ms unless set, 0 fails at once. Threads of this process never wait
+ * on it: their writers queue on the database's own lock. Call it before
+ * the first connection opens. Returns 0; SH_EINVAL for a NULL database, a
+ * negative time, or when a connection is open already.
+ */
+SH_API int sh_database_set_timeout(sh_database *database, int milliseconds);
+
+/*
+ * Closes the calling thread's connection when it can never write again:
+ * SQLite opened the file read-only (it was not writable then), or a
+ * failure found the file, its -wal or -shm file read-only or could not
+ * open one; SQLite keeps a connection that way even once the file is
+ * writable. The thread's next sh_database_connection() then opens a new
+ * one, which sees the file as it is by then (Django's
+ * close_if_unusable_or_obsolete).
+ * Call it only where the thread holds nothing of the connection: no
+ * instance, query or atomic block (the server does after each request).
+ * Returns 1 when it closed the connection, 0 when there was none to close
+ * (none, usable, or inside an atomic block).
+ */
+SH_API int sh_database_close_unusable(sh_database *database);
+
 /* Closes every connection of the database and frees it. No thread may use
  * it any more. NULL is a no-op. */
 SH_API void sh_database_close(sh_database *database);
@@ -83,6 +108,16 @@ SH_API int sh_database_syncdb(sh_db *db);
 /* Returns the connection's SQLite handle, for receivers that need raw
  * access (PRAGMAs in connection_created). Owned by the database. */
 SH_API struct sqlite3 *sh_db_sqlite(sh_db *db);
+
+/*
+ * For code that runs its own SQL on sh_db_sqlite(): turns SQLite's last
+ * error on the connection into the host's code and message, as the model
+ * layer does: SH_EUNAVAILABLE when the database is full, read-only, locked
+ * by another process or failing (the server answers 503), SH_EINTEGRITY
+ * for a constraint, SH_ENOMEM, else SH_EDB. The message starts with `what`
+ * and names the file. Returns the code; SH_EINVAL for a NULL argument.
+ */
+SH_API int sh_db_error(sh_db *db, const char *what);
 
 /* Returns the database a connection belongs to. */
 SH_API sh_database *sh_db_database(const sh_db *db);

@@ -31,7 +31,11 @@ typedef enum sh_error_code {
 	SH_ERECEIVER = -11,  /* a receiver failed without a code of its own */
 	SH_EIO = -12,        /* reading or writing a file failed */
 	SH_EPROTECTED = -13, /* a delete is refused by PROTECT or RESTRICT keys */
-	SH_EINTEGRITY = -14  /* a unique, not-null or foreign key constraint failed */
+	SH_EINTEGRITY = -14, /* a unique, not-null or foreign key constraint failed */
+	SH_EUNAVAILABLE = -15 /* the database cannot be written or read for now: the disk
+	                       * is full, the file is read-only or locked by another
+	                       * process, or an I/O error; retrying after the cause is
+	                       * gone may succeed (the server answers 503) */
 } sh_error_code;
 
 /* The last error raised on the calling thread. */

@@ -200,15 +200,16 @@ Test(connection, unprepared_registry_is_refused)
 	sh_models_free(models);
 }
 
-Test(connection, unopenable_file_is_edb_naming_the_path)
+Test(connection, unopenable_file_is_unavailable_naming_the_path)
 {
 	sh_database *db;
 	cr_assert_eq(sh_database_open(&db, "/nonexistent-dir/x/db.sqlite3", fx.models), 0,
 		"open does not touch the file");
 	sh_db *conn = NULL;
-	cr_assert_eq(sh_database_connection(&conn, db), SH_EDB);
-	cr_assert(strstr(last_message(), "/nonexistent-dir/x/db.sqlite3") != NULL, "%s",
-		last_message());
+	cr_assert_eq(sh_database_connection(&conn, db), SH_EUNAVAILABLE);
+	cr_assert(strstr(last_message(), "cannot open a connection: cannot open database "
+		"/nonexistent-dir/x/db.sqlite3") != NULL, "%s", last_message());
+	cr_assert(strstr(last_message(), "No such file or directory") != NULL, "%s", last_message());
 	sh_database_close(db);
 }
 
@@ -234,4 +235,28 @@ Test(connection, commits_sync_fully_by_default)
 {
 	cr_assert_eq(sh_database_connection(&fx.db, fx.database), 0);
 	cr_assert_eq(sql_int("PRAGMA synchronous"), 2, "FULL is 2");
+}
+
+Test(connection, sh_db_error_maps_raw_sql_failures_like_the_model_layer)
+{
+	cr_assert_eq(sh_database_set_timeout(fx.database, 0), 0);
+	cr_assert_eq(sh_database_connection(&fx.db, fx.database), 0);
+	sqlite3 *sql = sh_db_sqlite(fx.db);
+	cr_assert_neq(sqlite3_exec(sql, "SELEC 1", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(sh_db_error(fx.db, "running my SQL"), SH_EDB);
+	cr_assert(strncmp(last_message(), "running my SQL: ", 16) == 0, "%s", last_message());
+
+	/* another process's write lock: unavailable, not a plain database error */
+	sqlite3 *other;
+	cr_assert_eq(sqlite3_open(fx.path, &other), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_neq(sqlite3_exec(sql, "CREATE TABLE t_raw (x)", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(sh_db_error(fx.db, "creating t_raw"), SH_EUNAVAILABLE);
+	cr_assert(strstr(last_message(), "is locked by another process") != NULL, "%s", last_message());
+	cr_assert(strstr(last_message(), fx.path) != NULL, "%s", last_message());
+	cr_assert_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	cr_assert_eq(sqlite3_exec(sql, "CREATE TABLE t_raw (x)", NULL, NULL, NULL), SQLITE_OK,
+		"the fault cleared");
+	cr_assert_eq(sh_db_error(NULL, "x"), SH_EINVAL);
 }
