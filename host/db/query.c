@@ -250,12 +250,18 @@ int sh_query_slice(sh_query *query, int64_t offset, int64_t limit)
 	if (offset < 0)
 		return sh_error_set(SH_EINVAL, "slice of %s: negative offset %lld", query->model->label,
 			(long long)offset);
-	/* Django's Query.set_limits: a slice of a slice stays inside it. */
+	/* Django's Query.set_limits: a slice of a slice stays inside it. The
+	 * bounds saturate at INT64_MAX (rows past it cannot exist), so no
+	 * offset or limit a client sends can overflow them. */
+	int64_t low;
+	if (__builtin_add_overflow(query->low, offset, &low))
+		low = INT64_MAX;
 	if (limit >= 0) {
-		int64_t high = query->low + offset + limit;
+		int64_t high;
+		if (__builtin_add_overflow(low, limit, &high))
+			high = INT64_MAX;
 		query->high = query->high >= 0 && query->high < high ? query->high : high;
 	}
-	int64_t low = query->low + offset;
 	query->low = query->high >= 0 && query->high < low ? query->high : low;
 	return 0;
 }

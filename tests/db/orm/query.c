@@ -5,6 +5,7 @@
  * update without signals, and the errors naming fields and lookups.
  */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <sqlite3.h>
 #include <inttypes.h>
 #include <string.h>
@@ -288,6 +289,22 @@ Test(query, a_query_that_ends_gives_its_statement_to_the_next_of_the_same_shape)
 		sh_query_free(q);   /* stopped early: given back all the same */
 	}
 	cr_assert_eq(statements(), after_first, "no statement prepared again");
+	unseed();
+}
+
+Test(query, huge_offsets_and_limits_saturate_instead_of_overflowing)
+{
+	seed();
+	sh_query *q = q_new();
+	cr_assert_eq(sh_query_slice(q, INT64_MAX, INT64_MAX), 0);
+	CHECK(q, "");
+	q = q_new();
+	cr_assert_eq(sh_query_slice(q, 1, INT64_MAX), 0);
+	cr_assert_eq(sh_query_slice(q, INT64_MAX - 1, 5), 0, "a slice of a slice");
+	CHECK(q, "");
+	q = q_new();
+	cr_assert_eq(sh_query_slice(q, 3, INT64_MAX), 0);
+	CHECK(q, "4,5");
 	unseed();
 }
 
