@@ -68,6 +68,9 @@ struct sh_app {
 	const char **depends;       /* labels, borrowed */
 	size_t depends_count;
 	bool installed;
+	bool optional;              /* listed in the project's optional_apps */
+	bool crashed;               /* the probe found it crashing or hanging (a problem is
+	                               recorded): sh_project_load() does not load it */
 	/* set while loading */
 	bool ready;
 	bool failed;
@@ -109,6 +112,8 @@ typedef struct sh__live {
 	char *watch_name;           /* the manifest's name in that directory */
 } sh__live;
 
+/* A field that sh_project_read() fills must also be reset by sh__unread()
+ * (project.c), which the probe uses to read the project again. */
 struct sh_project {
 	sh_hub *hub;
 	sh__problems problems;
@@ -136,6 +141,15 @@ struct sh_project {
 	const sh_value *installed_value;
 	sh_models *models;          /* the model registry, on the project's hub */
 	sh_database *database;      /* opened by sh_project_load() once models are prepared */
+	const sh_value *optional_value;  /* the optional_apps list, NULL when none */
+	unsigned ready_timeout;     /* seconds the probe waits for one step of a plugin */
+	sh__problems warnings;      /* what was left out, and why (survives a re-read) */
+	struct sh__verdict *verdicts;    /* what the probe found (probe.c) */
+	size_t verdict_count;
+	int probe_fd;               /* in the probe's child: where steps are reported; else -1 */
+	bool probe_done;
+	bool probe_fatal;           /* the probe's child failed in a step of the host's:
+	                               sh_project_load() loads nothing */
 	bool read_done;
 	bool read_ok;
 	bool load_done;
@@ -284,6 +298,52 @@ int sh__app_ready(sh_app *app);
  * 0, disconnect its connections, wait for sends, dlclose. Safe on an app
  * that is not loaded. */
 void sh__app_unload(sh_app *app);
+
+/* Calls teardown() of an app whose early() or ready() returned 0
+ * (loader.c), telling the probe first; nothing else. */
+void sh__app_teardown(sh_app *app);
+
+/* ---- the probe (probe.c) ---- */
+
+/* What a process loading the plugins is doing, as the probe's child
+ * reports it before each step: a plugin's (app non-NULL) or the host's. */
+typedef enum sh__step {
+	SH__STEP_START,      /* the host, before anything */
+	SH__STEP_OPEN,       /* dlopen of a plugin: its constructors run */
+	SH__STEP_EARLY,      /* early() */
+	SH__STEP_MODELS,     /* the host prepares the models (class_prepared receivers run) */
+	SH__STEP_READY,      /* ready() */
+	SH__STEP_TEARDOWN    /* teardown() */
+} sh__step;
+
+/* What the probe found about one app: it crashed, hung or exited in one
+ * of its steps, or (for an optional app) its loading failed. */
+typedef struct sh__verdict {
+	char *label;
+	char *text;          /* "plugin 'x' (path): crashed in ready(): ..." */
+	bool optional;       /* the app was in optional_apps: it is left out */
+} sh__verdict;
+
+/* In the probe's child (project->probe_fd >= 0), reports that `step` of
+ * `app` (NULL: the host's) begins; a no-op otherwise. */
+void sh__probe_step(const sh_project *project, const sh_app *app, sh__step step);
+
+/* In the probe's child, reports that loading `app` failed with the
+ * problem `text`; a no-op otherwise. */
+void sh__probe_failed(const sh_project *project, const sh_app *app, const char *text);
+
+/* Frees the verdicts of a project. */
+void sh__verdicts_dispose(sh_project *project);
+
+/* ---- reading again (project.c) ---- */
+
+/*
+ * Forgets what sh_project_read() read (documents, apps, models, problems;
+ * not the warnings, verdicts or hub) and reads the manifest again,
+ * leaving out the optional apps the verdicts name and every installed app
+ * that depends on one, each with a warning. Returns as sh_project_read().
+ */
+int sh__project_reread(sh_project *project);
 
 /* ---- live settings (settings_reload.c, override.c) ---- */
 

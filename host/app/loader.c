@@ -4,7 +4,8 @@
  * early() hook, before the models are prepared) and then ready(), once
  * class_prepared has gone out for every model; on the way out teardown(),
  * the disconnection of every connection the app owns, a wait for running
- * sends, and dlclose.
+ * sends, and dlclose. Before each call into plugin code it tells the probe
+ * (probe.c) which step begins, so that a crash names the plugin.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -93,6 +94,7 @@ int sh__app_open(sh_app *app, sh__safety *cache)
 	int rc = sh__path_is_safe(app->library_path, cache);
 	if (rc < 0)
 		return rc;
+	sh__probe_step(app->project, app, SH__STEP_OPEN);
 	app->handle = dlopen(app->library_path, RTLD_NOW | RTLD_LOCAL);
 	if (app->handle == NULL) {
 		char why[1024];
@@ -109,8 +111,10 @@ int sh__app_open(sh_app *app, sh__safety *cache)
 	if (rc == 0) {
 		*(void **)&app->teardown = sh__symbol(app->handle, SH_PLUGIN_TEARDOWN_SYMBOL);
 		*(void **)&early_fn = sh__symbol(app->handle, SH_PLUGIN_EARLY_SYMBOL);
-		if (early_fn != NULL)
+		if (early_fn != NULL) {
+			sh__probe_step(app->project, app, SH__STEP_EARLY);
 			rc = sh__call_entry(app, early_fn, "early");
+		}
 		app->started = rc == 0 && early_fn != NULL;
 	}
 	return rc < 0 ? sh__abandon(app, rc) : 0;
@@ -119,6 +123,8 @@ int sh__app_open(sh_app *app, sh__safety *cache)
 int sh__app_ready(sh_app *app)
 {
 	if (app->library_path != NULL) {
+		if (app->handle != NULL)
+			sh__probe_step(app->project, app, SH__STEP_READY);
 		int rc = app->handle != NULL ? sh__call_entry(app, app->ready_fn, "ready")
 			: sh_error_set(SH_ELOAD, "the plugin is not open");
 		if (rc < 0)
@@ -129,14 +135,21 @@ int sh__app_ready(sh_app *app)
 	return 0;
 }
 
+void sh__app_teardown(sh_app *app)
+{
+	if (app->handle == NULL || app->teardown == NULL || !app->started)
+		return;
+	sh__probe_step(app->project, app, SH__STEP_TEARDOWN);
+	app->teardown(app);
+}
+
 void sh__app_unload(sh_app *app)
 {
 	if (app->handle == NULL) {
 		app->ready = false;
 		return;
 	}
-	if (app->teardown != NULL && app->started)
-		app->teardown(app);
+	sh__app_teardown(app);
 	sh__close(app);
 	app->ready = false;
 }

@@ -3,7 +3,8 @@
  * declare the installed apps' models), load the installed apps in order as
  * Django loads apps (open every plugin and call early(), prepare the
  * models, open the database, call every ready()), answer questions about
- * them, unload and free.
+ * them, unload and free; and read again, leaving out the optional apps the
+ * probe (probe.c) found failing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ int sh_project_new(sh_project **out)
 		return rc;
 	}
 	p->name = "";
+	p->ready_timeout = 10;
+	p->probe_fd = -1;
 	*out = p;
 	return 0;
 }
@@ -65,6 +68,8 @@ void sh_project_free(sh_project *p)
 	free(p->dir);
 	free(p->path);
 	sh__problems_dispose(&p->problems);
+	sh__problems_dispose(&p->warnings);
+	sh__verdicts_dispose(p);
 	sh_hub_free(p->hub);
 	free(p);
 }
@@ -90,6 +95,87 @@ static int sh__outcome(const sh_project *p, int code)
 	return code;
 }
 
+/* Marks the installed apps listed in optional_apps. */
+static void sh__mark_optional(sh_project *p)
+{
+	for (size_t i = 0; i < sh_value_length(p->optional_value); i++) {
+		const char *label = sh_value_string(sh_value_at(p->optional_value, i));
+		sh_app *app = label ? sh_project_app(p, label) : NULL;
+		if (app != NULL)
+			app->optional = true;
+	}
+}
+
+/* Returns the optional verdict about `label`, NULL when none. */
+static const sh__verdict *sh__left_out_verdict(const sh_project *p, const char *label)
+{
+	for (size_t i = 0; i < p->verdict_count; i++)
+		if (p->verdicts[i].optional && strcmp(p->verdicts[i].label, label) == 0)
+			return &p->verdicts[i];
+	return NULL;
+}
+
+/* Returns the app labelled `label` among every app read, NULL when none. */
+static const sh_app *sh__any_app(const sh_project *p, const char *label)
+{
+	for (size_t i = 0; i < p->app_count; i++)
+		if (strcmp(p->apps[i]->label, label) == 0)
+			return p->apps[i];
+	return NULL;
+}
+
+/*
+ * Takes out of the load order (as if they were not installed) the optional
+ * apps the probe found failing and every app that depends on one, in load
+ * order so that a dependency is decided before its dependents; records a
+ * warning for each.
+ */
+static void sh__leave_out(sh_project *p)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < p->order_count; i++) {
+		sh_app *app = p->order[i];
+		const sh__verdict *v = sh__left_out_verdict(p, app->label);
+		const char *dep = NULL;
+		for (size_t k = 0; v == NULL && dep == NULL && k < app->depends_count; k++) {
+			const sh_app *d = sh__any_app(p, app->depends[k]);
+			if (d != NULL && !d->installed)
+				dep = d->label;
+		}
+		if (v != NULL)
+			sh__problem_add(&p->warnings, SH_ELOAD, NULL, 0, 0,
+				"optional app '%s' left out: %s", app->label, v->text);
+		else if (dep != NULL)
+			sh__problem_add(&p->warnings, SH_ELOAD, NULL, 0, 0,
+				"app '%s' left out: it depends on '%s', which was left out", app->label, dep);
+		if (v != NULL || dep != NULL)
+			app->installed = false;   /* its dependents see it */
+		else
+			p->order[kept++] = app;
+	}
+	p->order_count = kept;
+}
+
+/* Reads the manifests into the project (which holds its path). */
+static int sh__read(sh_project *p)
+{
+	int rc = sh__doc_read(&p->doc, p->path, &p->problems);
+	if (rc == SH_ENOMEM || p->doc == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	if (rc == 0) {
+		sh__project_manifest_apply(p);
+		sh__discover_apps(p);
+		sh__resolve_apps(p);
+		sh__mark_optional(p);
+		if (p->problems.count == 0 && p->verdict_count > 0)
+			sh__leave_out(p);
+		sh__project_declare_models(p);
+	}
+	rc = sh__outcome(p, SH_EMANIFEST);
+	p->read_ok = rc == 0;
+	return rc;
+}
+
 int sh_project_read(sh_project *p, const char *path)
 {
 	if (p == NULL || path == NULL)
@@ -101,18 +187,56 @@ int sh_project_read(sh_project *p, const char *path)
 	p->dir = sh__path_dir(path);
 	if (p->path == NULL || p->dir == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
-	int rc = sh__doc_read(&p->doc, path, &p->problems);
-	if (rc == SH_ENOMEM || p->doc == NULL)
-		return sh_error_set(SH_ENOMEM, "out of memory");
-	if (rc == 0) {
-		sh__project_manifest_apply(p);
-		sh__discover_apps(p);
-		sh__resolve_apps(p);
-		sh__project_declare_models(p);
-	}
-	rc = sh__outcome(p, SH_EMANIFEST);
-	p->read_ok = rc == 0;
+	return sh__read(p);
+}
+
+/* Forgets what sh__read() read, keeping the path, the hub, the warnings,
+ * the verdicts, and the project document (settings handed out stay valid).
+ * Every field that reading fills must be reset here. */
+static int sh__unread(sh_project *p)
+{
+	sh_models_free(p->models);   /* first: it may borrow from the documents */
+	p->models = NULL;
+	for (size_t i = 0; i < p->app_count; i++)
+		sh__app_free(p->apps[i]);
+	free(p->apps);
+	free(p->order);
+	for (size_t i = 0; i < p->app_doc_count; i++)
+		sh__doc_free(p->app_docs[i]);
+	free(p->app_docs);
+	for (size_t i = 0; i < p->plugin_dir_count; i++)
+		free(p->plugin_dirs[i]);
+	free(p->plugin_dirs);
+	free(p->plugin_dir_values);
+	free(p->db_name);
+	sh__problems_dispose(&p->problems);
+	p->apps = p->order = NULL;
+	p->app_docs = NULL;
+	p->plugin_dirs = NULL;
+	p->plugin_dir_values = NULL;
+	p->db_name = NULL;
+	p->app_count = p->order_count = p->app_doc_count = p->plugin_dir_count = 0;
+	p->name = "";
+	p->db_engine = NULL;
+	p->db_sync = 0;   /* as sh_project_new() leaves it */
+	p->db_timeout = NULL;
+	p->installed_value = p->optional_value = NULL;
+	p->settings = p->live.base = NULL;
+	sh__doc *doc = p->doc;
+	p->doc = NULL;
+	int rc = sh__live_keep(p, doc);
+	if (rc == 0)
+		rc = sh_models_new(&p->models, p->hub);
+	if (rc == 0)
+		sh_models_set_reporter(p->models, sh__models_reporter, p);
 	return rc;
+}
+
+int sh__project_reread(sh_project *p)
+{
+	p->read_ok = false;
+	int rc = sh__unread(p);
+	return rc < 0 ? rc : sh__read(p);
 }
 
 /* Returns the first dependency of `app` that is not ready, NULL when none. */
@@ -150,8 +274,11 @@ static void sh__skip_dependent(sh_project *p, sh_app *app, const sh_app *dep)
 static void sh__app_failed(sh_project *p, sh_app *app, int rc)
 {
 	app->failed = true;
+	size_t before = p->problems.count;
 	sh__problem_add(&p->problems, rc, NULL, 0, 0, "plugin '%s' (%s): %s",
 		app->label, app->library_path, sh_error_last()->message);
+	if (p->problems.count > before)
+		sh__probe_failed(p, app, p->problems.items[before].text);
 }
 
 /* Step 1: open every plugin, calling early(), in load order. */
@@ -162,7 +289,9 @@ static void sh__open_apps(sh_project *p)
 	for (size_t i = 0; i < p->order_count; i++) {
 		sh_app *app = p->order[i];
 		const sh_app *dep = sh__failed_dependency(p, app);
-		if (dep != NULL)
+		if (app->crashed)
+			app->failed = true;   /* the probe recorded why */
+		else if (dep != NULL)
 			sh__skip_dependent(p, app, dep);
 		else if ((rc = sh__app_open(app, &cache)) < 0)
 			sh__app_failed(p, app, rc);
@@ -212,7 +341,7 @@ static void sh__ready_apps(sh_project *p)
 		const sh_app *dep = sh__failed_dependency(p, app);
 		if (dep == NULL)
 			dep = sh__unready_dependency(p, app);
-		int rc = 0;
+		int rc;
 		if (dep != NULL)
 			sh__skip_dependent(p, app, dep);
 		else if ((rc = sh__app_ready(app)) < 0)
@@ -227,7 +356,10 @@ int sh_project_load(sh_project *p)
 	if (p->load_done)
 		return sh_error_set(SH_EINVAL, "the project was loaded already");
 	p->load_done = true;
+	if (p->probe_fatal)
+		return sh__outcome(p, SH_ELOAD);   /* it would crash here as well */
 	sh__open_apps(p);
+	sh__probe_step(p, NULL, SH__STEP_MODELS);
 	if (sh__prepare_models(p))
 		sh__ready_apps(p);
 	return sh__outcome(p, SH_ELOAD);
@@ -304,6 +436,26 @@ sh_app *sh_project_app(const sh_project *p, const char *label)
 bool sh_app_is_ready(const sh_app *app)
 {
 	return app->ready;
+}
+
+bool sh_app_is_optional(const sh_app *app)
+{
+	return app->optional;
+}
+
+unsigned sh_project_ready_timeout(const sh_project *p)
+{
+	return p->ready_timeout;
+}
+
+size_t sh_project_warning_count(const sh_project *p)
+{
+	return p->warnings.count;
+}
+
+const sh_problem *sh_project_warning(const sh_project *p, size_t index)
+{
+	return index < p->warnings.count ? &p->warnings.items[index] : NULL;
 }
 
 const sh_models *sh_app_models(const sh_app *app)

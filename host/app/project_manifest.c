@@ -17,6 +17,8 @@ static const sh__key sh__project_keys[] = {
 	{ "plugin_dirs",    SH_VALUE_LIST,   SH_VALUE_STRING, false },
 	{ "installed_apps", SH_VALUE_LIST,   SH_VALUE_STRING, false },
 	{ "settings",       SH_VALUE_MAP,    SH__ANY,         false },
+	{ "optional_apps",  SH_VALUE_LIST,   SH_VALUE_STRING, false },
+	{ "ready_timeout",  SH_VALUE_INT,    SH__ANY,         false },
 	/* the server's keys, read and range-checked by host/web/server_config.c */
 	{ "listen",          SH_VALUE_STRING, SH__ANY,        false },
 	{ "threads",         SH_VALUE_INT,    SH__ANY,        false },
@@ -79,6 +81,74 @@ static void sh__apply_database(sh_project *p, const sh_value *db)
 		p->problems.oom = true;
 }
 
+/* The probe's wait for one step of a plugin (seconds): default and range. */
+#define SH__READY_TIMEOUT 10
+#define SH__READY_TIMEOUT_MAX 3600
+
+static void sh__apply_ready_timeout(sh_project *p, const sh_value *v)
+{
+	int64_t n;
+	p->ready_timeout = SH__READY_TIMEOUT;
+	if (v == NULL || sh_value_int(&n, v) < 0)
+		return;   /* absent, or the wrong type (reported by the schema) */
+	if (n < 1 || n > SH__READY_TIMEOUT_MAX)
+		sh__problem_at(&p->problems, SH_EMANIFEST, v,
+			"'ready_timeout' must be from 1 to %d seconds, not %lld", SH__READY_TIMEOUT_MAX,
+			(long long)n);
+	else
+		p->ready_timeout = (unsigned)n;
+}
+
+/* Returns true when `list` holds the string `text` before index `end`. */
+static bool sh__listed(const sh_value *list, size_t end, const char *text)
+{
+	for (size_t i = 0; i < end && i < sh_value_length(list); i++) {
+		const char *s = sh_value_string(sh_value_at(list, i));
+		if (s != NULL && strcmp(s, text) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Checks that every label of optional_apps is in installed_apps, once. */
+static void sh__apply_optional_apps(sh_project *p, const sh_value *optional,
+	const sh_value *installed)
+{
+	if (sh_value_type_of(optional) != SH_VALUE_LIST)
+		return;   /* absent, or the wrong type (reported by the schema) */
+	p->optional_value = optional;
+	size_t n = sh_value_length(optional), m = sh_value_length(installed);
+	const char **labels = calloc(m + 1, sizeof *labels);
+	if (labels == NULL) {
+		p->problems.oom = true;
+		return;
+	}
+	size_t count = 0;
+	for (size_t i = 0; i < m; i++)
+		if ((labels[count] = sh_value_string(sh_value_at(installed, i))) != NULL)
+			count++;
+	for (size_t i = 0; i < n; i++) {
+		const sh_value *item = sh_value_at(optional, i);
+		const char *label = sh_value_string(item);
+		if (label == NULL)
+			continue;   /* reported by the schema */
+		if (sh__listed(optional, i, label)) {
+			sh__problem_at(&p->problems, SH_EMANIFEST, item,
+				"app '%s' is listed twice in optional_apps", label);
+		} else if (!sh__listed(installed, m, label)) {
+			const char *near = sh__suggest(label, labels, count);
+			if (near != NULL)
+				sh__problem_at(&p->problems, SH_EMANIFEST, item,
+					"app '%s' in optional_apps is not in installed_apps (did you mean '%s'?)",
+					label, near);
+			else
+				sh__problem_at(&p->problems, SH_EMANIFEST, item,
+					"app '%s' in optional_apps is not in installed_apps", label);
+		}
+	}
+	free(labels);
+}
+
 static void sh__apply_plugin_dirs(sh_project *p, const sh_value *dirs)
 {
 	size_t n = sh_value_length(dirs);
@@ -138,6 +208,8 @@ void sh__project_manifest_apply(sh_project *p)
 	const sh_value *installed = sh_value_get(root, "installed_apps");
 	if (sh_value_type_of(installed) == SH_VALUE_LIST)
 		p->installed_value = installed;
+	sh__apply_optional_apps(p, sh_value_get(root, "optional_apps"), p->installed_value);
+	sh__apply_ready_timeout(p, sh_value_get(root, "ready_timeout"));
 	const sh_value *settings = sh_value_get(root, "settings");
 	if (sh_value_type_of(settings) == SH_VALUE_MAP)
 		p->settings = p->live.base = settings;

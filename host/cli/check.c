@@ -1,8 +1,11 @@
 /*
- * check.c: `sighost check`: reads the project and app manifests, loads
- * every plugin (ready() included) and nothing else, and lists every
- * problem found. Exit status 0 when there is none, 1 otherwise, 2 for a
- * usage error.
+ * check.c: `sighost check`: reads the project and app manifests, probes
+ * and loads every plugin (ready() included) and nothing else, and lists
+ * every problem found. A plugin that crashes or hangs while it loads is a
+ * problem naming it; one of an optional app is a warning (the app is left
+ * out), as Django's check separates errors from warnings. Exit status 0
+ * when there is no problem (warnings or not), 1 otherwise, 2 for a usage
+ * error.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -71,10 +74,15 @@ int sh_cli_check(int argc, char **argv)
 		size_t apps = sh_project_app_count(project), plugins = 0;
 		for (size_t i = 0; i < apps; i++)
 			plugins += sh_app_library_path(sh_project_app_at(project, i)) != NULL;
-		printf("project '%s' (%s): %zu app%s, %zu plugin%s%s, %zu route%s; no problems found\n",
+		size_t warnings = sh_project_warning_count(project);
+		char left_out[64] = "";
+		if (warnings > 0)
+			snprintf(left_out, sizeof left_out, " (%zu warning%s)", warnings,
+				warnings == 1 ? "" : "s");
+		printf("project '%s' (%s): %zu app%s, %zu plugin%s%s, %zu route%s; no problems found%s\n",
 			sh_project_name(project), sh_project_path(project), apps, apps == 1 ? "" : "s",
 			plugins, plugins == 1 ? "" : "s", load ? " loaded" : " (not loaded)",
-			routes, routes == 1 ? "" : "s");
+			routes, routes == 1 ? "" : "s", left_out);
 	}
 	sh_project_free(project);
 	return rc == 0 ? 0 : 1;

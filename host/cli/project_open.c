@@ -1,6 +1,8 @@
 /*
  * project_open.c: opening a project for a command (project_open.h), and the
- * logger that turns the hub's log lines into stderr lines.
+ * logger that turns the hub's log lines into stderr lines. Every command
+ * that loads the plugins probes them first (sh_project_probe), so that a
+ * plugin that crashes or hangs is named, not fatal.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -36,9 +38,23 @@ int sh_cli_open_project(sh_project **out, const char *settings, bool load)
 	*out = project;
 	sh_hub_set_logger(sh_project_hub(project), sh__stderr_logger, NULL);
 	rc = sh_project_read(project, sh_project_settings_path(settings));
-	if (rc == 0 && load)
-		rc = sh_project_load(project);
+	if (rc == 0 && load) {
+		rc = sh_project_probe(project);
+		sh_cli_print_warnings(project);
+		/* after a crash of a required app, loading the others still lists
+		 * their problems (the crashed one is skipped) */
+		if (rc == 0 || rc == SH_ELOAD)
+			rc = sh_project_load(project);
+	}
 	return rc;
+}
+
+size_t sh_cli_print_warnings(const sh_project *project)
+{
+	size_t n = sh_project_warning_count(project);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "warning: %s\n", sh_project_warning(project, i)->text);
+	return n;
 }
 
 int sh_cli_settings_only(int argc, char **argv, const char **settings)

@@ -16,9 +16,11 @@
 /*
  * Creates a project, installs the stderr logger on its hub, reads the
  * manifest picked by sh_project_settings_path(settings) and, when `load`,
- * loads the apps. Stores the project in *out in every case but ENOMEM (the
- * caller frees it) and returns the first failing step's code, 0 when all
- * went well.
+ * probes the plugins (sh_project_probe: a crash or hang is a problem, or
+ * for an optional app a warning), prints the warnings to stderr
+ * ("warning: ...") and loads the apps. Stores the project in *out in every
+ * case but ENOMEM (the caller frees it) and returns the first failing
+ * step's code, 0 when all went well.
  */
 int sh_cli_open_project(sh_project **out, const char *settings, bool load);
 
@@ -35,6 +37,10 @@ int sh_cli_settings_only(int argc, char **argv, const char **settings);
  * caller frees it).
  */
 sh_project *sh_cli_project(const char *settings, bool load, const char *command);
+
+/* Prints every warning of the project to stderr, "warning: TEXT" one per
+ * line. Returns the count. */
+size_t sh_cli_print_warnings(const sh_project *project);
 
 /* Prints every problem of the project to stderr, one per line, then a
  * count line "sighost CMD: N problem(s) found". Returns the count. */

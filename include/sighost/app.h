@@ -53,6 +53,13 @@
  * teardown() is called for a plugin whose early() or ready() returned 0,
  * also when its ready() was never called (a later step failed), so it can
  * free what early() allocated.
+ *
+ * The probe. The sighost commands load the plugins first in a child
+ * process (sh_project_probe, project.h) that runs the same steps (dlopen,
+ * early(), ready(), then teardown()) and exits, so that a plugin that
+ * crashes or hangs there is named, not fatal. Each entry point therefore
+ * runs twice per command, once in that child: write them so that running
+ * again is harmless, as Django asks of AppConfig.ready().
  */
 #ifndef SIGHOST_APP_H
 #define SIGHOST_APP_H

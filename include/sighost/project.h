@@ -91,6 +91,59 @@ SH_API int sh_project_read(sh_project *project, const char *path);
  */
 SH_API int sh_project_load(sh_project *project);
 
+/*
+ * Probes the plugins before sh_project_load(), so that one that crashes
+ * or hangs while it loads is named instead of taking the caller down.
+ * Call it after a successful sh_project_read(), before any settings
+ * override, from a process with no other thread running (it forks).
+ *
+ * A child process (fork) loads the installed apps exactly as
+ * sh_project_load() would (dlopen, ABI, early(), the models, ready();
+ * every plugin's code runs), then calls their teardown() and exits; its
+ * stdout and stderr go to a memory file, not to the caller's. The parent
+ * allows each step (a plugin's dlopen, early(), ready() or teardown()) the
+ * manifest's ready_timeout seconds (default 10). When the child dies by a
+ * signal, exits, or overruns a step, the plugin in that step gets a
+ * verdict, "plugin 'x' (path): crashed in ready(): SIGSEGV (Segmentation
+ * fault)" (or "hung in ready(): ...", "exited in ready() with status 3"),
+ * followed by "; last output: ..." when that step printed something; and
+ * the child runs again without that app and its dependents, until a run
+ * ends well. An optional app (optional_apps) whose loading fails in the
+ * child the ordinary way gets a verdict too.
+ *
+ * Then: the project is read again without the optional apps that got a
+ * verdict and without every installed app that depends on one, as if they
+ * were not installed (their models too), each with a warning
+ * (sh_project_warning: "optional app 'x' left out: <verdict>", "app 'y'
+ * left out: it depends on 'x', which was left out"); sh_app pointers taken
+ * before are then invalid. A required app with a verdict is a problem
+ * (the verdict's text); sh_project_load() will not load it, and reports
+ * its dependents as usual. When the child fails in a step of the host's
+ * (the models' class_prepared receivers run there), no plugin can be
+ * blamed: that is a problem too ("loading the plugins crashed while the
+ * models were prepared ..."), and sh_project_load() then loads nothing.
+ *
+ * Returns 0 when no required app crashed or hung (also when no installed
+ * app has a library: then nothing is forked); SH_ELOAD when one did, or
+ * when the child failed in the host's own steps (a problem says so; the
+ * error channel holds the first); SH_EMANIFEST when reading again failed;
+ * SH_EIO when it could not fork or make its pipe; SH_EINVAL when the
+ * project was not read successfully, was loaded or probed already, or an
+ * override is in force; SH_ENOMEM.
+ */
+SH_API int sh_project_probe(sh_project *project);
+
+/* Returns the project manifest's ready_timeout: the seconds the probe
+ * allows one step of a plugin (10 when not given). */
+SH_API unsigned sh_project_ready_timeout(const sh_project *project);
+
+/* Returns the number of warnings recorded (apps left out by the probe). */
+SH_API size_t sh_project_warning_count(const sh_project *project);
+
+/* Returns warning `index` (in the order found), NULL when out of range.
+ * Its strings are owned by the project. */
+SH_API const sh_problem *sh_project_warning(const sh_project *project, size_t index);
+
 /* Returns the project's hub (set its logger before sh_project_load). */
 SH_API sh_hub *sh_project_hub(const sh_project *project);
 
@@ -153,6 +206,11 @@ SH_API sh_app *sh_project_app(const sh_project *project, const char *label);
 /* Returns true once the app's ready() returned 0 (or, for an app without a
  * library, once its turn to load came). */
 SH_API bool sh_app_is_ready(const sh_app *app);
+
+/* Returns true when the project manifest lists the app in optional_apps:
+ * when it fails to load, sh_project_probe() leaves it out instead of
+ * failing. */
+SH_API bool sh_app_is_optional(const sh_app *app);
 
 /* Returns how many apps the app depends on, and dependency `index`. */
 SH_API size_t sh_app_depends_count(const sh_app *app);
