@@ -3,6 +3,7 @@
  * command line and runs it; everything else lives in libsighost and in
  * host/cli/.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,9 @@ int main(int argc, char **argv)
 		sh_cli_print_help();
 		return 2;
 	}
+	/* A write past a file size limit (ulimit -f) then fails with EFBIG and
+	 * is reported like a full disk, instead of SIGXFSZ ending the process. */
+	signal(SIGXFSZ, SIG_IGN);
 	const char *name = argv[1];
 	if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
 		printf("sighost %s (ABI %d)\n", sh_version(), sh_abi_version());

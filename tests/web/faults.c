@@ -219,10 +219,10 @@ static void limit_file_size(pid_t pid, rlim_t bytes)
 
 Test(faults, a_full_disk_is_503_writes_nothing_and_clears_without_a_restart)
 {
-	/* A write past the limit fails with EFBIG; the default action of the
-	 * SIGXFSZ that comes with it would kill the server: ignored, which
-	 * the server inherits, as a real full disk (ENOSPC) sends none. */
-	signal(SIGXFSZ, SIG_IGN);
+	/* A write past the limit fails with EFBIG and comes with a SIGXFSZ,
+	 * whose default action would end the process: sighost ignores it
+	 * itself, so the test leaves the default for the server to inherit. */
+	signal(SIGXFSZ, SIG_DFL);
 	w_server s;
 	serve_fault(&s, true);                    /* the request's COMMIT is what fails */
 	created(s.port, "before");
