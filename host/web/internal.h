@@ -339,6 +339,7 @@ struct sh_server {
 	atomic_bool stopping;
 	atomic_size_t in_flight;
 	sh_pool *pool;              /* the hub's executor while the server runs */
+	struct sh__reaper *reaper;  /* cuts off slow clients while it runs (server.c) */
 };
 
 /* Reads the server keys of the project manifest and `opts` into the

@@ -32,10 +32,10 @@
  * app_directories convention, which keeps apps that share a plugin
  * directory apart). Its full name, sh_template_name(), is "<label>/<name>",
  * and template_rendered is sent from the interned sender
- * "template:<label>/<name>". A name that is empty, absolute, has a ".."
- * or "." component, an empty component or a backslash is refused, and so
- * is a file that resolves (through symbolic links) outside the templates
- * directory: no traversal.
+ * "template:<label>/<name>". A name that is empty, absolute, not UTF-8,
+ * has a ".." or "." component, an empty component, a backslash or a
+ * control character is refused, and so is a file that resolves (through
+ * symbolic links) outside the templates directory: no traversal.
  *
  * Rendering sends template_rendered (sh_template_rendered_args) before
  * producing the text, as Django's test instrumentation does, on the

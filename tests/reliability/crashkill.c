@@ -1,0 +1,459 @@
+/*
+ * crashkill.c: crash safety. The real `sighost serve` (audit and the
+ * example's alert app) under a load of creates from several client
+ * threads is killed with SIGKILL at a random moment, then the database is
+ * checked before the next start: PRAGMA integrity_check passes, every
+ * create that was answered 201 is there with its id, and no save is half
+ * applied (each alert is created with two tags in one atomic block: it
+ * has both or does not exist). Repeated for many cycles, with
+ * database.synchronous full and normal (a process crash loses nothing in
+ * either mode; only a power loss may differ). Then `sighost migrate` is
+ * killed at random moments of a plan of five migrations: the database
+ * shows each migration applied (recorded, and every effect there) or not
+ * (no record, no effect), never half, and a later migrate completes.
+ *
+ * SIGHOST_CRASH_CYCLES sets the cycles of each load mode (default 10, so
+ * 20 kills) and of the migrations (default 8); SIGHOST_CRASH_SEED the seed
+ * of the kill times (default: the clock; printed either way).
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rel_support.h"
+
+TestSuite(crashkill, .init = w_setup, .fini = w_cleanup);   /* meson's timeout guards */
+
+static unsigned env_unsigned(const char *name, unsigned fallback)
+{
+	const char *v = getenv(name);
+	return v != NULL && *v != '\0' ? (unsigned)strtoul(v, NULL, 10) : fallback;
+}
+
+static unsigned seed_of_run(void)
+{
+	unsigned seed = env_unsigned("SIGHOST_CRASH_SEED", (unsigned)time(NULL) ^ (unsigned)getpid());
+	cr_log_info("crashkill: seed %u (SIGHOST_CRASH_SEED=%u repeats this run)", seed, seed);
+	return seed;
+}
+
+/* A uniform random number in [lo, hi). */
+static double uniform(unsigned *seed, double lo, double hi)
+{
+	return lo + (hi - lo) * ((double)rand_r(seed) / ((double)RAND_MAX + 1.0));
+}
+
+/* ---- the load --------------------------------------------------------- */
+
+#define CLIENTS 4
+#define MAX_ACKS 100000
+
+/* One client thread: POSTs creates with unique markers until the server
+ * is gone, recording the ones answered 201 with the id they got. */
+typedef struct client {
+	unsigned port;
+	unsigned cycle;
+	unsigned index;
+	const _Atomic bool *killed;
+	/* results */
+	char (*markers)[32];
+	int64_t *ids;
+	size_t acked;
+	size_t sent;
+	size_t errors;        /* answers other than 201 */
+	size_t lost_early;    /* connections that failed before the kill */
+	char first_error[256];
+} client;
+
+static void *client_main(void *arg)
+{
+	client *c = arg;
+	for (unsigned seq = 0; c->acked < MAX_ACKS; seq++) {
+		char marker[32], body[128];
+		snprintf(marker, sizeof marker, "c%u-t%u-%u", c->cycle, c->index, seq);
+		snprintf(body, sizeof body, "{\"content\": \"%s\", \"tags\": [1, 2]}", marker);
+		bool before_kill = !atomic_load(c->killed);
+		int status = 0;
+		char *answer = NULL;
+		c->sent++;
+		if (r_http(c->port, "POST", "/api/alerts", NULL, body, 10, &status, &answer) < 0) {
+			if (before_kill && !atomic_load(c->killed))
+				c->lost_early++;
+			free(answer);
+			if (atomic_load(c->killed))
+				break;
+			continue;
+		}
+		json_t *j = status == 201 ? json_loads(answer, 0, NULL) : NULL;
+		json_t *id = j != NULL ? json_object_get(j, "id") : NULL;
+		if (json_is_integer(id)) {
+			memcpy(c->markers[c->acked], marker, sizeof marker);
+			c->ids[c->acked++] = json_integer_value(id);
+		} else if (c->errors++ == 0) {
+			snprintf(c->first_error, sizeof c->first_error, "%d %s", status,
+				answer ? answer : "");
+		}
+		json_decref(j);
+		free(answer);
+	}
+	return NULL;
+}
+
+/* What the cycles of one mode add up to. */
+typedef struct tally {
+	size_t cycles;
+	size_t acked;
+	size_t unacked_rows;   /* rows whose 201 was lost with the process */
+	double killed_at_min, killed_at_max;
+} tally;
+
+/* A row of alert_alert: its content (the marker) and its id. */
+typedef struct stored {
+	char marker[32];
+	int64_t id;
+} stored;
+
+static int stored_cmp(const void *a, const void *b)
+{
+	return strcmp(((const stored *)a)->marker, ((const stored *)b)->marker);
+}
+
+/* The alerts of `cycle`, sorted by marker; *count gets their number. */
+static stored *stored_of_cycle(unsigned cycle, size_t *count)
+{
+	char *path = r_db_path();
+	sqlite3 *db = NULL;
+	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *stmt = NULL;
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT content, id FROM alert_alert WHERE content "
+		"LIKE ?", -1, &stmt, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	char like[32];
+	snprintf(like, sizeof like, "c%u-%%", cycle);
+	sqlite3_bind_text(stmt, 1, like, -1, SQLITE_TRANSIENT);
+	size_t n = 0, cap = 1024;
+	stored *rows = malloc(cap * sizeof *rows);
+	cr_assert_not_null(rows);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (n == cap)
+			cr_assert_not_null(rows = realloc(rows, (cap *= 2) * sizeof *rows));
+		snprintf(rows[n].marker, sizeof rows[n].marker, "%s", sqlite3_column_text(stmt, 0));
+		rows[n++].id = sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	free(path);
+	qsort(rows, n, sizeof *rows, stored_cmp);
+	*count = n;
+	return rows;
+}
+
+/* The database after a kill: sound, every acknowledged create there with
+ * its id and both tags, no alert with a partial set of tags. */
+static void verify_after_kill(const client *clients, size_t n, unsigned cycle, tally *t)
+{
+	char *db = r_db_path(), *ok = r_db_integrity(db);
+	cr_assert_str_eq(ok, "ok", "cycle %u: integrity_check", cycle);
+	free(ok);
+	free(db);
+	size_t rows = 0, acked = 0;
+	stored *all = stored_of_cycle(cycle, &rows);
+	for (size_t i = 0; i < n; i++) {
+		const client *c = &clients[i];
+		for (size_t k = 0; k < c->acked; k++) {
+			stored key = { .id = 0 };
+			memcpy(key.marker, c->markers[k], sizeof key.marker);
+			const stored *hit = bsearch(&key, all, rows, sizeof *all, stored_cmp);
+			cr_assert_not_null(hit, "cycle %u: '%s' was answered 201 (id %lld) and is not in "
+				"the database", cycle, c->markers[k], (long long)c->ids[k]);
+			cr_assert_eq(hit->id, c->ids[k], "cycle %u: '%s' was answered 201 with id %lld, "
+				"the database has %lld", cycle, c->markers[k], (long long)c->ids[k],
+				(long long)hit->id);
+		}
+		acked += c->acked;
+	}
+	free(all);
+	cr_assert_geq(rows, acked, "cycle %u", cycle);
+	cr_assert_eq(a_sql_int("SELECT count(*) FROM alert_alert a WHERE (SELECT count(*) FROM "
+		"alert_alert_tags t WHERE t.alert_id = a.id) != 2"), 0,
+		"cycle %u: an alert without both its tags: a half-applied save", cycle);
+	cr_assert_eq(a_sql_int("SELECT count(*) FROM alert_alert_tags WHERE alert_id NOT IN "
+		"(SELECT id FROM alert_alert)"), 0, "cycle %u: tags of no alert", cycle);
+	cr_assert_eq(a_sql_int("SELECT count(*) - count(DISTINCT content) FROM alert_alert"), 0,
+		"cycle %u: a create stored twice", cycle);
+	t->acked += acked;
+	t->unacked_rows += rows - acked;
+}
+
+/* One cycle: start, load, kill at a random moment, verify. */
+static void load_cycle(unsigned cycle, unsigned *seed, tally *t)
+{
+	w_server s;
+	w_start(&s, NULL);
+	_Atomic bool killed = false;
+	client clients[CLIENTS];
+	pthread_t threads[CLIENTS];
+	for (unsigned i = 0; i < CLIENTS; i++) {
+		clients[i] = (client){ .port = s.port, .cycle = cycle, .index = i, .killed = &killed };
+		clients[i].markers = calloc(MAX_ACKS, sizeof *clients[i].markers);
+		clients[i].ids = calloc(MAX_ACKS, sizeof *clients[i].ids);
+		cr_assert(clients[i].markers != NULL && clients[i].ids != NULL);
+		cr_assert_eq(pthread_create(&threads[i], NULL, client_main, &clients[i]), 0);
+	}
+	double at = uniform(seed, 0.05, 0.6);
+	r_sleep(at);
+	atomic_store(&killed, true);
+	cr_assert_eq(kill(s.pid, SIGKILL), 0);
+	int status;
+	cr_assert_eq(waitpid(s.pid, &status, 0), s.pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "cycle %u: the server had "
+		"ended before the kill (status %d); see %s", cycle, status, s.err_path);
+	for (unsigned i = 0; i < CLIENTS; i++)
+		pthread_join(threads[i], NULL);
+	char *err = t_read(s.err_path);
+	w_lacks(err, "runtime error:");   /* sanitizers' reports until the kill */
+	w_lacks(err, "AddressSanitizer");
+	free(err);
+	for (unsigned i = 0; i < CLIENTS; i++) {
+		cr_assert_eq(clients[i].errors, 0, "cycle %u client %u: %zu error answers, the first: %s",
+			cycle, i, clients[i].errors, clients[i].first_error);
+		cr_assert_eq(clients[i].lost_early, 0, "cycle %u client %u: connections failed before "
+			"the kill", cycle, i);
+	}
+	verify_after_kill(clients, CLIENTS, cycle, t);
+	for (unsigned i = 0; i < CLIENTS; i++) {
+		free(clients[i].markers);
+		free(clients[i].ids);
+	}
+	t->cycles++;
+	t->killed_at_min = t->cycles == 1 || at < t->killed_at_min ? at : t->killed_at_min;
+	t->killed_at_max = at > t->killed_at_max ? at : t->killed_at_max;
+	w_server_free(&s);
+}
+
+static void load_in_mode(const char *sync)
+{
+	unsigned seed = seed_of_run();
+	unsigned cycles = env_unsigned("SIGHOST_CRASH_CYCLES", 10);
+	char extra[160];
+	snprintf(extra, sizeof extra, "threads: 4\ndatabase: {engine: sqlite, name: db.sqlite3, "
+		"synchronous: %s}\n", sync);
+	w_project("alert", extra);
+	a_migrate();
+	cr_assert_geq(a_sql_int("SELECT count(*) FROM alert_tag WHERE id IN (1, 2)"), 2,
+		"the alert app's migration seeds tags 1 and 2");
+	tally t = { 0 };
+	double t0 = r_now();
+	for (unsigned cycle = 0; cycle < cycles; cycle++)
+		load_cycle(cycle, &seed, &t);
+	/* the database still serves, and stops cleanly */
+	w_server s;
+	w_start(&s, NULL);
+	w_resp r = a_json(s.port, "POST", "/api/alerts", NULL, "{\"content\": \"after\", \"tags\": [1, 2]}");
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	w_resp_free(&r);
+	w_stop(&s);
+	cr_assert_eq(s.status, 0, "%s", s.err);
+	w_lacks(s.err, "runtime error:");   /* UBSan reports without failing the exit */
+	w_server_free(&s);
+	cr_assert_gt(t.acked, 0, "no create was answered before the kills");
+	cr_log_info("crashkill (synchronous=%s): %zu cycles survived in %.1f s, killed %.2f to %.2f s "
+		"into the load; %zu creates answered 201, all there; %zu more committed whose answer "
+		"died with the process", sync, t.cycles, r_now() - t0, t.killed_at_min, t.killed_at_max,
+		t.acked, t.unacked_rows);
+}
+
+Test(crashkill, sigkill_under_load_loses_no_answered_create_synchronous_full)
+{
+	load_in_mode("full");
+}
+
+Test(crashkill, sigkill_under_load_loses_no_answered_create_synchronous_normal)
+{
+	load_in_mode("normal");
+}
+
+/* ---- migrate ---------------------------------------------------------- */
+
+/* A plan of five migrations, each slow enough (bulk inserts, a table
+ * rebuild, an index over the rows) for a random kill to land inside one. */
+#define BIG_ROWS 200000
+#define OTHER_ROWS 100000
+
+static const char *const crash_manifest =
+	"label: crash\n"
+	"migrations: crash_migrations\n"
+	"models:\n"
+	"  Big:\n"
+	"    fields:\n"
+	"      n: {type: integer}\n"
+	"      label: {type: text, max_length: 20, default: x}\n"
+	"  Other:\n"
+	"    fields:\n"
+	"      name: {type: text, max_length: 20}\n";
+
+static const char *const migrations[][2] = {
+	{ "0001_initial.yaml",
+		"initial: true\n"
+		"operations:\n"
+		"- create_model: {name: Big, fields: {n: {type: integer}}}\n" },
+	{ "0002_fill.yaml",
+		"dependencies: [[crash, 0001_initial]]\n"
+		"operations:\n"
+		"- run_sql:\n"
+		"    sql: >-\n"
+		"      WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)\n"
+		"      INSERT INTO crash_big (n) SELECT x FROM c\n"
+		"    reverse_sql: ''\n" },
+	{ "0003_label.yaml",
+		"dependencies: [[crash, 0002_fill]]\n"
+		"operations:\n"
+		"- add_field: {model: Big, name: label, field: {type: text, max_length: 20, default: x}}\n" },
+	{ "0004_other.yaml",
+		"dependencies: [[crash, 0003_label]]\n"
+		"operations:\n"
+		"- create_model: {name: Other, fields: {name: {type: text, max_length: 20}}}\n"
+		"- run_sql:\n"
+		"    sql: >-\n"
+		"      WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000)\n"
+		"      INSERT INTO crash_other (name) SELECT 'o' || x FROM c\n"
+		"    reverse_sql: ''\n" },
+	{ "0005_index.yaml",
+		"dependencies: [[crash, 0004_other]]\n"
+		"operations:\n"
+		"- add_index: {model: Big, name: crash_big_label_n, fields: [label, n]}\n" },
+};
+#define MIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+static void write_crash_app(void)
+{
+	w_manifest("crash", crash_manifest);
+	char *dir = t_path(w_plugins, "crash_migrations");
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	for (size_t i = 0; i < MIGRATIONS; i++)
+		free(t_write(dir, migrations[i][0], migrations[i][1]));
+	free(dir);
+	w_project("crash", NULL);
+}
+
+static void remove_database(void)
+{
+	const char *suffixes[] = { "", "-wal", "-shm", "-journal" };
+	for (size_t i = 0; i < 4; i++) {
+		char *path = NULL;
+		cr_assert_geq(asprintf(&path, "%s/db.sqlite3%s", w_dir, suffixes[i]), 0);
+		unlink(path);
+		free(path);
+	}
+}
+
+static bool file_exists(const char *name)
+{
+	char *path = t_path(w_dir, name);
+	bool there = access(path, F_OK) == 0;
+	free(path);
+	return there;
+}
+
+/* Which migrations of crash are recorded; asserts they are a prefix of the
+ * plan (each depends on the one before). */
+static size_t recorded(void)
+{
+	if (a_sql_int("SELECT count(*) FROM sqlite_master WHERE name = 'sighost_migrations'") == 0)
+		return 0;
+	size_t n = (size_t)a_sql_int("SELECT count(*) FROM sighost_migrations WHERE app = 'crash'");
+	for (size_t i = 0; i < n; i++) {
+		char *q = NULL, want[64];
+		snprintf(want, sizeof want, "%.*s", (int)(strlen(migrations[i][0]) - 5), migrations[i][0]);
+		cr_assert_geq(asprintf(&q, "SELECT count(*) FROM sighost_migrations WHERE app = 'crash' "
+			"AND name = '%s'", want), 0);
+		cr_assert_eq(a_sql_int(q), 1, "recorded: not a prefix of the plan (no %s)", want);
+		free(q);
+	}
+	return n;
+}
+
+/* Asserts that the effects of exactly the first `applied` migrations are
+ * in the database, each whole. */
+static void effects_match(size_t applied, unsigned cycle)
+{
+	bool big = a_sql_int("SELECT count(*) FROM sqlite_master WHERE name = 'crash_big'") == 1;
+	cr_assert_eq(big, applied >= 1, "cycle %u, %zu applied: table crash_big", cycle, applied);
+	if (big)
+		cr_assert_eq(a_sql_int("SELECT count(*) FROM crash_big"), applied >= 2 ? BIG_ROWS : 0,
+			"cycle %u, %zu applied: rows of crash_big", cycle, applied);
+	if (big)
+		cr_assert_eq(a_sql_int("SELECT count(*) FROM pragma_table_info('crash_big') WHERE name "
+			"= 'label'"), applied >= 3, "cycle %u, %zu applied: column label", cycle, applied);
+	if (big && applied >= 3)
+		cr_assert_eq(a_sql_int("SELECT count(*) FROM crash_big WHERE label = 'x'"), BIG_ROWS,
+			"cycle %u: the rebuild kept every row", cycle);
+	bool other = a_sql_int("SELECT count(*) FROM sqlite_master WHERE name = 'crash_other'") == 1;
+	cr_assert_eq(other, applied >= 4, "cycle %u, %zu applied: table crash_other", cycle, applied);
+	if (other)
+		cr_assert_eq(a_sql_int("SELECT count(*) FROM crash_other"), OTHER_ROWS,
+			"cycle %u: rows of crash_other (created and filled in one migration)", cycle);
+	cr_assert_eq(a_sql_int("SELECT count(*) FROM sqlite_master WHERE name = "
+		"'crash_big_label_n'"), applied >= 5, "cycle %u, %zu applied: the index", cycle, applied);
+	cr_assert_eq(a_sql_int("SELECT count(*) FROM sqlite_master WHERE name LIKE 'new\\_\\_%' "
+		"ESCAPE '\\'"), 0, "cycle %u: a rebuild's table was left behind", cycle);
+}
+
+static void migrate_to_the_end(void)
+{
+	const char *argv[] = { "migrate", "--settings", "project.yaml", NULL };
+	pid_t pid = r_spawn(argv, "migrate");
+	int status = r_wait(pid, 120);
+	char *err = t_path(w_dir, "migrate.err"), *text = t_read(err);
+	cr_assert_eq(status, 0, "sighost migrate: %d\n%s", status, text);
+	free(text);
+	free(err);
+}
+
+Test(crashkill, sigkill_during_migrate_leaves_each_migration_applied_or_not_never_half)
+{
+	unsigned seed = seed_of_run();
+	unsigned cycles = env_unsigned("SIGHOST_CRASH_CYCLES", 8);
+	write_crash_app();
+	/* how long a whole run takes: the kills fall within it */
+	double t0 = r_now();
+	migrate_to_the_end();
+	double whole = r_now() - t0;
+	effects_match(MIGRATIONS, 0);
+	size_t at[MIGRATIONS + 1] = { 0 };
+	for (unsigned cycle = 1; cycle <= cycles; cycle++) {
+		remove_database();
+		const char *argv[] = { "migrate", "--settings", "project.yaml", NULL };
+		pid_t pid = r_spawn(argv, "migrate");
+		r_sleep(uniform(&seed, 0.0, whole));
+		kill(pid, SIGKILL);
+		r_wait(pid, 30);
+		size_t applied = 0;
+		if (file_exists("db.sqlite3")) {
+			char *db = r_db_path(), *ok = r_db_integrity(db);
+			cr_assert_str_eq(ok, "ok", "cycle %u: integrity_check", cycle);
+			free(ok);
+			free(db);
+			applied = recorded();
+			effects_match(applied, cycle);
+		}
+		at[applied]++;
+		migrate_to_the_end();   /* and the next run finishes the plan */
+		cr_assert_eq(recorded(), MIGRATIONS);
+		effects_match(MIGRATIONS, cycle);
+	}
+	char hist[128];
+	size_t len = 0;
+	for (size_t i = 0; i <= MIGRATIONS; i++)
+		len += (size_t)snprintf(hist + len, sizeof hist - len, "%s%zu:%zu", i ? " " : "", i, at[i]);
+	cr_log_info("crashkill (migrate): %u kills within a %.2f s run survived; migrations applied "
+		"when killed (count:cycles) %s", cycles, whole, hist);
+}
