@@ -59,6 +59,7 @@ static void sh__check_installed(sh_project *p)
 	const sh_value *list = p->installed_value;
 	size_t n = sh_value_length(list);
 	p->order = calloc(n + 1, sizeof *p->order);
+	p->order_count = 0;
 	if (p->order == NULL) {
 		p->problems.oom = true;
 		return;

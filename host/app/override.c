@@ -108,6 +108,8 @@ static int sh__set_path(sh_value *root, const char *key, const sh_value *value)
 				return 0;
 		}
 		node = node->entries[at].value;
+		/* cppcheck-suppress nullPointerArithmeticRedundantCheck ; the block
+		 * above returned when dot is NULL (the last segment) */
 		seg = dot + 1;
 	}
 }
@@ -134,7 +136,7 @@ int sh__live_effective(const sh_value **out, sh_project *p, const sh_value *base
 		return 0;
 	sh__doc *doc;
 	int rc = sh__new_kept_doc(&doc, p);
-	if (rc < 0)
+	if (rc != 0)
 		return rc;
 	doc->root = base != NULL ? sh__value_copy(base)
 		: sh__value_new(SH_VALUE_MAP, doc->path, 0, 0);

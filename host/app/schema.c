@@ -31,6 +31,8 @@ static void sh__check_unknown(sh__problems *problems, const sh_value *map,
 {
 	const char *names[64];
 	size_t n = key_count < 64 ? key_count : 64;
+	/* cppcheck-suppress knownConditionTrueFalse ; every caller passes its
+	 * table's size, cppcheck follows one it cannot read */
 	for (size_t i = 0; i < n; i++)
 		names[i] = keys[i].name;
 	for (size_t e = 0; e < map->count; e++) {

@@ -12,7 +12,9 @@
 
 static char sh__lower(char c)
 {
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	if (c >= 'A' && c <= 'Z')
+		return (char)(c - 'A' + 'a');
+	return c;
 }
 
 /* The distance of a and b, or SIZE_MAX when either is too long to bother. */

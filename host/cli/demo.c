@@ -43,7 +43,7 @@ int sh_cli_demo(int argc, char **argv)
 		fprintf(stderr, "sighost demo: %s\n", sh_error_last()->message);
 		return 1;
 	}
-	const sh_sender *alert, *note;
+	const sh_sender *alert = NULL, *note = NULL;
 	sh_signal *post_save = sh_hub_builtin(hub, SH_POST_SAVE);
 	sh_connect_opts only_alerts = SH_CONNECT_OPTS_INIT;
 	int rc = sh_sender_intern(&alert, hub, "alert.Alert");

@@ -153,7 +153,7 @@ static int sh__ensure_migrated(sh_project *project, bool migrate)
 	if (rc > 0) {
 		fprintf(stderr, "sighost serve: you have %zu unapplied migration%s:\n", count,
 			count == 1 ? "" : "s");
-		for (size_t i = 0; i < count; i++)
+		for (size_t i = 0; plan != NULL && i < count; i++)
 			fprintf(stderr, "  %s.%s\n", plan[i].app_label, plan[i].name);
 		fprintf(stderr, "Run 'sighost migrate' to apply them, or start with "
 			"'sighost serve --migrate'.\n");
@@ -246,7 +246,7 @@ int sh_cli_serve(int argc, char **argv)
 		close(sigfd);
 		return 1;
 	}
-	if ((rc = sh_server_start(server)) < 0) {
+	if (sh_server_start(server) < 0) {
 		fprintf(stderr, "sighost serve: %s\n", sh_error_last()->message);
 		sh_server_free(server);
 		sh_project_free(project);

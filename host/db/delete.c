@@ -302,6 +302,7 @@ static int sh__collect_relation(sh__collector *c, const sh_model *model, const s
 			free(copy);
 			return SH_ENOMEM;
 		}
+		/* cppcheck-suppress memleak ; `copy` is f's, and f is on *pending */
 		return 0;
 	}
 	if (field->on_delete == SH_ON_DELETE_SET_NULL)

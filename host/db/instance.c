@@ -210,7 +210,7 @@ static SH__NOINLINE bool sh__parse_datetime(const char *s, char *out)
 	if (*p != '\0')
 		return false;
 	if (offset != 0) {
-		int64_t minutes = sh__days_from_civil(y, mo, d) * 1440 + h * 60 + mi - offset;
+		int64_t minutes = sh__days_from_civil(y, mo, d) * 1440 + (int64_t)h * 60 + mi - offset;
 		int64_t days = minutes >= 0 ? minutes / 1440 : -((-minutes + 1439) / 1440);
 		int64_t rest = minutes - days * 1440;
 		sh__civil_from_days(days, &y, &mo, &d);
@@ -441,8 +441,8 @@ int sh__instance_store_len(sh_instance *instance, size_t field, sh_datum value, 
 	 * allocation, and the value stays beside the others. */
 	const char *old = slot->type == SH_DATUM_TEXT ? slot->v.s : NULL;
 	uintptr_t at = (uintptr_t)old;
-	bool ours = *owned || (old != NULL && at >= (uintptr_t)(instance->owned + n + 1)
-		&& at < (uintptr_t)instance->block_end);
+	bool ours = old != NULL && (*owned || (at >= (uintptr_t)(instance->owned + n + 1)
+		&& at < (uintptr_t)instance->block_end));
 	if (ours && strlen(old) >= len) {
 		memmove((char *)old, value.v.s, len + 1);
 		return 0;
@@ -747,6 +747,7 @@ int sh__instance_loaded(sh_instance *instance)
 	if (sh_signal_has_listeners(pre_init, model->sender)) {
 		/* Django's from_db: cls(*values), the values of the concrete fields. */
 		const sh__model_sql *msql = sh__sql_of(db, model);
+		/* cppcheck-suppress variableScope ; args may point here until the send */
 		sh_datum small[32];
 		sh_datum *args = instance->values, *heap = NULL;
 		size_t count = model->field_count;

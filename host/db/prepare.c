@@ -285,7 +285,8 @@ static int sh__join_model(sh_model **out, sh_models *models, sh_field *f)
 	}
 	pair[0] = 1;
 	pair[1] = 2;
-	join->unique_together[0] = (sh__unique_together){ pair, 2 };
+	join->unique_together[0].fields = pair;
+	join->unique_together[0].count = 2;
 	join->unique_together_count = 1;
 	return 0;
 }

@@ -176,10 +176,11 @@ static int sh__creates(sh__change *c, const sh__smodel **made, size_t n, sh__fie
 				pick = (long)i;
 		}
 		bool cycle = pick < 0;
-		if (cycle)
-			for (size_t i = 0; i < n && pick < 0; i++)
-				if (!done[i])
-					pick = (long)i;
+		for (size_t i = 0; cycle && i < n; i++)
+			if (!done[i]) {
+				pick = (long)i;
+				break;
+			}
 		const sh__smodel *m = made[pick];
 		sh__op *op = sh__add_op(c, SH__OP_CREATE_MODEL, m->name, NULL);
 		if (op == NULL)

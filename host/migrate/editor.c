@@ -347,8 +347,10 @@ int sh__editor_remake(sqlite3 *db, const char *old_table, const sh_model *model,
 		return rc;
 	char *temp = sh__format("new__%s", model->table);
 	char *create = temp ? sh__create_as(stmts[0], model->table, temp) : NULL;
-	if (create == NULL)
-		rc = sh_error_last()->code < 0 ? sh_error_last()->code : SH_ENOMEM;
+	if (create == NULL) {
+		int last = sh_error_last()->code;
+		rc = last < 0 ? last : SH_ENOMEM;
+	}
 	int64_t seq = 0;
 	bool has_seq = false;
 	if (rc == 0) {

@@ -234,7 +234,8 @@ static void sh__read_args(sh__reading *r, sh__op *op, const sh_value *args)
 		op->name = sh__ident_arg(r, args, "name", &op->where_name);
 		const sh_value *field = sh_value_get(args, "field");
 		op->has_fields = field != NULL;
-		if (op->model != NULL && op->name != NULL && sh_value_type_of(field) == SH_VALUE_MAP)
+		if (op->model != NULL && op->name != NULL && field != NULL
+			&& sh_value_type_of(field) == SH_VALUE_MAP)
 			sh__read_field(r, op, op->model, op->name, field);
 		break;
 	}

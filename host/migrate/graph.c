@@ -333,7 +333,7 @@ int sh__graph_plan(sh__mlist *list, const sh_migrate_graph *g, const char *app_l
 			if (root)
 				rc = sh__graph_backwards(list, g, m, planned);
 		}
-	} else if (rc == 0) {
+	} else if (rc == 0 && node != NULL) {
 		/* Applied: roll back what follows it in its app, not further. */
 		for (size_t k = 0; rc == 0 && k < node->child_count; k++)
 			if (strcmp(node->children[k]->app_label, a->label) == 0)
@@ -367,7 +367,10 @@ static int sh__order(sh_migrate_graph *g)
 	for (size_t i = 0; i < g->app_count; i++) {
 		sh__gapp *a = &g->apps[i];
 		size_t n = 0;
+		/* sh__graph_forwards put each of the g->count migrations in `all`,
+		 * so g->order has that many. */
 		for (size_t k = 0; k < g->count; k++)
+			/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 			if (strcmp(g->order[k]->app_label, a->label) == 0)
 				a->migrations[n++] = g->order[k];
 	}

@@ -93,10 +93,12 @@ static int sh__refresh_dependents(sqlite3 *db, const sh_model *model, sh_state *
 		char **a, **b;
 		size_t an, bn;
 		int rc = sh__schema_model_sql(old, &a, &an);
-		if (rc == 0 && (rc = sh__schema_model_sql(dep, &b, &bn)) < 0)
-			sh__schema_free(a, an);
 		if (rc < 0)
 			return rc;
+		if ((rc = sh__schema_model_sql(dep, &b, &bn)) < 0) {
+			sh__schema_free(a, an);
+			return rc;
+		}
 		bool same = strcmp(a[0], b[0]) == 0;
 		sh__schema_free(a, an);
 		sh__schema_free(b, bn);

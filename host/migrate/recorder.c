@@ -65,6 +65,7 @@ int sh__recorder_set(sqlite3 *db, const sh__migration *m, bool applied)
 		: "DELETE FROM \"" SH_MIGRATE_TABLE "\" WHERE \"app\" = ?1 AND \"name\" = ?2";
 	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
 		return sh__db_fail(db, "cannot record the migration");
+	/* cppcheck-suppress variableScope ; bound SQLITE_STATIC: lives until the step */
 	char now[64] = "";
 	if (applied) {
 		struct timespec ts;

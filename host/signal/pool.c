@@ -71,9 +71,10 @@ int sh_pool_new(sh_pool **out, unsigned int threads, size_t capacity)
 	pthread_cond_init(&pool->idle, NULL);
 	for (; pool->thread_count < threads; pool->thread_count++) {
 		if (pthread_create(&pool->threads[pool->thread_count], NULL, sh__pool_worker, pool) != 0) {
+			unsigned failed = pool->thread_count + 1;   /* read before the pool is freed */
 			sh_pool_free(pool);
-			return sh_error_set(SH_ERROR, "cannot start worker thread %u of %u",
-				pool->thread_count + 1, threads);
+			return sh_error_set(SH_ERROR, "cannot start worker thread %u of %u", failed,
+				threads);
 		}
 	}
 	*out = pool;

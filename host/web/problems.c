@@ -43,6 +43,7 @@ static __attribute__((format(printf, 6, 0))) int sh__wproblem_vadd(sh__wproblems
 	problems->items[problems->count++] = (sh_problem){ code, file_copy, line, column,
 		message_copy, text };
 	sh_error_set(code, "%s", text);
+	/* cppcheck-suppress memleak ; the copies are the problem's, freed with it */
 	return code;
 }
 

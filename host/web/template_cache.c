@@ -207,6 +207,7 @@ static int sh__store(sh_templates *cache, const sh_app *app, const char *name, s
 			free(copy);
 			rc = SH_ENOMEM;
 		}
+		/* cppcheck-suppress memleak ; `copy` went into cache->items, or was freed */
 	}
 	pthread_rwlock_unlock(&cache->lock);
 	if (rc < 0) {

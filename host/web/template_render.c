@@ -286,8 +286,9 @@ static void sh__real_text(char *buf, size_t size, double r)
 		if (strtod(buf, NULL) == r)
 			break;
 	}
-	if (strpbrk(buf, ".en") == NULL && strlen(buf) + 2 < size)
-		strcat(buf, ".0");
+	size_t len = strlen(buf);
+	if (strpbrk(buf, ".en") == NULL && len + 2 < size)
+		memcpy(buf + len, ".0", 3);
 }
 
 static int sh__print(sh__wbuf *out, const sh__val *v)
@@ -337,7 +338,7 @@ static int sh__render(sh__wbuf *out, const sh__node *node, const sh__scope *scop
 
 static int sh__forloop_set(json_t *forloop, size_t i, size_t n)
 {
-	int rc = json_object_set_new(forloop, "counter", json_integer((json_int_t)(i + 1)));
+	int rc = json_object_set_new(forloop, "counter", json_integer((json_int_t)i + 1));
 	rc |= json_object_set_new(forloop, "counter0", json_integer((json_int_t)i));
 	rc |= json_object_set_new(forloop, "revcounter", json_integer((json_int_t)(n - i)));
 	rc |= json_object_set_new(forloop, "revcounter0", json_integer((json_int_t)(n - i - 1)));

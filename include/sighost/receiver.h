@@ -77,9 +77,12 @@ SH_API int sh_receivers_connect(sh_hub *hub, const char *owner, void *payload,
 	SH_RECEIVER_EX(fn, signal_name, sender_name, NULL, SH_PRIORITY_MIDDLE)
 
 /* The linker's bounds of this shared object's "sh_receivers" section; weak,
- * so a shared object that declares no receiver sees two NULLs. */
+ * so a shared object that declares no receiver sees two NULLs. The names
+ * are the ones the linker gives (__start_SECTION, __stop_SECTION).
+ * NOLINTBEGIN(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 extern const sh_receiver_decl __start_sh_receivers[] __attribute__((weak, visibility("hidden")));
 extern const sh_receiver_decl __stop_sh_receivers[] __attribute__((weak, visibility("hidden")));
+/* NOLINTEND(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 
 /* Connects every receiver the calling shared object declared with SH_RECEIVER. */
 #define SH_CONNECT_RECEIVERS(hub, owner, payload) \
