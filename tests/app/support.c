@@ -117,7 +117,7 @@ t_run t_sighost(const char *cwd, const char *env_settings, const char *const *ar
 			setenv("SIGHOST_SETTINGS", env_settings, 1);
 		else
 			unsetenv("SIGHOST_SETTINGS");
-		execv(bin, (char *const *)args);
+		t_exec(args);
 		_exit(127);
 	}
 	int status;
@@ -129,6 +129,27 @@ t_run t_sighost(const char *cwd, const char *env_settings, const char *const *ar
 	unlink(err_path);
 	run.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	return run;
+}
+
+void t_exec(const char *const *argv)
+{
+	const char *wrapper = getenv("SIGHOST_WRAPPER");
+	if (wrapper == NULL || wrapper[0] == '\0') {
+		execv(argv[0], (char *const *)argv);
+		return;
+	}
+	size_t argc = 0, words = 0;
+	while (argv[argc] != NULL)
+		argc++;
+	char *copy = strdup(wrapper);
+	const char **all = calloc(strlen(wrapper) / 2 + 2 + argc, sizeof *all);
+	if (copy == NULL || all == NULL)
+		return;
+	char *save = NULL;
+	for (char *w = strtok_r(copy, " ", &save); w != NULL; w = strtok_r(NULL, " ", &save))
+		all[words++] = w;
+	memcpy(all + words, argv, (argc + 1) * sizeof *all);
+	execvp(all[0], (char *const *)all);
 }
 
 void t_run_free(t_run *run)

@@ -52,6 +52,14 @@ t_run t_sighost(const char *cwd, const char *env_settings, const char *const *ar
 /* Frees what a run captured. */
 void t_run_free(t_run *run);
 
+/*
+ * In a child about to become sighost: execs argv (argv[0] the binary,
+ * NULL-terminated). When SIGHOST_WRAPPER is set (`meson test --setup
+ * valgrind`), its words (separated by spaces) come first, so the binary
+ * runs under that command. Returns only when exec failed.
+ */
+void t_exec(const char *const *argv);
+
 /* Counts the lines of `text`. */
 size_t t_lines(const char *text);
 

@@ -8,33 +8,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <sighost/sighost.h>
+
+#include "scratch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static sh_project *project;
 static sh_router *router;
 
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (f == NULL || fputs(text, f) < 0)
-		abort();
-	fclose(f);
-}
-
 static void build_router(void)
 {
-	char dir[] = "/tmp/sighost-fuzz-route-XXXXXX";
-	if (mkdtemp(dir) == NULL)
-		abort();
-	char path[256];
-	snprintf(path, sizeof path, "%s/plugins", dir);
-	mkdir(path, 0755);
-	snprintf(path, sizeof path, "%s/plugins/fz.yaml", dir);
-	write_text(path,
+	fuzz_scratch("route");
+	fuzz_mkdir("plugins");
+	fuzz_write_text("plugins/fz.yaml",
 		"label: fz\n"
 		"routes:\n"
 		"  - {path: /, view: index}\n"
@@ -44,9 +32,8 @@ static void build_router(void)
 		"  - {path: /objects/<uuid:key>, view: object}\n"
 		"  - {path: /files/<path:rest>, view: file}\n"
 		"  - {path: /a/<int:x>/<int:y>/<str:z>, view: deep}\n");
-	snprintf(path, sizeof path, "%s/project.yaml", dir);
-	write_text(path, "project: fz\nplugin_dirs: [plugins]\ninstalled_apps: [fz]\n");
-	if (sh_project_new(&project) < 0 || sh_project_read(project, path) < 0)
+	fuzz_write_text("project.yaml", "project: fz\nplugin_dirs: [plugins]\ninstalled_apps: [fz]\n");
+	if (sh_project_new(&project) < 0 || sh_project_read(project, fuzz_path("project.yaml")) < 0)
 		abort();
 	if (sh_router_new(&router) < 0 || sh_router_add_app(router, sh_project_app_at(project, 0)) < 0)
 		abort();

@@ -128,7 +128,7 @@ static int w_spawn(w_server *s, const char *const *args, bool listen)
 		if (chdir(w_dir) != 0)
 			_exit(126);
 		unsetenv("SIGHOST_SETTINGS");
-		execv(bin, (char *const *)argv);
+		t_exec(argv);
 		_exit(127);
 	}
 	free(argv);
