@@ -346,6 +346,7 @@ int sh_database_open(sh_database **out, const char *path, sh_models *models)
 	}
 	pthread_mutex_init(&database->lock, NULL);
 	pthread_mutex_init(&database->write_lock, NULL);
+	sh__checkpointer_init(database);
 	database->busy_timeout_ms = SH__BUSY_TIMEOUT_MS;
 	rc = sh__orm_build(database);
 	if (rc < 0) {
@@ -363,6 +364,7 @@ void sh_database_close(sh_database *database)
 	/* After the key is deleted no exiting thread runs the destructor, so
 	 * every connection left on the list is ours to close. */
 	pthread_key_delete(database->key);
+	sh__checkpointer_stop(database);
 	pthread_mutex_lock(&database->lock);
 	sh_db *list = database->connections;
 	database->connections = NULL;
@@ -499,6 +501,7 @@ static int sh__db_open(sh_db **out, sh_database *database)
 	}
 	sqlite3_extended_result_codes(sqlite, 1);
 	sqlite3_busy_timeout(sqlite, database->busy_timeout_ms);
+	sh__checkpointer_attach(database, sqlite);
 	sqlite3_create_collation_v2(sqlite, SH__DATETIME_COLLATION, SQLITE_UTF8, NULL,
 		sh__datetime_cmp, NULL);
 	bool memory = strcmp(database->path, ":memory:") == 0;

@@ -176,6 +176,26 @@ struct sh_db {
 	struct sh__conn_stmts *model_stmts; /* per model and transaction statements (orm.h) */
 };
 
+/* The database's checkpointer (checkpoint.c). */
+typedef struct sh__checkpointer {
+	pthread_mutex_t lock;       /* guards the rest */
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool started, failed, stop;
+	bool pending;               /* a commit found the log long */
+	unsigned long runs;         /* checkpoints run (sh_database_checkpoints) */
+} sh__checkpointer;
+
+/* Sets up the checkpointer of a new database (no thread yet). */
+void sh__checkpointer_init(sh_database *database);
+
+/* Makes a new connection's commits wake the checkpointer when the log is
+ * long, instead of checkpointing themselves. */
+void sh__checkpointer_attach(sh_database *database, sqlite3 *sqlite);
+
+/* Stops and joins the thread, if it ever started; frees the rest. */
+void sh__checkpointer_stop(sh_database *database);
+
 struct sh_database {
 	char *path;
 	sh_models *models;
@@ -191,6 +211,7 @@ struct sh_database {
 	int busy_timeout_ms;        /* how long a connection waits for another process's
 	                             * lock (sh_database_set_timeout) */
 	struct sh__orm *orm;        /* per-model SQL and relations, built at open (orm.h) */
+	sh__checkpointer checkpointer;
 };
 
 /*

@@ -78,6 +78,15 @@ SH_API int sh_database_set_timeout(sh_database *database, int milliseconds);
  */
 SH_API int sh_database_close_unusable(sh_database *database);
 
+/*
+ * Returns how many checkpoints the database's checkpointer has run. When a
+ * commit leaves the write-ahead log longer than 1000 pages, a thread of the
+ * database (started then) copies it back into the database file, so that
+ * no commit waits for that copy and its disk syncs. For tests and
+ * monitoring; 0 for NULL.
+ */
+SH_API unsigned long sh_database_checkpoints(sh_database *database);
+
 /* Closes every connection of the database and frees it. No thread may use
  * it any more. NULL is a no-op. */
 SH_API void sh_database_close(sh_database *database);

@@ -7,6 +7,9 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "support.h"
 
@@ -259,4 +262,35 @@ Test(connection, sh_db_error_maps_raw_sql_failures_like_the_model_layer)
 	cr_assert_eq(sqlite3_exec(sql, "CREATE TABLE t_raw (x)", NULL, NULL, NULL), SQLITE_OK,
 		"the fault cleared");
 	cr_assert_eq(sh_db_error(NULL, "x"), SH_EINVAL);
+}
+
+/* The size of the database's -wal file in bytes. */
+static long long wal_size(void)
+{
+	char path[sizeof fx.path + 8];
+	snprintf(path, sizeof path, "%s-wal", fx.path);
+	struct stat st;
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+Test(connection, a_thread_of_the_database_checkpoints_a_long_log_and_commits_do_not)
+{
+	cr_assert_eq(sh_database_connection(&fx.db, fx.database), 0);
+	sqlite3 *sql = sh_db_sqlite(fx.db);
+	cr_assert_eq(sqlite3_exec(sql, "CREATE TABLE t_ckpt (x)", NULL, NULL, NULL), SQLITE_OK);
+	for (int i = 0; i < 200; i++)
+		cr_assert_eq(sqlite3_exec(sql, "INSERT INTO t_ckpt VALUES (randomblob(3000))", NULL,
+			NULL, NULL), SQLITE_OK);
+	cr_assert_eq(sh_database_checkpoints(fx.database), 0, "a short log is left alone");
+	/* ~4 pages per commit: 3000 commits would make a 48 MB log if nothing
+	 * checkpointed it; checkpointed, it restarts from its head. */
+	for (int i = 0; i < 3000; i++)
+		cr_assert_eq(sqlite3_exec(sql, "INSERT INTO t_ckpt VALUES (randomblob(3000))", NULL,
+			NULL, NULL), SQLITE_OK);
+	for (int i = 0; i < 500 && sh_database_checkpoints(fx.database) == 0; i++)
+		usleep(10 * 1000);
+	cr_assert_gt(sh_database_checkpoints(fx.database), 0);
+	cr_assert_lt(wal_size(), 24ll << 20, "the log is reused after checkpoints: %lld bytes",
+		wal_size());
+	cr_assert_eq(sql_int("SELECT count(*) FROM t_ckpt"), 3200);
 }
