@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "../base/clock.h"
 
 /* What the child reports. */
 enum { SH__REC_STEP, SH__REC_FAILED, SH__REC_DONE };
@@ -183,13 +184,6 @@ typedef struct sh__round {
 	int status;              /* waitpid's */
 } sh__round;
 
-static long long sh__now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Returns `app` when it is an installed app of the project (a record is
  * only trusted that far), NULL otherwise. */
 static sh_app *sh__known(const sh_project *p, const sh_app *app)
@@ -283,7 +277,7 @@ static int sh__wait(sh_project *p, sh__round *round, pid_t pid, int fd, unsigned
 	size_t have = 0;
 	bool eof = false;
 	int rc = 0;
-	long long deadline = sh__now_ms() + (long long)timeout * 1000;
+	long long deadline = sh__monotonic_ms() + (long long)timeout * 1000;
 	unsigned long steps = round->steps;
 	for (;;) {
 		if (!eof) {
@@ -296,7 +290,7 @@ static int sh__wait(sh_project *p, sh__round *round, pid_t pid, int fd, unsigned
 		}
 		if (round->steps != steps) {   /* a new step: its own time */
 			steps = round->steps;
-			deadline = sh__now_ms() + (long long)timeout * 1000;
+			deadline = sh__monotonic_ms() + (long long)timeout * 1000;
 		}
 		pid_t w = waitpid(pid, &round->status, WNOHANG);
 		if (w == pid || (w < 0 && errno != EINTR)) {
@@ -304,7 +298,7 @@ static int sh__wait(sh_project *p, sh__round *round, pid_t pid, int fd, unsigned
 				rc = sh__drain(p, round, fd, buf, &have) < 0 ? SH_ENOMEM : 0;
 			return rc;
 		}
-		long long left = deadline - sh__now_ms();
+		long long left = deadline - sh__monotonic_ms();
 		if (left <= 0) {
 			round->timed_out = true;
 			break;

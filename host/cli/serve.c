@@ -33,6 +33,7 @@
 
 #include "cli.h"
 #include "project_open.h"
+#include "../base/clock.h"
 
 /* Prints the server's problems like sh_cli_print_problems(). */
 static void sh__print_server_problems(const sh_server *server)
@@ -46,13 +47,6 @@ static void sh__print_server_problems(const sh_server *server)
 /* How long the manifest must stay quiet after a change before it is read
  * again: an editor's save may take several writes. */
 #define SH__SETTLE_MS 100
-
-static long long sh__now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Reloads the settings; the library logs the outcome (and any problem). */
 static void sh__reload(sh_project *project, const char *why)
@@ -84,7 +78,7 @@ static void sh__run(int sigfd, int wfd, sh_project *project)
 	long long due = -1;   /* when a pending change of the manifest is read */
 	for (;;) {
 		struct pollfd fds[2] = { { sigfd, POLLIN, 0 }, { wfd, POLLIN, 0 } };
-		long long left = due < 0 ? -1 : due - sh__now_ms();
+		long long left = due < 0 ? -1 : due - sh__monotonic_ms();
 		int n = poll(fds, wfd >= 0 ? 2 : 1, due < 0 ? -1 : left > 0 ? (int)left : 0);
 		if (n < 0 && errno != EINTR) {
 			sh_hub_log(hub, SH_LOG_ERROR, "sighost.server", "poll: %s; shutting down",
@@ -98,10 +92,10 @@ static void sh__run(int sigfd, int wfd, sh_project *project)
 					"watching (SIGHUP reloads the settings)", sh_error_last()->message);
 				wfd = -1;
 			} else if (changed > 0) {
-				due = sh__now_ms() + SH__SETTLE_MS;   /* from the last change */
+				due = sh__monotonic_ms() + SH__SETTLE_MS;   /* from the last change */
 			}
 		}
-		if (due >= 0 && sh__now_ms() >= due) {
+		if (due >= 0 && sh__monotonic_ms() >= due) {
 			due = -1;
 			sh__reload(project, sh_project_path(project));
 		}

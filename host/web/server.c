@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "handler.h"
+#include "../base/clock.h"
 
 /* The memory libmicrohttpd gives each connection for its request line,
  * headers and read buffer; larger headers get 431 from it. libmicrohttpd
@@ -158,19 +159,12 @@ struct sh__reaper {
 	sh__conn *head;
 };
 
-static int64_t sh__now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *sh__reaper_main(void *arg)
 {
 	struct sh__reaper *reaper = arg;
 	pthread_mutex_lock(&reaper->lock);
 	while (!reaper->stop) {
-		int64_t now = sh__now_ms();
+		int64_t now = sh__monotonic_ms();
 		size_t cut = 0;
 		for (sh__conn *c = reaper->head; c != NULL; c = c->next) {
 			int64_t deadline = atomic_load(&c->deadline_ms);
@@ -259,7 +253,7 @@ static void sh__on_connection(void *cls, struct MHD_Connection *connection,
 		if (c == NULL)
 			return;   /* not guarded; the idle timeout still applies */
 		c->fd = info->connect_fd;
-		atomic_init(&c->deadline_ms, sh__now_ms() + reaper->timeout_ms);
+		atomic_init(&c->deadline_ms, sh__monotonic_ms() + reaper->timeout_ms);
 		pthread_mutex_lock(&reaper->lock);
 		c->next = reaper->head;
 		if (reaper->head != NULL)
@@ -382,7 +376,7 @@ static void sh__on_completed_timed(void *cls, struct MHD_Connection *connection,
 	sh__conn *c = sh__conn_of(connection);
 	if (c != NULL && s->reaper != NULL) {
 		c->head_seen = false;
-		atomic_store(&c->deadline_ms, sh__now_ms() + s->reaper->timeout_ms);
+		atomic_store(&c->deadline_ms, sh__monotonic_ms() + s->reaper->timeout_ms);
 	}
 }
 
