@@ -1,6 +1,7 @@
 /*
- * internal.h: the data structures of host/app/ (manifests, values, the app
- * registry, the plugin loader), shared by its files and by nothing else.
+ * internal.h: the data structures of host/app/ (the project, its apps, the
+ * plugin loader, live settings), shared by its files and by nothing else.
+ * Documents, values and problem lists are host/manifest/'s (manifest.h).
  *
  * Ownership: a project owns its documents (one per manifest file read);
  * a document owns its tree of values and the file name they point to; a
@@ -20,41 +21,7 @@
 #include <sighost/settings.h>
 
 #include "base/suggest.h"
-
-/* One item of a list (key NULL) or entry of a map. */
-typedef struct sh__entry {
-	char *key;                  /* map key; NULL in a list */
-	unsigned line, column;      /* where the key starts (1-based) */
-	struct sh_value *value;
-} sh__entry;
-
-/* A node of a manifest. Scalars keep their source text. */
-struct sh_value {
-	sh_value_type type;
-	unsigned line, column;      /* 1-based */
-	const char *file;           /* the document's path */
-	char *text;                 /* scalars: as written; NULL for lists and maps */
-	int64_t integer;            /* SH_VALUE_INT */
-	bool boolean;               /* SH_VALUE_BOOL */
-	sh__entry *entries;         /* SH_VALUE_LIST and SH_VALUE_MAP */
-	size_t count;
-	size_t capacity;
-};
-
-/* A manifest file read into values. */
-typedef struct sh__doc {
-	char *path;                 /* as opened */
-	struct sh_value *root;      /* NULL when the file was empty or unreadable */
-} sh__doc;
-
-/* The problems a project collects. `oom` is set when one could not be
- * recorded, and then turns the project's result into SH_ENOMEM. */
-typedef struct sh__problems {
-	sh_problem *items;
-	size_t count;
-	size_t capacity;
-	bool oom;
-} sh__problems;
+#include "manifest/manifest.h"
 
 struct sh_app {
 	sh_project *project;
@@ -154,89 +121,6 @@ struct sh_project {
 	bool read_ok;
 	bool load_done;
 };
-
-/* ---- values (value_build.c) ---- */
-
-/* Allocates a value of `type` at (file, line, column). NULL on ENOMEM. */
-sh_value *sh__value_new(sh_value_type type, const char *file, unsigned line, unsigned column);
-
-/* Frees a value and everything below it. NULL is a no-op. */
-void sh__value_free(sh_value *value);
-
-/* Appends `item` under `key` (NULL for a list), taking ownership of both
- * (also on failure, when both are freed). Returns 0 or SH_ENOMEM. */
-int sh__value_append(sh_value *container, char *key, unsigned line, unsigned column,
-	sh_value *item);
-
-/* Returns the entry of `key` in a map, NULL when none. */
-const sh__entry *sh__value_entry(const sh_value *map, const char *key);
-
-/* ---- documents (yaml_read.c) ---- */
-
-/*
- * Reads the YAML file at `path` into a new document stored in *out (also
- * on failure; then its root is NULL). Problems are recorded in `problems`
- * with their position. Fatal ones (malformed YAML, an alias, a second
- * document, a non-scalar key) leave the root NULL and return SH_EMANIFEST;
- * a file that cannot be opened returns SH_EIO (recorded too). Duplicate
- * keys and bad tags are recorded but not fatal: the root is kept and 0
- * returned. An empty file gives a NULL root and 0. SH_ENOMEM on ENOMEM.
- */
-int sh__doc_read(sh__doc **out, const char *path, sh__problems *problems);
-
-/* Frees a document and its values. NULL is a no-op. */
-void sh__doc_free(sh__doc *doc);
-
-/* ---- problems (problems.c) ---- */
-
-/* Records a problem at (file, line, column); file may be NULL and line 0.
- * Sets problems->oom when it cannot. */
-void sh__problem_add(sh__problems *problems, int code, const char *file,
-	unsigned line, unsigned column, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-
-/* Records a problem at the position of `where` (which may be NULL). */
-void sh__problem_at(sh__problems *problems, int code, const sh_value *where,
-	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* Frees the problems' strings and array. */
-void sh__problems_dispose(sh__problems *problems);
-
-/* ---- suggestions: sh__suggest (base/suggest.h) ---- */
-
-/* ---- schemas (schema.c) ---- */
-
-/* Any type is accepted (for a key's type or a list's items). */
-#define SH__ANY ((int)-1)
-
-/* One key a map may hold. */
-typedef struct sh__key {
-	const char *name;
-	int type;          /* an sh_value_type, or SH__ANY */
-	int item_type;     /* for lists: the items' type, or SH__ANY */
-	bool required;
-} sh__key;
-
-/*
- * Checks the map `map` against `keys`: unknown keys (with the nearest valid
- * key suggested), missing required keys, values of the wrong type (null is
- * taken as absent for a key that is not required). `what` names the map in
- * messages ("project manifest", "database"). Records each problem with its
- * position; returns how many it recorded. A `map` that is not a map is one
- * problem.
- */
-size_t sh__schema_check(sh__problems *problems, const sh_value *map,
-	const sh__key *keys, size_t key_count, const char *what);
-
-/* ---- paths (paths.c) ---- */
-
-/* Returns `path` made absolute against `dir` (unchanged when absolute),
- * newly allocated; NULL on ENOMEM. */
-char *sh__path_join(const char *dir, const char *path);
-
-/* Returns the absolute directory of the file `path`, newly allocated; NULL
- * on ENOMEM or when the working directory cannot be found. */
-char *sh__path_dir(const char *path);
 
 /* ---- manifests ---- */
 
@@ -371,11 +255,6 @@ int sh__live_effective(const sh_value **out, sh_project *project, const sh_value
 /* Checks the project manifest's root against the table of project keys
  * (project_manifest.c), recording problems. Returns how many. */
 size_t sh__project_manifest_check(sh__problems *problems, const sh_value *root);
-
-/* Reads `length` bytes of YAML `text` into a new document named `label`
- * (yaml_read.c), as sh__doc_read() reads a file. */
-int sh__doc_read_text(sh__doc **out, const char *label, const char *text, size_t length,
-	sh__problems *problems);
 
 /* ---- models (models_manifest.c) ---- */
 

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/registry_check.h"
-#include "fields_read.h"
+#include "db/db.h"
+#include "app.h"
 #include "base/text.h"
 #include "internal.h"
 

@@ -1,16 +1,17 @@
 /*
- * symbol.c: what the dispatch loop (host/web/) asks of an app: a symbol of
+ * symbol.c: what the layers above (app.h) ask of an app: a symbol of
  * its own plugin (a view, SH_VIEW), its manifest root (the `routes:` it
  * declares), the project manifest root (the server's keys) and where a
- * map's keys are (for messages about unknown keys). Kept apart
- * from app.c so the web layer's needs of host/app/ stay in one place.
+ * map's keys are (for messages about unknown keys), whether the project
+ * was read (migrate). Kept apart
+ * from app.c so the needs of the layers above (app.h) stay in one place.
  */
 #include <dlfcn.h>
 #include <link.h>
 #include <string.h>
 
 #include "internal.h"
-#include "symbol.h"
+#include "app.h"
 
 /* True when `address` lies in the object loaded as `handle` itself, not in
  * one of the libraries it depends on. */
@@ -67,4 +68,9 @@ void sh__value_key_position(const sh_value *map, size_t index, unsigned *line,
 		return;
 	*line = map->entries[index].line;
 	*column = map->entries[index].column;
+}
+
+bool sh__project_was_read(const sh_project *project)
+{
+	return project != NULL && project->read_ok;
 }

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry_check.h"
+#include "db.h"
 #include "registry_private.h"
 
 /* ---- "did you mean" for model labels ---- */

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/internal.h"
+#include "db/db.h"
 #include "internal.h"
 
 void sh__quote(FILE *out, const char *name)

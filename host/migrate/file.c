@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/fields_read.h"
+#include "app/app.h"
 #include "internal.h"
 
 #define SH__COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -26,7 +26,7 @@
 
 #include "base/text.h"
 
-#include "app/internal.h"
+#include "app/app.h"
 
 /* ---- owned field definitions (fields.c) ---- */
 

@@ -215,7 +215,7 @@ int sh_migrate_load(sh_migrate_graph **out, sh_project *project)
 	if (out == NULL || project == NULL)
 		return sh_error_set(SH_EINVAL, "sh_migrate_load: out and project are required");
 	*out = NULL;
-	if (!project->read_ok)
+	if (!sh__project_was_read(project))
 		return sh_error_set(SH_EINVAL, "sh_migrate_load: the project was not read successfully");
 	sh_migrate_graph *g = calloc(1, sizeof *g);
 	if (g == NULL)

@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "db/internal.h"
+#include "db/db.h"
 #include "internal.h"
 
 static const char *const sh__op_names[SH__OP_KIND_COUNT] = {

@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "db/internal.h"
+#include "db/db.h"
 #include "internal.h"
 
 /* ---- the database ---- */

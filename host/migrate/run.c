@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "db/internal.h"
+#include "db/db.h"
 #include "internal.h"
 
 /* ---- the connection and the applied set ---- */

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "app/fields_read.h"
+#include "app/app.h"
 #include "internal.h"
 
 int sh__state_new(sh_state **out, sh_hub *hub)

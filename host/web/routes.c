@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../app/symbol.h"
+#include "app/app.h"
 #include "internal.h"
 
 typedef struct sh__route_key {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../app/symbol.h"
+#include "app/app.h"
 #include "internal.h"
 
 #define SH__DEFAULT_HOST "127.0.0.1"

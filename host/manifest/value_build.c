@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "manifest.h"
 
 sh_value *sh__value_new(sh_value_type type, const char *file, unsigned line, unsigned column)
 {

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "manifest.h"
 
 /* "strings", "integers"...: the plural for "a list of ..." messages. */
 static const char *sh__plural(int type)

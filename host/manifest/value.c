@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "manifest.h"
 
 sh_value_type sh_value_type_of(const sh_value *value)
 {

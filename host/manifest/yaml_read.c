@@ -13,7 +13,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "internal.h"
+#include "manifest.h"
 
 #define SH__MAX_DEPTH 64
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "manifest.h"
 
 static __attribute__((format(printf, 1, 0))) char *sh__vformat(const char *fmt, va_list ap)
 {

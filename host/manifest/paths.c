@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "manifest.h"
 
 char *sh__path_join(const char *dir, const char *path)
 {
