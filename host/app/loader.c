@@ -38,17 +38,32 @@ static void *sh__symbol(void *handle, const char *name)
 	return dlsym(handle, name);
 }
 
+/*
+ * Checks the ABI a plugin recorded (sh_plugin_abi, the major, and
+ * sh_plugin_abi_minor, 0 when absent: a plugin built before minors) against
+ * the host's: the same major and a minor at most the host's. A refusal says
+ * which rule failed and how to rebuild.
+ */
 static int sh__check_abi(void *handle)
 {
-	const int *abi = sh__symbol(handle, SH_PLUGIN_ABI_SYMBOL);
-	if (abi == NULL)
+	const int *major = sh__symbol(handle, SH_PLUGIN_ABI_SYMBOL);
+	if (major == NULL)
 		return sh_error_set(SH_EABI,
 			"missing symbol %s (build the plugin with SH_PLUGIN_ABI from <sighost/app.h>)",
 			SH_PLUGIN_ABI_SYMBOL);
-	if (*abi != SH_ABI_VERSION)
-		return sh_error_set(SH_EABI, "ABI mismatch: built for ABI %d, host is %d",
-			*abi, SH_ABI_VERSION);
-	return 0;
+	const int *minor = sh__symbol(handle, SH_PLUGIN_ABI_MINOR_SYMBOL);
+	if (*major == SH_ABI_MAJOR && (minor == NULL || *minor <= SH_ABI_MINOR))
+		return 0;
+	char built[32];
+	if (minor != NULL)
+		snprintf(built, sizeof built, "%d.%d", *major, *minor);
+	else
+		snprintf(built, sizeof built, "%d", *major);
+	return sh_error_set(SH_EABI, "ABI mismatch: built for ABI %s, host is %d.%d (%s): "
+		"rebuild the plugin against sighost %s: pkg-config --modversion sighost",
+		built, SH_ABI_MAJOR, SH_ABI_MINOR,
+		*major != SH_ABI_MAJOR ? "another major" : "a newer minor, which this host lacks",
+		SH_VERSION);
 }
 
 /* Calls an entry point (`name`: "ready", "early"); on failure says why

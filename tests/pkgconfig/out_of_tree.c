@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sighost/sighost.h>
 
@@ -59,6 +60,55 @@ Test(pkgconfig, out_of_tree_plugin_builds_loads_and_receives)
 	sh_responses_dispose(&out);
 	sh_hub_free(hub);
 	dlclose(handle);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	run(cmd);
+}
+
+/* Runs `command`, stores its first line of output in out (without the
+ * newline); returns its exit status. */
+static int run_line(const char *command, char *out, size_t size)
+{
+	FILE *p = popen(command, "r");
+	if (p == NULL)
+		return -1;
+	out[0] = '\0';
+	if (fgets(out, (int)size, p) != NULL)
+		out[strcspn(out, "\n")] = '\0';
+	int rc = pclose(p);
+	return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+/* The command printing variable %2 of the sighost.pc staged under %1. */
+#define PC_VARIABLE "pc=$(find '%s' -name sighost.pc | head -n1); test -n \"$pc\" && " \
+	"PKG_CONFIG_PATH=$(dirname \"$pc\") pkg-config --variable=%s sighost"
+
+Test(pkgconfig, variables_name_the_abi_and_the_plugin_directory)
+{
+	const char *build = getenv("SIGHOST_BUILD_ROOT");
+	cr_assert(build != NULL, "run through meson test");
+	char root[] = "/tmp/sighost-pc-XXXXXX";
+	cr_assert(mkdtemp(root) != NULL);
+	char cmd[4096], line[512];
+	snprintf(cmd, sizeof cmd, "meson install -C '%s' --destdir '%s' --no-rebuild --quiet >'%s/install.log' 2>&1",
+		build, root, root);
+	cr_assert_eq(run(cmd), 0, "meson install failed: see %s/install.log", root);
+
+	snprintf(cmd, sizeof cmd, PC_VARIABLE, root, "abi");
+	cr_assert_eq(run_line(cmd, line, sizeof line), 0);
+	char want[32];
+	snprintf(want, sizeof want, "%d.%d", SH_ABI_MAJOR, SH_ABI_MINOR);
+	cr_assert_str_eq(line, want, "the ABI of include/sighost/common.h");
+
+	snprintf(cmd, sizeof cmd, PC_VARIABLE, root, "pluginsdir");
+	cr_assert_eq(run_line(cmd, line, sizeof line), 0);
+	char libdir[512];
+	snprintf(cmd, sizeof cmd, PC_VARIABLE, root, "libdir");
+	cr_assert_eq(run_line(cmd, libdir, sizeof libdir), 0);
+	cr_assert(libdir[0] == '/', "libdir is absolute: %s", libdir);
+	char expect[600];
+	snprintf(expect, sizeof expect, "%s/sighost/plugins", libdir);
+	cr_assert_str_eq(line, expect);
+
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
 	run(cmd);
 }
