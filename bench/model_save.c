@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 static double now_s(void)
 {

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #include <sighost/model.h>
-#include <sighost/project.h>
+#include <sighost/sys/project.h>
 #include <sighost/settings.h>
 
 #include "manifest/manifest.h"

@@ -17,7 +17,7 @@
 #include <sighost/db.h>
 #include <sighost/error.h>
 #include <sighost/model.h>
-#include <sighost/project.h>
+#include <sighost/sys/project.h>
 #include <sighost/settings.h>
 
 #include "base/suggest.h"

@@ -10,7 +10,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include <sighost/web.h>
+#include <sighost/sys/web.h>
 
 #include "cli.h"
 #include "project_open.h"

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include <sighost/error.h>
-#include <sighost/project.h>
+#include <sighost/sys/project.h>
 #include <sighost/settings.h>
 
 #include "base/suggest.h"

@@ -20,9 +20,9 @@
 #include <sighost/app.h>
 #include <sighost/db.h>
 #include <sighost/error.h>
-#include <sighost/migrate.h>
+#include <sighost/sys/migrate.h>
 #include <sighost/model.h>
-#include <sighost/project.h>
+#include <sighost/sys/project.h>
 
 #include "base/text.h"
 

@@ -17,7 +17,7 @@
 #include <sighost/error.h>
 #include <sighost/pool.h>
 #include <sighost/template.h>
-#include <sighost/web.h>
+#include <sighost/sys/web.h>
 
 #include "base/suggest.h"
 

@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #include "web/internal.h"
 #include "scratch.h"

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #include "scratch.h"
 

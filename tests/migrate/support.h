@@ -7,7 +7,7 @@
 #ifndef SH_TEST_MIGRATE_SUPPORT_H
 #define SH_TEST_MIGRATE_SUPPORT_H
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #include "../app/support.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #include "support.h"
 

@@ -23,7 +23,7 @@
 #ifndef ORM_SUPPORT_H
 #define ORM_SUPPORT_H
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 #include <sqlite3.h>
 
 typedef struct orm_fx {
