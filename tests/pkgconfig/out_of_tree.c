@@ -112,3 +112,31 @@ Test(pkgconfig, variables_name_the_abi_and_the_plugin_directory)
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
 	run(cmd);
 }
+
+/* The host-only API (include/sighost/sys/) is installed too: a program that
+ * embeds the host builds against it with pkg-config and runs. */
+Test(pkgconfig, out_of_tree_host_tool_builds_against_the_sys_headers_and_runs)
+{
+	const char *build = getenv("SIGHOST_BUILD_ROOT");
+	const char *src = getenv("SIGHOST_HOST_TOOL_SOURCE");
+	cr_assert(build != NULL && src != NULL, "run through meson test");
+	char root[] = "/tmp/sighost-pc-XXXXXX";
+	cr_assert(mkdtemp(root) != NULL);
+	char cmd[4096], line[512];
+	snprintf(cmd, sizeof cmd, "meson install -C '%s' --destdir '%s' --no-rebuild --quiet >'%s/install.log' 2>&1",
+		build, root, root);
+	cr_assert_eq(run(cmd), 0, "meson install failed: see %s/install.log", root);
+	snprintf(cmd, sizeof cmd,
+		"set -e; pc=$(find '%s' -name sighost.pc | head -n1); test -n \"$pc\"; "
+		"export PKG_CONFIG_PATH=$(dirname \"$pc\") PKG_CONFIG_SYSROOT_DIR='%s'; "
+		"cc -std=c17 -Wall -Wextra -Werror -x c '%s' $(pkg-config --cflags --libs sighost) "
+		"-o '%s/tool' -Wl,-rpath,$(pkg-config --variable=libdir sighost) 2>'%s/cc.log'",
+		root, root, src, root, root);
+	cr_assert_eq(run(cmd), 0, "building the host tool with pkg-config failed: see %s/cc.log", root);
+	snprintf(cmd, sizeof cmd, "printf 'project: embedded\\n' >'%s/project.yaml' && '%s/tool' '%s/project.yaml'",
+		root, root, root);
+	cr_assert_eq(run_line(cmd, line, sizeof line), 0, "the tool failed");
+	cr_assert_str_eq(line, "embedded", "the tool read and loaded the project");
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	run(cmd);
+}
