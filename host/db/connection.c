@@ -806,6 +806,9 @@ int sh__sqlite_error(sqlite3 *sqlite, const sh_database *database, const char *w
 {
 	int ext = sqlite3_extended_errcode(sqlite);
 	const char *msg = sqlite3_errmsg(sqlite);
+	const char *sep = ": ";
+	if (what == NULL)
+		what = sep = "";   /* no lead: the message starts with what happened */
 	const char *path = database->path;   /* a handle that failed to open has no file name */
 	int busy_ms = database->busy_timeout_ms;
 	int sys = sqlite3_system_errno(sqlite);
@@ -814,31 +817,31 @@ int sh__sqlite_error(sqlite3 *sqlite, const sh_database *database, const char *w
 		snprintf(errno_text, sizeof errno_text, "; the system said: %s", strerror(sys));
 	switch (ext & 0xff) {
 	case SQLITE_FULL:
-		return sh_error_set(SH_EUNAVAILABLE, "%s: database %s is full: the disk or a quota "
-			"has no room left (%s%s)", what, path, msg, errno_text);
+		return sh_error_set(SH_EUNAVAILABLE, "%s%sdatabase %s is full: the disk or a quota "
+			"has no room left (%s%s)", what, sep, path, msg, errno_text);
 	case SQLITE_READONLY:
 		if (ext == SQLITE_READONLY_DBMOVED)
-			return sh_error_set(SH_EUNAVAILABLE, "%s: database %s is read-only: its file was "
-				"moved or deleted while open (%s)", what, path, msg);
-		return sh_error_set(SH_EUNAVAILABLE, "%s: database %s is read-only: this process may "
-			"not write the file, its -wal or -shm file or their directory (%s)", what, path, msg);
+			return sh_error_set(SH_EUNAVAILABLE, "%s%sdatabase %s is read-only: its file was "
+				"moved or deleted while open (%s)", what, sep, path, msg);
+		return sh_error_set(SH_EUNAVAILABLE, "%s%sdatabase %s is read-only: this process may "
+			"not write the file, its -wal or -shm file or their directory (%s)", what, sep, path, msg);
 	case SQLITE_BUSY:
-		return sh_error_set(SH_EUNAVAILABLE, "%s: database %s is locked by another process "
-			"(gave up after waiting %d ms; %s)", what, path, busy_ms, msg);
+		return sh_error_set(SH_EUNAVAILABLE, "%s%sdatabase %s is locked by another process "
+			"(gave up after waiting %d ms; %s)", what, sep, path, busy_ms, msg);
 	case SQLITE_PROTOCOL:
-		return sh_error_set(SH_EUNAVAILABLE, "%s: database %s is too busy: its locks kept "
-			"changing hands (%s)", what, path, msg);
+		return sh_error_set(SH_EUNAVAILABLE, "%s%sdatabase %s is too busy: its locks kept "
+			"changing hands (%s)", what, sep, path, msg);
 	case SQLITE_IOERR:
-		return sh_error_set(SH_EUNAVAILABLE, "%s: I/O error %s database %s: the disk may be "
+		return sh_error_set(SH_EUNAVAILABLE, "%s%sI/O error %s database %s: the disk may be "
 			"full, over a quota or a file size limit, or failing (%s, SQLite code %d%s)", what,
-			sh__ioerr_doing(ext), path, msg, ext, errno_text);
+			sep, sh__ioerr_doing(ext), path, msg, ext, errno_text);
 	case SQLITE_CANTOPEN:
-		return sh_error_set(SH_EUNAVAILABLE, "%s: cannot open database %s or its -wal or -shm "
-			"file (%s%s)", what, path, msg, errno_text);
+		return sh_error_set(SH_EUNAVAILABLE, "%s%scannot open database %s or its -wal or -shm "
+			"file (%s%s)", what, sep, path, msg, errno_text);
 	case SQLITE_NOMEM:
-		return sh_error_set(SH_ENOMEM, "%s: out of memory (%s)", what, msg);
+		return sh_error_set(SH_ENOMEM, "%s%sout of memory (%s)", what, sep, msg);
 	default:
-		return sh_error_set(SH_EDB, "%s: %s", what, msg);
+		return sh_error_set(SH_EDB, "%s%s%s", what, sep, msg);
 	}
 }
 

@@ -2,9 +2,9 @@
  * db.h: host/db/'s one narrow header for the layers above (app, migrate):
  * the model registry's structs, which the migration state and the schema
  * editor read, the schema SQL of a model, and the registry's check without
- * preparing (`sighost check --manifests-only`). Everything else of db
- * stays in internal.h. Running SQL of one's own goes through the public
- * sh_db_sqlite() and its one error mapping, sh_db_error().
+ * preparing (`sighost check --manifests-only`), and the one mapping of
+ * SQLite's errors to the host's codes for a raw handle (migrate runs its
+ * own SQL on sh_db_sqlite()). Everything else of db stays in internal.h.
  */
 #ifndef SH_DB_DB_H
 #define SH_DB_DB_H
@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include <sighost/datum.h>
+#include <sighost/db.h>
 #include <sighost/model.h>
 
 /* ---- models (registry.c, prepare.c) ---- */
@@ -125,5 +126,18 @@ void sh__schema_free(char **stmts, size_t count);
  * SH_ENOMEM.
  */
 int sh__models_check(sh_models *models);
+
+/* ---- SQLite's errors (connection.c) ---- */
+
+struct sqlite3;
+
+/* The one mapping of SQLite's errors to the host's codes, for a handle of
+ * `database` with no sh_db (yet, one that failed to open, or a raw handle
+ * lent by sh_db_sqlite(); sh__db_error() of internal.h adds constraint
+ * naming for a connection and calls this): SQLite's last error on `sqlite` (non-NULL) as
+ * SH_EUNAVAILABLE, SH_ENOMEM or SH_EDB, with no constraint naming; the
+ * message names the database's file and quotes its busy timeout. It
+ * starts with `what` and ": "; with `what` NULL, with what happened. */
+int sh__sqlite_error(struct sqlite3 *sqlite, const sh_database *database, const char *what);
 
 #endif

@@ -139,11 +139,7 @@ int sh__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value);
  * and starts the message. Returns the code. */
 int sh__db_error(sh_db *db, const char *what);
 
-/* The same for a handle of `database` with no sh_db (yet, or one that
- * failed to open): SQLite's last error on `sqlite` (non-NULL) as
- * SH_EUNAVAILABLE, SH_ENOMEM or SH_EDB, with no constraint naming; the
- * message names the database's file and quotes its busy timeout. */
-int sh__sqlite_error(sqlite3 *sqlite, const sh_database *database, const char *what);
+/* sh__sqlite_error(), the mapping for a handle with no sh_db, is in db.h. */
 
 /* ---- instances (instance.c) ---- */
 

@@ -61,9 +61,8 @@ int sh__exec(sqlite3 *db, const char *sql)
 	char *why = NULL;
 	if (sqlite3_exec(db, sql, NULL, NULL, &why) == SQLITE_OK)
 		return 0;
-	int rc = sh_error_set(SH_EDB, "%s", why ? why : sqlite3_errmsg(db));
-	sqlite3_free(why);
-	return rc;
+	sqlite3_free(why);   /* the same text as sqlite3_errmsg(), which the mapping reads */
+	return sh_migrate__sql_error(db, NULL);
 }
 
 int sh__exec_named(sqlite3 *db, const char *before, const char *name, const char *after)
@@ -100,7 +99,7 @@ int sh__editor_table_sql(sqlite3 *db, const char *table, char **out)
 	int rc = sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'table' "
 		"AND name = ?1", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return sh_error_set(SH_EDB, "%s", sqlite3_errmsg(db));
+		return sh_migrate__sql_error(db, NULL);
 	sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0) != NULL) {
@@ -110,7 +109,7 @@ int sh__editor_table_sql(sqlite3 *db, const char *table, char **out)
 			return sh_error_set(SH_ENOMEM, "out of memory");
 		}
 	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		rc = sh_error_set(SH_EDB, "%s", sqlite3_errmsg(db));
+		rc = sh_migrate__sql_error(db, NULL);
 		sqlite3_finalize(stmt);
 		return rc;
 	}
@@ -263,7 +262,7 @@ static int sh__copy_rows(sqlite3 *db, const char *new_table, const char *old_tab
 			src = sh__bind(stmt, ++param, copies[i].value);
 	if (src == SQLITE_OK)
 		src = sqlite3_step(stmt);
-	rc = src == SQLITE_DONE ? 0 : sh_error_set(SH_EDB, "%s", sqlite3_errmsg(db));
+	rc = src == SQLITE_DONE ? 0 : sh_migrate__sql_error(db, NULL);
 	sqlite3_finalize(stmt);
 	return rc;
 }
@@ -308,7 +307,7 @@ static int sh__restore_seq(sqlite3 *db, const char *table, int64_t seq)
 			sqlite3_finalize(stmt);
 		}
 	}
-	return src == SQLITE_DONE ? 0 : sh_error_set(SH_EDB, "%s", sqlite3_errmsg(db));
+	return src == SQLITE_DONE ? 0 : sh_migrate__sql_error(db, NULL);
 }
 
 /* The CREATE TABLE of `stmt0` (made for `table`) for the table `other`. */
@@ -515,7 +514,7 @@ int sh__editor_sync_indexes(sqlite3 *db, const sh_model *old, const sh__index *o
 		rc = sh_error_set(SH_ENOMEM, "out of memory");
 	else if (sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
 			"AND tbl_name = ?1 AND sql IS NOT NULL", -1, &stmt, NULL) != SQLITE_OK)
-		rc = sh_error_set(SH_EDB, "%s", sqlite3_errmsg(db));
+		rc = sh_migrate__sql_error(db, NULL);
 	if (rc == 0) {
 		sqlite3_bind_text(stmt, 1, model->table, -1, SQLITE_STATIC);
 		int src;
@@ -533,7 +532,7 @@ int sh__editor_sync_indexes(sqlite3 *db, const sh_model *old, const sh__index *o
 			}
 		}
 		if (rc == 0 && src != SQLITE_DONE)
-			rc = sh_error_set(SH_EDB, "%s", sqlite3_errmsg(db));
+			rc = sh_migrate__sql_error(db, NULL);
 	}
 	sqlite3_finalize(stmt);
 	for (size_t i = 0; rc == 0 && i < drop_count; i++)

@@ -475,6 +475,21 @@ char *sh__lower(const char *s);
 /* True for [A-Za-z_][A-Za-z0-9_]*. */
 bool sh__ident(const char *s);
 
+/* Makes `db` the connection whose SQL errors sh_migrate__sql_error() maps
+ * on this thread (NULL: none). */
+void sh_migrate__use_conn(sh_db *db);
+
+/*
+ * Raises SQLite's last error on `sqlite` (migrate's own SQL: the recorder,
+ * the schema editor, run_sql) and returns its code. On the connection
+ * given to sh_migrate__use_conn() it goes through the db layer's one
+ * mapping (sh__sqlite_error: SH_EUNAVAILABLE for a full, read-only, locked
+ * or failing database, naming the file; SH_ENOMEM); a constraint failure,
+ * or another handle, is SH_EDB with SQLite's message. The message starts
+ * with "`what`: " unless `what` is NULL.
+ */
+int sh_migrate__sql_error(sqlite3 *sqlite, const char *what);
+
 /* Appends a pointer to a growable array. Returns 0 or SH_ENOMEM. */
 int sh__push(void ***items, size_t *count, size_t *capacity, void *item);
 

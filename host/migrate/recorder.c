@@ -20,7 +20,7 @@ int sh__recorder_ensure(sqlite3 *db)
 
 static int sh__db_fail(sqlite3 *db, const char *what)
 {
-	return sh_error_set(SH_EDB, "%s: %s", what, sqlite3_errmsg(db));
+	return sh_migrate__sql_error(db, what);
 }
 
 int sh__recorder_read(sh_migrate_graph *g, sqlite3 *db, bool *has_table)

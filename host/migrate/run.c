@@ -22,7 +22,10 @@ static int sh__connection(sh_db **out, sh_migrate_graph *g)
 	if (database == NULL)
 		return sh_error_set(SH_EINVAL, "the project's database is not open: load the project "
 			"first");
-	return sh_database_connection(out, database);
+	int rc = sh_database_connection(out, database);
+	if (rc == 0)
+		sh_migrate__use_conn(*out);
+	return rc;
 }
 
 static int sh__graph_ok(const sh_migrate_graph *g)
@@ -178,13 +181,12 @@ static int sh__table_exists(sqlite3 *db, const char *table, bool *exists)
 	sqlite3_stmt *stmt;
 	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 "
 			"COLLATE NOCASE", -1, &stmt, NULL) != SQLITE_OK)
-		return sh_error_set(SH_EDB, "%s", sqlite3_errmsg(db));
+		return sh_migrate__sql_error(db, NULL);
 	sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	*exists = rc == SQLITE_ROW;
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sh_error_set(SH_EDB, "%s",
-		sqlite3_errmsg(db));
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sh_migrate__sql_error(db, NULL);
 }
 
 static void sh__event(const sh_migrate_opts *o, sh_migrate_event_kind kind,
@@ -344,7 +346,7 @@ static int sh__foreign_key_check(sqlite3 *db)
 {
 	sqlite3_stmt *stmt;
 	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &stmt, NULL) != SQLITE_OK)
-		return sh_error_set(SH_EDB, "PRAGMA foreign_key_check: %s", sqlite3_errmsg(db));
+		return sh_migrate__sql_error(db, "PRAGMA foreign_key_check");
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		const char *table = (const char *)sqlite3_column_text(stmt, 0);
@@ -353,8 +355,7 @@ static int sh__foreign_key_check(sqlite3 *db)
 			"points at a row of \"%s\" that does not exist", sqlite3_column_int64(stmt, 1),
 			table ? table : "?", parent ? parent : "?");
 	} else {
-		rc = rc == SQLITE_DONE ? 0 : sh_error_set(SH_EDB, "PRAGMA foreign_key_check: %s",
-			sqlite3_errmsg(db));
+		rc = rc == SQLITE_DONE ? 0 : sh_migrate__sql_error(db, "PRAGMA foreign_key_check");
 	}
 	sqlite3_finalize(stmt);
 	return rc;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/db.h"
 #include "internal.h"
 
 char *sh__dup(const char *s, bool *oom)
@@ -61,4 +62,27 @@ int sh__error_prefix(int code, const char *fmt, ...)
 	vsnprintf(prefix, sizeof prefix, fmt, ap);
 	va_end(ap);
 	return sh_error_set(code, "%s: %s", prefix, saved);
+}
+
+/* The connection migrating on this thread (set by run.c when it takes the
+ * connection): its handle, compared before its database is used, so a
+ * stale pair is never read. */
+static _Thread_local const sqlite3 *sh_migrate__sqlite;
+static _Thread_local const sh_database *sh_migrate__database;
+
+void sh_migrate__use_conn(sh_db *db)
+{
+	sh_migrate__sqlite = db != NULL ? sh_db_sqlite(db) : NULL;
+	sh_migrate__database = db != NULL ? sh_db_database(db) : NULL;
+}
+
+int sh_migrate__sql_error(sqlite3 *sqlite, const char *what)
+{
+	int ext = sqlite3_extended_errcode(sqlite);
+	if ((ext & 0xff) != SQLITE_CONSTRAINT && sqlite == sh_migrate__sqlite
+		&& sh_migrate__database != NULL)
+		return sh__sqlite_error(sqlite, sh_migrate__database, what);
+	if (what != NULL)
+		return sh_error_set(SH_EDB, "%s: %s", what, sqlite3_errmsg(sqlite));
+	return sh_error_set(SH_EDB, "%s", sqlite3_errmsg(sqlite));
 }
