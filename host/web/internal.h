@@ -52,22 +52,22 @@ void sh__wbuf_dispose(sh__wbuf *buf);
 /* ---- problems (problems.c) -------------------------------------------- */
 
 /* Problems found by the router and the server, as sh_problem records. */
-typedef struct sh__wproblems {
+typedef struct sh__problems {
 	sh_problem *items;
 	size_t count;
 	size_t capacity;
-} sh__wproblems;
+} sh__problems;
 
 /* Records a problem at (file, line, column); file may be NULL. Returns the
  * problem's code, or SH_ENOMEM when it could not be recorded. */
-int sh__wproblem_add(sh__wproblems *problems, int code, const char *file, unsigned line,
+int sh__problem_add(sh__problems *problems, int code, const char *file, unsigned line,
 	unsigned column, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Records a problem at the position of `where` (may be NULL). */
-int sh__wproblem_at(sh__wproblems *problems, int code, const sh_value *where,
+int sh__problem_at(sh__problems *problems, int code, const sh_value *where,
 	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-void sh__wproblems_dispose(sh__wproblems *problems);
+void sh__problems_dispose(sh__problems *problems);
 
 
 /* True for [A-Za-z_][A-Za-z0-9_]* of at most `max` bytes. */
@@ -172,7 +172,7 @@ struct sh_router {
 	sh_route **routes;
 	size_t count;
 	size_t capacity;
-	sh__wproblems problems;
+	sh__problems problems;
 };
 
 /* The outcome of matching a request. */
@@ -327,7 +327,7 @@ struct sh_server {
 	sh_hub *hub;
 	sh_router *router;
 	sh_templates *templates;
-	sh__wproblems problems;     /* the settings' (the router keeps its own) */
+	sh__problems problems;     /* the settings' (the router keeps its own) */
 	sh__server_config config;
 	const sh_sender *handler;   /* "sighost.handler" */
 	sh_signal *request_started;

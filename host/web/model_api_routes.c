@@ -98,19 +98,19 @@ int sh__model_route_resolve(sh_router *router, sh_route *route)
 	const sh_model *model = NULL;
 	if (models == NULL || sh_models_lookup(&model, models, route->model) < 0
 		|| sh_model_auto_created(model))
-		return sh__wproblem_at(&router->problems, SH_EMANIFEST, at_model,
+		return sh__problem_at(&router->problems, SH_EMANIFEST, at_model,
 			"model '%s' is not a model of an installed app", route->model);
 	int rc = sh__route_shape(route);
 	if (rc == SH_ENOMEM)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	if (rc < 0)
-		return sh__wproblem_at(&router->problems, SH_EMANIFEST, at_path,
+		return sh__problem_at(&router->problems, SH_EMANIFEST, at_path,
 			"model route '%s' must be a collection (no parameter: /api/alerts), an item "
 			"(one <int:pk> at the end: /api/alerts/<int:pk>) or a relation "
 			"(/api/alerts/<int:pk>/tags)", route->pattern.source);
 	if (route->model_kind == SH__API_RELATION
 		&& (route->related = sh__relation(models, model, route->relation)) == NULL)
-		return sh__wproblem_at(&router->problems, SH_EMANIFEST, at_path,
+		return sh__problem_at(&router->problems, SH_EMANIFEST, at_path,
 			"'%s' is not a many-to-many relation of %s", route->relation,
 			sh_model_label(model));
 	unsigned extra = route->methods & ~sh__kind_methods(route->model_kind);
@@ -119,7 +119,7 @@ int sh__model_route_resolve(sh_router *router, sh_route *route)
 		sh__methods_text(methods, sizeof methods, extra);
 		sh__methods_text(allowed, sizeof allowed, sh__kind_methods(route->model_kind));
 		const sh_value *at = sh_value_get(route->where, "methods");
-		return sh__wproblem_at(&router->problems, SH_EMANIFEST, at != NULL ? at : at_path,
+		return sh__problem_at(&router->problems, SH_EMANIFEST, at != NULL ? at : at_path,
 			"%s of a model answers %s, not %s", sh__kind_name(route->model_kind), allowed,
 			methods);
 	}

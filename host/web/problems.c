@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-static __attribute__((format(printf, 6, 0))) int sh__wproblem_vadd(sh__wproblems *problems, int code, const char *file,
+static __attribute__((format(printf, 6, 0))) int sh__wproblem_vadd(sh__problems *problems, int code, const char *file,
 	unsigned line, unsigned column, const char *fmt, va_list ap)
 {
 	char message[1024];
@@ -47,7 +47,7 @@ static __attribute__((format(printf, 6, 0))) int sh__wproblem_vadd(sh__wproblems
 	return code;
 }
 
-int sh__wproblem_add(sh__wproblems *problems, int code, const char *file, unsigned line,
+int sh__problem_add(sh__problems *problems, int code, const char *file, unsigned line,
 	unsigned column, const char *fmt, ...)
 {
 	va_list ap;
@@ -57,7 +57,7 @@ int sh__wproblem_add(sh__wproblems *problems, int code, const char *file, unsign
 	return rc;
 }
 
-int sh__wproblem_at(sh__wproblems *problems, int code, const sh_value *where,
+int sh__problem_at(sh__problems *problems, int code, const sh_value *where,
 	const char *fmt, ...)
 {
 	va_list ap;
@@ -68,7 +68,7 @@ int sh__wproblem_at(sh__wproblems *problems, int code, const sh_value *where,
 	return rc;
 }
 
-void sh__wproblems_dispose(sh__wproblems *problems)
+void sh__problems_dispose(sh__problems *problems)
 {
 	for (size_t i = 0; i < problems->count; i++) {
 		free((char *)problems->items[i].file);
@@ -76,7 +76,7 @@ void sh__wproblems_dispose(sh__wproblems *problems)
 		free((char *)problems->items[i].text);
 	}
 	free(problems->items);
-	*problems = (sh__wproblems){ 0 };
+	*problems = (sh__problems){ 0 };
 }
 
 bool sh__is_identifier(const char *s, size_t max)

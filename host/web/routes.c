@@ -57,7 +57,7 @@ int sh__methods_text(char *buf, size_t size, unsigned mask)
 }
 
 /* Checks one route map's keys and types. Returns how many problems. */
-static size_t sh__route_schema(sh__wproblems *problems, const sh_value *map, const char *what)
+static size_t sh__route_schema(sh__problems *problems, const sh_value *map, const char *what)
 {
 	size_t found = 0;
 	const char *names[SH__COUNT(sh__route_keys)];
@@ -75,17 +75,17 @@ static size_t sh__route_schema(sh__wproblems *problems, const sh_value *map, con
 			unsigned line, col;
 			sh__value_key_position(map, i, &line, &col);
 			if (near != NULL)
-				sh__wproblem_add(problems, SH_EMANIFEST, sh_value_file(map), line, col,
+				sh__problem_add(problems, SH_EMANIFEST, sh_value_file(map), line, col,
 					"unknown key '%s' in %s (did you mean '%s'?)", key, what, near);
 			else
-				sh__wproblem_add(problems, SH_EMANIFEST, sh_value_file(map), line, col,
+				sh__problem_add(problems, SH_EMANIFEST, sh_value_file(map), line, col,
 					"unknown key '%s' in %s (known: path, methods, view, model, "
 					"login_required, atomic)", key, what);
 			found++;
 			continue;
 		}
 		if (sh_value_type_of(v) != spec->type) {
-			sh__wproblem_at(problems, SH_EMANIFEST, v, "'%s' must be %s%s, not %s", key,
+			sh__problem_at(problems, SH_EMANIFEST, v, "'%s' must be %s%s, not %s", key,
 				sh_value_type_name(spec->type),
 				spec->type == SH_VALUE_LIST ? " of strings" : "",
 				sh_value_type_name(sh_value_type_of(v)));
@@ -98,7 +98,7 @@ static size_t sh__route_schema(sh__wproblems *problems, const sh_value *map, con
 			const sh_value *item = sh_value_at(v, j);
 			if (sh_value_type_of(item) == spec->item_type)
 				continue;
-			sh__wproblem_at(problems, SH_EMANIFEST, item, "items of '%s' must be %s, not %s",
+			sh__problem_at(problems, SH_EMANIFEST, item, "items of '%s' must be %s, not %s",
 				key, sh_value_type_name(spec->item_type),
 				sh_value_type_name(sh_value_type_of(item)));
 			found++;
@@ -108,7 +108,7 @@ static size_t sh__route_schema(sh__wproblems *problems, const sh_value *map, con
 }
 
 /* Reads `methods` (default [GET]) into *mask. Returns how many problems. */
-static size_t sh__route_methods(sh__wproblems *problems, const sh_value *list, unsigned *mask)
+static size_t sh__route_methods(sh__problems *problems, const sh_value *list, unsigned *mask)
 {
 	*mask = 0;
 	if (list == NULL || sh_value_type_of(list) != SH_VALUE_LIST) {
@@ -117,7 +117,7 @@ static size_t sh__route_methods(sh__wproblems *problems, const sh_value *list, u
 	}
 	size_t found = 0;
 	if (sh_value_length(list) == 0) {
-		sh__wproblem_at(problems, SH_EMANIFEST, list,
+		sh__problem_at(problems, SH_EMANIFEST, list,
 			"'methods' is empty; leave it out to mean [GET]");
 		return 1;
 	}
@@ -136,18 +136,18 @@ static size_t sh__route_methods(sh__wproblems *problems, const sh_value *list, u
 			const char *near = sh__method_bit(upper) && name[n] == '\0' ? NULL
 				: sh__suggest(name, sh__method_names, SH__COUNT(sh__method_names));
 			if (sh__method_bit(upper) && name[n] == '\0')
-				sh__wproblem_at(problems, SH_EMANIFEST, item,
+				sh__problem_at(problems, SH_EMANIFEST, item,
 					"method '%s' must be written in capitals: '%s'", name, upper);
 			else if (near != NULL)
-				sh__wproblem_at(problems, SH_EMANIFEST, item,
+				sh__problem_at(problems, SH_EMANIFEST, item,
 					"unknown method '%s' (did you mean '%s'?)", name, near);
 			else
-				sh__wproblem_at(problems, SH_EMANIFEST, item,
+				sh__problem_at(problems, SH_EMANIFEST, item,
 					"unknown method '%s' (known: GET, HEAD, POST, PUT, PATCH, DELETE, "
 					"OPTIONS)", name);
 			found++;
 		} else if (*mask & bit) {
-			sh__wproblem_at(problems, SH_EMANIFEST, item, "method '%s' is listed twice", name);
+			sh__problem_at(problems, SH_EMANIFEST, item, "method '%s' is listed twice", name);
 			found++;
 		}
 		*mask |= bit;
@@ -169,30 +169,30 @@ static bool sh__model_label_ok(const char *s)
 
 /* Reads `view` or `model`, exactly one. Returns how many problems; sets
  * *oom on ENOMEM. */
-static size_t sh__route_target(sh__wproblems *problems, const sh_value *map, sh_route *route,
+static size_t sh__route_target(sh__problems *problems, const sh_value *map, sh_route *route,
 	bool *oom)
 {
 	const sh_value *view = sh_value_get(map, "view"), *model = sh_value_get(map, "model");
 	const char *view_name = sh_value_string(view), *model_name = sh_value_string(model);
 	if (view != NULL && model != NULL) {
-		sh__wproblem_at(problems, SH_EMANIFEST, model,
+		sh__problem_at(problems, SH_EMANIFEST, model,
 			"a route has either 'view' or 'model', not both");
 		return 1;
 	}
 	if (view == NULL && model == NULL) {
-		sh__wproblem_at(problems, SH_EMANIFEST, map,
+		sh__problem_at(problems, SH_EMANIFEST, map,
 			"a route needs 'view: NAME' (an SH_VIEW of the app's plugin) or "
 			"'model: app.Model' (the JSON API of a model)");
 		return 1;
 	}
 	if (view_name != NULL && !sh__is_identifier(view_name, 200)) {
-		sh__wproblem_at(problems, SH_EMANIFEST, view,
+		sh__problem_at(problems, SH_EMANIFEST, view,
 			"view '%s' is not a valid name: use letters, digits and '_', not starting "
 			"with a digit (the plugin defines it with SH_VIEW(name))", view_name);
 		return 1;
 	}
 	if (model_name != NULL && !sh__model_label_ok(model_name)) {
-		sh__wproblem_at(problems, SH_EMANIFEST, model,
+		sh__problem_at(problems, SH_EMANIFEST, model,
 			"model '%s' must be written 'app_label.ModelName'", model_name);
 		return 1;
 	}
@@ -219,9 +219,9 @@ static void sh__route_free(sh_route *route)
 static sh_route *sh__route_read(sh_router *router, sh_app *app, const sh_value *map,
 	bool *oom)
 {
-	sh__wproblems *problems = &router->problems;
+	sh__problems *problems = &router->problems;
 	if (sh_value_type_of(map) != SH_VALUE_MAP) {
-		sh__wproblem_at(problems, SH_EMANIFEST, map,
+		sh__problem_at(problems, SH_EMANIFEST, map,
 			"a route must be a map (path, methods, view or model), not %s",
 			sh_value_type_name(sh_value_type_of(map)));
 		return NULL;
@@ -229,7 +229,7 @@ static sh_route *sh__route_read(sh_router *router, sh_app *app, const sh_value *
 	size_t found = sh__route_schema(problems, map, "route");
 	const sh_value *path = sh_value_get(map, "path");
 	if (path == NULL) {
-		sh__wproblem_at(problems, SH_EMANIFEST, map, "missing key 'path' in route");
+		sh__problem_at(problems, SH_EMANIFEST, map, "missing key 'path' in route");
 		found++;
 	}
 	sh_route *route = calloc(1, sizeof *route);
@@ -247,7 +247,7 @@ static sh_route *sh__route_read(sh_router *router, sh_app *app, const sh_value *
 		if (rc == SH_ENOMEM)
 			*oom = true;
 		else if (rc < 0) {
-			sh__wproblem_at(problems, SH_EMANIFEST, path, "bad path '%s': %s", source,
+			sh__problem_at(problems, SH_EMANIFEST, path, "bad path '%s': %s", source,
 				err.text);
 			found++;
 		}
@@ -286,7 +286,7 @@ static bool sh__route_conflicts(sh_router *router, const sh_route *route)
 		sh__methods_text(methods, sizeof methods, common);
 		const sh_value *path = sh_value_get(route->where, "path");
 		const sh_value *other_path = sh_value_get(other->where, "path");
-		sh__wproblem_at(&router->problems, SH_EMANIFEST, path,
+		sh__problem_at(&router->problems, SH_EMANIFEST, path,
 			"route '%s' (%s) conflicts with route '%s' of app '%s' at %s:%u:%u: "
 			"same path, same methods",
 			route->pattern.source, methods, other->pattern.source, sh_app_label(other->app),
@@ -323,7 +323,7 @@ void sh_router_free(sh_router *router)
 	for (size_t i = 0; i < router->count; i++)
 		sh__route_free(router->routes[i]);
 	free(router->routes);
-	sh__wproblems_dispose(&router->problems);
+	sh__problems_dispose(&router->problems);
 	free(router);
 }
 
@@ -335,7 +335,7 @@ int sh_router_add_app(sh_router *router, sh_app *app)
 	const sh_value *routes = sh_value_get(sh_app_manifest(app), "routes");
 	if (routes != NULL && sh_value_type_of(routes) != SH_VALUE_LIST
 		&& sh_value_type_of(routes) != SH_VALUE_NULL) {
-		sh__wproblem_at(&router->problems, SH_EMANIFEST, routes,
+		sh__problem_at(&router->problems, SH_EMANIFEST, routes,
 			"'routes' must be a list of routes, not %s",
 			sh_value_type_name(sh_value_type_of(routes)));
 		return SH_EMANIFEST;
@@ -383,11 +383,11 @@ int sh_router_resolve(sh_router *router)
 		if (address == NULL) {
 			const char *library = sh_app_library_path(route->app);
 			if (library == NULL)
-				sh__wproblem_at(&router->problems, SH_EMANIFEST, route->view_value,
+				sh__problem_at(&router->problems, SH_EMANIFEST, route->view_value,
 					"view '%s': app '%s' has no plugin ('library') to define it",
 					route->view, sh_app_label(route->app));
 			else
-				sh__wproblem_at(&router->problems, SH_EMANIFEST, route->view_value,
+				sh__problem_at(&router->problems, SH_EMANIFEST, route->view_value,
 					"view '%s' not found in %s (define it with SH_VIEW(%s))",
 					route->view, library, route->view);
 			continue;

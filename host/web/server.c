@@ -586,7 +586,7 @@ void sh_server_free(sh_server *server)
 	sh_server_stop(server);
 	sh_router_free(server->router);
 	sh_templates_free(server->templates);
-	sh__wproblems_dispose(&server->problems);
+	sh__problems_dispose(&server->problems);
 	sh__server_config_dispose(&server->config);
 	free(server);
 }

@@ -85,7 +85,7 @@ static void sh__int_key(sh_server *s, const sh_value *root, const char *key, int
 	if (v == NULL || sh_value_int(&n, v) < 0)
 		return;   /* absent, or the wrong type (reported with the manifest) */
 	if (n < min || n > max) {
-		sh__wproblem_at(&s->problems, SH_EMANIFEST, v, "'%s' must be from %lld to %lld, not %lld",
+		sh__problem_at(&s->problems, SH_EMANIFEST, v, "'%s' must be from %lld to %lld, not %lld",
 			key, (long long)min, (long long)max, (long long)n);
 		return;
 	}
@@ -110,7 +110,7 @@ int sh__server_config_read(sh_server *s, const sh_server_opts *opts)
 	c->access_log = sh_value_path_bool(root, "access_log", true);
 	if (opts != NULL && opts->threads != 0) {
 		if (opts->threads > 256)
-			sh__wproblem_add(&s->problems, SH_EINVAL, NULL, 0, 0,
+			sh__problem_add(&s->problems, SH_EINVAL, NULL, 0, 0,
 				"threads must be from 1 to 256, not %u", opts->threads);
 		else
 			threads = opts->threads;
@@ -128,10 +128,10 @@ int sh__server_config_read(sh_server *s, const sh_server_opts *opts)
 	int rc = sh__listen_parse(text, &c->host, &c->port, why, sizeof why);
 	if (rc == SH_EINVAL) {
 		if (opts != NULL && opts->listen != NULL)
-			sh__wproblem_add(&s->problems, SH_EINVAL, NULL, 0, 0,
+			sh__problem_add(&s->problems, SH_EINVAL, NULL, 0, 0,
 				"bad listen address '%s': %s", text, why);
 		else
-			sh__wproblem_at(&s->problems, SH_EMANIFEST, listen,
+			sh__problem_at(&s->problems, SH_EMANIFEST, listen,
 				"bad listen address '%s': %s", text, why);
 		return 0;
 	}
