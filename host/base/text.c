@@ -37,3 +37,17 @@ bool sh__where_split(const char *where, char *file, size_t size, unsigned *line,
 	*column = (unsigned)c;
 	return true;
 }
+
+bool sh__is_identifier(const char *s, size_t max)
+{
+	if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9'))
+		return false;
+	size_t n = 0;
+	for (; *s != '\0'; s++, n++) {
+		bool ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+			|| (*s >= '0' && *s <= '9') || *s == '_';
+		if (!ok || n >= max)
+			return false;
+	}
+	return true;
+}

@@ -18,4 +18,8 @@ char *sh__format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool sh__where_split(const char *where, char *file, size_t size, unsigned *line,
 	unsigned *column);
 
+/* True for [A-Za-z_][A-Za-z0-9_]* of at most `max` bytes (SIZE_MAX: any
+ * length). */
+bool sh__is_identifier(const char *s, size_t max);
+
 #endif

@@ -46,13 +46,18 @@ typedef struct sh__doc {
 	struct sh_value *root;      /* NULL when the file was empty or unreadable */
 } sh__doc;
 
-/* The problems a project collects. `oom` is set when one could not be
- * recorded, and then turns the project's result into SH_ENOMEM. */
+/* A list of problems: a project's (manifests, loading, migrations), a
+ * router's and a server's. `oom` is set when one could not be recorded,
+ * and then turns the project's result into SH_ENOMEM. The first problem
+ * is raised on the error channel too; with `raise_each` (the router's
+ * and the server's lists) every one is, and a failure to record one
+ * raises SH_ENOMEM. */
 typedef struct sh__problems {
 	sh_problem *items;
 	size_t count;
 	size_t capacity;
 	bool oom;
+	bool raise_each;
 } sh__problems;
 
 /* ---- values (value_build.c) ---- */
@@ -89,14 +94,16 @@ void sh__doc_free(sh__doc *doc);
 
 /* ---- problems (problems.c) ---- */
 
-/* Records a problem at (file, line, column); file may be NULL and line 0.
- * Sets problems->oom when it cannot. */
-void sh__problem_add(sh__problems *problems, int code, const char *file,
+/* Records a problem at (file, line, column); file may be NULL and line 0
+ * ("file: message"), column 0 ("file:line: message"). Returns the
+ * problem's code, or SH_ENOMEM (and sets problems->oom) when it cannot. */
+int sh__problem_add(sh__problems *problems, int code, const char *file,
 	unsigned line, unsigned column, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
-/* Records a problem at the position of `where` (which may be NULL). */
-void sh__problem_at(sh__problems *problems, int code, const sh_value *where,
+/* Records a problem at the position of `where` (which may be NULL), as
+ * sh__problem_add(). */
+int sh__problem_at(sh__problems *problems, int code, const sh_value *where,
 	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Frees the problems' strings and array. */

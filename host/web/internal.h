@@ -20,6 +20,8 @@
 #include <sighost/sys/web.h>
 
 #include "base/suggest.h"
+#include "base/text.h"
+#include "manifest/manifest.h"
 
 #define SH__COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -49,29 +51,8 @@ int sh__wbuf_finish(sh__wbuf *buf);
 /* Frees the buffer's memory and empties it. */
 void sh__wbuf_dispose(sh__wbuf *buf);
 
-/* ---- problems (problems.c) -------------------------------------------- */
+/* ---- problems: sh__problems of manifest.h, with raise_each set ---------- */
 
-/* Problems found by the router and the server, as sh_problem records. */
-typedef struct sh__problems {
-	sh_problem *items;
-	size_t count;
-	size_t capacity;
-} sh__problems;
-
-/* Records a problem at (file, line, column); file may be NULL. Returns the
- * problem's code, or SH_ENOMEM when it could not be recorded. */
-int sh__problem_add(sh__problems *problems, int code, const char *file, unsigned line,
-	unsigned column, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-/* Records a problem at the position of `where` (may be NULL). */
-int sh__problem_at(sh__problems *problems, int code, const sh_value *where,
-	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-void sh__problems_dispose(sh__problems *problems);
-
-
-/* True for [A-Za-z_][A-Za-z0-9_]* of at most `max` bytes. */
-bool sh__is_identifier(const char *s, size_t max);
 
 /* ---- path patterns (pattern.c) ---------------------------------------- */
 

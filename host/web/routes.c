@@ -313,7 +313,10 @@ static int sh__router_push(sh_router *router, sh_route *route)
 int sh_router_new(sh_router **out)
 {
 	*out = calloc(1, sizeof **out);
-	return *out != NULL ? 0 : sh_error_set(SH_ENOMEM, "out of memory");
+	if (*out == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	(*out)->problems.raise_each = true;
+	return 0;
 }
 
 void sh_router_free(sh_router *router)

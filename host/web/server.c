@@ -46,6 +46,7 @@ int sh_server_new(sh_server **out, sh_project *project, const sh_server_opts *op
 	sh_server *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
+	s->problems.raise_each = true;
 	s->project = project;
 	s->hub = sh_project_hub(project);
 	s->listen_fd = -1;
