@@ -622,7 +622,7 @@ int sh_migrate_detect(sh_migrate_changes **out, const sh_migrate_graph *g,
 	sh_migrate_changes *ch = calloc(1, sizeof *ch);
 	sh_state *declared = NULL;
 	int rc = ch ? sh__state_new(&declared, g->hub) : sh_error_set(SH_ENOMEM, "out of memory");
-	sh__problems scratch = { NULL, 0, 0, false };
+	sh__problems scratch = { 0 };
 	for (size_t i = 0; rc == 0 && i < g->app_count; i++)
 		rc = sh__state_add_manifest(declared, g->apps[i].app, false, &scratch);
 	sh__problems_dispose(&scratch);

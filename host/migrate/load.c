@@ -134,7 +134,7 @@ int sh__graph_state(sh_state **out, const sh_migrate_graph *g, const bool *appli
 	int rc = sh__state_new(&s, g->hub);
 	if (rc < 0)
 		return rc;
-	sh__problems scratch = { NULL, 0, 0, false };
+	sh__problems scratch = { 0 };
 	for (size_t i = 0; rc == 0 && i < g->app_count; i++)
 		if (g->apps[i].count == 0)
 			rc = sh__state_add_manifest(s, g->apps[i].app, true, &scratch);
@@ -162,7 +162,7 @@ static int sh__replay(sh_migrate_graph *g)
 	int rc = sh__state_new(&s, g->hub);
 	if (rc < 0)
 		return rc;
-	sh__problems scratch = { NULL, 0, 0, false };
+	sh__problems scratch = { 0 };
 	for (size_t i = 0; rc == 0 && i < g->app_count; i++)
 		if (g->apps[i].count == 0)
 			rc = sh__state_add_manifest(s, g->apps[i].app, true, &scratch);
