@@ -229,7 +229,7 @@ static int sh__join_model(sh_model **out, sh_models *models, sh_field *f)
 	sh_model *source = f->model, *target = f->target;
 	char *name = sh__format("%s_%s", source->name, f->name);
 	char *hidden = name ? sh__format("%s+", name) : NULL;
-	char *from = sh__lower_dup(source->name), *to = sh__lower_dup(target->name);
+	char *from = sh__lower(source->name), *to = sh__lower(target->name);
 	char *from_name = NULL, *to_name = NULL;
 	/* Django compares the names, not the models: a.Tag to b.Tag also
 	 * gets from_tag and to_tag. */

@@ -96,7 +96,7 @@ int sh__ascii_casecmp(const char *a, const char *b)
 	}
 }
 
-char *sh__lower_dup(const char *s)
+char *sh__lower(const char *s)
 {
 	char *copy = strdup(s);
 	for (char *c = copy; c != NULL && *c != '\0'; c++)

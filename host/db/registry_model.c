@@ -127,7 +127,7 @@ static bool sh__model_names(sh_model *m, const char *app_label, const char *name
 	m->app_label = sh__dup_or_null(app_label, &oom);
 	m->name = sh__dup_or_null(name, &oom);
 	m->label = sh__format("%s.%s", app_label, name);
-	char *lower = sh__lower_dup(name);
+	char *lower = sh__lower(name);
 	m->table = lower ? sh__format("%s_%s", app_label, lower) : NULL;
 	free(lower);
 	m->where = sh__dup_or_null(where, &oom);

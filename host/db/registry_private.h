@@ -17,7 +17,7 @@ bool sh__ident_ok(const char *s);
 int sh__ascii_casecmp(const char *a, const char *b);
 
 /* Returns a copy of `s` in ASCII lower case; NULL on ENOMEM. */
-char *sh__lower_dup(const char *s);
+char *sh__lower(const char *s);
 
 
 /* Returns the model labelled app_label.name (the name matched without

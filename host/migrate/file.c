@@ -145,7 +145,7 @@ static char *sh__ident_arg(sh__reading *r, const sh_value *map, const char *key,
 	const char *s = sh_value_string(v);
 	if (s == NULL)
 		return NULL;   /* missing or mistyped: the key check said so */
-	if (!sh__ident(s)) {
+	if (!sh__is_identifier(s, SIZE_MAX)) {
 		sh__bad(r, v, "'%s' is not a valid name for '%s': use letters, digits and '_', not "
 			"starting with a digit", s, key);
 		return NULL;
@@ -203,7 +203,7 @@ static void sh__read_index_fields(sh__reading *r, sh__op *op, const sh_value *li
 	}
 	for (size_t i = 0; i < n; i++) {
 		const sh_value *v = sh_value_at(list, i);
-		if (!sh__ident(sh_value_string(v))) {
+		if (!sh__is_identifier(sh_value_string(v), SIZE_MAX)) {
 			sh__bad(r, v, "'%s' is not a field name", sh_value_text(v) ? sh_value_text(v) : "");
 			continue;
 		}

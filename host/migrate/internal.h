@@ -473,7 +473,7 @@ int sh__error_prefix(int code, const char *fmt, ...) __attribute__((format(print
 char *sh__lower(const char *s);
 
 /* True for [A-Za-z_][A-Za-z0-9_]*. */
-bool sh__ident(const char *s);
+bool sh__is_identifier(const char *s, SIZE_MAX);
 
 /* Makes `db` the connection whose SQL errors sh_migrate__sql_error() maps
  * on this thread (NULL: none). */

@@ -29,7 +29,7 @@ char *sh__lower(const char *s)
 	return copy;
 }
 
-bool sh__ident(const char *s)
+bool sh__is_identifier(const char *s, SIZE_MAX)
 {
 	if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9'))
 		return false;

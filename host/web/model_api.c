@@ -158,7 +158,7 @@ static bool sh__is_lookup(const char *op)
 static int sh__filter(sh__api *api, sh_query *query, const char *lookup, const char *value)
 {
 	char name[128];
-	if (!sh__utf8_ok(lookup, strlen(lookup)) || strlen(lookup) >= sizeof name)
+	if (!sh__utf8_valid(lookup, strlen(lookup)) || strlen(lookup) >= sizeof name)
 		return sh__api_error(api, 400, NULL, "bad filter name");
 	snprintf(name, sizeof name, "%s", lookup);
 	const char *op = "exact";

@@ -16,7 +16,7 @@
 
 #include "model_api.h"
 
-bool sh__utf8_ok(const char *text, size_t n)
+bool sh__utf8_valid(const char *text, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	for (size_t i = 0; i < n;) {
@@ -52,7 +52,7 @@ static void sh__utf8_scrub(char *s)
 		unsigned c = (unsigned char)s[i];
 		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
 			: (c & 0xf8) == 0xf0 ? 4 : 0;
-		if (len == 0 || i + len > n || !sh__utf8_ok(s + i, len)) {
+		if (len == 0 || i + len > n || !sh__utf8_valid(s + i, len)) {
 			s[i++] = '?';
 			continue;
 		}
@@ -329,7 +329,7 @@ int sh__api_query_datum(sh_datum *out, sh__api *api, const sh_field *field, bool
 		return 0;
 	}
 	default:
-		if (!sh__utf8_ok(text, strlen(text)))
+		if (!sh__utf8_valid(text, strlen(text)))
 			return sh__api_error(api, 400, param, "filter '%s': the value is not UTF-8 text",
 				param);
 		*out = sh_datum_text(text);

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "model_api.h"   /* sh__utf8_ok */
+#include "model_api.h"   /* sh__utf8_valid */
 
 #define SH__TEMPLATE_MAX_SIZE (4u << 20)
 
@@ -69,7 +69,7 @@ static int sh__name_check(const char *name)
 		return sh_error_set(SH_EINVAL, "template name too long");
 	/* the name goes into messages, logs and the sender "template:<label>/<name>"
 	 * (JSON in the audit log): bytes that are not text are refused unechoed */
-	if (!sh__utf8_ok(name, strlen(name)))
+	if (!sh__utf8_valid(name, strlen(name)))
 		return sh_error_set(SH_EINVAL, "a template name must be UTF-8 text");
 	if (name[0] == '/')
 		return sh_error_set(SH_EINVAL, "template name '%s' is absolute; give it relative to "
