@@ -69,7 +69,7 @@ int sh__models_problem(sh_models *models, int code, const char *where, const cha
 
 /* ---- small helpers of the registry's files ---- */
 
-bool sh__ident_ok(const char *s)
+bool sh__is_identifier(const char *s, SIZE_MAX)
 {
 	if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9'))
 		return false;

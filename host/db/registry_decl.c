@@ -71,7 +71,7 @@ static const char *sh__type_word(sh_field_type t)
 static void sh__check_name(sh__decl *d, const sh_field_decl *f)
 {
 	const char *n = f->name;
-	if (!sh__ident_ok(n))
+	if (!sh__is_identifier(n, SIZE_MAX))
 		sh__decl_problem(d, f, SH_EMANIFEST, "'%s' is not a valid field name: use letters, "
 			"digits and '_', not starting with a digit", n);
 	else if (n[strlen(n) - 1] == '_')
@@ -93,14 +93,14 @@ static bool sh__label_form_ok(const char *s)
 {
 	const char *dot = strchr(s, '.');
 	if (dot == NULL)
-		return sh__ident_ok(s);
+		return sh__is_identifier(s, SIZE_MAX);
 	char app[256];
 	size_t len = (size_t)(dot - s);
 	if (len == 0 || len >= sizeof app)
 		return false;
 	memcpy(app, s, len);
 	app[len] = '\0';
-	return sh__ident_ok(app) && sh__ident_ok(dot + 1);
+	return sh__is_identifier(app, SIZE_MAX) && sh__is_identifier(dot + 1, SIZE_MAX);
 }
 
 static bool sh__related_name_ok(const char *s)
@@ -112,9 +112,9 @@ static bool sh__related_name_ok(const char *s)
 			return false;
 		memcpy(head, s, len - 1);
 		head[len - 1] = '\0';
-		return len == 1 || sh__ident_ok(head);
+		return len == 1 || sh__is_identifier(head, SIZE_MAX);
 	}
-	return sh__ident_ok(s) && strstr(s, "__") == NULL;
+	return sh__is_identifier(s, SIZE_MAX) && strstr(s, "__") == NULL;
 }
 
 /* ---- values of defaults ---- */
@@ -433,12 +433,12 @@ size_t sh__decl_check(sh_models *models, const char *app_label, const char *name
 	const sh_field_decl *fields, size_t count, const char *where)
 {
 	sh__decl d = { models, app_label, name, where, 0 };
-	if (!sh__ident_ok(app_label)) {
+	if (!sh__is_identifier(app_label, SIZE_MAX)) {
 		sh__models_problem(models, SH_EMANIFEST, where, "app label '%s' is not valid: use "
 			"letters, digits and '_', not starting with a digit", app_label);
 		return 1;
 	}
-	if (!sh__ident_ok(name)) {
+	if (!sh__is_identifier(name, SIZE_MAX)) {
 		sh__models_problem(models, SH_EMANIFEST, where, "'%s' is not a valid model name "
 			"(in app '%s'): use letters, digits and '_', not starting with a digit", name,
 			app_label);

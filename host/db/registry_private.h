@@ -11,7 +11,7 @@
 #include "internal.h"
 
 /* Returns true for an identifier: [A-Za-z_][A-Za-z0-9_]*. */
-bool sh__ident_ok(const char *s);
+bool sh__is_identifier(const char *s, SIZE_MAX);
 
 /* Compares ASCII strings without regard to case, as strcmp does. */
 int sh__ascii_casecmp(const char *a, const char *b);
