@@ -12,4 +12,9 @@
  * enough to be a plausible typo, else NULL. */
 const char *sh__suggest(const char *word, const char *const *candidates, size_t count);
 
+/* Returns the optimal string alignment distance of a and b (insertions,
+ * deletions, substitutions and swaps of neighbours, each one edit; ASCII
+ * case ignored), or SIZE_MAX when either is longer than 255 bytes. */
+size_t sh__edit_distance(const char *a, const char *b);
+
 #endif

@@ -51,3 +51,11 @@ bool sh__is_identifier(const char *s, size_t max)
 	}
 	return true;
 }
+
+char *sh__lower(const char *s)
+{
+	char *copy = strdup(s);
+	for (char *c = copy; c != NULL && *c != '\0'; c++)
+		*c = (char)sh__ascii_lower((unsigned char)*c);
+	return copy;
+}

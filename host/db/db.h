@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <sighost/datum.h>
 #include <sighost/db.h>
@@ -116,6 +117,10 @@ int sh__schema_model_sql(const sh_model *model, char ***stmts, size_t *count);
 /* Frees what sh__schema_model_sql() stored. NULL is a no-op. */
 void sh__schema_free(char **stmts, size_t count);
 
+/* Writes `name` as an SQL identifier: in double quotes, each '"' doubled
+ * (schema.c; the schema editor of migrate writes its DDL with it too). */
+void sh__quote(FILE *out, const char *name);
+
 /* ---- checking the registry (prepare.c) ---- */
 
 /*
@@ -139,5 +144,11 @@ struct sqlite3;
  * message names the database's file and quotes its busy timeout. It
  * starts with `what` and ": "; with `what` NULL, with what happened. */
 int sh__sqlite_error(struct sqlite3 *sqlite, const sh_database *database, const char *what);
+
+/* Stores in *exists whether the database of the handle `sqlite` has a
+ * table named `table` (SQLite's names ignore case) (schema.c). Returns
+ * SQLITE_OK or SQLite's error code, raising nothing: the caller maps it
+ * (sh__db_error, or migrate's sh_migrate__sql_error). */
+int sh__table_exists(struct sqlite3 *sqlite, const char *table, bool *exists);
 
 #endif

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/utf8.h"
 #include "orm.h"
 
 static const char *sh__datum_name(sh_datum_type type)
@@ -40,64 +41,6 @@ static const char *sh__datum_name(sh_datum_type type)
 }
 
 /* ---- text checks ---- */
-
-/* Returns the number of characters of valid UTF-8 text, or -1 when it is
- * not valid UTF-8 (overlong forms, surrogates and code points past
- * U+10FFFF are invalid). Stores its length in bytes in *bytes. */
-static long sh__utf8_chars(const char *s, size_t *bytes)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	long count = 0;
-	/* Short ASCII text (most values) in one pass, byte by byte. */
-	while (count < 32 && p[count] != '\0' && p[count] < 0x80)
-		count++;
-	if (p[count] == '\0') {
-		*bytes = (size_t)count;
-		return count;
-	}
-	p += count;
-	/* Longer ASCII runs eight bytes at a time (within the string: strlen first) */
-	size_t len = strlen((const char *)p);
-	*bytes = (size_t)count + len;
-	while (len >= 8) {
-		uint64_t w;
-		memcpy(&w, p, sizeof w);
-		if (w & 0x8080808080808080ull)
-			break;
-		p += 8;
-		len -= 8;
-		count += 8;
-	}
-	while (*p != '\0') {
-		unsigned c = *p;
-		size_t extra;
-		unsigned cp;
-		if (c < 0x80) {
-			p++;
-			count++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			extra = 1, cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			extra = 2, cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			extra = 3, cp = c & 0x07;
-		} else {
-			return -1;
-		}
-		for (size_t i = 1; i <= extra; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		static const unsigned min[4] = { 0, 0x80, 0x800, 0x10000 };
-		if (cp < min[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return -1;
-		p += extra + 1;
-		count++;
-	}
-	return count;
-}
 
 /* ---- dates ---- */
 

@@ -15,38 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/suggest.h"
 #include "db.h"
 #include "registry_private.h"
 
 /* ---- "did you mean" for model labels ---- */
-
-static size_t sh__distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 255 || lb > 255)
-		return SIZE_MAX;
-	size_t row[256];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			char ca = a[i - 1], cb = b[j - 1];
-			ca = (char)(ca >= 'A' && ca <= 'Z' ? ca - 'A' + 'a' : ca);
-			cb = (char)(cb >= 'A' && cb <= 'Z' ? cb - 'A' + 'a' : cb);
-			size_t best = diag + (ca != cb);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
 
 /* The declared model whose label is nearest `label`, when near enough to
  * be a typo; NULL otherwise. */
@@ -57,7 +30,7 @@ static const sh_model *sh__suggest_model(const sh_models *models, const char *la
 	size_t best_distance = SIZE_MAX;
 	for (size_t i = 0; i < models->count; i++) {
 		const sh_model *m = models->models[i];
-		size_t d = m->auto_created ? SIZE_MAX : sh__distance(label, m->label);
+		size_t d = m->auto_created ? SIZE_MAX : sh__edit_distance(label, m->label);
 		if (d < best_distance) {
 			best = m;
 			best_distance = d;

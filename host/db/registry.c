@@ -67,26 +67,6 @@ int sh__models_problem(sh_models *models, int code, const char *where, const cha
 	return code;
 }
 
-/* ---- small helpers of the registry's files ---- */
-
-bool sh__is_identifier(const char *s, SIZE_MAX)
-{
-	if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9'))
-		return false;
-	for (; *s != '\0'; s++) {
-		bool ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
-			|| (*s >= '0' && *s <= '9') || *s == '_';
-		if (!ok)
-			return false;
-	}
-	return true;
-}
-
-static int sh__ascii_lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
 int sh__ascii_casecmp(const char *a, const char *b)
 {
 	for (;; a++, b++) {
@@ -94,14 +74,6 @@ int sh__ascii_casecmp(const char *a, const char *b)
 		if (ca != cb || ca == '\0')
 			return ca - cb;
 	}
-}
-
-char *sh__lower(const char *s)
-{
-	char *copy = strdup(s);
-	for (char *c = copy; c != NULL && *c != '\0'; c++)
-		*c = (char)sh__ascii_lower((unsigned char)*c);
-	return copy;
 }
 
 sh_model *sh__models_find(const sh_models *models, const char *app_label, const char *name)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "registry_private.h"
 
 /* What the checks of one model share. */
@@ -170,14 +171,6 @@ static bool sh__datetime_ok(const char *s)
 	return strcmp(t, "Z") == 0;
 }
 
-static size_t sh__utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s != '\0'; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
 static bool sh__json_ok(const char *s)
 {
 	json_error_t error;
@@ -231,9 +224,9 @@ static void sh__check_default(sh__decl *d, const sh_field_decl *f)
 			"is of type %s)", want, sh_datum_type_name(v.type), sh__type_word(t));
 		return;
 	}
-	if (t == SH_FIELD_TEXT && f->max_length > 0 && sh__utf8_chars(v.v.s) > (size_t)f->max_length)
+	if (t == SH_FIELD_TEXT && f->max_length > 0 && sh__utf8_length(v.v.s, strlen(v.v.s)) > (size_t)f->max_length)
 		sh__decl_problem(d, f, SH_EMANIFEST, "the default has %zu characters, more than "
-			"max_length %d", sh__utf8_chars(v.v.s), f->max_length);
+			"max_length %d", sh__utf8_length(v.v.s, strlen(v.v.s)), f->max_length);
 	else if (t == SH_FIELD_DATE && !sh__date_ok(v.v.s))
 		sh__decl_problem(d, f, SH_EMANIFEST, "the default '%s' is not a date "
 			"(YYYY-MM-DD)", v.v.s);

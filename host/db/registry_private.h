@@ -10,14 +10,8 @@
 #include "base/text.h"
 #include "internal.h"
 
-/* Returns true for an identifier: [A-Za-z_][A-Za-z0-9_]*. */
-bool sh__is_identifier(const char *s, SIZE_MAX);
-
 /* Compares ASCII strings without regard to case, as strcmp does. */
 int sh__ascii_casecmp(const char *a, const char *b);
-
-/* Returns a copy of `s` in ASCII lower case; NULL on ENOMEM. */
-char *sh__lower(const char *s);
 
 
 /* Returns the model labelled app_label.name (the name matched without

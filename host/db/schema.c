@@ -22,7 +22,7 @@
 #define SH__MAX_NAME 200
 
 /* Writes `name` as a quoted identifier ("name", '"' doubled). */
-static void sh__quote(FILE *out, const char *name)
+void sh__quote(FILE *out, const char *name)
 {
 	fputc('"', out);
 	for (const char *c = name; *c != '\0'; c++) {
@@ -252,23 +252,27 @@ int sh__schema_model_sql(const sh_model *model, char ***stmts, size_t *count)
 
 /* ---- syncdb ---- */
 
-/* Stores in *exists whether the table of `model` exists. Returns 0 or the
- * error of sh__db_error(). */
-static int sh__table_exists(sh_db *db, const sh_model *model, bool *exists)
+int sh__table_exists(sqlite3 *sqlite, const char *table, bool *exists)
 {
-	sqlite3 *s = sh_db_sqlite(db);
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(s, "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+	int rc = sqlite3_prepare_v2(sqlite, "SELECT 1 FROM sqlite_master WHERE type = 'table' "
 		"AND name = ?1 COLLATE NOCASE", -1, &stmt, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(stmt, 1, model->table, -1, SQLITE_STATIC);
+		rc = sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(stmt);
 		*exists = rc == SQLITE_ROW;
 		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 	}
 	sqlite3_finalize(stmt);
-	if (rc != SQLITE_OK) {
+	return rc;
+}
+
+/* Stores in *exists whether the table of `model` exists. Returns 0 or the
+ * error of sh__db_error(). */
+static int sh__model_table_exists(sh_db *db, const sh_model *model, bool *exists)
+{
+	if (sh__table_exists(sh_db_sqlite(db), model->table, exists) != SQLITE_OK) {
 		char what[256];
 		snprintf(what, sizeof what, "cannot look for table \"%s\"", model->table);
 		return sh__db_error(db, what);
@@ -298,7 +302,7 @@ static int sh__syncdb_models(sh_db *db, const sh_models *models)
 {
 	for (size_t i = 0; i < models->count; i++) {
 		bool exists = false;
-		int rc = sh__table_exists(db, models->models[i], &exists);
+		int rc = sh__model_table_exists(db, models->models[i], &exists);
 		if (rc == 0 && !exists)
 			rc = sh__create_model(db, models->models[i]);
 		if (rc < 0)

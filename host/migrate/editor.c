@@ -19,17 +19,6 @@
 #include "db/db.h"
 #include "internal.h"
 
-void sh__quote(FILE *out, const char *name)
-{
-	fputc('"', out);
-	for (const char *c = name; *c != '\0'; c++) {
-		if (*c == '"')
-			fputc('"', out);
-		fputc(*c, out);
-	}
-	fputc('"', out);
-}
-
 /* A growing SQL text. */
 typedef struct sh__sql {
 	char *text;

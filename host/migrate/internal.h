@@ -315,9 +315,6 @@ char *sh__editor_index_sql(const sh_model *model, const sh__index *index);
  * NULL when there is none. Returns 0 or SH_EDB. */
 int sh__editor_table_sql(sqlite3 *db, const char *table, char **out);
 
-/* Writes a quoted identifier ("name", '"' doubled). */
-void sh__quote(FILE *out, const char *name);
-
 /* ---- migration files (file.c) ---- */
 
 /* One dependency of a migration. */
@@ -463,17 +460,10 @@ int sh__write_migration(char **out, bool initial, const sh__dep *deps, size_t de
 /* strdup that accepts NULL (returns NULL) and reports ENOMEM in *oom. */
 char *sh__dup(const char *s, bool *oom);
 
-
 /* Raises `code` with the message "<fmt...>: <the current message>" (the
  * current one is copied first: it lives in the buffer being written).
  * Returns code. */
 int sh__error_prefix(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* A lower-case copy, NULL on ENOMEM. */
-char *sh__lower(const char *s);
-
-/* True for [A-Za-z_][A-Za-z0-9_]*. */
-bool sh__is_identifier(const char *s, SIZE_MAX);
 
 /* Makes `db` the connection whose SQL errors sh_migrate__sql_error() maps
  * on this thread (NULL: none). */

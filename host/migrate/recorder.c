@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db/db.h"
 #include "internal.h"
 
 int sh__recorder_ensure(sqlite3 *db)
@@ -28,17 +29,12 @@ int sh__recorder_read(sh_migrate_graph *g, sqlite3 *db, bool *has_table)
 	*has_table = false;
 	for (size_t i = 0; i < g->count; i++)
 		g->all[i]->applied = false;
-	sqlite3_stmt *stmt;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '"
-			SH_MIGRATE_TABLE "'", -1, &stmt, NULL) != SQLITE_OK)
+	if (sh__table_exists(db, SH_MIGRATE_TABLE, has_table) != SQLITE_OK)
 		return sh__db_fail(db, "cannot read the applied migrations");
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc == SQLITE_DONE)
+	if (!*has_table)
 		return 0;
-	if (rc != SQLITE_ROW)
-		return sh__db_fail(db, "cannot read the applied migrations");
-	*has_table = true;
+	sqlite3_stmt *stmt;
+	int rc;
 	if (sqlite3_prepare_v2(db, "SELECT app, name FROM \"" SH_MIGRATE_TABLE "\"", -1, &stmt,
 			NULL) != SQLITE_OK)
 		return sh__db_fail(db, "cannot read " SH_MIGRATE_TABLE);

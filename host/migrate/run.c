@@ -176,19 +176,6 @@ static int sh__send(sh_migrate_graph *g, sh_builtin which, sh_state *state,
 
 /* ---- apps without migrations ---- */
 
-static int sh__table_exists(sqlite3 *db, const char *table, bool *exists)
-{
-	sqlite3_stmt *stmt;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 "
-			"COLLATE NOCASE", -1, &stmt, NULL) != SQLITE_OK)
-		return sh_migrate__sql_error(db, NULL);
-	sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	*exists = rc == SQLITE_ROW;
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sh_migrate__sql_error(db, NULL);
-}
-
 static void sh__event(const sh_migrate_opts *o, sh_migrate_event_kind kind,
 	const sh_plan_step *plan, size_t n, const sh_plan_step *step, const char *table,
 	double seconds)
@@ -213,7 +200,9 @@ static int sh__sync_body(sh_migrate_graph *g, sqlite3 *db, const sh_migrate_opts
 		if (a == NULL || a->count > 0 || (o->app_label && strcmp(o->app_label, a->label) != 0))
 			continue;
 		bool exists = false;
-		if ((rc = sh__table_exists(db, sh_model_table(m), &exists)) < 0 || exists)
+		if (sh__table_exists(db, sh_model_table(m), &exists) != SQLITE_OK)
+			rc = sh_migrate__sql_error(db, NULL);
+		if (rc < 0 || exists)
 			continue;
 		sh__event(o, SH_MIGRATE_SYNC_TABLE, NULL, 0, NULL, sh_model_table(m), 0);
 		char **stmts;

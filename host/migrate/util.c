@@ -20,25 +20,6 @@ char *sh__dup(const char *s, bool *oom)
 	return copy;
 }
 
-char *sh__lower(const char *s)
-{
-	char *copy = strdup(s);
-	if (copy != NULL)
-		for (char *c = copy; *c != '\0'; c++)
-			*c = (char)tolower((unsigned char)*c);
-	return copy;
-}
-
-bool sh__is_identifier(const char *s, SIZE_MAX)
-{
-	if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9'))
-		return false;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_')
-			return false;
-	return true;
-}
-
 int sh__push(void ***items, size_t *count, size_t *capacity, void *item)
 {
 	if (*count == *capacity) {

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "model_api.h"
 
 /* ---- helpers ---------------------------------------------------------- */

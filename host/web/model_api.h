@@ -90,7 +90,4 @@ int sh__api_pks(int64_t **out, size_t *count, sh__api *api, const char *name,
 /* Parses a decimal int64 ("-12"); false when it is not one or overflows. */
 bool sh__api_int(const char *text, int64_t *out);
 
-/* True when `n` bytes at `s` are UTF-8 without NUL. */
-bool sh__utf8_valid(const char *s, size_t n);
-
 #endif

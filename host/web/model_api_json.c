@@ -14,35 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/utf8.h"
 #include "model_api.h"
-
-bool sh__utf8_valid(const char *text, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)text;
-	for (size_t i = 0; i < n;) {
-		unsigned c = s[i];
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t more = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 0;
-		if (more == 0 || c < 0xc2 || c > 0xf4 || n - i <= more)
-			return false;
-		unsigned cp = c & (0x3fu >> more);
-		for (size_t k = 1; k <= more; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3fu);
-		}
-		if ((more == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-			|| (more == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		i += more + 1;
-	}
-	return true;
-}
 
 /* Replaces the bytes of `s` that are not UTF-8 by '?', in place. */
 static void sh__utf8_scrub(char *s)

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "model_api.h"   /* sh__utf8_valid */
+#include "base/utf8.h"
 
 #define SH__TEMPLATE_MAX_SIZE (4u << 20)
 

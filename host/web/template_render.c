@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "template_tree.h"
 
 /* One loop level: its variable and its forloop object. */
@@ -99,15 +100,6 @@ static bool sh__truthy(const json_t *v)
 	case JSON_NULL: return false;
 	}
 	return false;
-}
-
-/* The number of characters of a UTF-8 string (Python's len). */
-static size_t sh__utf8_length(const char *s, size_t n)
-{
-	size_t count = 0;
-	for (size_t i = 0; i < n; i++)
-		count += ((unsigned char)s[i] & 0xC0) != 0x80;
-	return count;
 }
 
 static int sh__eval(sh__val *out, const sh__operand *o, const sh__scope *scope,
