@@ -314,7 +314,7 @@ int sh__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scr
  * every value is NULL; without, the caller sets them all (loading). The
  * `owned` bytes are set up lazily: owned[n] (one byte past the fields)
  * says whether owned[0..n) is valid, which it becomes on the first
- * sh__instance_store(); until then nothing is owned, and freeing an
+ * sh__instance_store_len(); until then nothing is owned, and freeing an
  * instance that never had a value set is a single free().
  */
 static sh_instance *sh__instance_alloc(const sh_model *model, sh_db *db, size_t text,
@@ -355,12 +355,6 @@ void sh_instance_free(sh_instance *instance)
 			if (instance->owned[i])
 				free((char *)instance->values[i].v.s);
 	free(instance);
-}
-
-int sh__instance_store(sh_instance *instance, size_t field, sh_datum value)
-{
-	return sh__instance_store_len(instance, field, value,
-		value.type == SH_DATUM_TEXT ? strlen(value.v.s) : 0);
 }
 
 int sh__instance_store_len(sh_instance *instance, size_t field, sh_datum value, size_t len)

@@ -223,8 +223,6 @@ void sh__buf_params(sh__buf *buf, size_t count);
 /* Returns the string (owned by the caller) or NULL after a failure, and
  * empties the buffer. */
 char *sh__buf_take(sh__buf *buf);
-void sh__buf_free(sh__buf *buf);
-
 /* FNV-1a over a string. */
 uint64_t sh__hash(const char *s);
 
@@ -242,12 +240,9 @@ int sh__convert(const sh_field *field, sh_datum in, sh_datum *out, char *scratch
 int sh__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scratch,
 	size_t *len);
 
-/* Sets values[field] of the instance to `value`, already converted:
- * copies its text (reusing the current allocation when it fits). Returns 0
- * or SH_ENOMEM. */
-int sh__instance_store(sh_instance *instance, size_t field, sh_datum value);
-
-/* The same with the text's byte length known (`len`, for text values). */
+/* Sets values[field] of the instance to `value`, already converted, whose
+ * text is `len` bytes long (for text values): copies its text (reusing the
+ * current allocation when it fits). Returns 0 or SH_ENOMEM. */
 int sh__instance_store_len(sh_instance *instance, size_t field, sh_datum value, size_t len);
 
 /* Builds an instance from the current row of `stmt`, whose columns are the
@@ -328,9 +323,6 @@ int sh__deferred_fk_check(sh_db *db, const sh_field *const *fields, const sh_dat
  * appending them to *items. Returns 0 or a negative code. */
 int sh__query_load_all(sh_query *query, sh_instance ***items, size_t *count, size_t *capacity);
 
-/* The query's model, conditions and connection, for the collector. */
-const sh_model *sh__query_model(const sh_query *query);
-bool sh__query_sliced(const sh_query *query);
 /* Deletes the matching rows with one DELETE, no loading (a fast delete).
  * Adds the rows deleted to *changes. */
 int sh__query_raw_delete(sh_query *query, int64_t *changes);

@@ -620,18 +620,6 @@ int sh_query_delete(sh_query *query, int64_t *count)
 	return sh__collector_delete(query->db, query->model, NULL, 0, query, NULL, count);
 }
 
-/* ---- for the collector and m2m ---- */
-
-const sh_model *sh__query_model(const sh_query *query)
-{
-	return query->model;
-}
-
-bool sh__query_sliced(const sh_query *query)
-{
-	return sh__sliced(query);
-}
-
 int sh__query_raw_delete(sh_query *query, int64_t *changes)
 {
 	sh__buf head = { 0 };

@@ -85,12 +85,6 @@ char *sh__buf_take(sh__buf *buf)
 	return s;
 }
 
-void sh__buf_free(sh__buf *buf)
-{
-	free(buf->data);
-	*buf = (sh__buf){ 0 };
-}
-
 uint64_t sh__hash(const char *s)
 {
 	uint64_t h = 14695981039346656037ull;

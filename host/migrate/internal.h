@@ -165,10 +165,6 @@ const sh_model *sh__state_model(const sh_state *state, const char *app_label, co
 int sh__state_add_manifest(sh_state *state, const sh_app *app, bool unmigrated,
 	sh__problems *problems);
 
-/* The table Django names for model `name` of app `app_label`
- * ("alert_alert"); newly allocated, NULL on ENOMEM. */
-char *sh__table_name(const char *app_label, const char *name);
-
 /* ---- operations (operations.c) ---- */
 
 typedef enum sh__op_kind {

@@ -334,14 +334,6 @@ const sh_models *sh_state_models(const sh_state *state)
 	return state != NULL ? state->registry : NULL;
 }
 
-char *sh__table_name(const char *app_label, const char *name)
-{
-	char *lower = sh__lower(name);
-	char *table = lower ? sh__format("%s_%s", app_label, lower) : NULL;
-	free(lower);
-	return table;
-}
-
 /* ---- models of a manifest ---- */
 
 static int sh__collect(const sh_field_decl *field, void *payload)

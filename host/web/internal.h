@@ -96,9 +96,6 @@ int sh__pattern_compile(sh__pattern *out, const char *source, sh__pattern_error 
 
 void sh__pattern_dispose(sh__pattern *pattern);
 
-/* Returns the name of a converter ("int"). */
-const char *sh__conv_name(sh__conv conv);
-
 /* A path matched against a pattern: each parameter's span in the path. */
 typedef struct sh__spans {
 	size_t start[SH__MAX_PARAMS];

@@ -16,11 +16,6 @@
 
 static const char *const sh__conv_names[] = { "str", "int", "slug", "uuid", "path" };
 
-const char *sh__conv_name(sh__conv conv)
-{
-	return (size_t)conv < SH__COUNT(sh__conv_names) ? sh__conv_names[conv] : "?";
-}
-
 static int sh__fail(sh__pattern_error *err, size_t where, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
