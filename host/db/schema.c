@@ -3,8 +3,8 @@
  * writes it (column types of django/db/backends/sqlite3, inline foreign
  * keys DEFERRABLE INITIALLY DEFERRED, indexes for db_index and keys, a
  * unique index per unique-together set), and sh_database_syncdb() that runs
- * it for the models without a table. Issue 5's migrations reuse
- * sh__schema_model_sql().
+ * it for the models without a table. The schema editor of host/migrate/
+ * writes its CREATE TABLE with sh__schema_model_sql() too (db.h).
  *
  * Identifiers come only from names the registry validated
  * ([A-Za-z_][A-Za-z0-9_]*) and are quoted all the same; no value is ever

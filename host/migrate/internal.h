@@ -236,7 +236,8 @@ void sh__op_fragment(char *buf, size_t size, const sh__op *op);
  * before it) and `to` (after it) — Django's database_forwards — or undoes
  * it when `backwards` (then `from` is the state after the operation and
  * `to` the state before). Runs inside the caller's transaction. Returns 0
- * or SH_EDB/SH_EMANIFEST with the reason (not yet naming the operation).
+ * or SH_EDB/SH_EMANIFEST with the reason; the caller names the operation
+ * (run.c adds the migration, the operation and its file:line:col).
  */
 int sh__op_database(const sh__op *op, const char *app_label, sqlite3 *db, sh_state *from,
 	sh_state *to, bool backwards);
