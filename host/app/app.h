@@ -16,16 +16,16 @@
 
 /* Returns whether sh_project_read() ran on `project` and succeeded
  * (symbol.c). */
-bool sh__project_was_read(const sh_project *project);
+bool sh_app__project_was_read(const sh_project *project);
 
 /* Returns the root of the project manifest (a map after a successful
  * read), NULL before the project was read or when the file was empty. */
-const sh_value *sh__project_manifest(const sh_project *project);
+const sh_value *sh_app__project_manifest(const sh_project *project);
 
 /* Stores where the key of entry `index` of a map starts (1-based), so a
  * message about a key points at the key rather than its value; 0 and 0
  * when out of range or not a map. */
-void sh__value_key_position(const sh_value *map, size_t index, unsigned *line,
+void sh_app__value_key_position(const sh_value *map, size_t index, unsigned *line,
 	unsigned *column);
 
 /* ---- fields of a model (models_manifest.c), for migration files ---- */
@@ -43,7 +43,7 @@ void sh__value_key_position(const sh_value *map, size_t index, unsigned *line,
  * code and returns it; otherwise returns how many problems were recorded
  * (0: every field was passed to fn), or SH_ENOMEM.
  */
-int sh__fields_read(sh__problems *problems, const char *app_label, const char *model,
+int sh_app__fields_read(sh__problems *problems, const char *app_label, const char *model,
 	const sh_value *fields, int (*fn)(const sh_field_decl *field, void *payload), void *payload);
 
 #endif

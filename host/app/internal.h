@@ -127,26 +127,26 @@ struct sh_project {
 /* Validates the project manifest of `project` (project_manifest.c), once
  * its document was read without fatal problem, and fills its fields;
  * problems are recorded. */
-void sh__project_manifest_apply(sh_project *project);
+void sh_app__project_manifest_apply(sh_project *project);
 
 /* Validates the app manifest `doc` (app_manifest.c), read without fatal
  * problem, and when it is valid creates its app in *out (NULL otherwise).
  * Problems are recorded. Returns 0 or SH_ENOMEM. */
-int sh__app_from_manifest(sh_app **out, sh_project *project, const sh__doc *doc);
+int sh_app__app_from_manifest(sh_app **out, sh_project *project, const sh__doc *doc);
 
 /* Frees an app (not its document). NULL is a no-op. */
-void sh__app_free(sh_app *app);
+void sh_app__app_free(sh_app *app);
 
 /* Reads every app manifest in the project's plugin_dirs (discover.c). */
-void sh__discover_apps(sh_project *project);
+void sh_app__discover_apps(sh_project *project);
 
 /* Checks labels, installed_apps and depends, and fills project->order in
  * dependency order (order.c). */
-void sh__resolve_apps(sh_project *project);
+void sh_app__resolve_apps(sh_project *project);
 
 /* ---- loading ---- */
 
-/* What sh__path_is_safe remembers between files of one load pass: the
+/* What sh_app__path_is_safe remembers between files of one load pass: the
  * last directory found safe, absolute as named (NULL: none yet). */
 typedef struct sh__safety {
 	char *dir;
@@ -161,31 +161,31 @@ typedef struct sh__safety {
  * previous file. Returns 0, SH_ENOTFOUND when the file does not exist, or
  * SH_EPERM, with the reason (naming the path) in the error channel.
  */
-int sh__path_is_safe(const char *path, sh__safety *cache);
+int sh_app__path_is_safe(const char *path, sh__safety *cache);
 
 /* Frees what the cache holds. */
-void sh__safety_dispose(sh__safety *cache);
+void sh_app__safety_dispose(sh__safety *cache);
 
-/* Opens one app (loader.c): safety (with `cache`, see sh__path_is_safe),
+/* Opens one app (loader.c): safety (with `cache`, see sh_app__path_is_safe),
  * dlopen, ABI, finds ready() and calls early() when the plugin defines it.
  * An app without a library has nothing to open. Returns 0 or a negative
  * code with the reason in the error channel (not prefixed by the plugin's
  * name); the plugin is closed again then. */
-int sh__app_open(sh_app *app, sh__safety *cache);
+int sh_app__app_open(sh_app *app, sh__safety *cache);
 
 /* Calls ready() of an opened app (loader.c) and marks it ready. Returns 0
  * or a negative code with the reason in the error channel; the plugin is
  * unloaded then. */
-int sh__app_ready(sh_app *app);
+int sh_app__app_ready(sh_app *app);
 
 /* Unloads one app (loader.c): teardown() when early() or ready() returned
  * 0, disconnect its connections, wait for sends, dlclose. Safe on an app
  * that is not loaded. */
-void sh__app_unload(sh_app *app);
+void sh_app__app_unload(sh_app *app);
 
 /* Calls teardown() of an app whose early() or ready() returned 0
  * (loader.c), telling the probe first; nothing else. */
-void sh__app_teardown(sh_app *app);
+void sh_app__app_teardown(sh_app *app);
 
 /* ---- the probe (probe.c) ---- */
 
@@ -210,14 +210,14 @@ typedef struct sh__verdict {
 
 /* In the probe's child (project->probe_fd >= 0), reports that `step` of
  * `app` (NULL: the host's) begins; a no-op otherwise. */
-void sh__probe_step(const sh_project *project, const sh_app *app, sh__step step);
+void sh_app__probe_step(const sh_project *project, const sh_app *app, sh__step step);
 
 /* In the probe's child, reports that loading `app` failed with the
  * problem `text`; a no-op otherwise. */
-void sh__probe_failed(const sh_project *project, const sh_app *app, const char *text);
+void sh_app__probe_failed(const sh_project *project, const sh_app *app, const char *text);
 
 /* Frees the verdicts of a project. */
-void sh__verdicts_dispose(sh_project *project);
+void sh_app__verdicts_dispose(sh_project *project);
 
 /* ---- reading again (project.c) ---- */
 
@@ -227,40 +227,40 @@ void sh__verdicts_dispose(sh_project *project);
  * leaving out the optional apps the verdicts name and every installed app
  * that depends on one, each with a warning. Returns as sh_project_read().
  */
-int sh__project_reread(sh_project *project);
+int sh_app__project_reread(sh_project *project);
 
 /* ---- live settings (settings_reload.c, override.c) ---- */
 
 /* Prepares the live settings of a new project: the lock, the sender
  * SH_SETTINGS_SENDER, and setting_changed's argument copier. Returns 0 or a negative code. */
-int sh__live_init(sh_project *project);
+int sh_app__live_init(sh_project *project);
 
 /* Frees every kept document, the overrides and the watch. Called by
  * sh_project_free() once every app is unloaded. */
-void sh__live_dispose(sh_project *project);
+void sh_app__live_dispose(sh_project *project);
 
 /* Keeps `doc` until the project is freed (taking it; freed at once on
  * failure). Returns 0 or SH_ENOMEM. */
-int sh__live_keep(sh_project *project, struct sh__doc *doc);
+int sh_app__live_keep(sh_project *project, struct sh__doc *doc);
 
 /* Sends setting_changed (robustly) from the settings sender. */
-void sh__live_send(sh_project *project, const char *key, const sh_value *value, bool enter);
+void sh_app__live_send(sh_project *project, const char *key, const sh_value *value, bool enter);
 
 /* Builds the settings `base` with the project's overrides applied
  * (override.c): `base` itself when there is none, else a new tree in a
  * kept document. Returns 0 with *out (NULL when the result is empty and
  * there was no base), or SH_ENOMEM. Called under the lock. */
-int sh__live_effective(const sh_value **out, sh_project *project, const sh_value *base);
+int sh_app__live_effective(const sh_value **out, sh_project *project, const sh_value *base);
 
 /* Checks the project manifest's root against the table of project keys
  * (project_manifest.c), recording problems. Returns how many. */
-size_t sh__project_manifest_check(sh__problems *problems, const sh_value *root);
+size_t sh_app__project_manifest_check(sh__problems *problems, const sh_value *root);
 
 /* ---- models (models_manifest.c) ---- */
 
 /* Records a problem the model registry reports ("file:line:col" in
  * `where`); the registry's reporter for the project (payload: project). */
-void sh__models_reporter(int code, const char *where, const char *message, void *payload);
+void sh_app__models_reporter(int code, const char *where, const char *message, void *payload);
 
 /*
  * Checks the `models` section of every app manifest and declares the
@@ -268,6 +268,6 @@ void sh__models_reporter(int code, const char *where, const char *message, void 
  * when every declaration went through, checks their relations too (without
  * preparing). Problems are recorded with file, line and column.
  */
-void sh__project_declare_models(sh_project *project);
+void sh_app__project_declare_models(sh_project *project);
 
 #endif

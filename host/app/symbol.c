@@ -15,7 +15,7 @@
 
 /* True when `address` lies in the object loaded as `handle` itself, not in
  * one of the libraries it depends on. */
-static bool sh__in_object(void *handle, const void *address)
+static bool sh_app__in_object(void *handle, const void *address)
 {
 	struct link_map *map = NULL;
 	Dl_info info;
@@ -43,7 +43,7 @@ void *sh_app_symbol(const sh_app *app, const char *name)
 	}
 	dlerror();
 	void *symbol = dlsym(app->handle, name);
-	if (symbol == NULL || !sh__in_object(app->handle, symbol)) {
+	if (symbol == NULL || !sh_app__in_object(app->handle, symbol)) {
 		sh_error_set(SH_ENOTFOUND, "%s does not export '%s'", app->library_path, name);
 		return NULL;
 	}
@@ -55,12 +55,12 @@ const sh_value *sh_app_manifest(const sh_app *app)
 	return app != NULL ? app->root : NULL;
 }
 
-const sh_value *sh__project_manifest(const sh_project *project)
+const sh_value *sh_app__project_manifest(const sh_project *project)
 {
 	return project != NULL && project->doc != NULL ? project->doc->root : NULL;
 }
 
-void sh__value_key_position(const sh_value *map, size_t index, unsigned *line,
+void sh_app__value_key_position(const sh_value *map, size_t index, unsigned *line,
 	unsigned *column)
 {
 	*line = *column = 0;
@@ -70,7 +70,7 @@ void sh__value_key_position(const sh_value *map, size_t index, unsigned *line,
 	*column = map->entries[index].column;
 }
 
-bool sh__project_was_read(const sh_project *project)
+bool sh_app__project_was_read(const sh_project *project)
 {
 	return project != NULL && project->read_ok;
 }

@@ -9,11 +9,11 @@
 #include "suggest.h"
 #include "text.h"
 
-/* The longest word sh__suggest() compares, and sh__edit_distance(). */
+/* The longest word sh_base__suggest() compares, and sh_base__edit_distance(). */
 #define SH__SUGGEST_MAX 64
 #define SH__DISTANCE_MAX 255
 
-size_t sh__edit_distance(const char *a, const char *b)
+size_t sh_base__edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	if (la > SH__DISTANCE_MAX || lb > SH__DISTANCE_MAX)
@@ -44,7 +44,7 @@ size_t sh__edit_distance(const char *a, const char *b)
 	return prev[lb];
 }
 
-const char *sh__suggest(const char *word, const char *const *candidates, size_t count)
+const char *sh_base__suggest(const char *word, const char *const *candidates, size_t count)
 {
 	/* a typo or two; three in long words */
 	size_t limit = strlen(word) / 3;
@@ -53,7 +53,7 @@ const char *sh__suggest(const char *word, const char *const *candidates, size_t 
 	size_t best_distance = SIZE_MAX;
 	for (size_t i = 0; i < count; i++) {
 		size_t d = strlen(word) > SH__SUGGEST_MAX || strlen(candidates[i]) > SH__SUGGEST_MAX
-			? SIZE_MAX : sh__edit_distance(word, candidates[i]);
+			? SIZE_MAX : sh_base__edit_distance(word, candidates[i]);
 		if (d < best_distance) {
 			best = candidates[i];
 			best_distance = d;

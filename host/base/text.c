@@ -8,7 +8,7 @@
 
 #include "text.h"
 
-char *sh__format(const char *fmt, ...)
+char *sh_base__format(const char *fmt, ...)
 {
 	char *s = NULL;
 	va_list ap;
@@ -18,7 +18,7 @@ char *sh__format(const char *fmt, ...)
 	return n < 0 ? NULL : s;
 }
 
-bool sh__where_split(const char *where, char *file, size_t size, unsigned *line,
+bool sh_base__where_split(const char *where, char *file, size_t size, unsigned *line,
 	unsigned *column)
 {
 	const char *c2 = strrchr(where, ':');
@@ -38,7 +38,7 @@ bool sh__where_split(const char *where, char *file, size_t size, unsigned *line,
 	return true;
 }
 
-bool sh__is_identifier(const char *s, size_t max)
+bool sh_base__is_identifier(const char *s, size_t max)
 {
 	if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9'))
 		return false;
@@ -52,7 +52,7 @@ bool sh__is_identifier(const char *s, size_t max)
 	return true;
 }
 
-char *sh__lower(const char *s)
+char *sh_base__lower(const char *s)
 {
 	char *copy = strdup(s);
 	for (char *c = copy; c != NULL && *c != '\0'; c++)

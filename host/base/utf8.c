@@ -8,7 +8,7 @@
 
 #include "utf8.h"
 
-bool sh__utf8_valid(const char *text, size_t n)
+bool sh_base__utf8_valid(const char *text, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	for (size_t i = 0; i < n;) {
@@ -36,7 +36,7 @@ bool sh__utf8_valid(const char *text, size_t n)
 	return true;
 }
 
-size_t sh__utf8_length(const char *s, size_t n)
+size_t sh_base__utf8_length(const char *s, size_t n)
 {
 	size_t count = 0;
 	for (size_t i = 0; i < n; i++)
@@ -44,7 +44,7 @@ size_t sh__utf8_length(const char *s, size_t n)
 	return count;
 }
 
-long sh__utf8_chars(const char *s, size_t *bytes)
+long sh_base__utf8_chars(const char *s, size_t *bytes)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	long count = 0;

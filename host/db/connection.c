@@ -17,7 +17,7 @@
  * Statements come from two caches of the connection: the per-model
  * statements (INSERT, UPDATE, SELECT by pk, ...), whose SQL the database
  * builds once per model at open, reached by index with no lookup at all on
- * the save path; and a small cache keyed by SQL text (sh__db_prepare) for
+ * the save path; and a small cache keyed by SQL text (sh_db__db_prepare) for
  * the statements queries and the collector build. A cached statement is
  * always stepped to its end (or reset) before any receiver runs, so a
  * receiver that runs the same statement cannot disturb it; iteration,
@@ -37,7 +37,7 @@
 
 /* ---- per-model SQL, built once ---- */
 
-static void sh__model_sql_free(sh__model_sql *msql)
+static void sh_db__model_sql_free(sh__model_sql *msql)
 {
 	free(msql->columns);
 	free(msql->kinds);
@@ -50,18 +50,18 @@ static void sh__model_sql_free(sh__model_sql *msql)
 	free(msql->reverse_m2m);
 }
 
-static void sh__orm_free(struct sh__orm *orm)
+static void sh_db__orm_free(struct sh__orm *orm)
 {
 	if (orm == NULL)
 		return;
 	for (size_t i = 0; i < orm->model_count; i++)
-		sh__model_sql_free(&orm->models[i]);
+		sh_db__model_sql_free(&orm->models[i]);
 	free(orm->models);
 	free(orm);
 }
 
 /* Appends "c1", "c2", ... of the columns, the pk skipped when `skip_pk`. */
-static void sh__add_columns(sh__buf *buf, const sh__model_sql *msql, bool skip_pk,
+static void sh_db__add_columns(sh__buf *buf, const sh__model_sql *msql, bool skip_pk,
 	const char *suffix)
 {
 	const sh_model *m = msql->model;
@@ -71,24 +71,24 @@ static void sh__add_columns(sh__buf *buf, const sh__model_sql *msql, bool skip_p
 		if (skip_pk && f->index == m->pk)
 			continue;
 		if (!first)
-			sh__buf_add(buf, ", ");
-		sh__buf_ident(buf, f->column);
-		sh__buf_add(buf, suffix);
+			sh_db__buf_add(buf, ", ");
+		sh_db__buf_ident(buf, f->column);
+		sh_db__buf_add(buf, suffix);
 		first = false;
 	}
 }
 
-static char *sh__where_pk(const sh_model *m, const char *head)
+static char *sh_db__where_pk(const sh_model *m, const char *head)
 {
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, head);
-	sh__buf_add(&buf, " WHERE ");
-	sh__buf_ident(&buf, m->fields[m->pk].column);
-	sh__buf_add(&buf, " = ?");
-	return sh__buf_take(&buf);
+	sh_db__buf_add(&buf, head);
+	sh_db__buf_add(&buf, " WHERE ");
+	sh_db__buf_ident(&buf, m->fields[m->pk].column);
+	sh_db__buf_add(&buf, " = ?");
+	return sh_db__buf_take(&buf);
 }
 
-static int sh__model_sql_build(sh__model_sql *msql, const sh_model *m, const sh_models *models)
+static int sh_db__model_sql_build(sh__model_sql *msql, const sh_model *m, const sh_models *models)
 {
 	msql->model = m;
 	msql->auto_pk = m->fields[m->pk].type == SH_FIELD_AUTO;
@@ -131,56 +131,56 @@ static int sh__model_sql_build(sh__model_sql *msql, const sh_model *m, const sh_
 	size_t non_pk = msql->column_count - 1;
 
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, "SELECT ");
-	sh__add_columns(&buf, msql, false, "");
-	sh__buf_add(&buf, " FROM ");
-	sh__buf_ident(&buf, m->table);
-	msql->select = sh__buf_take(&buf);
+	sh_db__buf_add(&buf, "SELECT ");
+	sh_db__add_columns(&buf, msql, false, "");
+	sh_db__buf_add(&buf, " FROM ");
+	sh_db__buf_ident(&buf, m->table);
+	msql->select = sh_db__buf_take(&buf);
 	if (msql->select == NULL)
 		return SH_ENOMEM;
 
-	sh__buf_add(&buf, "INSERT INTO ");
-	sh__buf_ident(&buf, m->table);
+	sh_db__buf_add(&buf, "INSERT INTO ");
+	sh_db__buf_ident(&buf, m->table);
 	if (non_pk == 0) {
-		sh__buf_add(&buf, " DEFAULT VALUES");
+		sh_db__buf_add(&buf, " DEFAULT VALUES");
 	} else {
-		sh__buf_add(&buf, " (");
-		sh__add_columns(&buf, msql, true, "");
-		sh__buf_add(&buf, ") VALUES (");
-		sh__buf_params(&buf, non_pk);
-		sh__buf_add(&buf, ")");
+		sh_db__buf_add(&buf, " (");
+		sh_db__add_columns(&buf, msql, true, "");
+		sh_db__buf_add(&buf, ") VALUES (");
+		sh_db__buf_params(&buf, non_pk);
+		sh_db__buf_add(&buf, ")");
 	}
-	msql->sql[SH__SQL_INSERT] = sh__buf_take(&buf);
+	msql->sql[SH__SQL_INSERT] = sh_db__buf_take(&buf);
 
-	sh__buf_add(&buf, "INSERT INTO ");
-	sh__buf_ident(&buf, m->table);
-	sh__buf_add(&buf, " (");
-	sh__add_columns(&buf, msql, false, "");
-	sh__buf_add(&buf, ") VALUES (");
-	sh__buf_params(&buf, msql->column_count);
-	sh__buf_add(&buf, ")");
-	msql->sql[SH__SQL_INSERT_PK] = sh__buf_take(&buf);
+	sh_db__buf_add(&buf, "INSERT INTO ");
+	sh_db__buf_ident(&buf, m->table);
+	sh_db__buf_add(&buf, " (");
+	sh_db__add_columns(&buf, msql, false, "");
+	sh_db__buf_add(&buf, ") VALUES (");
+	sh_db__buf_params(&buf, msql->column_count);
+	sh_db__buf_add(&buf, ")");
+	msql->sql[SH__SQL_INSERT_PK] = sh_db__buf_take(&buf);
 
 	if (non_pk > 0) {
-		sh__buf_add(&buf, "UPDATE ");
-		sh__buf_ident(&buf, m->table);
-		sh__buf_add(&buf, " SET ");
-		sh__add_columns(&buf, msql, true, " = ?");
-		char *head = sh__buf_take(&buf);
+		sh_db__buf_add(&buf, "UPDATE ");
+		sh_db__buf_ident(&buf, m->table);
+		sh_db__buf_add(&buf, " SET ");
+		sh_db__add_columns(&buf, msql, true, " = ?");
+		char *head = sh_db__buf_take(&buf);
 		if (head == NULL)
 			return SH_ENOMEM;
-		msql->sql[SH__SQL_UPDATE] = sh__where_pk(m, head);
+		msql->sql[SH__SQL_UPDATE] = sh_db__where_pk(m, head);
 		free(head);
 		if (msql->sql[SH__SQL_UPDATE] == NULL)
 			return SH_ENOMEM;
 	}
-	msql->sql[SH__SQL_SELECT_PK] = sh__where_pk(m, msql->select);
-	sh__buf_add(&buf, "SELECT 1 FROM ");
-	sh__buf_ident(&buf, m->table);
-	char *head = sh__buf_take(&buf);
+	msql->sql[SH__SQL_SELECT_PK] = sh_db__where_pk(m, msql->select);
+	sh_db__buf_add(&buf, "SELECT 1 FROM ");
+	sh_db__buf_ident(&buf, m->table);
+	char *head = sh_db__buf_take(&buf);
 	if (head == NULL)
 		return SH_ENOMEM;
-	msql->sql[SH__SQL_EXISTS_PK] = sh__where_pk(m, head);
+	msql->sql[SH__SQL_EXISTS_PK] = sh_db__where_pk(m, head);
 	free(head);
 	for (int k = 0; k < SH__SQL_KIND_COUNT; k++)
 		if (msql->sql[k] == NULL && k != SH__SQL_UPDATE)
@@ -221,7 +221,7 @@ static int sh__model_sql_build(sh__model_sql *msql, const sh_model *m, const sh_
 	return 0;
 }
 
-static int sh__orm_build(sh_database *database)
+static int sh_db__orm_build(sh_database *database)
 {
 	struct sh__orm *orm = calloc(1, sizeof *orm);
 	if (orm == NULL)
@@ -239,7 +239,7 @@ static int sh__orm_build(sh_database *database)
 		const sh_model *m = sh_models_at(models, i);
 		if (m->index >= count || orm->models[m->index].model != NULL)
 			return sh_error_set(SH_EINVAL, "model %s has a bad registry index", m->label);
-		int rc = sh__model_sql_build(&orm->models[m->index], m, models);
+		int rc = sh_db__model_sql_build(&orm->models[m->index], m, models);
 		if (rc < 0)
 			return sh_error_set(rc, "out of memory building the SQL of %s", m->label);
 	}
@@ -248,7 +248,7 @@ static int sh__orm_build(sh_database *database)
 
 /* ---- connections ---- */
 
-static void sh__conn_stmts_free(struct sh__conn_stmts *cs)
+static void sh_db__conn_stmts_free(struct sh__conn_stmts *cs)
 {
 	if (cs == NULL)
 		return;
@@ -268,7 +268,7 @@ static void sh__conn_stmts_free(struct sh__conn_stmts *cs)
 /* Closes a connection that is no longer on the database's list: pending
  * on_commit callbacks are discarded, statements finalized, and an open
  * transaction is rolled back by SQLite as it closes. */
-static void sh__db_free(sh_db *db)
+static void sh_db__db_free(sh_db *db)
 {
 	for (size_t i = 0; i < db->on_commit_count; i++)
 		if (db->on_commit[i].discard != NULL)
@@ -282,7 +282,7 @@ static void sh__db_free(sh_db *db)
 	for (size_t i = 0; i < db->spare_count; i++)
 		sqlite3_finalize(db->spares[i].stmt);
 	free(db->spares);
-	sh__conn_stmts_free(db->model_stmts);
+	sh_db__conn_stmts_free(db->model_stmts);
 	for (int i = 0; i < db->depth; i++)
 		free(db->blocks[i].reason);
 	free(db->blocks);
@@ -295,7 +295,7 @@ static void sh__db_free(sh_db *db)
 }
 
 /* Removes db from the database's list; returns whether it was there. */
-static bool sh__unlink(sh_database *database, sh_db *db)
+static bool sh_db__unlink(sh_database *database, sh_db *db)
 {
 	bool found = false;
 	pthread_mutex_lock(&database->lock);
@@ -312,11 +312,11 @@ static bool sh__unlink(sh_database *database, sh_db *db)
 
 /* The pthread key's destructor: the thread exits, its connection closes,
  * unless sh_database_close() took it first. */
-static void sh__thread_exit(void *value)
+static void sh_db__thread_exit(void *value)
 {
 	sh_db *db = value;
-	if (sh__unlink(db->database, db))
-		sh__db_free(db);
+	if (sh_db__unlink(db->database, db))
+		sh_db__db_free(db);
 }
 
 int sh_database_open(sh_database **out, const char *path, sh_models *models)
@@ -339,16 +339,16 @@ int sh_database_open(sh_database **out, const char *path, sh_models *models)
 		free(database);
 		return rc;
 	}
-	if (pthread_key_create(&database->key, sh__thread_exit) != 0) {
+	if (pthread_key_create(&database->key, sh_db__thread_exit) != 0) {
 		free(database->path);
 		free(database);
 		return sh_error_set(SH_ENOMEM, "cannot open database %s: no thread key left", path);
 	}
 	pthread_mutex_init(&database->lock, NULL);
 	pthread_mutex_init(&database->write_lock, NULL);
-	sh__checkpointer_init(database);
+	sh_db__checkpointer_init(database);
 	database->busy_timeout_ms = SH__BUSY_TIMEOUT_MS;
-	rc = sh__orm_build(database);
+	rc = sh_db__orm_build(database);
 	if (rc < 0) {
 		sh_database_close(database);
 		return rc;
@@ -364,19 +364,19 @@ void sh_database_close(sh_database *database)
 	/* After the key is deleted no exiting thread runs the destructor, so
 	 * every connection left on the list is ours to close. */
 	pthread_key_delete(database->key);
-	sh__checkpointer_stop(database);
+	sh_db__checkpointer_stop(database);
 	pthread_mutex_lock(&database->lock);
 	sh_db *list = database->connections;
 	database->connections = NULL;
 	pthread_mutex_unlock(&database->lock);
 	while (list != NULL) {
 		sh_db *next = list->next;
-		sh__db_free(list);
+		sh_db__db_free(list);
 		list = next;
 	}
 	pthread_mutex_destroy(&database->lock);
 	pthread_mutex_destroy(&database->write_lock);
-	sh__orm_free(database->orm);
+	sh_db__orm_free(database->orm);
 	free(database->path);
 	free(database);
 }
@@ -427,8 +427,8 @@ int sh_database_close_unusable(sh_database *database)
 	if (!db->unusable && sqlite3_db_readonly(db->sqlite, "main") != 1)
 		return 0;
 	pthread_setspecific(database->key, NULL);
-	if (sh__unlink(database, db))
-		sh__db_free(db);
+	if (sh_db__unlink(database, db))
+		sh_db__db_free(db);
 	return 1;
 }
 
@@ -439,7 +439,7 @@ sh_models *sh_database_models(const sh_database *database)
 
 /* Runs a PRAGMA on a new connection of `database` and, when `expect` is
  * non-NULL, checks its one-row answer. */
-static int sh__pragma(sqlite3 *sqlite, const char *sql, const char *expect,
+static int sh_db__pragma(sqlite3 *sqlite, const char *sql, const char *expect,
 	const sh_database *database)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -458,7 +458,7 @@ static int sh__pragma(sqlite3 *sqlite, const char *sql, const char *expect,
 	if (rc != SQLITE_DONE) {
 		char what[256];
 		snprintf(what, sizeof what, "cannot set up the connection: %s", sql);
-		rc = sh__sqlite_error(sqlite, database, what);
+		rc = sh_db__sqlite_error(sqlite, database, what);
 		sqlite3_finalize(stmt);
 		return rc;
 	}
@@ -472,7 +472,7 @@ static int sh__pragma(sqlite3 *sqlite, const char *sql, const char *expect,
  * "10:00:00.5Z" before "10:00:00Z" ('.' < 'Z'). Ranking the final 'Z'
  * below every other byte restores time order.
  */
-static int sh__datetime_cmp(void *payload, int alen, const void *a, int blen, const void *b)
+static int sh_db__datetime_cmp(void *payload, int alen, const void *a, int blen, const void *b)
 {
 	(void)payload;
 	const unsigned char *x = a, *y = b;
@@ -485,14 +485,14 @@ static int sh__datetime_cmp(void *payload, int alen, const void *a, int blen, co
 	return alen == blen ? 0 : (alen < blen ? -1 : 1);
 }
 
-static int sh__db_open(sh_db **out, sh_database *database)
+static int sh_db__db_open(sh_db **out, sh_database *database)
 {
 	sqlite3 *sqlite = NULL;
 	int rc = sqlite3_open_v2(database->path, &sqlite,
 		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		if (sqlite != NULL)
-			rc = sh__sqlite_error(sqlite, database, "cannot open a connection");
+			rc = sh_db__sqlite_error(sqlite, database, "cannot open a connection");
 		else
 			rc = sh_error_set(SH_ENOMEM, "cannot open database %s: %s", database->path,
 				sqlite3_errstr(rc));
@@ -501,14 +501,14 @@ static int sh__db_open(sh_db **out, sh_database *database)
 	}
 	sqlite3_extended_result_codes(sqlite, 1);
 	sqlite3_busy_timeout(sqlite, database->busy_timeout_ms);
-	sh__checkpointer_attach(database, sqlite);
+	sh_db__checkpointer_attach(database, sqlite);
 	sqlite3_create_collation_v2(sqlite, SH__DATETIME_COLLATION, SQLITE_UTF8, NULL,
-		sh__datetime_cmp, NULL);
+		sh_db__datetime_cmp, NULL);
 	bool memory = strcmp(database->path, ":memory:") == 0;
-	if ((rc = sh__pragma(sqlite, "PRAGMA journal_mode=WAL", memory ? "memory" : "wal",
+	if ((rc = sh_db__pragma(sqlite, "PRAGMA journal_mode=WAL", memory ? "memory" : "wal",
 			database)) < 0
-		|| (rc = sh__pragma(sqlite, "PRAGMA foreign_keys=ON", NULL, database)) < 0
-		|| (rc = sh__pragma(sqlite, database->sync == SH_DB_SYNC_NORMAL
+		|| (rc = sh_db__pragma(sqlite, "PRAGMA foreign_keys=ON", NULL, database)) < 0
+		|| (rc = sh_db__pragma(sqlite, database->sync == SH_DB_SYNC_NORMAL
 			? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL, database)) < 0) {
 		sqlite3_close_v2(sqlite);
 		return rc;
@@ -541,19 +541,19 @@ int sh_database_connection(sh_db **out, sh_database *database)
 		return 0;
 	}
 	*out = NULL;
-	int rc = sh__db_open(&db, database);
+	int rc = sh_db__db_open(&db, database);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&database->lock);
-	/* sh__db_open stores the connection whenever it returns 0; the analyzer
+	/* sh_db__db_open stores the connection whenever it returns 0; the analyzer
 	 * stops following it before its end.
 	 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	db->next = database->connections;
 	database->connections = db;
 	pthread_mutex_unlock(&database->lock);
 	if (pthread_setspecific(database->key, db) != 0) {
-		sh__unlink(database, db);
-		sh__db_free(db);
+		sh_db__unlink(database, db);
+		sh_db__db_free(db);
 		return sh_error_set(SH_ENOMEM, "cannot keep the connection of database %s", database->path);
 	}
 	/* Announced once it is this thread's connection, so a receiver that
@@ -563,8 +563,8 @@ int sh_database_connection(sh_db **out, sh_database *database)
 		&args, NULL);
 	if (rc < 0) {
 		pthread_setspecific(database->key, NULL);
-		sh__unlink(database, db);
-		sh__db_free(db);
+		sh_db__unlink(database, db);
+		sh_db__db_free(db);
 		return rc;
 	}
 	*out = db;
@@ -580,7 +580,7 @@ int sh_db_error(sh_db *db, const char *what)
 {
 	if (db == NULL || what == NULL)
 		return sh_error_set(SH_EINVAL, "sh_db_error: db and what are required");
-	return sh__db_error(db, what);
+	return sh_db__db_error(db, what);
 }
 
 sh_database *sh_db_database(const sh_db *db)
@@ -594,7 +594,7 @@ const char *sh_db_alias(const sh_db *db)
 	return SH_DB_DEFAULT_ALIAS;
 }
 
-int sh__foreign_model(const sh_db *db, const sh_model *model)
+int sh_db__foreign_model(const sh_db *db, const sh_model *model)
 {
 	if (model == NULL)
 		return sh_error_set(SH_EINVAL, "no model given");
@@ -604,21 +604,21 @@ int sh__foreign_model(const sh_db *db, const sh_model *model)
 
 /* ---- statements ---- */
 
-static int sh__prepare_raw(sh_db *db, const char *sql, unsigned flags, sqlite3_stmt **out)
+static int sh_db__prepare_raw(sh_db *db, const char *sql, unsigned flags, sqlite3_stmt **out)
 {
 	int rc = sqlite3_prepare_v3(db->sqlite, sql, -1, flags, out, NULL);
 	if (rc != SQLITE_OK) {
 		*out = NULL;
 		char what[512];
 		snprintf(what, sizeof what, "cannot prepare SQL [%s]", sql);
-		return sh__db_error(db, what);
+		return sh_db__db_error(db, what);
 	}
 	return 0;
 }
 
-int sh__db_stmt_take(sh_db *db, const char *sql, sqlite3_stmt **out)
+int sh_db__db_stmt_take(sh_db *db, const char *sql, sqlite3_stmt **out)
 {
-	uint64_t hash = sh__hash(sql);
+	uint64_t hash = sh_db__hash(sql);
 	for (size_t i = 0; i < db->spare_count; i++) {
 		sh__stmt *s = &db->spares[i];
 		if (s->hash == hash && strcmp(sqlite3_sql(s->stmt), sql) == 0) {
@@ -627,10 +627,10 @@ int sh__db_stmt_take(sh_db *db, const char *sql, sqlite3_stmt **out)
 			return 0;
 		}
 	}
-	return sh__prepare_raw(db, sql, SQLITE_PREPARE_PERSISTENT, out);
+	return sh_db__prepare_raw(db, sql, SQLITE_PREPARE_PERSISTENT, out);
 }
 
-void sh__db_stmt_give(sh_db *db, sqlite3_stmt *stmt)
+void sh_db__db_stmt_give(sh_db *db, sqlite3_stmt *stmt)
 {
 	if (stmt == NULL)
 		return;
@@ -642,12 +642,12 @@ void sh__db_stmt_give(sh_db *db, sqlite3_stmt *stmt)
 	}
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
-	db->spares[db->spare_count++] = (sh__stmt){ NULL, stmt, sh__hash(sqlite3_sql(stmt)) };
+	db->spares[db->spare_count++] = (sh__stmt){ NULL, stmt, sh_db__hash(sqlite3_sql(stmt)) };
 }
 
-int sh__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out)
+int sh_db__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out)
 {
-	uint64_t hash = sh__hash(sql);
+	uint64_t hash = sh_db__hash(sql);
 	for (size_t i = 0; i < db->stmt_count; i++) {
 		sh__stmt *s = &db->stmts[i];
 		if (s->hash == hash && strcmp(s->sql, sql) == 0) {
@@ -658,7 +658,7 @@ int sh__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out)
 		}
 	}
 	sqlite3_stmt *stmt;
-	int rc = sh__prepare_raw(db, sql, SQLITE_PREPARE_PERSISTENT, &stmt);
+	int rc = sh_db__prepare_raw(db, sql, SQLITE_PREPARE_PERSISTENT, &stmt);
 	if (rc < 0)
 		return rc;
 	char *copy = strdup(sql);
@@ -693,7 +693,7 @@ int sh__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out)
 	return 0;
 }
 
-int sh__model_stmt(sh_db *db, const sh__model_sql *msql, sh__sql_kind kind,
+int sh_db__model_stmt(sh_db *db, const sh__model_sql *msql, sh__sql_kind kind,
 	sqlite3_stmt **out)
 {
 	sqlite3_stmt **slot = &db->model_stmts->models[msql->model->index].stmt[kind];
@@ -703,7 +703,7 @@ int sh__model_stmt(sh_db *db, const sh__model_sql *msql, sh__sql_kind kind,
 	}
 	if (msql->sql[kind] == NULL)
 		return sh_error_set(SH_EINVAL, "%s has no statement of kind %d", msql->model->label, (int)kind);
-	int rc = sh__prepare_raw(db, msql->sql[kind], SQLITE_PREPARE_PERSISTENT, slot);
+	int rc = sh_db__prepare_raw(db, msql->sql[kind], SQLITE_PREPARE_PERSISTENT, slot);
 	*out = *slot;
 	return rc;
 }
@@ -717,29 +717,29 @@ static const char *const sh__tx_sql[SH__TX_KIND_COUNT] = {
 	[SH__TX_ROLLBACK_TO] = "ROLLBACK TO sh_atomic",
 };
 
-int sh__tx_stmt(sh_db *db, sh__tx_kind kind, sqlite3_stmt **out)
+int sh_db__tx_stmt(sh_db *db, sh__tx_kind kind, sqlite3_stmt **out)
 {
 	sqlite3_stmt **slot = &db->model_stmts->tx[kind];
 	if (SH__LIKELY(*slot != NULL)) {
 		*out = *slot;
 		return 0;
 	}
-	int rc = sh__prepare_raw(db, sh__tx_sql[kind], SQLITE_PREPARE_PERSISTENT, slot);
+	int rc = sh_db__prepare_raw(db, sh__tx_sql[kind], SQLITE_PREPARE_PERSISTENT, slot);
 	*out = *slot;
 	return rc;
 }
 
-int sh__db_exec(sh_db *db, sqlite3_stmt *stmt, const char *what)
+int sh_db__db_exec(sh_db *db, sqlite3_stmt *stmt, const char *what)
 {
 	int rc = sqlite3_step(stmt);
 	int code = 0;
 	if (SH__UNLIKELY(rc != SQLITE_DONE && rc != SQLITE_ROW))
-		code = sh__db_error(db, what);
+		code = sh_db__db_error(db, what);
 	sqlite3_reset(stmt);
 	return code;
 }
 
-int sh__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value)
+int sh_db__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value)
 {
 	int rc;
 	switch (value.type) {
@@ -752,12 +752,12 @@ int sh__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value)
 	if (SH__UNLIKELY(rc != SQLITE_OK)) {
 		char what[64];
 		snprintf(what, sizeof what, "cannot bind parameter %d", index);
-		return sh__db_error(db, what);
+		return sh_db__db_error(db, what);
 	}
 	return 0;
 }
 
-const char *sh__describe_column(const sh_database *database, const char *table_column,
+const char *sh_db__describe_column(const sh_database *database, const char *table_column,
 	char *buf, size_t size)
 {
 	const char *dot = strchr(table_column, '.');
@@ -782,7 +782,7 @@ const char *sh__describe_column(const sh_database *database, const char *table_c
 }
 
 /* What an I/O error was doing, from its extended code. */
-static const char *sh__ioerr_doing(int ext)
+static const char *sh_db__ioerr_doing(int ext)
 {
 	switch (ext) {
 	case SQLITE_IOERR_READ:
@@ -802,7 +802,7 @@ static const char *sh__ioerr_doing(int ext)
 	}
 }
 
-int sh__sqlite_error(sqlite3 *sqlite, const sh_database *database, const char *what)
+int sh_db__sqlite_error(sqlite3 *sqlite, const sh_database *database, const char *what)
 {
 	int ext = sqlite3_extended_errcode(sqlite);
 	const char *msg = sqlite3_errmsg(sqlite);
@@ -834,7 +834,7 @@ int sh__sqlite_error(sqlite3 *sqlite, const sh_database *database, const char *w
 	case SQLITE_IOERR:
 		return sh_error_set(SH_EUNAVAILABLE, "%s%sI/O error %s database %s: the disk may be "
 			"full, over a quota or a file size limit, or failing (%s, SQLite code %d%s)", what,
-			sep, sh__ioerr_doing(ext), path, msg, ext, errno_text);
+			sep, sh_db__ioerr_doing(ext), path, msg, ext, errno_text);
 	case SQLITE_CANTOPEN:
 		return sh_error_set(SH_EUNAVAILABLE, "%s%scannot open database %s or its -wal or -shm "
 			"file (%s%s)", what, sep, path, msg, errno_text);
@@ -845,7 +845,7 @@ int sh__sqlite_error(sqlite3 *sqlite, const sh_database *database, const char *w
 	}
 }
 
-int sh__db_error(sh_db *db, const char *what)
+int sh_db__db_error(sh_db *db, const char *what)
 {
 	int ext = sqlite3_extended_errcode(db->sqlite);
 	if ((ext & 0xff) != SQLITE_CONSTRAINT) {
@@ -854,7 +854,7 @@ int sh__db_error(sh_db *db, const char *what)
 		 * new connection sees the file writable again. */
 		int base = ext & 0xff;
 		db->unusable = db->unusable || base == SQLITE_READONLY || base == SQLITE_CANTOPEN;
-		return sh__sqlite_error(db->sqlite, db->database, what);
+		return sh_db__sqlite_error(db->sqlite, db->database, what);
 	}
 	const char *msg = sqlite3_errmsg(db->sqlite);
 	/* "UNIQUE constraint failed: table.column[, table.column]" */
@@ -869,7 +869,7 @@ int sh__db_error(sh_db *db, const char *what)
 		}
 	}
 	char field[256];
-	const char *named = first[0] ? sh__describe_column(db->database, first, field, sizeof field) : NULL;
+	const char *named = first[0] ? sh_db__describe_column(db->database, first, field, sizeof field) : NULL;
 	if (named != NULL)
 		return sh_error_set(SH_EINTEGRITY, "%s: %s (field %s)", what, msg, named);
 	return sh_error_set(SH_EINTEGRITY, "%s: %s", what, msg);

@@ -93,11 +93,11 @@ struct sh_models {
 
 /* Reports a problem through the registry's reporter and, for the first
  * one of a call, the error channel. Returns `code`. */
-int sh__models_problem(sh_models *models, int code, const char *where, const char *fmt, ...)
+int sh_db__models_problem(sh_models *models, int code, const char *where, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Returns the field called `name` or, for a key, its column; NULL if none. */
-sh_field *sh__model_field(const sh_model *model, const char *name);
+sh_field *sh_db__model_field(const sh_model *model, const char *name);
 
 /* ---- the schema (schema.c) ---- */
 
@@ -109,17 +109,17 @@ sh_field *sh__model_field(const sh_model *model, const char *name);
  * column (db_index and foreign keys, unless unique). Join models are models
  * of their own: a many-to-many field adds nothing to its model's SQL.
  * Identifiers come from validated names and are quoted. Free with
- * sh__schema_free(). Returns 0, SH_EINVAL (an unprepared registry),
+ * sh_db__schema_free(). Returns 0, SH_EINVAL (an unprepared registry),
  * SH_ENOMEM.
  */
-int sh__schema_model_sql(const sh_model *model, char ***stmts, size_t *count);
+int sh_db__schema_model_sql(const sh_model *model, char ***stmts, size_t *count);
 
-/* Frees what sh__schema_model_sql() stored. NULL is a no-op. */
-void sh__schema_free(char **stmts, size_t count);
+/* Frees what sh_db__schema_model_sql() stored. NULL is a no-op. */
+void sh_db__schema_free(char **stmts, size_t count);
 
 /* Writes `name` as an SQL identifier: in double quotes, each '"' doubled
  * (schema.c; the schema editor of migrate writes its DDL with it too). */
-void sh__quote(FILE *out, const char *name);
+void sh_db__quote(FILE *out, const char *name);
 
 /* ---- checking the registry (prepare.c) ---- */
 
@@ -130,7 +130,7 @@ void sh__quote(FILE *out, const char *name);
  * 0, the first problem's code, SH_EINVAL for a prepared registry, or
  * SH_ENOMEM.
  */
-int sh__models_check(sh_models *models);
+int sh_db__models_check(sh_models *models);
 
 /* ---- SQLite's errors (connection.c) ---- */
 
@@ -138,17 +138,17 @@ struct sqlite3;
 
 /* The one mapping of SQLite's errors to the host's codes, for a handle of
  * `database` with no sh_db (yet, one that failed to open, or a raw handle
- * lent by sh_db_sqlite(); sh__db_error() of internal.h adds constraint
+ * lent by sh_db_sqlite(); sh_db__db_error() of internal.h adds constraint
  * naming for a connection and calls this): SQLite's last error on `sqlite` (non-NULL) as
  * SH_EUNAVAILABLE, SH_ENOMEM or SH_EDB, with no constraint naming; the
  * message names the database's file and quotes its busy timeout. It
  * starts with `what` and ": "; with `what` NULL, with what happened. */
-int sh__sqlite_error(struct sqlite3 *sqlite, const sh_database *database, const char *what);
+int sh_db__sqlite_error(struct sqlite3 *sqlite, const sh_database *database, const char *what);
 
 /* Stores in *exists whether the database of the handle `sqlite` has a
  * table named `table` (SQLite's names ignore case) (schema.c). Returns
  * SQLITE_OK or SQLite's error code, raising nothing: the caller maps it
- * (sh__db_error, or migrate's sh_migrate__sql_error). */
-int sh__table_exists(struct sqlite3 *sqlite, const char *table, bool *exists);
+ * (sh_db__db_error, or migrate's sh_migrate__sql_error). */
+int sh_db__table_exists(struct sqlite3 *sqlite, const char *table, bool *exists);
 
 #endif

@@ -32,7 +32,7 @@
  * m2m_changed, class_prepared, connection_created) on `hub`, so that async
  * receivers can hear them (copy.c). Called by sh_models_new(). Returns 0
  * or SH_EINVAL. */
-int sh__set_model_copiers(sh_hub *hub);
+int sh_db__set_model_copiers(sh_hub *hub);
 
 /* ---- the database and connections (connection.c) ---- */
 
@@ -67,11 +67,11 @@ struct sh_db {
 	sh__stmt *stmts;            /* statement cache, keyed by SQL text */
 	size_t stmt_count;
 	size_t stmt_capacity;
-	sh__stmt *spares;           /* statements given back by sh__db_stmt_give (sql NULL) */
+	sh__stmt *spares;           /* statements given back by sh_db__db_stmt_give (sql NULL) */
 	size_t spare_count;
 	int depth;                  /* open atomic blocks */
 	bool unusable;              /* a failure showed that only a new connection can
-	                             * write (sh__db_error, sh_database_close_unusable) */
+	                             * write (sh_db__db_error, sh_database_close_unusable) */
 	sh__block *blocks;          /* per depth, blocks[depth - 1] the innermost */
 	size_t block_capacity;
 	sh__on_commit *on_commit;
@@ -92,14 +92,14 @@ typedef struct sh__checkpointer {
 } sh__checkpointer;
 
 /* Sets up the checkpointer of a new database (no thread yet). */
-void sh__checkpointer_init(sh_database *database);
+void sh_db__checkpointer_init(sh_database *database);
 
 /* Makes a new connection's commits wake the checkpointer when the log is
  * long, instead of checkpointing themselves. */
-void sh__checkpointer_attach(sh_database *database, sqlite3 *sqlite);
+void sh_db__checkpointer_attach(sh_database *database, sqlite3 *sqlite);
 
 /* Stops and joins the thread, if it ever started; frees the rest. */
-void sh__checkpointer_stop(sh_database *database);
+void sh_db__checkpointer_stop(sh_database *database);
 
 struct sh_database {
 	char *path;
@@ -124,12 +124,12 @@ struct sh_database {
  * first use; the statement is reset and its bindings cleared. Stores it in
  * *out. Returns 0 or SH_EDB (SQLite's message and the SQL in the error).
  */
-int sh__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out);
+int sh_db__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out);
 
 /* Binds `value` at 1-based `index`. Returns 0 or SH_EDB. */
-int sh__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value);
+int sh_db__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value);
 
-/* Turns SQLite's last error on `db` into an sh error (sh__sqlite_error()
+/* Turns SQLite's last error on `db` into an sh error (sh_db__sqlite_error()
  * below is the one place that decides the code): SH_EUNAVAILABLE when the database is full, read-only,
  * locked by another process past the busy timeout, failing with an I/O
  * error or cannot be opened (the message names the file and says which,
@@ -137,9 +137,9 @@ int sh__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value);
  * SH_EINTEGRITY for constraint failures (naming the table and column
  * SQLite names); SH_ENOMEM; else SH_EDB. `what` says what was being done
  * and starts the message. Returns the code. */
-int sh__db_error(sh_db *db, const char *what);
+int sh_db__db_error(sh_db *db, const char *what);
 
-/* sh__sqlite_error(), the mapping for a handle with no sh_db, is in db.h. */
+/* sh_db__sqlite_error(), the mapping for a handle with no sh_db, is in db.h. */
 
 /* ---- instances (instance.c) ---- */
 
@@ -165,12 +165,12 @@ struct sh_instance {
  * into the instance's one allocation) without sending signals; it is not
  * adding. `db` may be NULL: the detached copies handed to asynchronous
  * receivers (copy.c). */
-int sh__instance_build(sh_instance **out, sh_db *db, const sh_model *model,
+int sh_db__instance_build(sh_instance **out, sh_db *db, const sh_model *model,
 	const sh_datum *values);
 
 /* Sends pre_init (args = the row's values of the non-many-to-many fields,
  * in field order, no kwargs, as Django's from_db) and post_init for a
  * loaded row. */
-int sh__instance_loaded(sh_instance *instance);
+int sh_db__instance_loaded(sh_instance *instance);
 
 #endif

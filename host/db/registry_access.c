@@ -47,7 +47,7 @@ const sh_field *sh_model_field_at(const sh_model *model, size_t index)
 	return index < model->field_count ? &model->fields[index] : NULL;
 }
 
-sh_field *sh__model_field(const sh_model *model, const char *name)
+sh_field *sh_db__model_field(const sh_model *model, const char *name)
 {
 	if (name == NULL)
 		return NULL;
@@ -63,7 +63,7 @@ sh_field *sh__model_field(const sh_model *model, const char *name)
 
 const sh_field *sh_model_field(const sh_model *model, const char *name)
 {
-	return sh__model_field(model, name);
+	return sh_db__model_field(model, name);
 }
 
 const sh_field *sh_model_pk(const sh_model *model)

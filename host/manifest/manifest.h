@@ -63,18 +63,18 @@ typedef struct sh__problems {
 /* ---- values (value_build.c) ---- */
 
 /* Allocates a value of `type` at (file, line, column). NULL on ENOMEM. */
-sh_value *sh__value_new(sh_value_type type, const char *file, unsigned line, unsigned column);
+sh_value *sh_manifest__value_new(sh_value_type type, const char *file, unsigned line, unsigned column);
 
 /* Frees a value and everything below it. NULL is a no-op. */
-void sh__value_free(sh_value *value);
+void sh_manifest__value_free(sh_value *value);
 
 /* Appends `item` under `key` (NULL for a list), taking ownership of both
  * (also on failure, when both are freed). Returns 0 or SH_ENOMEM. */
-int sh__value_append(sh_value *container, char *key, unsigned line, unsigned column,
+int sh_manifest__value_append(sh_value *container, char *key, unsigned line, unsigned column,
 	sh_value *item);
 
 /* Returns the entry of `key` in a map, NULL when none. */
-const sh__entry *sh__value_entry(const sh_value *map, const char *key);
+const sh__entry *sh_manifest__value_entry(const sh_value *map, const char *key);
 
 /* ---- documents (yaml_read.c) ---- */
 
@@ -87,27 +87,27 @@ const sh__entry *sh__value_entry(const sh_value *map, const char *key);
  * keys and bad tags are recorded but not fatal: the root is kept and 0
  * returned. An empty file gives a NULL root and 0. SH_ENOMEM on ENOMEM.
  */
-int sh__doc_read(sh__doc **out, const char *path, sh__problems *problems);
+int sh_manifest__doc_read(sh__doc **out, const char *path, sh__problems *problems);
 
 /* Frees a document and its values. NULL is a no-op. */
-void sh__doc_free(sh__doc *doc);
+void sh_manifest__doc_free(sh__doc *doc);
 
 /* ---- problems (problems.c) ---- */
 
 /* Records a problem at (file, line, column); file may be NULL and line 0
  * ("file: message"), column 0 ("file:line: message"). Returns the
  * problem's code, or SH_ENOMEM (and sets problems->oom) when it cannot. */
-int sh__problem_add(sh__problems *problems, int code, const char *file,
+int sh_manifest__problem_add(sh__problems *problems, int code, const char *file,
 	unsigned line, unsigned column, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
 /* Records a problem at the position of `where` (which may be NULL), as
- * sh__problem_add(). */
-int sh__problem_at(sh__problems *problems, int code, const sh_value *where,
+ * sh_manifest__problem_add(). */
+int sh_manifest__problem_at(sh__problems *problems, int code, const sh_value *where,
 	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Frees the problems' strings and array. */
-void sh__problems_dispose(sh__problems *problems);
+void sh_manifest__problems_dispose(sh__problems *problems);
 
 /* ---- schemas (schema.c) ---- */
 
@@ -130,22 +130,22 @@ typedef struct sh__key {
  * position; returns how many it recorded. A `map` that is not a map is one
  * problem.
  */
-size_t sh__schema_check(sh__problems *problems, const sh_value *map,
+size_t sh_manifest__schema_check(sh__problems *problems, const sh_value *map,
 	const sh__key *keys, size_t key_count, const char *what);
 
 /* ---- paths (paths.c) ---- */
 
 /* Returns `path` made absolute against `dir` (unchanged when absolute),
  * newly allocated; NULL on ENOMEM. */
-char *sh__path_join(const char *dir, const char *path);
+char *sh_manifest__path_join(const char *dir, const char *path);
 
 /* Returns the absolute directory of the file `path`, newly allocated; NULL
  * on ENOMEM or when the working directory cannot be found. */
-char *sh__path_dir(const char *path);
+char *sh_manifest__path_dir(const char *path);
 
 /* Reads `length` bytes of YAML `text` into a new document named `label`
- * (yaml_read.c), as sh__doc_read() reads a file. */
-int sh__doc_read_text(sh__doc **out, const char *label, const char *text, size_t length,
+ * (yaml_read.c), as sh_manifest__doc_read() reads a file. */
+int sh_manifest__doc_read_text(sh__doc **out, const char *label, const char *text, size_t length,
 	sh__problems *problems);
 
 #endif

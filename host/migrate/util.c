@@ -10,7 +10,7 @@
 #include "db/db.h"
 #include "internal.h"
 
-char *sh__dup(const char *s, bool *oom)
+char *sh_migrate__dup(const char *s, bool *oom)
 {
 	if (s == NULL)
 		return NULL;
@@ -20,7 +20,7 @@ char *sh__dup(const char *s, bool *oom)
 	return copy;
 }
 
-int sh__push(void ***items, size_t *count, size_t *capacity, void *item)
+int sh_migrate__push(void ***items, size_t *count, size_t *capacity, void *item)
 {
 	if (*count == *capacity) {
 		size_t cap = *capacity ? *capacity * 2 : 8;
@@ -34,7 +34,7 @@ int sh__push(void ***items, size_t *count, size_t *capacity, void *item)
 	return 0;
 }
 
-int sh__error_prefix(int code, const char *fmt, ...)
+int sh_migrate__error_prefix(int code, const char *fmt, ...)
 {
 	char saved[1024], prefix[1024];
 	snprintf(saved, sizeof saved, "%s", sh_error_last()->message);
@@ -62,7 +62,7 @@ int sh_migrate__sql_error(sqlite3 *sqlite, const char *what)
 	int ext = sqlite3_extended_errcode(sqlite);
 	if ((ext & 0xff) != SQLITE_CONSTRAINT && sqlite == sh_migrate__sqlite
 		&& sh_migrate__database != NULL)
-		return sh__sqlite_error(sqlite, sh_migrate__database, what);
+		return sh_db__sqlite_error(sqlite, sh_migrate__database, what);
 	if (what != NULL)
 		return sh_error_set(SH_EDB, "%s: %s", what, sqlite3_errmsg(sqlite));
 	return sh_error_set(SH_EDB, "%s", sqlite3_errmsg(sqlite));

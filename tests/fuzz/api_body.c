@@ -151,12 +151,12 @@ static int run(const uint8_t *data, size_t size, bool commit)
 	if (rest != NULL) {
 		/* the body: what follows the empty line, NULs included */
 		size_t offset = (size_t)(rest - text);
-		if (sh__wbuf_add(&r->body, data + offset, size - offset) < 0)
+		if (sh_web__wbuf_add(&r->body, data + offset, size - offset) < 0)
 			abort();
 	}
 
 	int status = 0;
-	if (sh__router_match(&r->match, server->router, r->method, r->path) == 0) {
+	if (sh_web__router_match(&r->match, server->router, r->method, r->path) == 0) {
 		const sh_route *route = r->match.route;
 		r->app = route->app;
 		if (sh_atomic_begin(db) < 0)
@@ -199,7 +199,7 @@ static int run(const uint8_t *data, size_t size, bool commit)
 			abort();
 		}
 	}
-	sh__request_free(r);
+	sh_web__request_free(r);
 	free(text);
 	return status;
 }
