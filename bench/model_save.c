@@ -67,7 +67,7 @@ typedef struct fixture {
 	sh_hub *hub;
 	sh_models *models;
 	sh_database *database;
-	sh_db *db;
+	sh_conn *db;
 	const sh_model *item;
 	sqlite3 *raw;
 	sqlite3_stmt *raw_insert, *raw_update, *raw_select;

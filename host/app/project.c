@@ -475,10 +475,10 @@ int sh_app_model(const sh_model **out, const sh_app *app, const char *name)
 	return sh_models_lookup(out, app->project->models, label);
 }
 
-int sh_app_db(sh_db **out, sh_app *app)
+int sh_app_conn(sh_conn **out, sh_app *app)
 {
 	if (out == NULL || app == NULL)
-		return sh_error_set(SH_EINVAL, "sh_app_db: out and app are required");
+		return sh_error_set(SH_EINVAL, "sh_app_conn: out and app are required");
 	if (app->project->database == NULL)
 		return sh_error_set(SH_EINVAL, "app '%s': the database is not open yet (it opens "
 			"after early(), once the models are prepared)", app->label);

@@ -52,7 +52,7 @@ int sh_bulk_create(sh_instance *const *instances, size_t count)
 	int rc = sh_db__bulk_check(instances, count);
 	if (rc < 0)
 		return rc;
-	sh_db *db = instances[0]->db;
+	sh_conn *db = instances[0]->db;
 	const sh_model *m = instances[0]->model;
 	const sh__model_sql *msql = sh__sql_of(db, m);
 	for (size_t i = 0; i < count; i++) {
@@ -78,7 +78,7 @@ int sh_bulk_create(sh_instance *const *instances, size_t count)
 				rc = next < 0 ? next : 0;
 			}
 			if (rc == 0)
-				rc = sh_db__db_exec(db, stmt, what);
+				rc = sh_db__conn_exec(db, stmt, what);
 			if (rc == 0 && !pk_set) {
 				inst->values[m->pk] = sh_datum_int(sqlite3_last_insert_rowid(db->sqlite));
 				assigned[i] = true;

@@ -17,7 +17,7 @@
  * Statements come from two caches of the connection: the per-model
  * statements (INSERT, UPDATE, SELECT by pk, ...), whose SQL the database
  * builds once per model at open, reached by index with no lookup at all on
- * the save path; and a small cache keyed by SQL text (sh_db__db_prepare) for
+ * the save path; and a small cache keyed by SQL text (sh_db__conn_prepare) for
  * the statements queries and the collector build. A cached statement is
  * always stepped to its end (or reset) before any receiver runs, so a
  * receiver that runs the same statement cannot disturb it; iteration,
@@ -268,7 +268,7 @@ static void sh_db__conn_stmts_free(struct sh__conn_stmts *cs)
 /* Closes a connection that is no longer on the database's list: pending
  * on_commit callbacks are discarded, statements finalized, and an open
  * transaction is rolled back by SQLite as it closes. */
-static void sh_db__db_free(sh_db *db)
+static void sh_db__conn_free(sh_conn *db)
 {
 	for (size_t i = 0; i < db->on_commit_count; i++)
 		if (db->on_commit[i].discard != NULL)
@@ -295,11 +295,11 @@ static void sh_db__db_free(sh_db *db)
 }
 
 /* Removes db from the database's list; returns whether it was there. */
-static bool sh_db__unlink(sh_database *database, sh_db *db)
+static bool sh_db__unlink(sh_database *database, sh_conn *db)
 {
 	bool found = false;
 	pthread_mutex_lock(&database->lock);
-	for (sh_db **p = &database->connections; *p != NULL; p = &(*p)->next) {
+	for (sh_conn **p = &database->connections; *p != NULL; p = &(*p)->next) {
 		if (*p == db) {
 			*p = db->next;
 			found = true;
@@ -314,9 +314,9 @@ static bool sh_db__unlink(sh_database *database, sh_db *db)
  * unless sh_database_close() took it first. */
 static void sh_db__thread_exit(void *value)
 {
-	sh_db *db = value;
+	sh_conn *db = value;
 	if (sh_db__unlink(db->database, db))
-		sh_db__db_free(db);
+		sh_db__conn_free(db);
 }
 
 int sh_database_open(sh_database **out, const char *path, sh_models *models)
@@ -366,12 +366,12 @@ void sh_database_close(sh_database *database)
 	pthread_key_delete(database->key);
 	sh_db__checkpointer_stop(database);
 	pthread_mutex_lock(&database->lock);
-	sh_db *list = database->connections;
+	sh_conn *list = database->connections;
 	database->connections = NULL;
 	pthread_mutex_unlock(&database->lock);
 	while (list != NULL) {
-		sh_db *next = list->next;
-		sh_db__db_free(list);
+		sh_conn *next = list->next;
+		sh_db__conn_free(list);
 		list = next;
 	}
 	pthread_mutex_destroy(&database->lock);
@@ -419,7 +419,7 @@ int sh_database_set_timeout(sh_database *database, int milliseconds)
 
 int sh_database_close_unusable(sh_database *database)
 {
-	sh_db *db = database != NULL ? pthread_getspecific(database->key) : NULL;
+	sh_conn *db = database != NULL ? pthread_getspecific(database->key) : NULL;
 	if (db == NULL || db->depth > 0)
 		return 0;
 	/* Opened READWRITE, SQLite fell back to read-only: the file was not
@@ -428,7 +428,7 @@ int sh_database_close_unusable(sh_database *database)
 		return 0;
 	pthread_setspecific(database->key, NULL);
 	if (sh_db__unlink(database, db))
-		sh_db__db_free(db);
+		sh_db__conn_free(db);
 	return 1;
 }
 
@@ -485,7 +485,7 @@ static int sh_db__datetime_cmp(void *payload, int alen, const void *a, int blen,
 	return alen == blen ? 0 : (alen < blen ? -1 : 1);
 }
 
-static int sh_db__db_open(sh_db **out, sh_database *database)
+static int sh_db__conn_open(sh_conn **out, sh_database *database)
 {
 	sqlite3 *sqlite = NULL;
 	int rc = sqlite3_open_v2(database->path, &sqlite,
@@ -513,7 +513,7 @@ static int sh_db__db_open(sh_db **out, sh_database *database)
 		sqlite3_close_v2(sqlite);
 		return rc;
 	}
-	sh_db *db = calloc(1, sizeof *db);
+	sh_conn *db = calloc(1, sizeof *db);
 	struct sh__conn_stmts *cs = calloc(1, sizeof *cs);
 	size_t models = database->orm->model_count;
 	sh__model_stmts *ms = calloc(models ? models : 1, sizeof *ms);
@@ -531,21 +531,21 @@ static int sh_db__db_open(sh_db **out, sh_database *database)
 	return 0;
 }
 
-int sh_database_connection(sh_db **out, sh_database *database)
+int sh_database_connection(sh_conn **out, sh_database *database)
 {
 	if (out == NULL || database == NULL)
 		return sh_error_set(SH_EINVAL, "sh_database_connection: NULL argument");
-	sh_db *db = pthread_getspecific(database->key);
+	sh_conn *db = pthread_getspecific(database->key);
 	if (SH__LIKELY(db != NULL)) {
 		*out = db;
 		return 0;
 	}
 	*out = NULL;
-	int rc = sh_db__db_open(&db, database);
+	int rc = sh_db__conn_open(&db, database);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&database->lock);
-	/* sh_db__db_open stores the connection whenever it returns 0; the analyzer
+	/* sh_db__conn_open stores the connection whenever it returns 0; the analyzer
 	 * stops following it before its end.
 	 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	db->next = database->connections;
@@ -553,7 +553,7 @@ int sh_database_connection(sh_db **out, sh_database *database)
 	pthread_mutex_unlock(&database->lock);
 	if (pthread_setspecific(database->key, db) != 0) {
 		sh_db__unlink(database, db);
-		sh_db__db_free(db);
+		sh_db__conn_free(db);
 		return sh_error_set(SH_ENOMEM, "cannot keep the connection of database %s", database->path);
 	}
 	/* Announced once it is this thread's connection, so a receiver that
@@ -564,37 +564,37 @@ int sh_database_connection(sh_db **out, sh_database *database)
 	if (rc < 0) {
 		pthread_setspecific(database->key, NULL);
 		sh_db__unlink(database, db);
-		sh_db__db_free(db);
+		sh_db__conn_free(db);
 		return rc;
 	}
 	*out = db;
 	return 0;
 }
 
-sqlite3 *sh_db_sqlite(sh_db *db)
+sqlite3 *sh_conn_sqlite(sh_conn *db)
 {
 	return db != NULL ? db->sqlite : NULL;
 }
 
-int sh_db_error(sh_db *db, const char *what)
+int sh_conn_error(sh_conn *db, const char *what)
 {
 	if (db == NULL || what == NULL)
-		return sh_error_set(SH_EINVAL, "sh_db_error: db and what are required");
-	return sh_db__db_error(db, what);
+		return sh_error_set(SH_EINVAL, "sh_conn_error: db and what are required");
+	return sh_db__conn_error(db, what);
 }
 
-sh_database *sh_db_database(const sh_db *db)
+sh_database *sh_conn_database(const sh_conn *db)
 {
 	return db != NULL ? db->database : NULL;
 }
 
-const char *sh_db_alias(const sh_db *db)
+const char *sh_conn_alias(const sh_conn *db)
 {
 	(void)db;
 	return SH_DB_DEFAULT_ALIAS;
 }
 
-int sh_db__foreign_model(const sh_db *db, const sh_model *model)
+int sh_db__foreign_model(const sh_conn *db, const sh_model *model)
 {
 	if (model == NULL)
 		return sh_error_set(SH_EINVAL, "no model given");
@@ -604,19 +604,19 @@ int sh_db__foreign_model(const sh_db *db, const sh_model *model)
 
 /* ---- statements ---- */
 
-static int sh_db__prepare_raw(sh_db *db, const char *sql, unsigned flags, sqlite3_stmt **out)
+static int sh_db__prepare_raw(sh_conn *db, const char *sql, unsigned flags, sqlite3_stmt **out)
 {
 	int rc = sqlite3_prepare_v3(db->sqlite, sql, -1, flags, out, NULL);
 	if (rc != SQLITE_OK) {
 		*out = NULL;
 		char what[512];
 		snprintf(what, sizeof what, "cannot prepare SQL [%s]", sql);
-		return sh_db__db_error(db, what);
+		return sh_db__conn_error(db, what);
 	}
 	return 0;
 }
 
-int sh_db__db_stmt_take(sh_db *db, const char *sql, sqlite3_stmt **out)
+int sh_db__conn_stmt_take(sh_conn *db, const char *sql, sqlite3_stmt **out)
 {
 	uint64_t hash = sh_db__hash(sql);
 	for (size_t i = 0; i < db->spare_count; i++) {
@@ -630,7 +630,7 @@ int sh_db__db_stmt_take(sh_db *db, const char *sql, sqlite3_stmt **out)
 	return sh_db__prepare_raw(db, sql, SQLITE_PREPARE_PERSISTENT, out);
 }
 
-void sh_db__db_stmt_give(sh_db *db, sqlite3_stmt *stmt)
+void sh_db__conn_stmt_give(sh_conn *db, sqlite3_stmt *stmt)
 {
 	if (stmt == NULL)
 		return;
@@ -645,7 +645,7 @@ void sh_db__db_stmt_give(sh_db *db, sqlite3_stmt *stmt)
 	db->spares[db->spare_count++] = (sh__stmt){ NULL, stmt, sh_db__hash(sqlite3_sql(stmt)) };
 }
 
-int sh_db__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out)
+int sh_db__conn_prepare(sh_conn *db, const char *sql, sqlite3_stmt **out)
 {
 	uint64_t hash = sh_db__hash(sql);
 	for (size_t i = 0; i < db->stmt_count; i++) {
@@ -693,7 +693,7 @@ int sh_db__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out)
 	return 0;
 }
 
-int sh_db__model_stmt(sh_db *db, const sh__model_sql *msql, sh__sql_kind kind,
+int sh_db__model_stmt(sh_conn *db, const sh__model_sql *msql, sh__sql_kind kind,
 	sqlite3_stmt **out)
 {
 	sqlite3_stmt **slot = &db->model_stmts->models[msql->model->index].stmt[kind];
@@ -717,7 +717,7 @@ static const char *const sh__tx_sql[SH__TX_KIND_COUNT] = {
 	[SH__TX_ROLLBACK_TO] = "ROLLBACK TO sh_atomic",
 };
 
-int sh_db__tx_stmt(sh_db *db, sh__tx_kind kind, sqlite3_stmt **out)
+int sh_db__tx_stmt(sh_conn *db, sh__tx_kind kind, sqlite3_stmt **out)
 {
 	sqlite3_stmt **slot = &db->model_stmts->tx[kind];
 	if (SH__LIKELY(*slot != NULL)) {
@@ -729,17 +729,17 @@ int sh_db__tx_stmt(sh_db *db, sh__tx_kind kind, sqlite3_stmt **out)
 	return rc;
 }
 
-int sh_db__db_exec(sh_db *db, sqlite3_stmt *stmt, const char *what)
+int sh_db__conn_exec(sh_conn *db, sqlite3_stmt *stmt, const char *what)
 {
 	int rc = sqlite3_step(stmt);
 	int code = 0;
 	if (SH__UNLIKELY(rc != SQLITE_DONE && rc != SQLITE_ROW))
-		code = sh_db__db_error(db, what);
+		code = sh_db__conn_error(db, what);
 	sqlite3_reset(stmt);
 	return code;
 }
 
-int sh_db__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value)
+int sh_db__conn_bind(sh_conn *db, sqlite3_stmt *stmt, int index, sh_datum value)
 {
 	int rc;
 	switch (value.type) {
@@ -752,7 +752,7 @@ int sh_db__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value)
 	if (SH__UNLIKELY(rc != SQLITE_OK)) {
 		char what[64];
 		snprintf(what, sizeof what, "cannot bind parameter %d", index);
-		return sh_db__db_error(db, what);
+		return sh_db__conn_error(db, what);
 	}
 	return 0;
 }
@@ -845,7 +845,7 @@ int sh_db__sqlite_error(sqlite3 *sqlite, const sh_database *database, const char
 	}
 }
 
-int sh_db__db_error(sh_db *db, const char *what)
+int sh_db__conn_error(sh_conn *db, const char *what)
 {
 	int ext = sqlite3_extended_errcode(db->sqlite);
 	if ((ext & 0xff) != SQLITE_CONSTRAINT) {

@@ -4,7 +4,7 @@
  * editor read, the schema SQL of a model, and the registry's check without
  * preparing (`sighost check --manifests-only`), and the one mapping of
  * SQLite's errors to the host's codes for a raw handle (migrate runs its
- * own SQL on sh_db_sqlite()). Everything else of db stays in internal.h.
+ * own SQL on sh_conn_sqlite()). Everything else of db stays in internal.h.
  */
 #ifndef SH_DB_DB_H
 #define SH_DB_DB_H
@@ -137,8 +137,8 @@ int sh_db__models_check(sh_models *models);
 struct sqlite3;
 
 /* The one mapping of SQLite's errors to the host's codes, for a handle of
- * `database` with no sh_db (yet, one that failed to open, or a raw handle
- * lent by sh_db_sqlite(); sh_db__db_error() of internal.h adds constraint
+ * `database` with no sh_conn (yet, one that failed to open, or a raw handle
+ * lent by sh_conn_sqlite(); sh_db__conn_error() of internal.h adds constraint
  * naming for a connection and calls this): SQLite's last error on `sqlite` (non-NULL) as
  * SH_EUNAVAILABLE, SH_ENOMEM or SH_EDB, with no constraint naming; the
  * message names the database's file and quotes its busy timeout. It
@@ -148,7 +148,7 @@ int sh_db__sqlite_error(struct sqlite3 *sqlite, const sh_database *database, con
 /* Stores in *exists whether the database of the handle `sqlite` has a
  * table named `table` (SQLite's names ignore case) (schema.c). Returns
  * SQLITE_OK or SQLite's error code, raising nothing: the caller maps it
- * (sh_db__db_error, or migrate's sh_migrate__sql_error). */
+ * (sh_db__conn_error, or migrate's sh_migrate__sql_error). */
 int sh_db__table_exists(struct sqlite3 *sqlite, const char *table, bool *exists);
 
 #endif

@@ -154,7 +154,7 @@ typedef struct sh__blocker {
 } sh__blocker;
 
 typedef struct sh__collector {
-	sh_db *db;
+	sh_conn *db;
 	sh__group *groups;        /* insertion order, then sorted */
 	size_t group_count, group_capacity;
 	sh__fast *fast;
@@ -253,7 +253,7 @@ static int sh_db__add(sh__collector *c, const sh_model *model, sh_instance **obj
 /* Django's can_fast_delete for the rows of `model` reached through a
  * CASCADE key: nobody hears their deletion and nothing points at them.
  * Automatic join rows are always deleted this way. */
-static bool sh_db__can_fast_delete(sh_db *db, const sh_model *model)
+static bool sh_db__can_fast_delete(sh_conn *db, const sh_model *model)
 {
 	if (model->auto_created)
 		return true;
@@ -507,7 +507,7 @@ static char *sh_db__head(const sh_model *model, const sh_field *set_null)
 }
 
 /* Runs head + " WHERE <column> IN keys". */
-static int sh_db__exec_keys(sh_db *db, const sh_model *model, const sh_field *set_null,
+static int sh_db__exec_keys(sh_conn *db, const sh_model *model, const sh_field *set_null,
 	const char *column, const int64_t *keys, size_t count, int64_t *changes, const char *what)
 {
 	char *head = sh_db__head(model, set_null);
@@ -536,7 +536,7 @@ static int sh_db__delete_collected(sh__collector *c, const sh_instance *origin,
 	if (rc < 0)
 		return rc;
 	int64_t total = 0;
-	sh_db *db = c->db;
+	sh_conn *db = c->db;
 	bool own;
 	if ((rc = sh__op_begin(db, &own)) < 0)
 		return rc;
@@ -604,7 +604,7 @@ static int sh_db__delete_collected(sh__collector *c, const sh_instance *origin,
 	return 0;
 }
 
-int sh_db__collector_delete(sh_db *db, const sh_model *model, sh_instance **instances,
+int sh_db__collector_delete(sh_conn *db, const sh_model *model, sh_instance **instances,
 	size_t count, sh_query *query, const sh_instance *origin, int64_t *deleted)
 {
 	sh__collector c = { 0 };

@@ -317,7 +317,7 @@ int sh_db__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *
  * sh_db__instance_store_len(); until then nothing is owned, and freeing an
  * instance that never had a value set is a single free().
  */
-static sh_instance *sh_db__instance_alloc(const sh_model *model, sh_db *db, size_t text,
+static sh_instance *sh_db__instance_alloc(const sh_model *model, sh_conn *db, size_t text,
 	size_t autos, char **arena, bool init)
 {
 	size_t n = model->field_count;
@@ -431,7 +431,7 @@ typedef struct sh__conv {
 	size_t len;
 } sh__conv;
 
-int sh_instance_new(sh_instance **out, sh_db *db, const sh_model *model,
+int sh_instance_new(sh_instance **out, sh_conn *db, const sh_model *model,
 	const sh_field_value *values, size_t count)
 {
 	if (out == NULL || db == NULL || model == NULL || (values == NULL && count > 0))
@@ -516,7 +516,7 @@ const sh_model *sh_instance_model(const sh_instance *instance)
 	return instance != NULL ? instance->model : NULL;
 }
 
-sh_db *sh_instance_db(const sh_instance *instance)
+sh_conn *sh_instance_conn(const sh_instance *instance)
 {
 	return instance != NULL ? instance->db : NULL;
 }
@@ -582,7 +582,7 @@ const char *sh_db__pk_text(const sh_instance *instance, char *buf, size_t size)
 
 /* ---- loading ---- */
 
-int sh_db__instance_build(sh_instance **out, sh_db *db, const sh_model *model,
+int sh_db__instance_build(sh_instance **out, sh_conn *db, const sh_model *model,
 	const sh_datum *values)
 {
 	size_t text = 0;
@@ -614,7 +614,7 @@ int sh_db__instance_build(sh_instance **out, sh_db *db, const sh_model *model,
  * safe here because the connection is used by one thread only. */
 #define SH__ROW_STACK 32
 
-int sh_db__instance_from_row(sh_instance **out, sh_db *db, const sh__model_sql *msql,
+int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql *msql,
 	sqlite3_stmt *stmt)
 {
 	const sh_model *model = msql->model;
@@ -679,7 +679,7 @@ int sh_db__instance_from_row(sh_instance **out, sh_db *db, const sh__model_sql *
 int sh_db__instance_loaded(sh_instance *instance)
 {
 	const sh_model *model = instance->model;
-	sh_db *db = instance->db;
+	sh_conn *db = instance->db;
 	sh_signal *pre_init = sh__signal(db, SH_PRE_INIT);
 	if (sh_signal_has_listeners(pre_init, model->sender)) {
 		/* Django's from_db: cls(*values), the values of the concrete fields. */

@@ -61,23 +61,23 @@ typedef struct sh__on_commit {
 	int depth;                  /* the atomic depth it was registered at */
 } sh__on_commit;
 
-struct sh_db {
+struct sh_conn {
 	sh_database *database;
 	sqlite3 *sqlite;
 	sh__stmt *stmts;            /* statement cache, keyed by SQL text */
 	size_t stmt_count;
 	size_t stmt_capacity;
-	sh__stmt *spares;           /* statements given back by sh_db__db_stmt_give (sql NULL) */
+	sh__stmt *spares;           /* statements given back by sh_db__conn_stmt_give (sql NULL) */
 	size_t spare_count;
 	int depth;                  /* open atomic blocks */
 	bool unusable;              /* a failure showed that only a new connection can
-	                             * write (sh_db__db_error, sh_database_close_unusable) */
+	                             * write (sh_db__conn_error, sh_database_close_unusable) */
 	sh__block *blocks;          /* per depth, blocks[depth - 1] the innermost */
 	size_t block_capacity;
 	sh__on_commit *on_commit;
 	size_t on_commit_count;
 	size_t on_commit_capacity;
-	struct sh_db *next;         /* the database's list of connections */
+	struct sh_conn *next;         /* the database's list of connections */
 	struct sh__conn_stmts *model_stmts; /* per model and transaction statements (orm.h) */
 };
 
@@ -105,12 +105,12 @@ struct sh_database {
 	char *path;
 	sh_models *models;
 	sh_hub *hub;
-	pthread_key_t key;          /* the calling thread's sh_db */
+	pthread_key_t key;          /* the calling thread's sh_conn */
 	pthread_mutex_t lock;       /* guards the list of connections */
 	pthread_mutex_t write_lock; /* held by the connection whose outermost atomic
 	                             * block is open: writers of this process queue
 	                             * here instead of polling SQLite's lock */
-	struct sh_db *connections;
+	struct sh_conn *connections;
 	const sh_sender *backend;   /* "sqlite" */
 	sh_db_sync sync;            /* PRAGMA synchronous of new connections */
 	int busy_timeout_ms;        /* how long a connection waits for another process's
@@ -124,10 +124,10 @@ struct sh_database {
  * first use; the statement is reset and its bindings cleared. Stores it in
  * *out. Returns 0 or SH_EDB (SQLite's message and the SQL in the error).
  */
-int sh_db__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out);
+int sh_db__conn_prepare(sh_conn *db, const char *sql, sqlite3_stmt **out);
 
 /* Binds `value` at 1-based `index`. Returns 0 or SH_EDB. */
-int sh_db__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value);
+int sh_db__conn_bind(sh_conn *db, sqlite3_stmt *stmt, int index, sh_datum value);
 
 /* Turns SQLite's last error on `db` into an sh error (sh_db__sqlite_error()
  * below is the one place that decides the code): SH_EUNAVAILABLE when the database is full, read-only,
@@ -137,15 +137,15 @@ int sh_db__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value);
  * SH_EINTEGRITY for constraint failures (naming the table and column
  * SQLite names); SH_ENOMEM; else SH_EDB. `what` says what was being done
  * and starts the message. Returns the code. */
-int sh_db__db_error(sh_db *db, const char *what);
+int sh_db__conn_error(sh_conn *db, const char *what);
 
-/* sh_db__sqlite_error(), the mapping for a handle with no sh_db, is in db.h. */
+/* sh_db__sqlite_error(), the mapping for a handle with no sh_conn, is in db.h. */
 
 /* ---- instances (instance.c) ---- */
 
 struct sh_instance {
 	const sh_model *model;
-	sh_db *db;                  /* NULL for a detached copy (an async receiver's) */
+	sh_conn *db;                  /* NULL for a detached copy (an async receiver's) */
 	sh_datum *values;           /* one per field; many-to-many slots stay NULL */
 	bool adding;
 	uint32_t hint;              /* the field sh_instance_set() and _get() try first: the
@@ -165,7 +165,7 @@ struct sh_instance {
  * into the instance's one allocation) without sending signals; it is not
  * adding. `db` may be NULL: the detached copies handed to asynchronous
  * receivers (copy.c). */
-int sh_db__instance_build(sh_instance **out, sh_db *db, const sh_model *model,
+int sh_db__instance_build(sh_instance **out, sh_conn *db, const sh_model *model,
 	const sh_datum *values);
 
 /* Sends pre_init (args = the row's values of the non-many-to-many fields,

@@ -125,13 +125,13 @@ static int sh_db__rel_exec(sh_instance *inst, const char *sql, bool has_key, int
 	const char *what)
 {
 	sqlite3_stmt *stmt;
-	int rc = sh_db__db_prepare(inst->db, sql, &stmt);
+	int rc = sh_db__conn_prepare(inst->db, sql, &stmt);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, inst->values[inst->model->pk].v.i);
 	if (has_key)
 		sqlite3_bind_int64(stmt, 2, key);
-	return sh_db__db_exec(inst->db, stmt, what);
+	return sh_db__conn_exec(inst->db, stmt, what);
 }
 
 /* Builds one of the relation's statements. */
@@ -188,7 +188,7 @@ static int sh_db__related(sh_instance *inst, const sh__rel *rel, int64_t **out, 
 	if (sql == NULL)
 		return SH_ENOMEM;
 	sqlite3_stmt *stmt;
-	int rc = sh_db__db_prepare(inst->db, sql, &stmt);
+	int rc = sh_db__conn_prepare(inst->db, sql, &stmt);
 	free(sql);
 	if (rc < 0)
 		return rc;
@@ -210,7 +210,7 @@ static int sh_db__related(sh_instance *inst, const sh__rel *rel, int64_t **out, 
 		(*out)[(*count)++] = sqlite3_column_int64(stmt, 0);
 	}
 	if (rc != SQLITE_DONE) {
-		rc = sh_db__db_error(inst->db, "reading a many-to-many relation");
+		rc = sh_db__conn_error(inst->db, "reading a many-to-many relation");
 		sqlite3_reset(stmt);
 		free(*out);
 		*out = NULL;
@@ -240,7 +240,7 @@ static size_t sh_db__merge(const int64_t *a, size_t na, const int64_t *b, size_t
  * row of its own), so a change never leaves a dangling join row. */
 static int sh_db__check_rows(sh_instance *inst, const sh__rel *rel, const int64_t *pks, size_t n)
 {
-	sh_db *db = inst->db;
+	sh_conn *db = inst->db;
 	sqlite3_stmt *stmt;
 	int rc = sh_db__model_stmt(db, sh__sql_of(db, inst->model), SH__SQL_EXISTS_PK, &stmt);
 	if (rc < 0)
@@ -253,7 +253,7 @@ static int sh_db__check_rows(sh_instance *inst, const sh__rel *rel, const int64_
 		return rc == SQLITE_DONE
 			? sh_error_set(SH_ENOTFOUND, "%s has no row: its relation '%s' cannot change",
 				sh_db__pk_text(inst, text, sizeof text), rel->name)
-			: sh_db__db_error(db, "checking a row exists");
+			: sh_db__conn_error(db, "checking a row exists");
 	}
 	if ((rc = sh_db__model_stmt(db, sh__sql_of(db, rel->other), SH__SQL_EXISTS_PK, &stmt)) < 0)
 		return rc;
@@ -265,7 +265,7 @@ static int sh_db__check_rows(sh_instance *inst, const sh__rel *rel, const int64_
 			return sh_error_set(SH_ENOTFOUND, "%s matching pk=%lld does not exist (adding to "
 				"%s.%s)", rel->other->label, (long long)pks[i], inst->model->label, rel->name);
 		if (rc != SQLITE_ROW)
-			return sh_db__db_error(db, "checking a row exists");
+			return sh_db__conn_error(db, "checking a row exists");
 	}
 	return 0;
 }

@@ -107,7 +107,7 @@ struct sh__conn_stmts {
 
 /* Returns the model's SQL, or NULL (SH_EINVAL raised) when the model is
  * not one of the connection's registry. */
-static inline const sh__model_sql *sh__sql_of(const sh_db *db, const sh_model *model)
+static inline const sh__model_sql *sh__sql_of(const sh_conn *db, const sh_model *model)
 {
 	const struct sh__orm *orm = db->database->orm;
 	if (SH__UNLIKELY(model == NULL || model->registry != db->database->models
@@ -118,37 +118,37 @@ static inline const sh__model_sql *sh__sql_of(const sh_db *db, const sh_model *m
 
 /* Raises the error of a model that does not belong to the connection's
  * registry. Returns SH_EINVAL. */
-int sh_db__foreign_model(const sh_db *db, const sh_model *model);
+int sh_db__foreign_model(const sh_conn *db, const sh_model *model);
 
 /* Returns the connection's statement `kind` of `model`, prepared on first
  * use and reset. Stores it in *out. Returns 0 or SH_EDB. */
-int sh_db__model_stmt(sh_db *db, const sh__model_sql *msql, sh__sql_kind kind,
+int sh_db__model_stmt(sh_conn *db, const sh__model_sql *msql, sh__sql_kind kind,
 	sqlite3_stmt **out);
 
 /* Returns the connection's transaction statement `kind`, reset. */
-int sh_db__tx_stmt(sh_db *db, sh__tx_kind kind, sqlite3_stmt **out);
+int sh_db__tx_stmt(sh_conn *db, sh__tx_kind kind, sqlite3_stmt **out);
 
 /* Returns the signal `id` of the database's hub. */
-static inline sh_signal *sh__signal(const sh_db *db, sh_builtin id)
+static inline sh_signal *sh__signal(const sh_conn *db, sh_builtin id)
 {
 	return db->database->orm->signals[id];
 }
 
 /* Steps a statement that returns no row, then resets it. Returns 0 or the
- * error of sh_db__db_error() with `what`. */
-int sh_db__db_exec(sh_db *db, sqlite3_stmt *stmt, const char *what);
+ * error of sh_db__conn_error() with `what`. */
+int sh_db__conn_exec(sh_conn *db, sqlite3_stmt *stmt, const char *what);
 
 /* Hands out a statement for `sql` that the caller holds until it gives it
- * back with sh_db__db_stmt_give(): one of the connection's spares when one was
+ * back with sh_db__conn_stmt_give(): one of the connection's spares when one was
  * prepared from the same text, else a newly prepared one. For statements
  * that stay open while receivers run (iteration), which may take statements
  * of the same text meanwhile. Returns 0, or SH_EDB with *out NULL. */
-int sh_db__db_stmt_take(sh_db *db, const char *sql, sqlite3_stmt **out);
+int sh_db__conn_stmt_take(sh_conn *db, const char *sql, sqlite3_stmt **out);
 
-/* Takes back a statement from sh_db__db_stmt_take(): resets it and keeps it
+/* Takes back a statement from sh_db__conn_stmt_take(): resets it and keeps it
  * as a spare, or finalizes it when the connection has enough spares. NULL
  * is a no-op. */
-void sh_db__db_stmt_give(sh_db *db, sqlite3_stmt *stmt);
+void sh_db__conn_stmt_give(sh_conn *db, sqlite3_stmt *stmt);
 
 /* Maps "table.column" (SQLite's constraint messages) to "app.Model.field"
  * in buf; returns buf, or NULL when the table is not a model's. */
@@ -176,7 +176,7 @@ const char *sh_db__describe_column(const sh_database *database, const char *tabl
  * success). `verb` and
  * `label` name the operation for that message ("saving", "shop.Alert").
  */
-static inline int sh__op_begin(sh_db *db, bool *own)
+static inline int sh__op_begin(sh_conn *db, bool *own)
 {
 	/* A transaction opened with raw SQL, outside sh_atomic_begin(), is the
 	 * caller's to end: the operation runs in it and has no block to mark. */
@@ -184,12 +184,12 @@ static inline int sh__op_begin(sh_db *db, bool *own)
 	return *own ? sh_atomic_begin(db) : 0;
 }
 
-int sh_db__op_end(sh_db *db, bool own, int status, const char *verb, const char *label);
+int sh_db__op_end(sh_conn *db, bool own, int status, const char *verb, const char *label);
 
 /* Marks the innermost open block for rollback because an operation failed
  * with `code` (its message, the error channel's, is kept for the block's
  * end). Keeps the first failure of a block. Returns `code`. */
-int sh_db__mark_failed(sh_db *db, int code);
+int sh_db__mark_failed(sh_conn *db, int code);
 
 /* ---- detached copies (copy.c; sh_db__set_model_copiers is in internal.h) ---- */
 
@@ -248,7 +248,7 @@ int sh_db__instance_store_len(sh_instance *instance, size_t field, sh_datum valu
 /* Builds an instance from the current row of `stmt`, whose columns are the
  * model's columns from column 0, without sending signals. The instance is
  * one allocation (values and text together). Returns 0, SH_ENOMEM. */
-int sh_db__instance_from_row(sh_instance **out, sh_db *db, const sh__model_sql *msql,
+int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql *msql,
 	sqlite3_stmt *stmt);
 
 /* The room an instance keeps for the text of each auto_now / auto_now_add
@@ -275,7 +275,7 @@ int sh_db__check_not_null(const sh_instance *instance, const bool *selected, con
 
 /* Binds the instance's values of the model's columns, skipping the pk when
  * `skip_pk`, from parameter `first`. Returns the next parameter index. */
-int sh_db__bind_columns(sh_db *db, sqlite3_stmt *stmt, const sh__model_sql *msql,
+int sh_db__bind_columns(sh_conn *db, sqlite3_stmt *stmt, const sh__model_sql *msql,
 	const sh_instance *instance, bool skip_pk, int first);
 
 /* After SQLITE_CONSTRAINT_FOREIGNKEY: finds which foreign key of the
@@ -296,27 +296,27 @@ int sh_db__instance_fk_check(sh_instance *instance, const bool *selected, const 
  * by pk), with the loading signals, appending the instances to *items
  * (grown as needed). Returns 0 or a negative code (instances loaded so far
  * stay in *items). */
-int sh_db__load_where_in(sh_db *db, const sh_model *model, const sh_field *field,
+int sh_db__load_where_in(sh_conn *db, const sh_model *model, const sh_field *field,
 	const int64_t *keys, size_t key_count, sh_instance ***items, size_t *count,
 	size_t *capacity);
 
 /* Runs `sql_head` + " WHERE <column> IN (...)" (+ `sql_tail`) for `keys`
  * in batches, binding `pre` (count `pre_count`) first. Adds
  * sqlite3_changes() to *changes when non-NULL. Returns 0 or an error. */
-int sh_db__exec_where_in(sh_db *db, const char *sql_head, const char *column,
+int sh_db__exec_where_in(sh_conn *db, const char *sql_head, const char *column,
 	const sh_datum *pre, size_t pre_count, const int64_t *keys, size_t key_count,
 	int64_t *changes, const char *what);
 
 /* Whether SQLite has a foreign key violation pending on the connection. */
-bool sh_db__fk_pending(sh_db *db);
+bool sh_db__fk_pending(sh_conn *db);
 
 /* Whether no row of f's target has pk `value`. Returns 1 (missing), 0, or
  * a negative code. */
-int sh_db__fk_missing(sh_db *db, const sh_field *f, int64_t value);
+int sh_db__fk_missing(sh_conn *db, const sh_field *f, int64_t value);
 
 /* The same check for values about to be or just written by an UPDATE of
  * `fields` (one value each). Returns 0 or SH_EINTEGRITY naming the field. */
-int sh_db__deferred_fk_check(sh_db *db, const sh_field *const *fields, const sh_datum *values,
+int sh_db__deferred_fk_check(sh_conn *db, const sh_field *const *fields, const sh_datum *values,
 	size_t count, const char *what);
 
 /* Loads every row of the query (not sliced) with the loading signals,
@@ -332,7 +332,7 @@ int sh_db__query_raw_delete(sh_query *query, int64_t *changes);
 /* Deletes `instances` (of one model) or, when instances is NULL, the rows
  * of `query`, through the collector. `origin` / `origin_model` as in
  * sh_delete_args. */
-int sh_db__collector_delete(sh_db *db, const sh_model *model, sh_instance **instances,
+int sh_db__collector_delete(sh_conn *db, const sh_model *model, sh_instance **instances,
 	size_t count, sh_query *query, const sh_instance *origin, int64_t *deleted);
 
 #endif

@@ -6,7 +6,7 @@
  * A query keeps its conditions as (field, lookup, converted value); the
  * SQL is written when the query runs, from the registry's quoted names and
  * "?" placeholders only. Iteration takes a statement the query holds
- * until it ends (sh_db__db_stmt_take), because receivers of pre_init/post_init
+ * until it ends (sh_db__conn_stmt_take), because receivers of pre_init/post_init
  * run between rows and may run queries of their own; the statement goes
  * back to the connection's spares afterwards, so the next query of the
  * same shape is not parsed again. Everything else uses the connection's
@@ -51,7 +51,7 @@ typedef struct sh__order {
 } sh__order;
 
 struct sh_query {
-	sh_db *db;
+	sh_conn *db;
 	const sh_model *model;
 	const sh__model_sql *msql;
 	sh__cond *conds;
@@ -63,7 +63,7 @@ struct sh_query {
 	bool started, finished;
 };
 
-int sh_query_new(sh_query **out, sh_db *db, const sh_model *model)
+int sh_query_new(sh_query **out, sh_conn *db, const sh_model *model)
 {
 	if (out == NULL || db == NULL || model == NULL)
 		return sh_error_set(SH_EINVAL, "sh_query_new: NULL argument");
@@ -86,7 +86,7 @@ void sh_query_free(sh_query *query)
 {
 	if (query == NULL)
 		return;
-	sh_db__db_stmt_give(query->db, query->iter);
+	sh_db__conn_stmt_give(query->db, query->iter);
 	for (size_t i = 0; i < query->cond_count; i++)
 		free(query->conds[i].text);
 	free(query->conds);
@@ -345,7 +345,7 @@ static int sh_db__query_bind(const sh_query *query, sqlite3_stmt *stmt, bool lim
 		const sh__cond *c = &query->conds[i];
 		if (c->op == SH__OP_ISNULL || c->value.type == SH_DATUM_NULL)
 			continue;
-		int rc = sh_db__db_bind(query->db, stmt, index++, c->value);
+		int rc = sh_db__conn_bind(query->db, stmt, index++, c->value);
 		if (rc < 0)
 			return rc;
 	}
@@ -386,7 +386,7 @@ int sh_query_count(sh_query *query, int64_t *out)
 	if (sql == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory counting %s", query->model->label);
 	sqlite3_stmt *stmt;
-	int rc = sh_db__db_prepare(query->db, sql, &stmt);
+	int rc = sh_db__conn_prepare(query->db, sql, &stmt);
 	free(sql);
 	if (rc < 0)
 		return rc;
@@ -394,7 +394,7 @@ int sh_query_count(sh_query *query, int64_t *out)
 		return rc;
 	rc = sqlite3_step(stmt);
 	if (rc != SQLITE_ROW) {
-		rc = sh_db__db_error(query->db, "counting rows");
+		rc = sh_db__conn_error(query->db, "counting rows");
 		sqlite3_reset(stmt);
 		return rc;
 	}
@@ -412,7 +412,7 @@ int sh_query_next(sh_query *query, sh_instance **out)
 		char *sql = sh_db__query_sql(query, query->msql->select, true, true);
 		if (sql == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory querying %s", query->model->label);
-		int rc = sh_db__db_stmt_take(query->db, sql, &query->iter);
+		int rc = sh_db__conn_stmt_take(query->db, sql, &query->iter);
 		free(sql);
 		if (rc < 0)
 			return rc;
@@ -425,8 +425,8 @@ int sh_query_next(sh_query *query, sh_instance **out)
 	int rc = sqlite3_step(query->iter);
 	if (rc != SQLITE_ROW) {
 		query->finished = true;
-		int code = rc == SQLITE_DONE ? 0 : sh_db__db_error(query->db, "reading rows");
-		sh_db__db_stmt_give(query->db, query->iter);
+		int code = rc == SQLITE_DONE ? 0 : sh_db__conn_error(query->db, "reading rows");
+		sh_db__conn_stmt_give(query->db, query->iter);
 		query->iter = NULL;
 		return code;
 	}
@@ -441,7 +441,7 @@ int sh_query_next(sh_query *query, sh_instance **out)
 	return 1;
 }
 
-int sh_query_get(sh_instance **out, sh_db *db, const sh_model *model, int64_t pk)
+int sh_query_get(sh_instance **out, sh_conn *db, const sh_model *model, int64_t pk)
 {
 	if (out == NULL || db == NULL || model == NULL)
 		return sh_error_set(SH_EINVAL, "sh_query_get: NULL argument");
@@ -462,7 +462,7 @@ int sh_query_get(sh_instance **out, sh_db *db, const sh_model *model, int64_t pk
 		rc = sh_error_set(SH_ENOTFOUND, "%s matching pk=%lld does not exist", model->label,
 			(long long)pk);
 	else
-		rc = sh_db__db_error(db, "loading a row");
+		rc = sh_db__conn_error(db, "loading a row");
 	sqlite3_reset(stmt);
 	if (rc < 0)
 		return rc;
@@ -477,14 +477,14 @@ int sh_query_get(sh_instance **out, sh_db *db, const sh_model *model, int64_t pk
 
 /* ---- writing ---- */
 
-bool sh_db__fk_pending(sh_db *db)
+bool sh_db__fk_pending(sh_conn *db)
 {
 	int cur = 0, high = 0;
 	sqlite3_db_status(db->sqlite, SQLITE_DBSTATUS_DEFERRED_FKS, &cur, &high, 0);
 	return cur != 0;
 }
 
-int sh_db__fk_missing(sh_db *db, const sh_field *f, int64_t value)
+int sh_db__fk_missing(sh_conn *db, const sh_field *f, int64_t value)
 {
 	sqlite3_stmt *stmt;
 	int rc = sh_db__model_stmt(db, sh__sql_of(db, f->target), SH__SQL_EXISTS_PK, &stmt);
@@ -497,12 +497,12 @@ int sh_db__fk_missing(sh_db *db, const sh_field *f, int64_t value)
 		return 0;
 	if (rc == SQLITE_DONE)
 		return 1;
-	return sh_db__db_error(db, "checking a foreign key");
+	return sh_db__conn_error(db, "checking a foreign key");
 }
 
 /* SQLite's status only says whether some violation is pending: when one
  * is, look for a value among `fields` whose target row is missing. */
-int sh_db__deferred_fk_check(sh_db *db, const sh_field *const *fields, const sh_datum *values,
+int sh_db__deferred_fk_check(sh_conn *db, const sh_field *const *fields, const sh_datum *values,
 	size_t count, const char *what)
 {
 	if (!sh_db__fk_pending(db))
@@ -574,22 +574,22 @@ int sh_query_update(sh_query *query, const sh_field_value *values, size_t n, int
 	bool own;
 	if (rc == 0 && (rc = sh__op_begin(query->db, &own)) == 0) {
 		sqlite3_stmt *stmt;
-		rc = sh_db__db_prepare(query->db, sql, &stmt);
+		rc = sh_db__conn_prepare(query->db, sql, &stmt);
 		for (size_t i = 0; rc == 0 && i < n; i++)
-			rc = sh_db__db_bind(query->db, stmt, (int)i + 1, converted[i]);
+			rc = sh_db__conn_bind(query->db, stmt, (int)i + 1, converted[i]);
 		if (rc == 0) {
 			/* conditions follow the SET values */
 			int index = (int)n + 1;
 			for (size_t i = 0; rc == 0 && i < query->cond_count; i++) {
 				const sh__cond *c = &query->conds[i];
 				if (c->op != SH__OP_ISNULL && c->value.type != SH_DATUM_NULL)
-					rc = sh_db__db_bind(query->db, stmt, index++, c->value);
+					rc = sh_db__conn_bind(query->db, stmt, index++, c->value);
 			}
 		}
 		char what[160];
 		snprintf(what, sizeof what, "updating %s", m->label);
 		if (rc == 0)
-			rc = sh_db__db_exec(query->db, stmt, what);
+			rc = sh_db__conn_exec(query->db, stmt, what);
 		if (rc == 0 && count != NULL)
 			*count = sqlite3_changes64(query->db->sqlite);
 		if (rc == 0)
@@ -631,14 +631,14 @@ int sh_db__query_raw_delete(sh_query *query, int64_t *changes)
 	if (sql == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory deleting %s", query->model->label);
 	sqlite3_stmt *stmt;
-	int rc = sh_db__db_prepare(query->db, sql, &stmt);
+	int rc = sh_db__conn_prepare(query->db, sql, &stmt);
 	free(sql);
 	if (rc == 0 && (rc = sh_db__query_bind(query, stmt, false)) > 0)
 		rc = 0;
 	char what[160];
 	snprintf(what, sizeof what, "deleting rows of %s", query->model->label);
 	if (rc == 0)
-		rc = sh_db__db_exec(query->db, stmt, what);
+		rc = sh_db__conn_exec(query->db, stmt, what);
 	if (rc == 0 && changes != NULL)
 		*changes += sqlite3_changes64(query->db->sqlite);
 	return rc;
@@ -676,7 +676,7 @@ static char *sh_db__json_keys(const int64_t *keys, size_t count)
 	return sh_db__buf_take(&buf);
 }
 
-int sh_db__load_where_in(sh_db *db, const sh_model *model, const sh_field *field,
+int sh_db__load_where_in(sh_conn *db, const sh_model *model, const sh_field *field,
 	const int64_t *keys, size_t key_count, sh_instance ***items, size_t *count,
 	size_t *capacity)
 {
@@ -695,16 +695,16 @@ int sh_db__load_where_in(sh_db *db, const sh_model *model, const sh_field *field
 		rc = sh_error_set(SH_ENOMEM, "out of memory loading %s", model->label);
 	sqlite3_stmt *stmt = NULL;
 	if (rc == 0)
-		rc = sh_db__db_prepare(db, sql, &stmt);
+		rc = sh_db__conn_prepare(db, sql, &stmt);
 	if (rc == 0)
-		rc = sh_db__db_bind(db, stmt, 1, sh_datum_text(json));
+		rc = sh_db__conn_bind(db, stmt, 1, sh_datum_text(json));
 	/* Read every row before any receiver runs: the statement is cached. */
 	while (rc == 0) {
 		int step = sqlite3_step(stmt);
 		if (step == SQLITE_DONE)
 			break;
 		if (step != SQLITE_ROW) {
-			rc = sh_db__db_error(db, "loading related rows");
+			rc = sh_db__conn_error(db, "loading related rows");
 			break;
 		}
 		if (*count == *capacity) {
@@ -730,7 +730,7 @@ int sh_db__load_where_in(sh_db *db, const sh_model *model, const sh_field *field
 	return rc;
 }
 
-int sh_db__exec_where_in(sh_db *db, const char *sql_head, const char *column,
+int sh_db__exec_where_in(sh_conn *db, const char *sql_head, const char *column,
 	const sh_datum *pre, size_t pre_count, const int64_t *keys, size_t key_count,
 	int64_t *changes, const char *what)
 {
@@ -746,13 +746,13 @@ int sh_db__exec_where_in(sh_db *db, const char *sql_head, const char *column,
 		rc = sh_error_set(SH_ENOMEM, "out of memory: %s", what);
 	sqlite3_stmt *stmt = NULL;
 	if (rc == 0)
-		rc = sh_db__db_prepare(db, sql, &stmt);
+		rc = sh_db__conn_prepare(db, sql, &stmt);
 	for (size_t i = 0; rc == 0 && i < pre_count; i++)
-		rc = sh_db__db_bind(db, stmt, (int)i + 1, pre[i]);
+		rc = sh_db__conn_bind(db, stmt, (int)i + 1, pre[i]);
 	if (rc == 0)
-		rc = sh_db__db_bind(db, stmt, (int)pre_count + 1, sh_datum_text(json));
+		rc = sh_db__conn_bind(db, stmt, (int)pre_count + 1, sh_datum_text(json));
 	if (rc == 0)
-		rc = sh_db__db_exec(db, stmt, what);
+		rc = sh_db__conn_exec(db, stmt, what);
 	if (rc == 0 && changes != NULL)
 		*changes += sqlite3_changes64(db->sqlite);
 	free(sql);

@@ -90,7 +90,7 @@ int sh_db__check_not_null(const sh_instance *instance, const bool *selected, con
 		false);
 }
 
-/* Binds one value without the error handling of sh_db__db_bind(): returns
+/* Binds one value without the error handling of sh_db__conn_bind(): returns
  * SQLite's code. */
 static inline int sh_db__bind_raw(sqlite3_stmt *stmt, int index, const sh_datum *v)
 {
@@ -103,7 +103,7 @@ static inline int sh_db__bind_raw(sqlite3_stmt *stmt, int index, const sh_datum 
 	}
 }
 
-int sh_db__bind_columns(sh_db *db, sqlite3_stmt *stmt, const sh__model_sql *msql,
+int sh_db__bind_columns(sh_conn *db, sqlite3_stmt *stmt, const sh__model_sql *msql,
 	const sh_instance *instance, bool skip_pk, int first)
 {
 	size_t pk = msql->model->pk;
@@ -119,7 +119,7 @@ int sh_db__bind_columns(sh_db *db, sqlite3_stmt *stmt, const sh__model_sql *msql
 	if (SH__UNLIKELY(failed != SQLITE_OK)) {
 		char what[256];
 		snprintf(what, sizeof what, "cannot bind the values of %s", msql->model->label);
-		return sh_db__db_error(db, what);
+		return sh_db__conn_error(db, what);
 	}
 	return index;
 }
@@ -178,7 +178,7 @@ static SH__COLD int sh_db__write_failed(sh_instance *instance, sqlite3_stmt *stm
 		sqlite3_reset(stmt);
 		return sh_db__foreign_key_error(instance, what);
 	}
-	int code = sh_db__db_error(instance->db, what);
+	int code = sh_db__conn_error(instance->db, what);
 	sqlite3_reset(stmt);
 	return code;
 }
@@ -194,7 +194,7 @@ static inline int sh_db__step_write(sh_instance *instance, sqlite3_stmt *stmt)
 }
 
 /* The UPDATE of only the `selected` fields, cached per field set. */
-static SH__NOINLINE int sh_db__partial_stmt(sh_db *db, const sh__model_sql *msql, const bool *selected,
+static SH__NOINLINE int sh_db__partial_stmt(sh_conn *db, const sh__model_sql *msql, const bool *selected,
 	sqlite3_stmt **out)
 {
 	const sh_model *m = msql->model;
@@ -240,7 +240,7 @@ static SH__NOINLINE int sh_db__partial_stmt(sh_db *db, const sh__model_sql *msql
 		if (rc != SQLITE_OK) {
 			char what[1024];
 			snprintf(what, sizeof what, "cannot prepare SQL [%s]", sql);
-			rc = sh_db__db_error(db, what);
+			rc = sh_db__conn_error(db, what);
 		} else {
 			sqlite3_finalize(slot->stmt);
 			slot->stmt = stmt;
@@ -250,7 +250,7 @@ static SH__NOINLINE int sh_db__partial_stmt(sh_db *db, const sh__model_sql *msql
 			rc = 0;
 		}
 	} else {
-		rc = sh_db__db_prepare(db, sql, out);
+		rc = sh_db__conn_prepare(db, sql, out);
 	}
 	free(sql);
 	return rc;
@@ -260,7 +260,7 @@ static SH__NOINLINE int sh_db__partial_stmt(sh_db *db, const sh__model_sql *msql
 static int sh_db__do_update(sh_instance *instance, const sh__model_sql *msql, const bool *selected,
 	bool *updated)
 {
-	sh_db *db = instance->db;
+	sh_conn *db = instance->db;
 	const sh_model *m = msql->model;
 	sqlite3_stmt *stmt;
 	int rc, next;
@@ -271,19 +271,19 @@ static int sh_db__do_update(sh_instance *instance, const sh__model_sql *msql, co
 		next = 1;
 		for (size_t c = 0; c < msql->column_count; c++) {
 			size_t i = msql->columns[c];
-			if (selected[i] && (rc = sh_db__db_bind(db, stmt, next++, instance->values[i])) < 0)
+			if (selected[i] && (rc = sh_db__conn_bind(db, stmt, next++, instance->values[i])) < 0)
 				return rc;
 		}
 	} else if (msql->sql[SH__SQL_UPDATE] == NULL) {
 		/* Nothing but a pk: "updated" means the row exists, as Django's
 		 * _do_update answers with filtered.exists(). */
 		if ((rc = sh_db__model_stmt(db, msql, SH__SQL_EXISTS_PK, &stmt)) < 0
-			|| (rc = sh_db__db_bind(db, stmt, 1, instance->values[m->pk])) < 0)
+			|| (rc = sh_db__conn_bind(db, stmt, 1, instance->values[m->pk])) < 0)
 			return rc;
 		rc = sqlite3_step(stmt);
 		sqlite3_reset(stmt);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return sh_db__db_error(db, "checking a row exists");
+			return sh_db__conn_error(db, "checking a row exists");
 		*updated = rc == SQLITE_ROW;
 		return 0;
 	} else {
@@ -294,7 +294,7 @@ static int sh_db__do_update(sh_instance *instance, const sh__model_sql *msql, co
 			return next;
 	}
 	if (SH__UNLIKELY(sh_db__bind_raw(stmt, next, &instance->values[m->pk]) != SQLITE_OK))
-		return sh_db__db_bind(db, stmt, next, instance->values[m->pk]);   /* says why */
+		return sh_db__conn_bind(db, stmt, next, instance->values[m->pk]);   /* says why */
 	rc = sh_db__step_write(instance, stmt);
 	if (rc < 0)
 		return rc;
@@ -320,7 +320,7 @@ static inline int sh_db__fk_after_write(sh_instance *instance, const sh__model_s
 static int sh_db__save_table(sh_instance *instance, const sh__model_sql *msql, const bool *selected,
 	const sh_save_opts *opts, bool *created, bool *assigned_pk)
 {
-	sh_db *db = instance->db;
+	sh_conn *db = instance->db;
 	const sh_model *m = msql->model;
 	sh_datum *pk = &instance->values[m->pk];
 	bool pk_set = pk->type != SH_DATUM_NULL;
@@ -424,7 +424,7 @@ int sh_instance_save(sh_instance *instance, const sh_save_opts *opts)
 	if (SH__UNLIKELY(rc < 0))
 		return rc;
 	const sh_model *m = instance->model;
-	sh_db *db = instance->db;
+	sh_conn *db = instance->db;
 	const sh__model_sql *msql = sh__sql_of(db, m);
 
 	bool partial = opts->update_fields != NULL;

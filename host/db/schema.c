@@ -269,20 +269,20 @@ int sh_db__table_exists(sqlite3 *sqlite, const char *table, bool *exists)
 }
 
 /* Stores in *exists whether the table of `model` exists. Returns 0 or the
- * error of sh_db__db_error(). */
-static int sh_db__model_table_exists(sh_db *db, const sh_model *model, bool *exists)
+ * error of sh_db__conn_error(). */
+static int sh_db__model_table_exists(sh_conn *db, const sh_model *model, bool *exists)
 {
-	if (sh_db__table_exists(sh_db_sqlite(db), model->table, exists) != SQLITE_OK) {
+	if (sh_db__table_exists(sh_conn_sqlite(db), model->table, exists) != SQLITE_OK) {
 		char what[256];
 		snprintf(what, sizeof what, "cannot look for table \"%s\"", model->table);
-		return sh_db__db_error(db, what);
+		return sh_db__conn_error(db, what);
 	}
 	return 0;
 }
 
-static int sh_db__create_model(sh_db *db, const sh_model *model)
+static int sh_db__create_model(sh_conn *db, const sh_model *model)
 {
-	sqlite3 *s = sh_db_sqlite(db);
+	sqlite3 *s = sh_conn_sqlite(db);
 	char **stmts;
 	size_t count;
 	int rc = sh_db__schema_model_sql(model, &stmts, &count);
@@ -291,14 +291,14 @@ static int sh_db__create_model(sh_db *db, const sh_model *model)
 			char what[512];
 			snprintf(what, sizeof what, "cannot create table \"%s\" of %s", model->table,
 				model->label);
-			rc = sh_db__db_error(db, what);
+			rc = sh_db__conn_error(db, what);
 		}
 	}
 	sh_db__schema_free(stmts, count);
 	return rc;
 }
 
-static int sh_db__syncdb_models(sh_db *db, const sh_models *models)
+static int sh_db__syncdb_models(sh_conn *db, const sh_models *models)
 {
 	for (size_t i = 0; i < models->count; i++) {
 		bool exists = false;
@@ -311,11 +311,11 @@ static int sh_db__syncdb_models(sh_db *db, const sh_models *models)
 	return 0;
 }
 
-int sh_database_syncdb(sh_db *db)
+int sh_database_syncdb(sh_conn *db)
 {
 	if (db == NULL)
 		return sh_error_set(SH_EINVAL, "sh_database_syncdb: the connection is required");
-	const sh_models *models = sh_database_models(sh_db_database(db));
+	const sh_models *models = sh_database_models(sh_conn_database(db));
 	if (models == NULL || !models->prepared)
 		return sh_error_set(SH_EINVAL, "sh_database_syncdb: the registry is not prepared");
 	int rc = sh_atomic_begin(db);

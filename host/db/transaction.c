@@ -40,19 +40,19 @@
 #include "orm.h"
 
 /* Steps a transaction statement; on failure raises the error and returns it. */
-static int sh_db__tx(sh_db *db, sh__tx_kind kind, const char *what)
+static int sh_db__tx(sh_conn *db, sh__tx_kind kind, const char *what)
 {
 	sqlite3_stmt *stmt;
 	int rc = sh_db__tx_stmt(db, kind, &stmt);
 	if (rc < 0)
 		return rc;
-	return sh_db__db_exec(db, stmt, what);
+	return sh_db__conn_exec(db, stmt, what);
 }
 
 /* Steps a rollback statement, leaving the error channel as it was: a
  * rollback happens because something else failed, and that is the error
  * the caller reports. */
-static void sh_db__tx_quiet(sh_db *db, sh__tx_kind kind)
+static void sh_db__tx_quiet(sh_conn *db, sh__tx_kind kind)
 {
 	sqlite3_stmt *stmt;
 	if (sh_db__tx_stmt(db, kind, &stmt) == 0) {
@@ -61,7 +61,7 @@ static void sh_db__tx_quiet(sh_db *db, sh__tx_kind kind)
 	}
 }
 
-int sh_atomic_begin(sh_db *db)
+int sh_atomic_begin(sh_conn *db)
 {
 	if (db == NULL)
 		return sh_error_set(SH_EINVAL, "sh_atomic_begin: NULL connection");
@@ -96,7 +96,7 @@ int sh_atomic_begin(sh_db *db)
 }
 
 /* Discards the on_commit registrations made at `depth` or deeper. */
-static void sh_db__on_commit_drop(sh_db *db, int depth)
+static void sh_db__on_commit_drop(sh_conn *db, int depth)
 {
 	size_t kept = 0;
 	for (size_t i = 0; i < db->on_commit_count; i++) {
@@ -112,7 +112,7 @@ static void sh_db__on_commit_drop(sh_db *db, int depth)
 }
 
 /* Hands the registrations of block `depth` to its enclosing block. */
-static void sh_db__on_commit_lift(sh_db *db, int depth)
+static void sh_db__on_commit_lift(sh_conn *db, int depth)
 {
 	for (size_t i = 0; i < db->on_commit_count; i++)
 		if (db->on_commit[i].depth >= depth)
@@ -122,7 +122,7 @@ static void sh_db__on_commit_lift(sh_db *db, int depth)
 /* Runs every registration, in order, after the outermost COMMIT. The list
  * is detached first: a callback may register more (they run at once, the
  * depth being 0) or open blocks of its own. */
-static void sh_db__on_commit_run(sh_db *db)
+static void sh_db__on_commit_run(sh_conn *db)
 {
 	sh__on_commit *items = db->on_commit;
 	size_t count = db->on_commit_count;
@@ -133,7 +133,7 @@ static void sh_db__on_commit_run(sh_db *db)
 	free(items);
 }
 
-int sh_atomic_end(sh_db *db, int status)
+int sh_atomic_end(sh_conn *db, int status)
 {
 	if (db == NULL || db->depth == 0)
 		return sh_error_set(SH_EINVAL, "sh_atomic_end: no atomic block is open");
@@ -185,7 +185,7 @@ int sh_atomic_end(sh_db *db, int status)
 	return 0;
 }
 
-int sh_atomic_set_rollback(sh_db *db)
+int sh_atomic_set_rollback(sh_conn *db)
 {
 	if (db == NULL || db->depth == 0)
 		return sh_error_set(SH_EINVAL, "sh_atomic_set_rollback: no atomic block is open");
@@ -193,7 +193,7 @@ int sh_atomic_set_rollback(sh_db *db)
 	return 0;
 }
 
-int sh_db__mark_failed(sh_db *db, int code)
+int sh_db__mark_failed(sh_conn *db, int code)
 {
 	if (db->depth == 0 || code >= 0)
 		return code;
@@ -206,7 +206,7 @@ int sh_db__mark_failed(sh_db *db, int code)
 	return code;
 }
 
-int sh_db__op_end(sh_db *db, bool own, int status, const char *verb, const char *label)
+int sh_db__op_end(sh_conn *db, bool own, int status, const char *verb, const char *label)
 {
 	if (!own)
 		return status < 0 ? sh_db__mark_failed(db, status) : status;
@@ -226,12 +226,12 @@ int sh_db__op_end(sh_db *db, bool own, int status, const char *verb, const char 
 	return sh_atomic_end(db, status);
 }
 
-int sh_atomic_depth(const sh_db *db)
+int sh_atomic_depth(const sh_conn *db)
 {
 	return db != NULL ? db->depth : 0;
 }
 
-int sh_on_commit(sh_db *db, void (*fn)(void *payload), void *payload,
+int sh_on_commit(sh_conn *db, void (*fn)(void *payload), void *payload,
 	void (*discard)(void *payload))
 {
 	if (db == NULL || fn == NULL)

@@ -464,7 +464,7 @@ int sh_migrate__error_prefix(int code, const char *fmt, ...) __attribute__((form
 
 /* Makes `db` the connection whose SQL errors sh_migrate__sql_error() maps
  * on this thread (NULL: none). */
-void sh_migrate__use_conn(sh_db *db);
+void sh_migrate__use_conn(sh_conn *db);
 
 /*
  * Raises SQLite's last error on `sqlite` (migrate's own SQL: the recorder,

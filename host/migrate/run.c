@@ -16,7 +16,7 @@
 
 /* ---- the connection and the applied set ---- */
 
-static int sh_migrate__connection(sh_db **out, sh_migrate_graph *g)
+static int sh_migrate__connection(sh_conn **out, sh_migrate_graph *g)
 {
 	sh_database *database = sh_project_database(g->project);
 	if (database == NULL)
@@ -55,12 +55,12 @@ static int sh_migrate__check_history(const sh_migrate_graph *g)
 int sh_migrate_read_applied(sh_migrate_graph *g)
 {
 	int rc = sh_migrate__graph_ok(g);
-	sh_db *db;
+	sh_conn *db;
 	if (rc == 0)
 		rc = sh_migrate__connection(&db, g);
 	bool has_table;
 	if (rc == 0)
-		rc = sh_migrate__recorder_read(g, sh_db_sqlite(db), &has_table);
+		rc = sh_migrate__recorder_read(g, sh_conn_sqlite(db), &has_table);
 	if (rc == 0)
 		g->applied_read = true;
 	return rc == 0 ? sh_migrate__check_history(g) : rc;
@@ -232,7 +232,7 @@ static int sh_migrate__sync_body(sh_migrate_graph *g, sqlite3 *db, const sh_migr
 	return rc;
 }
 
-static int sh_migrate__sync(sh_migrate_graph *g, sh_db *db, const sh_migrate_opts *o)
+static int sh_migrate__sync(sh_migrate_graph *g, sh_conn *db, const sh_migrate_opts *o)
 {
 	bool any = false;
 	for (size_t i = 0; i < g->app_count; i++)
@@ -243,7 +243,7 @@ static int sh_migrate__sync(sh_migrate_graph *g, sh_db *db, const sh_migrate_opt
 	sh_migrate__run_event(o, SH_MIGRATE_SYNC_START, NULL, 0, NULL, NULL, 0);
 	int rc = sh_atomic_begin(db);
 	if (rc == 0)
-		rc = sh_atomic_end(db, sh_migrate__sync_body(g, sh_db_sqlite(db), o));
+		rc = sh_atomic_end(db, sh_migrate__sync_body(g, sh_conn_sqlite(db), o));
 	return rc;
 }
 
@@ -351,10 +351,10 @@ static int sh_migrate__foreign_key_check(sqlite3 *db)
 }
 
 /* Applies (or unapplies) `m` in its own transaction, recorded. */
-static int sh_migrate__run_one(sh_db *db, sh__migration *m, bool backwards, sh_state **state,
+static int sh_migrate__run_one(sh_conn *db, sh__migration *m, bool backwards, sh_state **state,
 	const sh_state *before)
 {
-	sqlite3 *s = sh_db_sqlite(db);
+	sqlite3 *s = sh_conn_sqlite(db);
 	int rc = sh_migrate__exec(s, "PRAGMA foreign_keys = OFF");
 	if (rc == 0)
 		rc = sh_atomic_begin(db);
@@ -441,14 +441,14 @@ static int sh_migrate__states_before(sh_state ***out, const sh_migrate_graph *g,
 	return rc;
 }
 
-static int sh_migrate__run_plan(sh_migrate_graph *g, sh_db *db, const sh__mlist *list,
+static int sh_migrate__run_plan(sh_migrate_graph *g, sh_conn *db, const sh__mlist *list,
 	const sh_plan_step *plan, sh_state **state, const sh_migrate_opts *o)
 {
 	sh_state **before = NULL;
 	bool backwards = list->count > 0 && list->backwards[0];
 	int rc = backwards ? sh_migrate__states_before(&before, g, list) : 0;
 	if (rc == 0 && list->count > 0)
-		rc = sh_migrate__recorder_ensure(sh_db_sqlite(db));
+		rc = sh_migrate__recorder_ensure(sh_conn_sqlite(db));
 	for (size_t i = 0; rc == 0 && i < list->count; i++) {
 		sh__migration *m = list->items[i];
 		sh_migrate__run_event(o, SH_MIGRATE_STEP_START, plan, list->count, &plan[i], NULL, 0);
@@ -508,7 +508,7 @@ int sh_migrate_run(sh_migrate_graph *g, const sh_migrate_opts *opts)
 	if (o->version != SH_MIGRATE_OPTS_VERSION)
 		return sh_error_set(SH_EINVAL, "sh_migrate_run: unknown opts version %u", o->version);
 	int rc = sh_migrate__graph_ok(g);
-	sh_db *db = NULL;
+	sh_conn *db = NULL;
 	if (rc == 0)
 		rc = sh_migrate__connection(&db, g);
 	if (rc == 0 && sh_atomic_depth(db) > 0)

@@ -51,10 +51,10 @@ int sh_migrate__error_prefix(int code, const char *fmt, ...)
 static _Thread_local const sqlite3 *sh_migrate__sqlite;
 static _Thread_local const sh_database *sh_migrate__database;
 
-void sh_migrate__use_conn(sh_db *db)
+void sh_migrate__use_conn(sh_conn *db)
 {
-	sh_migrate__sqlite = db != NULL ? sh_db_sqlite(db) : NULL;
-	sh_migrate__database = db != NULL ? sh_db_database(db) : NULL;
+	sh_migrate__sqlite = db != NULL ? sh_conn_sqlite(db) : NULL;
+	sh_migrate__database = db != NULL ? sh_conn_database(db) : NULL;
 }
 
 int sh_migrate__sql_error(sqlite3 *sqlite, const char *what)

@@ -37,12 +37,12 @@ static const char sh__token_ddl[] =
 	"\"key_hash\" char(64) NOT NULL UNIQUE, "
 	"\"created\" datetime NOT NULL)";
 
-int sh_token_table_ensure(sh_db *db)
+int sh_token_table_ensure(sh_conn *db)
 {
 	if (db == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_table_ensure: db is required");
-	if (sqlite3_exec(sh_db_sqlite(db), sh__token_ddl, NULL, NULL, NULL) != SQLITE_OK)
-		return sh_db_error(db, "cannot create the table " SH_TOKEN_TABLE);
+	if (sqlite3_exec(sh_conn_sqlite(db), sh__token_ddl, NULL, NULL, NULL) != SQLITE_OK)
+		return sh_conn_error(db, "cannot create the table " SH_TOKEN_TABLE);
 	return 0;
 }
 
@@ -101,7 +101,7 @@ static int sh_web__random(uint8_t *out, size_t n)
 	return 0;
 }
 
-int sh_token_create(char **out, sh_db *db, const char *user)
+int sh_token_create(char **out, sh_conn *db, const char *user)
 {
 	if (out == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_create: out is required");
@@ -130,7 +130,7 @@ int sh_token_create(char **out, sh_db *db, const char *user)
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	sqlite3 *sql = sh_db_sqlite(db);
+	sqlite3 *sql = sh_conn_sqlite(db);
 	sqlite3_stmt *stmt = NULL;
 	int src = sqlite3_prepare_v2(sql, "INSERT INTO \"" SH_TOKEN_TABLE "\" "
 		"(\"user\", \"key_hash\", \"created\") VALUES (?, ?, ?)", -1, &stmt, NULL);
@@ -141,7 +141,7 @@ int sh_token_create(char **out, sh_db *db, const char *user)
 		src = sqlite3_step(stmt);
 	}
 	if (src != SQLITE_DONE) {
-		rc = sh_db_error(db, "cannot store the token");
+		rc = sh_conn_error(db, "cannot store the token");
 		sqlite3_finalize(stmt);
 		free(key);
 		return rc;
@@ -161,7 +161,7 @@ static bool sh_web__key_shape_ok(const char *key)
 	return n == SH_TOKEN_KEY_LENGTH;
 }
 
-int sh_token_authenticate(char **out, sh_db *db, const char *key)
+int sh_token_authenticate(char **out, sh_conn *db, const char *key)
 {
 	if (out == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_authenticate: out is required");
@@ -172,14 +172,14 @@ int sh_token_authenticate(char **out, sh_db *db, const char *key)
 		return sh_error_set(SH_ENOTFOUND, "invalid token");
 	char hash[2 * SHA256_DIGEST_SIZE + 1];
 	sh_web__key_hash(hash, key);
-	sqlite3 *sql = sh_db_sqlite(db);
+	sqlite3 *sql = sh_conn_sqlite(db);
 	sqlite3_stmt *stmt = NULL;
 	int src = sqlite3_prepare_v2(sql, "SELECT \"user\", \"key_hash\" FROM \"" SH_TOKEN_TABLE
 		"\" WHERE \"key_hash\" = ?", -1, &stmt, NULL);
 	if (src != SQLITE_OK) {
 		bool missing = strstr(sqlite3_errmsg(sql), "no such table") != NULL;
 		int rc = missing ? sh_error_set(SH_ENOTFOUND, "invalid token")
-			: sh_db_error(db, "cannot read the tokens");
+			: sh_conn_error(db, "cannot read the tokens");
 		sqlite3_finalize(stmt);
 		return rc;
 	}
@@ -195,7 +195,7 @@ int sh_token_authenticate(char **out, sh_db *db, const char *key)
 			rc = *out != NULL ? 0 : sh_error_set(SH_ENOMEM, "out of memory");
 		}
 	} else if (src != SQLITE_DONE) {
-		rc = sh_db_error(db, "cannot read the tokens");
+		rc = sh_conn_error(db, "cannot read the tokens");
 	}
 	sqlite3_finalize(stmt);
 	if (rc == 0)
@@ -236,7 +236,7 @@ int sh_web__request_authenticate(sh_request *r)
 	if (malformed)
 		return 1;
 	sh_database *database = sh_project_database(r->server->project);
-	sh_db *db;
+	sh_conn *db;
 	if (database == NULL)
 		return 1;
 	int rc = sh_database_connection(&db, database);

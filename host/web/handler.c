@@ -234,10 +234,10 @@ static bool sh_web__atomic(const sh_server *s, const sh_route *route)
  * `message` gets the failure's text. */
 static int sh_web__call_view(sh_request *r, const sh_route *route, char *message, size_t size)
 {
-	sh_db *db = NULL;
+	sh_conn *db = NULL;
 	bool atomic = sh_web__atomic(r->server, route);
 	sh_error_clear();
-	int rc = atomic ? sh_app_db(&db, route->app) : 0;
+	int rc = atomic ? sh_app_conn(&db, route->app) : 0;
 	if (rc == 0 && atomic)
 		rc = sh_atomic_begin(db);
 	if (rc < 0) {

@@ -9,7 +9,7 @@
  *               "remove": [...]}, DELETE clears
  *
  * Every read and write goes through the model layer on the thread's
- * connection (sh_app_db), so every model signal is sent as from C. Each
+ * connection (sh_app_conn), so every model signal is sent as from C. Each
  * write runs in its own atomic block (a savepoint inside atomic_requests),
  * rolled back on any failure: a request that fails writes nothing. Client
  * errors are answered here as JSON ({"error": ..., "field": ...}); a
@@ -524,7 +524,7 @@ int sh_web__model_api(sh_request *request, sh_http_response *response, void *pay
 	(void)payload;
 	const sh_route *route = request->match.route;
 	sh__api api = { request, response, route, route->model_ref, NULL };
-	int rc = sh_app_db(&api.db, route->app);
+	int rc = sh_app_conn(&api.db, route->app);
 	if (rc < 0)
 		return rc;
 	const char *method = sh_request_method(request);

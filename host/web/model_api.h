@@ -31,7 +31,7 @@ typedef struct sh__api {
 	sh_http_response *response;
 	const sh_route *route;
 	const sh_model *model;
-	sh_db *db;
+	sh_conn *db;
 } sh__api;
 
 /* What the JSON API makes of a field. */

@@ -495,7 +495,7 @@ int sh_server_start(sh_server *server)
 		return sh_error_set(SH_EINVAL,
 			"sh_server_start: the server has problems or runs already");
 	sh_database *database = sh_project_database(server->project);
-	sh_db *db;
+	sh_conn *db;
 	if (database != NULL) {
 		int made = sh_database_connection(&db, database);
 		if (made == 0)

@@ -46,7 +46,7 @@
  *
  * In early() the models are declared but not prepared (relations are not
  * resolved, join models do not exist yet) and there is no database:
- * sh_app_db() fails. early() returns 0 or a negative code after
+ * sh_app_conn() fails. early() returns 0 or a negative code after
  * sh_error_set(); the host then reports "plugin 'x' (path): early()
  * failed: <message>" and loads neither the app nor its dependents.
  * Connections made in early() are owned by the app like those of ready().
@@ -245,7 +245,7 @@ SH_API int sh_app_model(const sh_model **out, const sh_app *app, const char *nam
  * SH_EINVAL before the database is open (in early(), or when loading
  * failed before it), or as sh_database_connection().
  */
-SH_API int sh_app_db(sh_db **out, sh_app *app);
+SH_API int sh_app_conn(sh_conn **out, sh_app *app);
 
 /* Connects every receiver the calling plugin declared with SH_RECEIVER,
  * owned by `app`, with `payload` (often the app itself). Returns as

@@ -31,7 +31,7 @@
  * Every signal a request causes (request_started, the model signals of the
  * view, template_rendered, got_request_exception, request_finished) is sent
  * on the thread that runs the view. Each worker thread has its own database
- * connection (the app's, see sh_app_db()), used by that thread only.
+ * connection (the app's, see sh_app_conn()), used by that thread only.
  *
  * Ownership. The host owns the request and the response. Both, and every
  * pointer they hand out, are valid only while the view runs (for
@@ -258,7 +258,7 @@ SH_API int sh_http_response_render(sh_http_response *response, int status, const
 
 /* Creates the token table when it does not exist (CREATE TABLE IF NOT
  * EXISTS). Returns 0, or SH_EDB with SQLite's reason. */
-SH_API int sh_token_table_ensure(sh_db *db);
+SH_API int sh_token_table_ensure(sh_conn *db);
 
 /*
  * Creates a token for `user` (creating the table when needed) and stores
@@ -267,7 +267,7 @@ SH_API int sh_token_table_ensure(sh_db *db);
  * SH_EINVAL for a bad user name, SH_EIO when the system gives no random
  * bytes, SH_EDB, SH_ENOMEM; *out is NULL on failure.
  */
-SH_API int sh_token_create(char **out, sh_db *db, const char *user);
+SH_API int sh_token_create(char **out, sh_conn *db, const char *user);
 
 /*
  * Looks `key` up: hashes it and compares the hash with the stored one in
@@ -276,7 +276,7 @@ SH_API int sh_token_create(char **out, sh_db *db, const char *user);
  * (wrong length or digits, unknown, or no token table), SH_EDB, SH_ENOMEM.
  * *out is NULL on failure.
  */
-SH_API int sh_token_authenticate(char **out, sh_db *db, const char *key);
+SH_API int sh_token_authenticate(char **out, sh_conn *db, const char *key);
 
 #ifdef __cplusplus
 }

@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static sh_project *project;
 static sh_server *server;
-static sh_db *db;
+static sh_conn *db;
 static bool verbose;   /* SIGHOST_FUZZ_VERBOSE set: print each answer */
 
 /* Splits "a=1&b=2" in place into r->query (values not decoded). */
@@ -262,7 +262,7 @@ static void init(void)
 		fprintf(stderr, "fuzz-api_body: %s\n", sh_error_last()->message);
 		abort();
 	}
-	if (sh_app_db(&db, sh_project_app(project, "fz")) < 0 || sh_database_syncdb(db) < 0) {
+	if (sh_app_conn(&db, sh_project_app(project, "fz")) < 0 || sh_database_syncdb(db) < 0) {
 		fprintf(stderr, "fuzz-api_body: %s\n", sh_error_last()->message);
 		abort();
 	}

@@ -168,10 +168,10 @@ Test(failure, a_dangling_foreign_key_fails_the_check_and_rolls_back)
 	cr_assert_str_eq(tables, "0\n");
 	free(tables);
 	/* Foreign keys are enforced again on the connection afterwards. */
-	sh_db *db;
+	sh_conn *db;
 	cr_assert_eq(sh_database_connection(&db, sh_project_database(p)), 0);
 	sqlite3_stmt *stmt;
-	cr_assert_eq(sqlite3_prepare_v2(sh_db_sqlite(db), "PRAGMA foreign_keys", -1, &stmt, NULL),
+	cr_assert_eq(sqlite3_prepare_v2(sh_conn_sqlite(db), "PRAGMA foreign_keys", -1, &stmt, NULL),
 		SQLITE_OK);
 	cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW);
 	cr_assert_eq(sqlite3_column_int(stmt, 0), 1);

@@ -164,8 +164,8 @@ sh_instance *make(const char *label, const sh_field_value *values, size_t count)
 int64_t sql_int(const char *sql)
 {
 	sqlite3_stmt *stmt;
-	cr_assert_eq(sqlite3_prepare_v2(sh_db_sqlite(fx.db), sql, -1, &stmt, NULL), SQLITE_OK,
-		"%s: %s", sql, sqlite3_errmsg(sh_db_sqlite(fx.db)));
+	cr_assert_eq(sqlite3_prepare_v2(sh_conn_sqlite(fx.db), sql, -1, &stmt, NULL), SQLITE_OK,
+		"%s: %s", sql, sqlite3_errmsg(sh_conn_sqlite(fx.db)));
 	cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW, "%s", sql);
 	int64_t v = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
@@ -176,7 +176,7 @@ const char *sql_text(const char *sql)
 {
 	static char out[512];
 	sqlite3_stmt *stmt;
-	cr_assert_eq(sqlite3_prepare_v2(sh_db_sqlite(fx.db), sql, -1, &stmt, NULL), SQLITE_OK,
+	cr_assert_eq(sqlite3_prepare_v2(sh_conn_sqlite(fx.db), sql, -1, &stmt, NULL), SQLITE_OK,
 		"%s", sql);
 	cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW, "%s", sql);
 	const unsigned char *s = sqlite3_column_text(stmt, 0);

@@ -32,7 +32,7 @@ typedef struct orm_fx {
 	sh_hub *hub;
 	sh_models *models;
 	sh_database *database;
-	sh_db *db;
+	sh_conn *db;
 } orm_fx;
 
 extern orm_fx fx;

@@ -519,7 +519,7 @@ int64_t sql_int(const char *fmt, ...)
 	vsnprintf(sql, sizeof sql, fmt, ap);
 	va_end(ap);
 
-	sqlite3 *h = sh_db_sqlite(fx.db);
+	sqlite3 *h = sh_conn_sqlite(fx.db);
 	cr_assert_not_null(h);
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
