@@ -77,7 +77,7 @@ struct sh_conn {
 	sh__on_commit *on_commit;
 	size_t on_commit_count;
 	size_t on_commit_capacity;
-	struct sh_conn *next;         /* the database's list of connections */
+	struct sh_conn *next;       /* the database's list of connections */
 	struct sh__conn_stmts *model_stmts; /* per model and transaction statements (orm.h) */
 };
 
@@ -145,7 +145,7 @@ int sh_db__conn_error(sh_conn *db, const char *what);
 
 struct sh_instance {
 	const sh_model *model;
-	sh_conn *db;                  /* NULL for a detached copy (an async receiver's) */
+	sh_conn *db;                /* NULL for a detached copy (an async receiver's) */
 	sh_datum *values;           /* one per field; many-to-many slots stay NULL */
 	bool adding;
 	uint32_t hint;              /* the field sh_instance_set() and _get() try first: the

@@ -294,7 +294,7 @@ static int sh_db__do_update(sh_instance *instance, const sh__model_sql *msql, co
 			return next;
 	}
 	if (SH__UNLIKELY(sh_db__bind_raw(stmt, next, &instance->values[m->pk]) != SQLITE_OK))
-		return sh_db__conn_bind(db, stmt, next, instance->values[m->pk]);   /* says why */
+		return sh_db__conn_bind(db, stmt, next, instance->values[m->pk]); /* says why */
 	rc = sh_db__step_write(instance, stmt);
 	if (rc < 0)
 		return rc;

@@ -54,7 +54,7 @@ typedef struct sh_value sh_value;       /* a settings value */
 typedef struct sh_model sh_model;       /* a model class */
 typedef struct sh_instance sh_instance; /* a model instance */
 typedef struct sh_state sh_state;       /* the model state (Django's `apps`) */
-typedef struct sh_conn sh_conn;             /* a database connection */
+typedef struct sh_conn sh_conn;         /* a database connection */
 typedef struct sh_template sh_template; /* a loaded template */
 typedef struct sh_context sh_context;   /* a template context */
 typedef struct sh_request sh_request;   /* an HTTP request */

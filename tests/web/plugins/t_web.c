@@ -27,7 +27,7 @@ int ready(sh_app *app)
 	sh_conn *db;
 	if (note_model(app) == NULL)
 		return 0;
-	int rc = sh_app_conn(&db, app);   /* no migrations yet: make the tables here */
+	int rc = sh_app_conn(&db, app); /* no migrations yet: make the tables here */
 	return rc < 0 ? rc : sh_database_syncdb(db);
 }
 
