@@ -335,4 +335,10 @@ int sh_db__query_raw_delete(sh_query *query, int64_t *changes);
 int sh_db__collector_delete(sh_conn *db, const sh_model *model, sh_instance **instances,
 	size_t count, sh_query *query, const sh_instance *origin, int64_t *deleted);
 
+/* ---- shared by database.c, model_sql.c, statement.c and sqlite_error.c ---- */
+
+void sh_db__orm_free(struct sh__orm *orm);
+
+int sh_db__orm_build(sh_database *database);
+
 #endif
