@@ -335,10 +335,15 @@ int sh_db__query_raw_delete(sh_query *query, int64_t *changes);
 int sh_db__collector_delete(sh_conn *db, const sh_model *model, sh_instance **instances,
 	size_t count, sh_query *query, const sh_instance *origin, int64_t *deleted);
 
-/* ---- shared by database.c, model_sql.c, statement.c and sqlite_error.c ---- */
+/* ---- model_sql.c ---- */
 
-void sh_db__orm_free(struct sh__orm *orm);
-
+/* Builds the SQL of every model's statements into database->orm, once,
+ * when the database opens (sh_database_open). Returns 0, SH_ENOMEM or
+ * SH_EINVAL (a model with a bad registry index); database->orm is set
+ * even then, for sh_db__orm_free(). */
 int sh_db__orm_build(sh_database *database);
+
+/* Frees what sh_db__orm_build() built. NULL is a no-op. */
+void sh_db__orm_free(struct sh__orm *orm);
 
 #endif
