@@ -15,7 +15,7 @@
 #include <sighost/sys/sighost.h>
 
 #include "../../plugins/billing/billing.h"
-#include "support.h"
+#include "../support/support.h"
 
 static char *dir;
 static char *apps;

@@ -16,7 +16,7 @@
 
 #include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/support.h"
 
 static char *dir;
 static char *apps;

@@ -10,7 +10,7 @@
 
 #include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/support.h"
 
 static char *dir;
 static sh_project *project;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "project.h"
+#include "../support/e2e.h"
 
 TestSuite(check, .init = e2e_setup, .fini = e2e_cleanup);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "project.h"
+#include "../support/e2e.h"
 
 TestSuite(signals, .init = e2e_setup, .fini = e2e_cleanup);
 

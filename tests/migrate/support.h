@@ -9,7 +9,7 @@
 
 #include <sighost/sys/sighost.h>
 
-#include "../app/support.h"
+#include "../support/support.h"
 
 /* The scratch directory of the running test (set by mt_setup). */
 extern char *mt_dir;

@@ -10,7 +10,7 @@
 
 #include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 TestSuite(router, .init = w_setup, .fini = w_cleanup);
 

@@ -13,7 +13,7 @@
 
 #include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 TestSuite(server, .init = w_setup, .fini = w_cleanup, .timeout = 120);
 

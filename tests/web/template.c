@@ -12,7 +12,7 @@
 
 #include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 TestSuite(template, .init = w_setup, .fini = w_cleanup);
 
