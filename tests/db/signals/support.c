@@ -2,11 +2,11 @@
  * support.c: the fixture and the recording receiver of the model-signal
  * tests (see support.h for the models and the log format).
  */
+#include "../../support/support.h"
 #include "support.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -461,13 +461,6 @@ void fx_setup(void)
 	log_clear();
 }
 
-static int unlink_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
-}
-
 void fx_teardown(void)
 {
 	rec_expected_origin = NULL;
@@ -476,7 +469,7 @@ void fx_teardown(void)
 	sh_hub_free(fx.hub);
 	free(fx.setup_log);
 	if (fx.dir[0] != '\0')
-		nftw(fx.dir, unlink_one, 16, FTW_DEPTH | FTW_PHYS);
+		t_rmtree(fx.dir);
 	memset(&fx, 0, sizeof fx);
 }
 
