@@ -18,28 +18,49 @@ static int run(const char *command)
 	return rc == -1 ? -1 : WEXITSTATUS(rc);
 }
 
-Test(pkgconfig, out_of_tree_plugin_builds_loads_and_receives)
+/* Installs the build into a new temporary root (meson install --destdir),
+ * stored in root (of the "/tmp/sighost-pc-XXXXXX" form). */
+static void stage(char *root)
 {
 	const char *build = getenv("SIGHOST_BUILD_ROOT");
-	const char *src = getenv("SIGHOST_PLUGIN_SOURCE");
-	cr_assert(build != NULL && src != NULL, "run through meson test");
-
-	char root[] = "/tmp/sighost-pc-XXXXXX";
+	cr_assert(build != NULL, "run through meson test");
 	cr_assert(mkdtemp(root) != NULL);
 	char cmd[4096];
 	snprintf(cmd, sizeof cmd, "meson install -C '%s' --destdir '%s' --no-rebuild --quiet >'%s/install.log' 2>&1",
 		build, root, root);
 	cr_assert_eq(run(cmd), 0, "meson install failed: see %s/install.log", root);
+}
 
-	/* Find the installed .pc, wherever the prefix and libdir put it, and
-	 * point pkg-config at the staged root. */
+/* Compiles `src` into root/out with nothing but cc, `flags` ("-shared
+ * -fPIC" or "") and `pkg-config --cflags --libs sighost` against the
+ * sighost.pc staged under root (found wherever the prefix and libdir put
+ * it; pkg-config pointed at the staged root). */
+static void build_against(const char *root, const char *src, const char *flags, const char *out)
+{
+	char cmd[4096];
 	snprintf(cmd, sizeof cmd,
 		"set -e; pc=$(find '%s' -name sighost.pc | head -n1); test -n \"$pc\"; "
 		"export PKG_CONFIG_PATH=$(dirname \"$pc\") PKG_CONFIG_SYSROOT_DIR='%s'; "
-		"cc -std=c17 -Wall -Wextra -Werror -shared -fPIC -x c '%s' $(pkg-config --cflags --libs sighost) "
-		"-o '%s/plugin.so' -Wl,-rpath,$(pkg-config --variable=libdir sighost) 2>'%s/cc.log'",
-		root, root, src, root, root);
-	cr_assert_eq(run(cmd), 0, "building the plugin with pkg-config failed: see %s/cc.log", root);
+		"cc -std=c17 -Wall -Wextra -Werror %s -x c '%s' $(pkg-config --cflags --libs sighost) "
+		"-o '%s/%s' -Wl,-rpath,$(pkg-config --variable=libdir sighost) 2>'%s/cc.log'",
+		root, root, flags, src, root, out, root);
+	cr_assert_eq(run(cmd), 0, "building %s with pkg-config failed: see %s/cc.log", out, root);
+}
+
+static void unstage(const char *root)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	run(cmd);
+}
+
+Test(pkgconfig, out_of_tree_plugin_builds_loads_and_receives)
+{
+	const char *src = getenv("SIGHOST_PLUGIN_SOURCE");
+	cr_assert(src != NULL, "run through meson test");
+	char root[] = "/tmp/sighost-pc-XXXXXX";
+	stage(root);
+	build_against(root, src, "-shared -fPIC", "plugin.so");
 
 	char path[512];
 	snprintf(path, sizeof path, "%s/plugin.so", root);
@@ -60,8 +81,7 @@ Test(pkgconfig, out_of_tree_plugin_builds_loads_and_receives)
 	sh_responses_dispose(&out);
 	sh_hub_free(hub);
 	dlclose(handle);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	run(cmd);
+	unstage(root);
 }
 
 /* Runs `command`, stores its first line of output in out (without the
@@ -84,15 +104,9 @@ static int run_line(const char *command, char *out, size_t size)
 
 Test(pkgconfig, variables_name_the_abi_and_the_plugin_directory)
 {
-	const char *build = getenv("SIGHOST_BUILD_ROOT");
-	cr_assert(build != NULL, "run through meson test");
 	char root[] = "/tmp/sighost-pc-XXXXXX";
-	cr_assert(mkdtemp(root) != NULL);
+	stage(root);
 	char cmd[4096], line[512];
-	snprintf(cmd, sizeof cmd, "meson install -C '%s' --destdir '%s' --no-rebuild --quiet >'%s/install.log' 2>&1",
-		build, root, root);
-	cr_assert_eq(run(cmd), 0, "meson install failed: see %s/install.log", root);
-
 	snprintf(cmd, sizeof cmd, PC_VARIABLE, root, "abi");
 	cr_assert_eq(run_line(cmd, line, sizeof line), 0);
 	char want[32];
@@ -108,35 +122,22 @@ Test(pkgconfig, variables_name_the_abi_and_the_plugin_directory)
 	char expect[600];
 	snprintf(expect, sizeof expect, "%s/sighost/plugins", libdir);
 	cr_assert_str_eq(line, expect);
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	run(cmd);
+	unstage(root);
 }
 
 /* The host-only API (include/sighost/sys/) is installed too: a program that
  * embeds the host builds against it with pkg-config and runs. */
 Test(pkgconfig, out_of_tree_host_tool_builds_against_the_sys_headers_and_runs)
 {
-	const char *build = getenv("SIGHOST_BUILD_ROOT");
 	const char *src = getenv("SIGHOST_HOST_TOOL_SOURCE");
-	cr_assert(build != NULL && src != NULL, "run through meson test");
+	cr_assert(src != NULL, "run through meson test");
 	char root[] = "/tmp/sighost-pc-XXXXXX";
-	cr_assert(mkdtemp(root) != NULL);
+	stage(root);
+	build_against(root, src, "", "tool");
 	char cmd[4096], line[512];
-	snprintf(cmd, sizeof cmd, "meson install -C '%s' --destdir '%s' --no-rebuild --quiet >'%s/install.log' 2>&1",
-		build, root, root);
-	cr_assert_eq(run(cmd), 0, "meson install failed: see %s/install.log", root);
-	snprintf(cmd, sizeof cmd,
-		"set -e; pc=$(find '%s' -name sighost.pc | head -n1); test -n \"$pc\"; "
-		"export PKG_CONFIG_PATH=$(dirname \"$pc\") PKG_CONFIG_SYSROOT_DIR='%s'; "
-		"cc -std=c17 -Wall -Wextra -Werror -x c '%s' $(pkg-config --cflags --libs sighost) "
-		"-o '%s/tool' -Wl,-rpath,$(pkg-config --variable=libdir sighost) 2>'%s/cc.log'",
-		root, root, src, root, root);
-	cr_assert_eq(run(cmd), 0, "building the host tool with pkg-config failed: see %s/cc.log", root);
 	snprintf(cmd, sizeof cmd, "printf 'project: embedded\\n' >'%s/project.yaml' && '%s/tool' '%s/project.yaml'",
 		root, root, root);
 	cr_assert_eq(run_line(cmd, line, sizeof line), 0, "the tool failed");
 	cr_assert_str_eq(line, "embedded", "the tool read and loaded the project");
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	run(cmd);
+	unstage(root);
 }
