@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 static double now_s(void)
 {
@@ -188,10 +188,10 @@ static times host_migrate(const char *dir, const char *app, const char *target, 
 	must(sh_project_read(p, manifest), "read");
 	must(sh_project_load(p), "load");
 	free(manifest);
-	sh_db *db;
+	sh_conn *db;
 	must(sh_database_connection(&db, sh_project_database(p)), "connection");
 	if (t != NULL)
-		sqlite3_trace_v2(sh_db_sqlite(db), SQLITE_TRACE_STMT, on_trace, t);
+		sqlite3_trace_v2(sh_conn_sqlite(db), SQLITE_TRACE_STMT, on_trace, t);
 	double t0 = now_s(), c0 = cpu_s();
 	sh_migrate_graph *g;
 	must(sh_migrate_load(&g, p), "load migrations");
@@ -202,7 +202,7 @@ static times host_migrate(const char *dir, const char *app, const char *target, 
 	must(sh_migrate_run(g, &opts), "migrate");
 	times h = { now_s() - t0, cpu_s() - c0, t1 - t0 };
 	if (t != NULL)
-		sqlite3_trace_v2(sh_db_sqlite(db), 0, NULL, NULL);
+		sqlite3_trace_v2(sh_conn_sqlite(db), 0, NULL, NULL);
 	sh_migrate_free(g);
 	sh_project_free(p);
 	return h;

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 static double now_s(void)
 {
@@ -67,7 +67,7 @@ typedef struct fixture {
 	sh_hub *hub;
 	sh_models *models;
 	sh_database *database;
-	sh_db *db;
+	sh_conn *db;
 	const sh_model *item;
 	sqlite3 *raw;
 	sqlite3_stmt *raw_insert, *raw_update, *raw_select;

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #ifndef BENCH_PLUGIN
 #error "BENCH_PLUGIN: the path of the plugin to copy, set by meson"

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #include "receivers.h"
 

@@ -26,7 +26,7 @@ static const sh__key sh__app_keys[] = {
 };
 
 /* A label is an identifier: [A-Za-z_][A-Za-z0-9_]*, as Django's. */
-static bool sh__label_ok(const char *s)
+static bool sh_app__label_ok(const char *s)
 {
 	if (*s == '\0' || (*s >= '0' && *s <= '9'))
 		return false;
@@ -40,47 +40,47 @@ static bool sh__label_ok(const char *s)
 }
 
 /* Checks what the schema cannot. Returns how many problems it recorded. */
-static size_t sh__app_rules(sh__problems *problems, const sh_value *root)
+static size_t sh_app__app_rules(sh__problems *problems, const sh_value *root)
 {
 	size_t found = 0;
 	const sh_value *label = sh_value_get(root, "label");
-	if (sh_value_string(label) != NULL && !sh__label_ok(label->text)) {
-		sh__problem_at(problems, SH_EMANIFEST, label,
+	if (sh_value_string(label) != NULL && !sh_app__label_ok(label->text)) {
+		sh_manifest__problem_at(problems, SH_EMANIFEST, label,
 			"label '%s' is not valid: use letters, digits and '_', not starting with a digit",
 			label->text);
 		found++;
 	}
 	const sh_value *version = sh_value_get(root, "version");
 	if (version != NULL && (version->type == SH_VALUE_LIST || version->type == SH_VALUE_MAP)) {
-		sh__problem_at(problems, SH_EMANIFEST, version, "'version' must be a string, not %s",
+		sh_manifest__problem_at(problems, SH_EMANIFEST, version, "'version' must be a string, not %s",
 			sh_value_type_name(version->type));
 		found++;
 	}
 	int64_t abi;
 	const sh_value *abi_value = sh_value_get(root, "abi");
 	if (sh_value_int(&abi, abi_value) == 0 && abi != SH_ABI_VERSION) {
-		sh__problem_at(problems, SH_EABI, abi_value,
+		sh_manifest__problem_at(problems, SH_EABI, abi_value,
 			"app '%s' is for ABI %lld, host is %d", sh_value_path_string(root, "label", "?"),
 			(long long)abi, SH_ABI_VERSION);
 		found++;
 	}
 	const char *migrations = sh_value_path_string(root, "migrations", NULL);
 	if (migrations != NULL && migrations[0] == '\0') {
-		sh__problem_at(problems, SH_EMANIFEST, sh_value_get(root, "migrations"),
+		sh_manifest__problem_at(problems, SH_EMANIFEST, sh_value_get(root, "migrations"),
 			"'migrations' is empty; name the migrations folder (e.g. migrations) or leave "
 			"it out for an app without migrations");
 		found++;
 	}
 	const char *library = sh_value_path_string(root, "library", NULL);
 	if (library != NULL && library[0] == '\0') {
-		sh__problem_at(problems, SH_EMANIFEST, sh_value_get(root, "library"),
+		sh_manifest__problem_at(problems, SH_EMANIFEST, sh_value_get(root, "library"),
 			"'library' is empty; leave it out for an app without a library");
 		found++;
 	}
 	return found;
 }
 
-static int sh__app_fill(sh_app *app, const sh__doc *doc)
+static int sh_app__app_fill(sh_app *app, const sh__doc *doc)
 {
 	const sh_value *root = doc->root;
 	app->root = root;
@@ -90,8 +90,8 @@ static int sh__app_fill(sh_app *app, const sh__doc *doc)
 	app->version = version && version->text ? version->text : "";
 	const char *library = sh_value_path_string(root, "library", NULL);
 	if (library != NULL) {
-		char *dir = sh__path_dir(doc->path);
-		app->library_path = dir ? sh__path_join(dir, library) : NULL;
+		char *dir = sh_manifest__path_dir(doc->path);
+		app->library_path = dir ? sh_manifest__path_join(dir, library) : NULL;
 		free(dir);
 		if (app->library_path == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory");
@@ -111,35 +111,35 @@ static int sh__app_fill(sh_app *app, const sh__doc *doc)
 	return 0;
 }
 
-int sh__app_from_manifest(sh_app **out, sh_project *project, const sh__doc *doc)
+int sh_app__app_from_manifest(sh_app **out, sh_project *project, const sh__doc *doc)
 {
 	*out = NULL;
 	if (doc->root == NULL) {
-		sh__problem_add(&project->problems, SH_EMANIFEST, doc->path, 0, 0,
+		sh_manifest__problem_add(&project->problems, SH_EMANIFEST, doc->path, 0, 0,
 			"the app manifest is empty; expected a map with at least 'label'");
 		return 0;
 	}
-	size_t found = sh__schema_check(&project->problems, doc->root, sh__app_keys,
+	size_t found = sh_manifest__schema_check(&project->problems, doc->root, sh__app_keys,
 		SH__COUNT(sh__app_keys), "app manifest");
 	if (doc->root->type != SH_VALUE_MAP)
 		return 0;
-	found += sh__app_rules(&project->problems, doc->root);
+	found += sh_app__app_rules(&project->problems, doc->root);
 	if (found > 0)
 		return 0;
 	sh_app *app = calloc(1, sizeof *app);
 	if (app == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	app->project = project;
-	int rc = sh__app_fill(app, doc);
+	int rc = sh_app__app_fill(app, doc);
 	if (rc < 0) {
-		sh__app_free(app);
+		sh_app__app_free(app);
 		return rc;
 	}
 	*out = app;
 	return 0;
 }
 
-void sh__app_free(sh_app *app)
+void sh_app__app_free(sh_app *app)
 {
 	if (app == NULL)
 		return;

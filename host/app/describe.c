@@ -9,7 +9,7 @@
 
 #include "internal.h"
 
-static const char *sh__base_name(const char *path)
+static const char *sh_app__base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	return slash ? slash + 1 : path;
@@ -27,5 +27,5 @@ int sh_receiver_describe(char *buf, size_t size, const sh_connection_info *info)
 	if (dl.dli_sname != NULL && dl.dli_saddr == addr)
 		return snprintf(buf, size, "%s", dl.dli_sname);
 	unsigned long offset = (unsigned long)((const char *)addr - (const char *)dl.dli_fbase);
-	return snprintf(buf, size, "0x%lx in %s", offset, sh__base_name(dl.dli_fname));
+	return snprintf(buf, size, "0x%lx in %s", offset, sh_app__base_name(dl.dli_fname));
 }

@@ -1,6 +1,7 @@
 /*
- * internal.h: the data structures of host/app/ (manifests, values, the app
- * registry, the plugin loader), shared by its files and by nothing else.
+ * internal.h: the data structures of host/app/ (the project, its apps, the
+ * plugin loader, live settings), shared by its files and by nothing else.
+ * Documents, values and problem lists are host/manifest/'s (manifest.h).
  *
  * Ownership: a project owns its documents (one per manifest file read);
  * a document owns its tree of values and the file name they point to; a
@@ -16,45 +17,11 @@
 #include <sighost/db.h>
 #include <sighost/error.h>
 #include <sighost/model.h>
-#include <sighost/project.h>
+#include <sighost/sys/project.h>
 #include <sighost/settings.h>
 
 #include "base/suggest.h"
-
-/* One item of a list (key NULL) or entry of a map. */
-typedef struct sh__entry {
-	char *key;                  /* map key; NULL in a list */
-	unsigned line, column;      /* where the key starts (1-based) */
-	struct sh_value *value;
-} sh__entry;
-
-/* A node of a manifest. Scalars keep their source text. */
-struct sh_value {
-	sh_value_type type;
-	unsigned line, column;      /* 1-based */
-	const char *file;           /* the document's path */
-	char *text;                 /* scalars: as written; NULL for lists and maps */
-	int64_t integer;            /* SH_VALUE_INT */
-	bool boolean;               /* SH_VALUE_BOOL */
-	sh__entry *entries;         /* SH_VALUE_LIST and SH_VALUE_MAP */
-	size_t count;
-	size_t capacity;
-};
-
-/* A manifest file read into values. */
-typedef struct sh__doc {
-	char *path;                 /* as opened */
-	struct sh_value *root;      /* NULL when the file was empty or unreadable */
-} sh__doc;
-
-/* The problems a project collects. `oom` is set when one could not be
- * recorded, and then turns the project's result into SH_ENOMEM. */
-typedef struct sh__problems {
-	sh_problem *items;
-	size_t count;
-	size_t capacity;
-	bool oom;
-} sh__problems;
+#include "manifest/manifest.h"
 
 struct sh_app {
 	sh_project *project;
@@ -155,114 +122,31 @@ struct sh_project {
 	bool load_done;
 };
 
-/* ---- values (value_build.c) ---- */
-
-/* Allocates a value of `type` at (file, line, column). NULL on ENOMEM. */
-sh_value *sh__value_new(sh_value_type type, const char *file, unsigned line, unsigned column);
-
-/* Frees a value and everything below it. NULL is a no-op. */
-void sh__value_free(sh_value *value);
-
-/* Appends `item` under `key` (NULL for a list), taking ownership of both
- * (also on failure, when both are freed). Returns 0 or SH_ENOMEM. */
-int sh__value_append(sh_value *container, char *key, unsigned line, unsigned column,
-	sh_value *item);
-
-/* Returns the entry of `key` in a map, NULL when none. */
-const sh__entry *sh__value_entry(const sh_value *map, const char *key);
-
-/* ---- documents (yaml_read.c) ---- */
-
-/*
- * Reads the YAML file at `path` into a new document stored in *out (also
- * on failure; then its root is NULL). Problems are recorded in `problems`
- * with their position. Fatal ones (malformed YAML, an alias, a second
- * document, a non-scalar key) leave the root NULL and return SH_EMANIFEST;
- * a file that cannot be opened returns SH_EIO (recorded too). Duplicate
- * keys and bad tags are recorded but not fatal: the root is kept and 0
- * returned. An empty file gives a NULL root and 0. SH_ENOMEM on ENOMEM.
- */
-int sh__doc_read(sh__doc **out, const char *path, sh__problems *problems);
-
-/* Frees a document and its values. NULL is a no-op. */
-void sh__doc_free(sh__doc *doc);
-
-/* ---- problems (problems.c) ---- */
-
-/* Records a problem at (file, line, column); file may be NULL and line 0.
- * Sets problems->oom when it cannot. */
-void sh__problem_add(sh__problems *problems, int code, const char *file,
-	unsigned line, unsigned column, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-
-/* Records a problem at the position of `where` (which may be NULL). */
-void sh__problem_at(sh__problems *problems, int code, const sh_value *where,
-	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* Frees the problems' strings and array. */
-void sh__problems_dispose(sh__problems *problems);
-
-/* ---- suggestions: sh__suggest (base/suggest.h) ---- */
-
-/* ---- schemas (schema.c) ---- */
-
-/* Any type is accepted (for a key's type or a list's items). */
-#define SH__ANY ((int)-1)
-
-/* One key a map may hold. */
-typedef struct sh__key {
-	const char *name;
-	int type;          /* an sh_value_type, or SH__ANY */
-	int item_type;     /* for lists: the items' type, or SH__ANY */
-	bool required;
-} sh__key;
-
-/*
- * Checks the map `map` against `keys`: unknown keys (with the nearest valid
- * key suggested), missing required keys, values of the wrong type (null is
- * taken as absent for a key that is not required). `what` names the map in
- * messages ("project manifest", "database"). Records each problem with its
- * position; returns how many it recorded. A `map` that is not a map is one
- * problem.
- */
-size_t sh__schema_check(sh__problems *problems, const sh_value *map,
-	const sh__key *keys, size_t key_count, const char *what);
-
-/* ---- paths (paths.c) ---- */
-
-/* Returns `path` made absolute against `dir` (unchanged when absolute),
- * newly allocated; NULL on ENOMEM. */
-char *sh__path_join(const char *dir, const char *path);
-
-/* Returns the absolute directory of the file `path`, newly allocated; NULL
- * on ENOMEM or when the working directory cannot be found. */
-char *sh__path_dir(const char *path);
-
 /* ---- manifests ---- */
 
 /* Validates the project manifest of `project` (project_manifest.c), once
  * its document was read without fatal problem, and fills its fields;
  * problems are recorded. */
-void sh__project_manifest_apply(sh_project *project);
+void sh_app__project_manifest_apply(sh_project *project);
 
 /* Validates the app manifest `doc` (app_manifest.c), read without fatal
  * problem, and when it is valid creates its app in *out (NULL otherwise).
  * Problems are recorded. Returns 0 or SH_ENOMEM. */
-int sh__app_from_manifest(sh_app **out, sh_project *project, const sh__doc *doc);
+int sh_app__app_from_manifest(sh_app **out, sh_project *project, const sh__doc *doc);
 
 /* Frees an app (not its document). NULL is a no-op. */
-void sh__app_free(sh_app *app);
+void sh_app__app_free(sh_app *app);
 
 /* Reads every app manifest in the project's plugin_dirs (discover.c). */
-void sh__discover_apps(sh_project *project);
+void sh_app__discover_apps(sh_project *project);
 
 /* Checks labels, installed_apps and depends, and fills project->order in
  * dependency order (order.c). */
-void sh__resolve_apps(sh_project *project);
+void sh_app__resolve_apps(sh_project *project);
 
 /* ---- loading ---- */
 
-/* What sh__path_is_safe remembers between files of one load pass: the
+/* What sh_app__path_is_safe remembers between files of one load pass: the
  * last directory found safe, absolute as named (NULL: none yet). */
 typedef struct sh__safety {
 	char *dir;
@@ -277,31 +161,31 @@ typedef struct sh__safety {
  * previous file. Returns 0, SH_ENOTFOUND when the file does not exist, or
  * SH_EPERM, with the reason (naming the path) in the error channel.
  */
-int sh__path_is_safe(const char *path, sh__safety *cache);
+int sh_app__path_is_safe(const char *path, sh__safety *cache);
 
 /* Frees what the cache holds. */
-void sh__safety_dispose(sh__safety *cache);
+void sh_app__safety_dispose(sh__safety *cache);
 
-/* Opens one app (loader.c): safety (with `cache`, see sh__path_is_safe),
+/* Opens one app (loader.c): safety (with `cache`, see sh_app__path_is_safe),
  * dlopen, ABI, finds ready() and calls early() when the plugin defines it.
  * An app without a library has nothing to open. Returns 0 or a negative
  * code with the reason in the error channel (not prefixed by the plugin's
  * name); the plugin is closed again then. */
-int sh__app_open(sh_app *app, sh__safety *cache);
+int sh_app__app_open(sh_app *app, sh__safety *cache);
 
 /* Calls ready() of an opened app (loader.c) and marks it ready. Returns 0
  * or a negative code with the reason in the error channel; the plugin is
  * unloaded then. */
-int sh__app_ready(sh_app *app);
+int sh_app__app_ready(sh_app *app);
 
 /* Unloads one app (loader.c): teardown() when early() or ready() returned
  * 0, disconnect its connections, wait for sends, dlclose. Safe on an app
  * that is not loaded. */
-void sh__app_unload(sh_app *app);
+void sh_app__app_unload(sh_app *app);
 
 /* Calls teardown() of an app whose early() or ready() returned 0
  * (loader.c), telling the probe first; nothing else. */
-void sh__app_teardown(sh_app *app);
+void sh_app__app_teardown(sh_app *app);
 
 /* ---- the probe (probe.c) ---- */
 
@@ -326,14 +210,14 @@ typedef struct sh__verdict {
 
 /* In the probe's child (project->probe_fd >= 0), reports that `step` of
  * `app` (NULL: the host's) begins; a no-op otherwise. */
-void sh__probe_step(const sh_project *project, const sh_app *app, sh__step step);
+void sh_app__probe_step(const sh_project *project, const sh_app *app, sh__step step);
 
 /* In the probe's child, reports that loading `app` failed with the
  * problem `text`; a no-op otherwise. */
-void sh__probe_failed(const sh_project *project, const sh_app *app, const char *text);
+void sh_app__probe_failed(const sh_project *project, const sh_app *app, const char *text);
 
 /* Frees the verdicts of a project. */
-void sh__verdicts_dispose(sh_project *project);
+void sh_app__verdicts_dispose(sh_project *project);
 
 /* ---- reading again (project.c) ---- */
 
@@ -343,45 +227,40 @@ void sh__verdicts_dispose(sh_project *project);
  * leaving out the optional apps the verdicts name and every installed app
  * that depends on one, each with a warning. Returns as sh_project_read().
  */
-int sh__project_reread(sh_project *project);
+int sh_app__project_reread(sh_project *project);
 
 /* ---- live settings (settings_reload.c, override.c) ---- */
 
 /* Prepares the live settings of a new project: the lock, the sender
  * SH_SETTINGS_SENDER, and setting_changed's argument copier. Returns 0 or a negative code. */
-int sh__live_init(sh_project *project);
+int sh_app__live_init(sh_project *project);
 
 /* Frees every kept document, the overrides and the watch. Called by
  * sh_project_free() once every app is unloaded. */
-void sh__live_dispose(sh_project *project);
+void sh_app__live_dispose(sh_project *project);
 
 /* Keeps `doc` until the project is freed (taking it; freed at once on
  * failure). Returns 0 or SH_ENOMEM. */
-int sh__live_keep(sh_project *project, struct sh__doc *doc);
+int sh_app__live_keep(sh_project *project, struct sh__doc *doc);
 
 /* Sends setting_changed (robustly) from the settings sender. */
-void sh__live_send(sh_project *project, const char *key, const sh_value *value, bool enter);
+void sh_app__live_send(sh_project *project, const char *key, const sh_value *value, bool enter);
 
 /* Builds the settings `base` with the project's overrides applied
  * (override.c): `base` itself when there is none, else a new tree in a
  * kept document. Returns 0 with *out (NULL when the result is empty and
  * there was no base), or SH_ENOMEM. Called under the lock. */
-int sh__live_effective(const sh_value **out, sh_project *project, const sh_value *base);
+int sh_app__live_effective(const sh_value **out, sh_project *project, const sh_value *base);
 
 /* Checks the project manifest's root against the table of project keys
  * (project_manifest.c), recording problems. Returns how many. */
-size_t sh__project_manifest_check(sh__problems *problems, const sh_value *root);
-
-/* Reads `length` bytes of YAML `text` into a new document named `label`
- * (yaml_read.c), as sh__doc_read() reads a file. */
-int sh__doc_read_text(sh__doc **out, const char *label, const char *text, size_t length,
-	sh__problems *problems);
+size_t sh_app__project_manifest_check(sh__problems *problems, const sh_value *root);
 
 /* ---- models (models_manifest.c) ---- */
 
 /* Records a problem the model registry reports ("file:line:col" in
  * `where`); the registry's reporter for the project (payload: project). */
-void sh__models_reporter(int code, const char *where, const char *message, void *payload);
+void sh_app__models_reporter(int code, const char *where, const char *message, void *payload);
 
 /*
  * Checks the `models` section of every app manifest and declares the
@@ -389,6 +268,6 @@ void sh__models_reporter(int code, const char *where, const char *message, void 
  * when every declaration went through, checks their relations too (without
  * preparing). Problems are recorded with file, line and column.
  */
-void sh__project_declare_models(sh_project *project);
+void sh_app__project_declare_models(sh_project *project);
 
 #endif

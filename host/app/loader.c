@@ -19,7 +19,7 @@ typedef void (*sh__teardown_fn)(sh_app *app);
 
 /* Explains a failed dlopen: a clearer word than dlerror's for a file that
  * is not ELF at all, dlerror's text (`why`) otherwise. */
-static int sh__dlopen_failed(const char *path, const char *why)
+static int sh_app__dlopen_failed(const char *path, const char *why)
 {
 	unsigned char magic[4] = { 0 };
 	FILE *f = fopen(path, "rb");
@@ -32,28 +32,43 @@ static int sh__dlopen_failed(const char *path, const char *why)
 }
 
 /* Looks `name` up; the caller reads dlerror()'s text on failure. */
-static void *sh__symbol(void *handle, const char *name)
+static void *sh_app__symbol(void *handle, const char *name)
 {
 	dlerror();
 	return dlsym(handle, name);
 }
 
-static int sh__check_abi(void *handle)
+/*
+ * Checks the ABI a plugin recorded (sh_plugin_abi, the major, and
+ * sh_plugin_abi_minor, 0 when absent: a plugin built before minors) against
+ * the host's: the same major and a minor at most the host's. A refusal says
+ * which rule failed and how to rebuild.
+ */
+static int sh_app__check_abi(void *handle)
 {
-	const int *abi = sh__symbol(handle, SH_PLUGIN_ABI_SYMBOL);
-	if (abi == NULL)
+	const int *major = sh_app__symbol(handle, SH_PLUGIN_ABI_SYMBOL);
+	if (major == NULL)
 		return sh_error_set(SH_EABI,
 			"missing symbol %s (build the plugin with SH_PLUGIN_ABI from <sighost/app.h>)",
 			SH_PLUGIN_ABI_SYMBOL);
-	if (*abi != SH_ABI_VERSION)
-		return sh_error_set(SH_EABI, "ABI mismatch: built for ABI %d, host is %d",
-			*abi, SH_ABI_VERSION);
-	return 0;
+	const int *minor = sh_app__symbol(handle, SH_PLUGIN_ABI_MINOR_SYMBOL);
+	if (*major == SH_ABI_MAJOR && (minor == NULL || *minor <= SH_ABI_MINOR))
+		return 0;
+	char built[32];
+	if (minor != NULL)
+		snprintf(built, sizeof built, "%d.%d", *major, *minor);
+	else
+		snprintf(built, sizeof built, "%d", *major);
+	return sh_error_set(SH_EABI, "ABI mismatch: built for ABI %s, host is %d.%d (%s): "
+		"rebuild the plugin against sighost %s: pkg-config --modversion sighost",
+		built, SH_ABI_MAJOR, SH_ABI_MINOR,
+		*major != SH_ABI_MAJOR ? "another major" : "a newer minor, which this host lacks",
+		SH_VERSION);
 }
 
 /* Calls an entry point (`name`: "ready", "early"); on failure says why
  * with the plugin's own message. */
-static int sh__call_entry(sh_app *app, sh__ready_fn fn, const char *name)
+static int sh_app__call_entry(sh_app *app, sh__ready_fn fn, const char *name)
 {
 	sh_error_clear();
 	int rc = fn(app);
@@ -66,7 +81,7 @@ static int sh__call_entry(sh_app *app, sh__ready_fn fn, const char *name)
 }
 
 /* Drops what a plugin connected and closes it. */
-static void sh__close(sh_app *app)
+static void sh_app__close(sh_app *app)
 {
 	sh_hub *hub = app->project->hub;
 	sh_hub_disconnect_owner(hub, app->label);
@@ -79,77 +94,77 @@ static void sh__close(sh_app *app)
 }
 
 /* Closes the plugin after a failed step, keeping that step's message. */
-static int sh__abandon(sh_app *app, int rc)
+static int sh_app__abandon(sh_app *app, int rc)
 {
 	char why[1024];
 	snprintf(why, sizeof why, "%s", sh_error_last()->message);
-	sh__app_unload(app);
+	sh_app__app_unload(app);
 	return sh_error_set(rc, "%s", why);
 }
 
-int sh__app_open(sh_app *app, sh__safety *cache)
+int sh_app__app_open(sh_app *app, sh__safety *cache)
 {
 	if (app->library_path == NULL)
 		return 0;
-	int rc = sh__path_is_safe(app->library_path, cache);
+	int rc = sh_app__path_is_safe(app->library_path, cache);
 	if (rc < 0)
 		return rc;
-	sh__probe_step(app->project, app, SH__STEP_OPEN);
+	sh_app__probe_step(app->project, app, SH__STEP_OPEN);
 	app->handle = dlopen(app->library_path, RTLD_NOW | RTLD_LOCAL);
 	if (app->handle == NULL) {
 		char why[1024];
 		snprintf(why, sizeof why, "%s", dlerror());
-		return sh__dlopen_failed(app->library_path, why);
+		return sh_app__dlopen_failed(app->library_path, why);
 	}
-	rc = sh__check_abi(app->handle);
+	rc = sh_app__check_abi(app->handle);
 	if (rc == 0) {
-		*(void **)&app->ready_fn = sh__symbol(app->handle, SH_PLUGIN_READY_SYMBOL);
+		*(void **)&app->ready_fn = sh_app__symbol(app->handle, SH_PLUGIN_READY_SYMBOL);
 		if (app->ready_fn == NULL)
 			rc = sh_error_set(SH_ELOAD, "missing symbol: %s", dlerror());
 	}
 	sh__early_fn early_fn = NULL;
 	if (rc == 0) {
-		*(void **)&app->teardown = sh__symbol(app->handle, SH_PLUGIN_TEARDOWN_SYMBOL);
-		*(void **)&early_fn = sh__symbol(app->handle, SH_PLUGIN_EARLY_SYMBOL);
+		*(void **)&app->teardown = sh_app__symbol(app->handle, SH_PLUGIN_TEARDOWN_SYMBOL);
+		*(void **)&early_fn = sh_app__symbol(app->handle, SH_PLUGIN_EARLY_SYMBOL);
 		if (early_fn != NULL) {
-			sh__probe_step(app->project, app, SH__STEP_EARLY);
-			rc = sh__call_entry(app, early_fn, "early");
+			sh_app__probe_step(app->project, app, SH__STEP_EARLY);
+			rc = sh_app__call_entry(app, early_fn, "early");
 		}
 		app->started = rc == 0 && early_fn != NULL;
 	}
-	return rc < 0 ? sh__abandon(app, rc) : 0;
+	return rc < 0 ? sh_app__abandon(app, rc) : 0;
 }
 
-int sh__app_ready(sh_app *app)
+int sh_app__app_ready(sh_app *app)
 {
 	if (app->library_path != NULL) {
 		if (app->handle != NULL)
-			sh__probe_step(app->project, app, SH__STEP_READY);
-		int rc = app->handle != NULL ? sh__call_entry(app, app->ready_fn, "ready")
+			sh_app__probe_step(app->project, app, SH__STEP_READY);
+		int rc = app->handle != NULL ? sh_app__call_entry(app, app->ready_fn, "ready")
 			: sh_error_set(SH_ELOAD, "the plugin is not open");
 		if (rc < 0)
-			return sh__abandon(app, rc);
+			return sh_app__abandon(app, rc);
 		app->started = true;
 	}
 	app->ready = true;
 	return 0;
 }
 
-void sh__app_teardown(sh_app *app)
+void sh_app__app_teardown(sh_app *app)
 {
 	if (app->handle == NULL || app->teardown == NULL || !app->started)
 		return;
-	sh__probe_step(app->project, app, SH__STEP_TEARDOWN);
+	sh_app__probe_step(app->project, app, SH__STEP_TEARDOWN);
 	app->teardown(app);
 }
 
-void sh__app_unload(sh_app *app)
+void sh_app__app_unload(sh_app *app)
 {
 	if (app->handle == NULL) {
 		app->ready = false;
 		return;
 	}
-	sh__app_teardown(app);
-	sh__close(app);
+	sh_app__app_teardown(app);
+	sh_app__close(app);
 	app->ready = false;
 }

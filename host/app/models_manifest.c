@@ -12,9 +12,9 @@
  * This file checks the shape (keys, types, which options fit which field
  * type, type and on_delete names) with the position of each key; the
  * registry checks the rest (names, defaults, primary keys, relations) and
- * reports through sh__models_reporter, with the "file:line:col" this file
+ * reports through sh_app__models_reporter, with the "file:line:col" this file
  * passes as `where`. Only installed apps' models are declared, in load
- * order; the other manifests get the shape checks. sh__fields_read()
+ * order; the other manifests get the shape checks. sh_app__fields_read()
  * (fields_read.h) lends the field reading to migration files.
  */
 #include <jansson.h>
@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/registry_check.h"
-#include "fields_read.h"
+#include "db/db.h"
+#include "app.h"
 #include "base/text.h"
 #include "internal.h"
 
@@ -64,7 +64,7 @@ static const sh__key sh__field_keys[] = {
 #define SH__THROUGH SH__K(12)
 
 /* The field types as manifests name them, with the keys each accepts. */
-static const struct sh__type_row {
+static const struct sh_app__type_row {
 	const char *name;
 	sh_field_type type;
 	unsigned keys;
@@ -86,15 +86,15 @@ static const char *const sh__on_delete_names[] = { "cascade", "protect", "set_nu
 
 /* ---- the registry's problems ---- */
 
-void sh__models_reporter(int code, const char *where, const char *message, void *payload)
+void sh_app__models_reporter(int code, const char *where, const char *message, void *payload)
 {
 	sh_project *p = payload;
 	char file[4096];
 	unsigned line = 0, column = 0;
-	if (where != NULL && sh__where_split(where, file, sizeof file, &line, &column))
-		sh__problem_add(&p->problems, code, file, line, column, "%s", message);
+	if (where != NULL && sh_base__where_split(where, file, sizeof file, &line, &column))
+		sh_manifest__problem_add(&p->problems, code, file, line, column, "%s", message);
 	else
-		sh__problem_add(&p->problems, code, where, 0, 0, "%s", message);
+		sh_manifest__problem_add(&p->problems, code, where, 0, 0, "%s", message);
 }
 
 /* ---- one model ---- */
@@ -111,7 +111,7 @@ typedef struct sh__model_decl {
 	size_t found;               /* problems recorded */
 } sh__model_decl;
 
-static void sh__model_decl_dispose(sh__model_decl *d)
+static void sh_app__model_decl_dispose(sh__model_decl *d)
 {
 	for (size_t i = 0; i < d->string_count; i++)
 		free(d->strings[i]);
@@ -120,7 +120,7 @@ static void sh__model_decl_dispose(sh__model_decl *d)
 }
 
 /* Keeps `s` until the model is declared. Returns it, NULL on ENOMEM. */
-static char *sh__keep(sh__model_decl *d, char *s)
+static char *sh_app__keep(sh__model_decl *d, char *s)
 {
 	char **grown = s ? realloc(d->strings, (d->string_count + 1) * sizeof *grown) : NULL;
 	if (grown == NULL) {
@@ -133,30 +133,30 @@ static char *sh__keep(sh__model_decl *d, char *s)
 	return s;
 }
 
-static const char *sh__where(sh__model_decl *d, const char *file, unsigned line, unsigned column)
+static const char *sh_app__where(sh__model_decl *d, const char *file, unsigned line, unsigned column)
 {
 	char *s = NULL;
 	if (asprintf(&s, "%s:%u:%u", file, line, column) < 0)
 		s = NULL;
-	return sh__keep(d, s);
+	return sh_app__keep(d, s);
 }
 
-static void sh__problem(sh__model_decl *d, const sh_value *at, const char *fmt, ...)
+static void sh_app__problem(sh__model_decl *d, const sh_value *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void sh__problem(sh__model_decl *d, const sh_value *at, const char *fmt, ...)
+static void sh_app__problem(sh__model_decl *d, const sh_value *at, const char *fmt, ...)
 {
 	char message[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof message, fmt, ap);
 	va_end(ap);
-	sh__problem_at(d->problems, SH_EMANIFEST, at, "%s", message);
+	sh_manifest__problem_at(d->problems, SH_EMANIFEST, at, "%s", message);
 	d->found++;
 }
 
 /* A YAML value as JSON (jansson), for the default of a json field. */
-static json_t *sh__to_json(const sh_value *v)
+static json_t *sh_app__to_json(const sh_value *v)
 {
 	switch (v->type) {
 	case SH_VALUE_NULL: return json_null();
@@ -166,7 +166,7 @@ static json_t *sh__to_json(const sh_value *v)
 	case SH_VALUE_LIST: {
 		json_t *a = json_array();
 		for (size_t i = 0; a != NULL && i < v->count; i++)
-			if (json_array_append_new(a, sh__to_json(v->entries[i].value)) < 0) {
+			if (json_array_append_new(a, sh_app__to_json(v->entries[i].value)) < 0) {
 				json_decref(a);
 				a = NULL;
 			}
@@ -175,7 +175,7 @@ static json_t *sh__to_json(const sh_value *v)
 	case SH_VALUE_MAP: {
 		json_t *o = json_object();
 		for (size_t i = 0; o != NULL && i < v->count; i++)
-			if (json_object_set_new(o, v->entries[i].key, sh__to_json(v->entries[i].value)) < 0) {
+			if (json_object_set_new(o, v->entries[i].key, sh_app__to_json(v->entries[i].value)) < 0) {
 				json_decref(o);
 				o = NULL;
 			}
@@ -188,23 +188,23 @@ static json_t *sh__to_json(const sh_value *v)
 /* The default as the registry takes it: YAML scalars as they are, except
  * that a real field reads numbers written as text ("1.5" is a string in
  * YAML's core schema) and a json field takes any value, as JSON text. */
-static void sh__default(sh__model_decl *d, sh_field_decl *f, const sh_value *v,
+static void sh_app__default(sh__model_decl *d, sh_field_decl *f, const sh_value *v,
 	const char *type_name)
 {
 	f->has_default = true;
 	if (v->type == SH_VALUE_NULL) {
 		f->default_value = sh_datum_null();
 	} else if (f->type == SH_FIELD_JSON) {
-		json_t *j = sh__to_json(v);
+		json_t *j = sh_app__to_json(v);
 		if (j == NULL) {
-			sh__problem(d, v, "the default cannot be written as JSON");
+			sh_app__problem(d, v, "the default cannot be written as JSON");
 			return;
 		}
 		char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
 		json_decref(j);
-		f->default_value = sh_datum_text(sh__keep(d, text));
+		f->default_value = sh_datum_text(sh_app__keep(d, text));
 	} else if (v->type == SH_VALUE_LIST || v->type == SH_VALUE_MAP) {
-		sh__problem(d, v, "the default must be a single value, not %s (only a json field "
+		sh_app__problem(d, v, "the default must be a single value, not %s (only a json field "
 			"takes lists and maps; this field is of type %s)", sh_value_type_name(v->type),
 			type_name);
 	} else if (v->type == SH_VALUE_INT) {
@@ -222,7 +222,7 @@ static void sh__default(sh__model_decl *d, sh_field_decl *f, const sh_value *v,
 	}
 }
 
-static const struct sh__type_row *sh__type_row(sh__model_decl *d, const sh_value *type)
+static const struct sh_app__type_row *sh_app__type_row(sh__model_decl *d, const sh_value *type)
 {
 	for (size_t i = 0; i < SH__COUNT(sh__types); i++)
 		if (strcmp(type->text, sh__types[i].name) == 0)
@@ -230,48 +230,48 @@ static const struct sh__type_row *sh__type_row(sh__model_decl *d, const sh_value
 	const char *names[SH__COUNT(sh__types)];
 	for (size_t i = 0; i < SH__COUNT(sh__types); i++)
 		names[i] = sh__types[i].name;
-	const char *near = sh__suggest(type->text, names, SH__COUNT(names));
+	const char *near = sh_base__suggest(type->text, names, SH__COUNT(names));
 	if (near != NULL)
-		sh__problem(d, type, "unknown field type '%s' (did you mean '%s'?)", type->text, near);
+		sh_app__problem(d, type, "unknown field type '%s' (did you mean '%s'?)", type->text, near);
 	else
-		sh__problem(d, type, "unknown field type '%s' (one of integer, big_integer, real, "
+		sh_app__problem(d, type, "unknown field type '%s' (one of integer, big_integer, real, "
 			"text, boolean, date, datetime, json, foreign_key, many_to_many, auto)",
 			type->text);
 	return NULL;
 }
 
-static void sh__on_delete(sh__model_decl *d, sh_field_decl *f, const sh_value *v)
+static void sh_app__on_delete(sh__model_decl *d, sh_field_decl *f, const sh_value *v)
 {
 	for (size_t i = 0; i < SH__COUNT(sh__on_delete_names); i++)
 		if (strcmp(v->text, sh__on_delete_names[i]) == 0) {
 			f->on_delete = (sh_on_delete)i;
 			return;
 		}
-	const char *near = sh__suggest(v->text, sh__on_delete_names, SH__COUNT(sh__on_delete_names));
-	sh__problem(d, v, "unknown on_delete '%s' (%s%s%s)", v->text,
+	const char *near = sh_base__suggest(v->text, sh__on_delete_names, SH__COUNT(sh__on_delete_names));
+	sh_app__problem(d, v, "unknown on_delete '%s' (%s%s%s)", v->text,
 		near ? "did you mean '" : "one of cascade, protect, set_null, restrict",
 		near ? near : "", near ? "'?" : "");
 }
 
 /* Reports the keys that do not fit the field's type. */
-static void sh__fitting_keys(sh__model_decl *d, const sh_value *map,
-	const struct sh__type_row *row)
+static void sh_app__fitting_keys(sh__model_decl *d, const sh_value *map,
+	const struct sh_app__type_row *row)
 {
 	for (size_t k = 1; k < SH__COUNT(sh__field_keys); k++) {
-		const sh__entry *e = sh__value_entry(map, sh__field_keys[k].name);
+		const sh__entry *e = sh_manifest__value_entry(map, sh__field_keys[k].name);
 		if (e == NULL || (row->keys & SH__K(k)))
 			continue;
-		sh__problem_add(d->problems, SH_EMANIFEST, map->file, e->line, e->column,
+		sh_manifest__problem_add(d->problems, SH_EMANIFEST, map->file, e->line, e->column,
 			"'%s' does not apply to a field of type %s", e->key, row->name);
 		d->found++;
 	}
-	if (row->type == SH_FIELD_FOREIGN_KEY && sh__value_entry(map, "on_delete") == NULL) {
-		sh__problem(d, map, "a foreign_key field needs 'on_delete' (cascade, protect, "
+	if (row->type == SH_FIELD_FOREIGN_KEY && sh_manifest__value_entry(map, "on_delete") == NULL) {
+		sh_app__problem(d, map, "a foreign_key field needs 'on_delete' (cascade, protect, "
 			"set_null or restrict)");
 	}
 }
 
-static bool sh__flag(const sh_value *map, const char *key)
+static bool sh_app__flag(const sh_value *map, const char *key)
 {
 	bool b = false;
 	sh_value_bool(&b, sh_value_get(map, key));
@@ -280,37 +280,37 @@ static bool sh__flag(const sh_value *map, const char *key)
 
 /* Fills `f` from the field `entry`; problems are recorded. Returns false
  * when there was any. */
-static bool sh__field(sh__model_decl *d, const sh__entry *entry, sh_field_decl *f)
+static bool sh_app__field(sh__model_decl *d, const sh__entry *entry, sh_field_decl *f)
 {
 	size_t before = d->found;
 	const sh_value *map = entry->value;
 	char what[512];
 	snprintf(what, sizeof what, "field '%s' of %s.%s", entry->key, d->app_label, d->model);
-	size_t found = sh__schema_check(d->problems, map, sh__field_keys,
+	size_t found = sh_manifest__schema_check(d->problems, map, sh__field_keys,
 		SH__COUNT(sh__field_keys), what);
 	d->found += found;
 	const sh_value *type = sh_value_get(map, "type");
 	if (sh_value_string(type) == NULL)
 		return false;
-	const struct sh__type_row *row = sh__type_row(d, type);
+	const struct sh_app__type_row *row = sh_app__type_row(d, type);
 	if (row == NULL || found > 0)
 		return false;
-	sh__fitting_keys(d, map, row);
+	sh_app__fitting_keys(d, map, row);
 	*f = (sh_field_decl)SH_FIELD_DECL_INIT;
 	f->name = entry->key;
 	f->type = row->type;
-	f->where = sh__where(d, map->file, entry->line, entry->column);
-	f->null = sh__flag(map, "null");
-	f->blank = sh__flag(map, "blank");
-	f->unique = sh__flag(map, "unique");
-	f->db_index = sh__flag(map, "db_index");
-	f->primary_key = sh__flag(map, "primary_key");
-	f->auto_now = sh__flag(map, "auto_now");
-	f->auto_now_add = sh__flag(map, "auto_now_add");
+	f->where = sh_app__where(d, map->file, entry->line, entry->column);
+	f->null = sh_app__flag(map, "null");
+	f->blank = sh_app__flag(map, "blank");
+	f->unique = sh_app__flag(map, "unique");
+	f->db_index = sh_app__flag(map, "db_index");
+	f->primary_key = sh_app__flag(map, "primary_key");
+	f->auto_now = sh_app__flag(map, "auto_now");
+	f->auto_now_add = sh_app__flag(map, "auto_now_add");
 	int64_t max_length = 0;
 	const sh_value *max = sh_value_get(map, "max_length");
 	if (sh_value_int(&max_length, max) == 0 && (max_length < 0 || max_length > 1000000000))
-		sh__problem(d, max, "max_length %lld is out of range (0 to 1000000000; 0: unlimited)",
+		sh_app__problem(d, max, "max_length %lld is out of range (0 to 1000000000; 0: unlimited)",
 			(long long)max_length);
 	else
 		f->max_length = (int)max_length;
@@ -319,30 +319,30 @@ static bool sh__field(sh__model_decl *d, const sh__entry *entry, sh_field_decl *
 	f->related_name = sh_value_path_string(map, "related_name", NULL);
 	const sh_value *on_delete = sh_value_get(map, "on_delete");
 	if (sh_value_string(on_delete) != NULL && row->type == SH_FIELD_FOREIGN_KEY)
-		sh__on_delete(d, f, on_delete);
-	const sh__entry *def = sh__value_entry(map, "default");
+		sh_app__on_delete(d, f, on_delete);
+	const sh__entry *def = sh_manifest__value_entry(map, "default");
 	if (def != NULL && (row->keys & SH__K(9)))
-		sh__default(d, f, def->value, row->name);
+		sh_app__default(d, f, def->value, row->name);
 	return d->found == before;
 }
 
 /* True when `entry` is not the first entry of its key in `map` (the
  * reader reported the duplicate key already). */
-static bool sh__duplicate(const sh_value *map, const sh__entry *entry)
+static bool sh_app__duplicate(const sh_value *map, const sh__entry *entry)
 {
-	return sh__value_entry(map, entry->key) != entry;
+	return sh_manifest__value_entry(map, entry->key) != entry;
 }
 
 /* Checks model `entry` of `app` and, when `declare`, declares it with
  * the fields that passed the checks, so that the registry's own checks
  * report on those too (`sighost check` lists every problem). Returns
  * false when the model had any problem. */
-static bool sh__model(sh_project *p, const sh_app *app, const sh__entry *entry, bool declare)
+static bool sh_app__model(sh_project *p, const sh_app *app, const sh__entry *entry, bool declare)
 {
 	sh__model_decl d = { .problems = &p->problems, .app_label = app->label, .model = entry->key };
 	char what[512];
 	snprintf(what, sizeof what, "model %s.%s", app->label, entry->key);
-	d.found = sh__schema_check(&p->problems, entry->value, sh__model_keys,
+	d.found = sh_manifest__schema_check(&p->problems, entry->value, sh__model_keys,
 		SH__COUNT(sh__model_keys), what);
 	const sh_value *fields = sh_value_get(entry->value, "fields");
 	size_t n = sh_value_type_of(fields) == SH_VALUE_MAP ? fields->count : 0;
@@ -352,60 +352,60 @@ static bool sh__model(sh_project *p, const sh_app *app, const sh__entry *entry, 
 		return false;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (!sh__duplicate(fields, &fields->entries[i])
-				&& sh__field(&d, &fields->entries[i], &d.fields[d.count]))
+		if (!sh_app__duplicate(fields, &fields->entries[i])
+				&& sh_app__field(&d, &fields->entries[i], &d.fields[d.count]))
 			d.count++;
 	bool ok = d.found == 0 && !p->problems.oom;
 	if (declare && sh_value_type_of(entry->value) == SH_VALUE_MAP && !p->problems.oom) {
-		const char *where = sh__where(&d, entry->value->file, entry->line, entry->column);
+		const char *where = sh_app__where(&d, entry->value->file, entry->line, entry->column);
 		int rc = where ? sh_models_declare(p->models, app->label, entry->key, d.fields,
 			d.count, where) : SH_ENOMEM;
 		if (rc == SH_ENOMEM)
 			p->problems.oom = true;
 		ok = ok && rc == 0;
 	}
-	sh__model_decl_dispose(&d);
+	sh_app__model_decl_dispose(&d);
 	return ok;
 }
 
 /* Checks (and declares) every model of `app`. Returns false when one
  * could not be. */
-static bool sh__app_models(sh_project *p, const sh_app *app, bool declare)
+static bool sh_app__app_models(sh_project *p, const sh_app *app, bool declare)
 {
 	const sh_value *models = app->models_value;
 	bool ok = true;
 	for (size_t i = 0; i < sh_value_length(models); i++)
-		if (!sh__duplicate(models, &models->entries[i]))
-			ok &= sh__model(p, app, &models->entries[i], declare);
+		if (!sh_app__duplicate(models, &models->entries[i]))
+			ok &= sh_app__model(p, app, &models->entries[i], declare);
 	return ok;
 }
 
-void sh__project_declare_models(sh_project *p)
+void sh_app__project_declare_models(sh_project *p)
 {
 	bool ok = true;
 	for (size_t i = 0; i < p->order_count; i++)
-		ok &= sh__app_models(p, p->order[i], true);
+		ok &= sh_app__app_models(p, p->order[i], true);
 	for (size_t i = 0; i < p->app_count; i++)
 		if (!p->apps[i]->installed)
-			sh__app_models(p, p->apps[i], false);
+			sh_app__app_models(p, p->apps[i], false);
 	/* Relations only once every declaration went through: a misspelt model
 	 * would otherwise also make every reference to it a problem. */
-	if (ok && sh__models_check(p->models) == SH_ENOMEM)
+	if (ok && sh_db__models_check(p->models) == SH_ENOMEM)
 		p->problems.oom = true;
 }
 
-int sh__fields_read(sh__problems *problems, const char *app_label, const char *model,
+int sh_app__fields_read(sh__problems *problems, const char *app_label, const char *model,
 	const sh_value *fields, int (*fn)(const sh_field_decl *field, void *payload), void *payload)
 {
 	sh__model_decl d = { .problems = problems, .app_label = app_label, .model = model };
 	int rc = 0;
 	for (size_t i = 0; rc >= 0 && i < sh_value_length(fields); i++) {
 		sh_field_decl f;
-		if (!sh__duplicate(fields, &fields->entries[i])
-				&& sh__field(&d, &fields->entries[i], &f) && !problems->oom)
+		if (!sh_app__duplicate(fields, &fields->entries[i])
+				&& sh_app__field(&d, &fields->entries[i], &f) && !problems->oom)
 			rc = fn(&f, payload);
 	}
-	sh__model_decl_dispose(&d);
+	sh_app__model_decl_dispose(&d);
 	if (rc < 0)
 		return rc;
 	if (problems->oom)

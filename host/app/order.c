@@ -12,7 +12,7 @@
 #include "internal.h"
 
 /* Returns the first app labelled `label`, NULL when none. */
-static sh_app *sh__find(const sh_project *p, const char *label)
+static sh_app *sh_app__order_find(const sh_project *p, const char *label)
 {
 	for (size_t i = 0; i < p->app_count; i++)
 		if (strcmp(p->apps[i]->label, label) == 0)
@@ -21,7 +21,7 @@ static sh_app *sh__find(const sh_project *p, const char *label)
 }
 
 /* Reports an unknown label at `where`, suggesting the nearest known one. */
-static void sh__unknown_app(sh_project *p, const sh_value *where, const char *context)
+static void sh_app__unknown_app(sh_project *p, const sh_value *where, const char *context)
 {
 	const char **labels = calloc(p->app_count + 1, sizeof *labels);
 	if (labels == NULL) {
@@ -30,31 +30,31 @@ static void sh__unknown_app(sh_project *p, const sh_value *where, const char *co
 	}
 	for (size_t i = 0; i < p->app_count; i++)
 		labels[i] = p->apps[i]->label;
-	const char *near = sh__suggest(where->text, labels, p->app_count);
+	const char *near = sh_base__suggest(where->text, labels, p->app_count);
 	if (near != NULL)
-		sh__problem_at(&p->problems, SH_EMANIFEST, where,
+		sh_manifest__problem_at(&p->problems, SH_EMANIFEST, where,
 			"unknown app '%s' in %s (did you mean '%s'?)", where->text, context, near);
 	else
-		sh__problem_at(&p->problems, SH_EMANIFEST, where,
+		sh_manifest__problem_at(&p->problems, SH_EMANIFEST, where,
 			"unknown app '%s' in %s (no app manifest in the plugin directories has this label)",
 			where->text, context);
 	free(labels);
 }
 
-static void sh__check_labels(sh_project *p)
+static void sh_app__check_labels(sh_project *p)
 {
 	for (size_t i = 0; i < p->app_count; i++) {
-		sh_app *first = sh__find(p, p->apps[i]->label);
+		sh_app *first = sh_app__order_find(p, p->apps[i]->label);
 		if (first == p->apps[i])
 			continue;
 		const sh_value *at = first->label_value;
-		sh__problem_at(&p->problems, SH_EMANIFEST, p->apps[i]->label_value,
+		sh_manifest__problem_at(&p->problems, SH_EMANIFEST, p->apps[i]->label_value,
 			"duplicate app label '%s' (also declared at %s:%u:%u)", p->apps[i]->label,
 			at->file, at->line, at->column);
 	}
 }
 
-static void sh__check_installed(sh_project *p)
+static void sh_app__check_installed(sh_project *p)
 {
 	const sh_value *list = p->installed_value;
 	size_t n = sh_value_length(list);
@@ -68,11 +68,11 @@ static void sh__check_installed(sh_project *p)
 		const sh_value *item = sh_value_at(list, i);
 		if (sh_value_string(item) == NULL)
 			continue;   /* reported by the schema */
-		sh_app *app = sh__find(p, item->text);
+		sh_app *app = sh_app__order_find(p, item->text);
 		if (app == NULL) {
-			sh__unknown_app(p, item, "installed_apps");
+			sh_app__unknown_app(p, item, "installed_apps");
 		} else if (app->installed) {
-			sh__problem_at(&p->problems, SH_EMANIFEST, item,
+			sh_manifest__problem_at(&p->problems, SH_EMANIFEST, item,
 				"app '%s' is listed twice in installed_apps", item->text);
 		} else {
 			app->installed = true;
@@ -81,17 +81,17 @@ static void sh__check_installed(sh_project *p)
 	}
 }
 
-static void sh__check_depends(sh_project *p, sh_app *app)
+static void sh_app__check_depends(sh_project *p, sh_app *app)
 {
 	for (size_t k = 0; k < app->depends_count; k++) {
 		const sh_value *item = sh_value_at(app->depends_value, k);
-		sh_app *dep = sh__find(p, app->depends[k]);
+		sh_app *dep = sh_app__order_find(p, app->depends[k]);
 		if (dep == NULL) {
 			char context[300];
 			snprintf(context, sizeof context, "the depends of '%s'", app->label);
-			sh__unknown_app(p, item, context);
+			sh_app__unknown_app(p, item, context);
 		} else if (app->installed && !dep->installed) {
-			sh__problem_at(&p->problems, SH_EMANIFEST, item,
+			sh_manifest__problem_at(&p->problems, SH_EMANIFEST, item,
 				"app '%s' depends on '%s', which is not in installed_apps",
 				app->label, dep->label);
 		}
@@ -99,7 +99,7 @@ static void sh__check_depends(sh_project *p, sh_app *app)
 }
 
 /* Returns true when every installed dependency of `app` is placed. */
-static bool sh__deps_placed(const sh_project *p, const sh_app *app, const bool *placed)
+static bool sh_app__deps_placed(const sh_project *p, const sh_app *app, const bool *placed)
 {
 	for (size_t k = 0; k < app->depends_count; k++)
 		for (size_t j = 0; j < p->order_count; j++)
@@ -108,7 +108,7 @@ static bool sh__deps_placed(const sh_project *p, const sh_app *app, const bool *
 	return true;
 }
 
-static size_t sh__index_of(const sh_project *p, const char *label)
+static size_t sh_app__index_of(const sh_project *p, const char *label)
 {
 	for (size_t j = 0; j < p->order_count; j++)
 		if (strcmp(p->order[j]->label, label) == 0)
@@ -118,7 +118,7 @@ static size_t sh__index_of(const sh_project *p, const char *label)
 
 /* Reports the cycle reached from the unplaced app `start` (in the
  * installed list) and marks its members placed, so ordering can go on. */
-static void sh__report_cycle(sh_project *p, size_t start, bool *placed)
+static void sh_app__report_cycle(sh_project *p, size_t start, bool *placed)
 {
 	size_t n = p->order_count;
 	size_t *path = calloc(n + 1, sizeof *path);
@@ -142,7 +142,7 @@ static void sh__report_cycle(sh_project *p, size_t start, bool *placed)
 		path[steps++] = at;
 		const sh_app *app = p->order[at];
 		for (size_t k = 0; k < app->depends_count; k++) {
-			size_t j = sh__index_of(p, app->depends[k]);
+			size_t j = sh_app__index_of(p, app->depends[k]);
 			if (j != SIZE_MAX && !placed[j]) {
 				at = j;
 				break;
@@ -156,7 +156,7 @@ static void sh__report_cycle(sh_project *p, size_t start, bool *placed)
 	fprintf(out, "%s", p->order[path[first]]->label);
 	fclose(out);
 	const sh_app *head = p->order[path[first]];
-	sh__problem_at(&p->problems, SH_EMANIFEST,
+	sh_manifest__problem_at(&p->problems, SH_EMANIFEST,
 		head->depends_value ? head->depends_value : head->label_value,
 		"dependency cycle: %s", text);
 	free(text);
@@ -164,7 +164,7 @@ static void sh__report_cycle(sh_project *p, size_t start, bool *placed)
 }
 
 /* Orders p->order in place: dependencies first, installed order otherwise. */
-static void sh__sort(sh_project *p)
+static void sh_app__sort(sh_project *p)
 {
 	size_t n = p->order_count;
 	bool *placed = calloc(n + 1, sizeof *placed);
@@ -179,13 +179,13 @@ static void sh__sort(sh_project *p)
 	while (placed_count < n) {
 		size_t pick = SIZE_MAX;
 		for (size_t j = 0; j < n && pick == SIZE_MAX; j++)
-			if (!placed[j] && sh__deps_placed(p, p->order[j], placed))
+			if (!placed[j] && sh_app__deps_placed(p, p->order[j], placed))
 				pick = j;
 		if (pick == SIZE_MAX) {
 			size_t start = 0;
 			while (placed[start])
 				start++;
-			sh__report_cycle(p, start, placed);
+			sh_app__report_cycle(p, start, placed);
 		} else {
 			placed[pick] = true;
 			sorted[done++] = p->order[pick];
@@ -200,13 +200,13 @@ static void sh__sort(sh_project *p)
 	free(placed);
 }
 
-void sh__resolve_apps(sh_project *p)
+void sh_app__resolve_apps(sh_project *p)
 {
-	sh__check_labels(p);
-	sh__check_installed(p);
+	sh_app__check_labels(p);
+	sh_app__check_installed(p);
 	for (size_t i = 0; i < p->app_count; i++)
-		if (sh__find(p, p->apps[i]->label) == p->apps[i])
-			sh__check_depends(p, p->apps[i]);
+		if (sh_app__order_find(p, p->apps[i]->label) == p->apps[i])
+			sh_app__check_depends(p, p->apps[i]);
 	if (p->order != NULL)
-		sh__sort(p);
+		sh_app__sort(p);
 }

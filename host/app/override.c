@@ -20,26 +20,26 @@
 
 /* Returns a deep copy of `v` (NULL on ENOMEM). The copy keeps the original
  * positions and file name (its document is kept by the project). */
-static sh_value *sh__value_copy(const sh_value *v)
+static sh_value *sh_app__value_copy(const sh_value *v)
 {
-	sh_value *c = sh__value_new(v->type, v->file, v->line, v->column);
+	sh_value *c = sh_manifest__value_new(v->type, v->file, v->line, v->column);
 	if (c == NULL)
 		return NULL;
 	c->integer = v->integer;
 	c->boolean = v->boolean;
 	if (v->text != NULL && (c->text = strdup(v->text)) == NULL) {
-		sh__value_free(c);
+		sh_manifest__value_free(c);
 		return NULL;
 	}
 	for (size_t i = 0; i < v->count; i++) {
 		const sh__entry *e = &v->entries[i];
 		char *key = NULL;
-		sh_value *item = sh__value_copy(e->value);
+		sh_value *item = sh_app__value_copy(e->value);
 		if (item == NULL || (e->key != NULL && (key = strdup(e->key)) == NULL)
-			|| sh__value_append(c, key, e->line, e->column, item) < 0) {
+			|| sh_manifest__value_append(c, key, e->line, e->column, item) < 0) {
 			if (item != NULL && e->key != NULL && key == NULL)
-				sh__value_free(item);
-			sh__value_free(c);
+				sh_manifest__value_free(item);
+			sh_manifest__value_free(c);
 			return NULL;
 		}
 	}
@@ -48,7 +48,7 @@ static sh_value *sh__value_copy(const sh_value *v)
 
 /* Returns the index of the entry `key` (its first `len` bytes) of a map,
  * or -1. */
-static long sh__find(const sh_value *map, const char *key, size_t len)
+static long sh_app__override_find(const sh_value *map, const char *key, size_t len)
 {
 	for (size_t i = 0; i < map->count; i++)
 		if (strncmp(map->entries[i].key, key, len) == 0 && map->entries[i].key[len] == '\0')
@@ -57,10 +57,10 @@ static long sh__find(const sh_value *map, const char *key, size_t len)
 }
 
 /* Removes entry `index` of a map and frees it. */
-static void sh__remove(sh_value *map, size_t index)
+static void sh_app__remove(sh_value *map, size_t index)
 {
 	free(map->entries[index].key);
-	sh__value_free(map->entries[index].value);
+	sh_manifest__value_free(map->entries[index].value);
 	memmove(&map->entries[index], &map->entries[index + 1],
 		(map->count - index - 1) * sizeof *map->entries);
 	map->count--;
@@ -72,35 +72,35 @@ static void sh__remove(sh_value *map, size_t index)
  * none (or something else), or removes it when value is NULL. Returns 0 or
  * SH_ENOMEM.
  */
-static int sh__set_path(sh_value *root, const char *key, const sh_value *value)
+static int sh_app__set_path(sh_value *root, const char *key, const sh_value *value)
 {
 	sh_value *node = root;
 	for (const char *seg = key;;) {
 		const char *dot = strchr(seg, '.');
 		size_t len = dot != NULL ? (size_t)(dot - seg) : strlen(seg);
-		long at = sh__find(node, seg, len);
+		long at = sh_app__override_find(node, seg, len);
 		if (dot == NULL && value == NULL) {
 			if (at >= 0)
-				sh__remove(node, (size_t)at);
+				sh_app__remove(node, (size_t)at);
 			return 0;
 		}
 		if (dot == NULL || at < 0 || node->entries[at].value->type != SH_VALUE_MAP) {
 			if (dot != NULL && value == NULL)
 				return 0;   /* nothing below to remove */
-			sh_value *item = dot == NULL ? sh__value_copy(value)
-				: sh__value_new(SH_VALUE_MAP, root->file, 0, 0);
+			sh_value *item = dot == NULL ? sh_app__value_copy(value)
+				: sh_manifest__value_new(SH_VALUE_MAP, root->file, 0, 0);
 			if (item == NULL)
 				return sh_error_set(SH_ENOMEM, "out of memory");
 			if (at >= 0) {
-				sh__value_free(node->entries[at].value);
+				sh_manifest__value_free(node->entries[at].value);
 				node->entries[at].value = item;
 			} else {
 				char *name = strndup(seg, len);
 				if (name == NULL) {
-					sh__value_free(item);
+					sh_manifest__value_free(item);
 					return sh_error_set(SH_ENOMEM, "out of memory");
 				}
-				if (sh__value_append(node, name, 0, 0, item) < 0)
+				if (sh_manifest__value_append(node, name, 0, 0, item) < 0)
 					return SH_ENOMEM;
 				at = (long)node->count - 1;
 			}
@@ -115,7 +115,7 @@ static int sh__set_path(sh_value *root, const char *key, const sh_value *value)
 }
 
 /* Makes a kept document named SH__OVERRIDES_FILE with no root yet. */
-static int sh__new_kept_doc(sh__doc **out, sh_project *p)
+static int sh_app__new_kept_doc(sh__doc **out, sh_project *p)
 {
 	*out = NULL;
 	sh__doc *doc = calloc(1, sizeof *doc);
@@ -123,27 +123,27 @@ static int sh__new_kept_doc(sh__doc **out, sh_project *p)
 		free(doc);
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
-	int rc = sh__live_keep(p, doc);
+	int rc = sh_app__live_keep(p, doc);
 	if (rc == 0)
 		*out = doc;
 	return rc;
 }
 
-int sh__live_effective(const sh_value **out, sh_project *p, const sh_value *base)
+int sh_app__live_effective(const sh_value **out, sh_project *p, const sh_value *base)
 {
 	*out = base;
 	if (p->live.override_count == 0)
 		return 0;
 	sh__doc *doc;
-	int rc = sh__new_kept_doc(&doc, p);
+	int rc = sh_app__new_kept_doc(&doc, p);
 	if (rc != 0)
 		return rc;
-	doc->root = base != NULL ? sh__value_copy(base)
-		: sh__value_new(SH_VALUE_MAP, doc->path, 0, 0);
+	doc->root = base != NULL ? sh_app__value_copy(base)
+		: sh_manifest__value_new(SH_VALUE_MAP, doc->path, 0, 0);
 	if (doc->root == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	for (size_t i = 0; i < p->live.override_count; i++)
-		if ((rc = sh__set_path(doc->root, p->live.overrides[i].key,
+		if ((rc = sh_app__set_path(doc->root, p->live.overrides[i].key,
 				p->live.overrides[i].value)) < 0)
 			return rc;
 	*out = doc->root;
@@ -153,7 +153,7 @@ int sh__live_effective(const sh_value **out, sh_project *p, const sh_value *base
 /* ---- the stack -------------------------------------------------------- */
 
 /* A key is one or more non-empty names joined by dots. */
-static bool sh__key_valid(const char *key)
+static bool sh_app__key_valid(const char *key)
 {
 	if (key == NULL || key[0] == '\0' || key[0] == '.')
 		return false;
@@ -164,20 +164,20 @@ static bool sh__key_valid(const char *key)
 }
 
 /* Rebuilds and publishes the settings, then sends (key, its value, enter). */
-static int sh__publish(sh_project *p, const char *key, bool enter)
+static int sh_app__publish(sh_project *p, const char *key, bool enter)
 {
 	const sh_value *effective;
-	int rc = sh__live_effective(&effective, p, p->live.base);
+	int rc = sh_app__live_effective(&effective, p, p->live.base);
 	if (rc < 0)
 		return rc;
 	atomic_store_explicit(&p->settings, effective, memory_order_release);
-	sh__live_send(p, key, sh_value_path(effective, key), enter);
+	sh_app__live_send(p, key, sh_value_path(effective, key), enter);
 	return 0;
 }
 
 /* Pushes (key, value), `value` being kept by the project already. Under
  * the lock. */
-static int sh__push(sh_project *p, const char *key, const sh_value *value)
+static int sh_app__push(sh_project *p, const char *key, const sh_value *value)
 {
 	sh__live *live = &p->live;
 	if (live->override_count == live->override_capacity) {
@@ -192,7 +192,7 @@ static int sh__push(sh_project *p, const char *key, const sh_value *value)
 	if (copy == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	live->overrides[live->override_count++] = (sh__override){ copy, value };
-	int rc = sh__publish(p, copy, true);
+	int rc = sh_app__publish(p, copy, true);
 	if (rc < 0) {
 		live->override_count--;
 		free(copy);
@@ -201,37 +201,37 @@ static int sh__push(sh_project *p, const char *key, const sh_value *value)
 }
 
 /* The checks every override entry point makes. */
-static int sh__check(const sh_project *p, const char *key, const char *function)
+static int sh_app__override_check(const sh_project *p, const char *key, const char *function)
 {
 	if (p == NULL)
 		return sh_error_set(SH_EINVAL, "%s: a project is required", function);
 	if (!p->read_ok)
 		return sh_error_set(SH_EINVAL, "%s: the project was not read successfully", function);
-	if (!sh__key_valid(key))
+	if (!sh_app__key_valid(key))
 		return sh_error_set(SH_EINVAL, "%s: '%s' is not a setting key (names joined by dots, "
 			"e.g. \"audit.path\")", function, key != NULL ? key : "(null)");
 	return 0;
 }
 
 /* Pushes a copy of `value` (NULL: the key removed) in a kept document. */
-static int sh__override_copy(sh_project *p, const char *key, const sh_value *value)
+static int sh_app__override_copy(sh_project *p, const char *key, const sh_value *value)
 {
 	sh__doc *doc = NULL;
-	int rc = value != NULL ? sh__new_kept_doc(&doc, p) : 0;
-	if (rc == 0 && value != NULL && (doc->root = sh__value_copy(value)) == NULL)
+	int rc = value != NULL ? sh_app__new_kept_doc(&doc, p) : 0;
+	if (rc == 0 && value != NULL && (doc->root = sh_app__value_copy(value)) == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = sh__push(p, key, doc != NULL ? doc->root : NULL);
+		rc = sh_app__push(p, key, doc != NULL ? doc->root : NULL);
 	return rc;
 }
 
 int sh_settings_override_value(sh_project *p, const char *key, const sh_value *value)
 {
-	int rc = sh__check(p, key, "sh_settings_override_value");
+	int rc = sh_app__override_check(p, key, "sh_settings_override_value");
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&p->live.lock);
-	rc = sh__override_copy(p, key, value);
+	rc = sh_app__override_copy(p, key, value);
 	pthread_mutex_unlock(&p->live.lock);
 	return rc;
 }
@@ -239,33 +239,33 @@ int sh_settings_override_value(sh_project *p, const char *key, const sh_value *v
 /* Reads `yaml` into a kept document and stores its root in *out (a null
  * value for empty text). Returns 0, SH_EINVAL naming the position, or
  * SH_ENOMEM. */
-static int sh__parse_value(const sh_value **out, sh_project *p, const char *key,
+static int sh_app__parse_value(const sh_value **out, sh_project *p, const char *key,
 	const char *yaml)
 {
 	char label[300];
 	snprintf(label, sizeof label, "override of '%s'", key);
 	sh__problems problems = { 0 };
 	sh__doc *doc = NULL;
-	int rc = sh__doc_read_text(&doc, label, yaml, strlen(yaml), &problems);
+	int rc = sh_manifest__doc_read_text(&doc, label, yaml, strlen(yaml), &problems);
 	if (rc == SH_ENOMEM || doc == NULL || problems.oom) {
-		sh__problems_dispose(&problems);
-		sh__doc_free(doc);
+		sh_manifest__problems_dispose(&problems);
+		sh_manifest__doc_free(doc);
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	if (problems.count > 0) {
 		rc = sh_error_set(SH_EINVAL, "%s", problems.items[0].text);
-		sh__problems_dispose(&problems);
-		sh__doc_free(doc);
+		sh_manifest__problems_dispose(&problems);
+		sh_manifest__doc_free(doc);
 		return rc;
 	}
 	if (doc->root == NULL) {
-		doc->root = sh__value_new(SH_VALUE_NULL, doc->path, 1, 1);
+		doc->root = sh_manifest__value_new(SH_VALUE_NULL, doc->path, 1, 1);
 		if (doc->root == NULL || (doc->root->text = strdup("")) == NULL) {
-			sh__doc_free(doc);
+			sh_manifest__doc_free(doc);
 			return sh_error_set(SH_ENOMEM, "out of memory");
 		}
 	}
-	if ((rc = sh__live_keep(p, doc)) < 0)
+	if ((rc = sh_app__live_keep(p, doc)) < 0)
 		return rc;
 	*out = doc->root;
 	return 0;
@@ -273,15 +273,15 @@ static int sh__parse_value(const sh_value **out, sh_project *p, const char *key,
 
 int sh_settings_override(sh_project *p, const char *key, const char *yaml)
 {
-	int rc = sh__check(p, key, "sh_settings_override");
+	int rc = sh_app__override_check(p, key, "sh_settings_override");
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&p->live.lock);
 	const sh_value *value = NULL;
 	if (yaml != NULL)
-		rc = sh__parse_value(&value, p, key, yaml);
+		rc = sh_app__parse_value(&value, p, key, yaml);
 	if (rc == 0)
-		rc = sh__push(p, key, value);
+		rc = sh_app__push(p, key, value);
 	pthread_mutex_unlock(&p->live.lock);
 	return rc;
 }
@@ -297,7 +297,7 @@ int sh_settings_restore(sh_project *p)
 		rc = sh_error_set(SH_EINVAL, "sh_settings_restore: no override to restore");
 	} else {
 		sh__override top = live->overrides[--live->override_count];
-		rc = sh__publish(p, top.key, false);
+		rc = sh_app__publish(p, top.key, false);
 		if (rc < 0)
 			live->override_count++;   /* still in force */
 		else

@@ -5,7 +5,7 @@
  * process (fork) loads the installed apps exactly as sh_project_load()
  * does (same code: dlopen, ABI, early(), the models, ready()) and calls
  * their teardown(), reporting over a pipe each step it begins (loader.c
- * and project.c call sh__probe_step) and each app that fails the ordinary
+ * and project.c call sh_app__probe_step) and each app that fails the ordinary
  * way. The parent waits, at most ready_timeout seconds for each step. When
  * the child dies by a signal, exits, or stops reporting, the step it was in
  * names the plugin to blame; the parent notes a verdict and probes again
@@ -64,7 +64,7 @@ _Static_assert(sizeof(sh__record) <= PIPE_BUF, "a record must be written in one 
 
 /* ---- the child ---------------------------------------------------------- */
 
-static void sh__send(const sh_project *p, const sh__record *r)
+static void sh_app__send(const sh_project *p, const sh__record *r)
 {
 	ssize_t n;
 	do
@@ -72,27 +72,27 @@ static void sh__send(const sh_project *p, const sh__record *r)
 	while (n < 0 && errno == EINTR);
 }
 
-void sh__probe_step(const sh_project *p, const sh_app *app, sh__step step)
+void sh_app__probe_step(const sh_project *p, const sh_app *app, sh__step step)
 {
 	if (p->probe_fd < 0)
 		return;
 	off_t at = lseek(STDOUT_FILENO, 0, SEEK_CUR);
 	sh__record r = { .kind = SH__REC_STEP, .step = (int)step, .app = app,
 		.output = at < 0 ? 0 : (long long)at };
-	sh__send(p, &r);
+	sh_app__send(p, &r);
 }
 
-void sh__probe_failed(const sh_project *p, const sh_app *app, const char *text)
+void sh_app__probe_failed(const sh_project *p, const sh_app *app, const char *text)
 {
 	if (p->probe_fd < 0)
 		return;
 	sh__record r = { .kind = SH__REC_FAILED, .app = app };
 	snprintf(r.text, sizeof r.text, "%s", text);
-	sh__send(p, &r);
+	sh_app__send(p, &r);
 }
 
 /* Returns the app labelled `label` among every app read, NULL when none. */
-static sh_app *sh__app_named(const sh_project *p, const char *label)
+static sh_app *sh_app__app_named(const sh_project *p, const char *label)
 {
 	for (size_t i = 0; i < p->app_count; i++)
 		if (strcmp(p->apps[i]->label, label) == 0)
@@ -100,7 +100,7 @@ static sh_app *sh__app_named(const sh_project *p, const char *label)
 	return NULL;
 }
 
-static bool sh__judged(const sh_project *p, const char *label)
+static bool sh_app__judged(const sh_project *p, const char *label)
 {
 	for (size_t i = 0; i < p->verdict_count; i++)
 		if (strcmp(p->verdicts[i].label, label) == 0)
@@ -110,14 +110,14 @@ static bool sh__judged(const sh_project *p, const char *label)
 
 /* In the child: takes the apps judged already, and their dependents, out
  * of the load order (load order: a dependency is decided first). */
-static void sh__exclude_judged(sh_project *p)
+static void sh_app__exclude_judged(sh_project *p)
 {
 	size_t kept = 0;
 	for (size_t i = 0; i < p->order_count; i++) {
 		sh_app *app = p->order[i];
-		bool out = sh__judged(p, app->label);
+		bool out = sh_app__judged(p, app->label);
 		for (size_t k = 0; !out && k < app->depends_count; k++) {
-			const sh_app *dep = sh__app_named(p, app->depends[k]);
+			const sh_app *dep = sh_app__app_named(p, app->depends[k]);
 			out = dep != NULL && !dep->installed;
 		}
 		if (out)
@@ -131,9 +131,9 @@ static void sh__exclude_judged(sh_project *p)
 /* In the child: leaves a database file that does not exist yet uncreated.
  * A plugin that opens the database in ready() gets an empty one in memory
  * instead, which is what it would find in a new file. */
-static void sh__spare_database(sh_project *p)
+static void sh_app__spare_database(sh_project *p)
 {
-	char *path = p->db_name ? p->db_name : sh__path_join(p->dir, SH_PROJECT_DEFAULT_DB);
+	char *path = p->db_name ? p->db_name : sh_manifest__path_join(p->dir, SH_PROJECT_DEFAULT_DB);
 	if (path == NULL)
 		return;
 	bool missing = access(path, F_OK) != 0 && errno == ENOENT;
@@ -148,7 +148,7 @@ static void sh__spare_database(sh_project *p)
 
 /* The child: loads and tears down as the host would, reporting each step
  * on `ctl`, printing to `out`. Never returns. */
-static _Noreturn void sh__child(sh_project *p, pid_t parent, int ctl, int out)
+static _Noreturn void sh_app__child(sh_project *p, pid_t parent, int ctl, int out)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -162,14 +162,14 @@ static _Noreturn void sh__child(sh_project *p, pid_t parent, int ctl, int out)
 	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
 		signal(faults[i], SIG_DFL);
 	p->probe_fd = ctl;
-	sh__exclude_judged(p);
-	sh__spare_database(p);
-	sh__probe_step(p, NULL, SH__STEP_START);
+	sh_app__exclude_judged(p);
+	sh_app__spare_database(p);
+	sh_app__probe_step(p, NULL, SH__STEP_START);
 	sh_project_load(p);
 	for (size_t i = p->order_count; i-- > 0;)
-		sh__app_teardown(p->order[i]);
+		sh_app__app_teardown(p->order[i]);
 	sh__record done = { .kind = SH__REC_DONE };
-	sh__send(p, &done);
+	sh_app__send(p, &done);
 	_exit(0);
 }
 
@@ -186,7 +186,7 @@ typedef struct sh__round {
 
 /* Returns `app` when it is an installed app of the project (a record is
  * only trusted that far), NULL otherwise. */
-static sh_app *sh__known(const sh_project *p, const sh_app *app)
+static sh_app *sh_app__known(const sh_project *p, const sh_app *app)
 {
 	for (size_t i = 0; app != NULL && i < p->order_count; i++)
 		if (p->order[i] == app)
@@ -194,7 +194,7 @@ static sh_app *sh__known(const sh_project *p, const sh_app *app)
 	return NULL;
 }
 
-static int sh__add_verdict(sh_project *p, const char *label, const char *text, bool optional)
+static int sh_app__add_verdict(sh_project *p, const char *label, const char *text, bool optional)
 {
 	sh__verdict *grown = realloc(p->verdicts, (p->verdict_count + 1) * sizeof *grown);
 	if (grown == NULL)
@@ -213,7 +213,7 @@ static int sh__add_verdict(sh_project *p, const char *label, const char *text, b
 	return 0;
 }
 
-void sh__verdicts_dispose(sh_project *p)
+void sh_app__verdicts_dispose(sh_project *p)
 {
 	for (size_t i = 0; i < p->verdict_count; i++) {
 		free(p->verdicts[i].label);
@@ -225,7 +225,7 @@ void sh__verdicts_dispose(sh_project *p)
 }
 
 /* Takes in one record: a step, an optional app that failed, the end. */
-static int sh__take(sh_project *p, sh__round *round, const sh__record *r)
+static int sh_app__take(sh_project *p, sh__round *round, const sh__record *r)
 {
 	if (r->kind == SH__REC_STEP) {
 		round->last = *r;
@@ -233,12 +233,12 @@ static int sh__take(sh_project *p, sh__round *round, const sh__record *r)
 	} else if (r->kind == SH__REC_DONE) {
 		round->done = true;
 	} else if (r->kind == SH__REC_FAILED) {
-		const sh_app *app = sh__known(p, r->app);
-		if (app != NULL && app->optional && !sh__judged(p, app->label)) {
+		const sh_app *app = sh_app__known(p, r->app);
+		if (app != NULL && app->optional && !sh_app__judged(p, app->label)) {
 			char text[sizeof r->text];
 			memcpy(text, r->text, sizeof text);
 			text[sizeof text - 1] = '\0';
-			return sh__add_verdict(p, app->label, text, true);
+			return sh_app__add_verdict(p, app->label, text, true);
 		}
 	}
 	return 0;
@@ -247,7 +247,7 @@ static int sh__take(sh_project *p, sh__round *round, const sh__record *r)
 /* Reads what the child wrote so far into `buf` (holding *have bytes of a
  * record), taking in every whole record. Returns 1 at the end of the
  * pipe, 0 otherwise, or SH_ENOMEM. */
-static int sh__drain(sh_project *p, sh__round *round, int fd, unsigned char *buf, size_t *have)
+static int sh_app__drain(sh_project *p, sh__round *round, int fd, unsigned char *buf, size_t *have)
 {
 	for (;;) {
 		ssize_t n = read(fd, buf + *have, sizeof(sh__record) - *have);
@@ -263,7 +263,7 @@ static int sh__drain(sh_project *p, sh__round *round, int fd, unsigned char *buf
 		*have = 0;
 		sh__record r;
 		memcpy(&r, buf, sizeof r);
-		if (sh__take(p, round, &r) < 0)
+		if (sh_app__take(p, round, &r) < 0)
 			return SH_ENOMEM;
 	}
 }
@@ -271,7 +271,7 @@ static int sh__drain(sh_project *p, sh__round *round, int fd, unsigned char *buf
 /* Waits for the child `pid`: reads its reports from `fd` (non-blocking)
  * until it is gone, allowing each step `timeout` seconds; kills it when a
  * step takes longer. Returns 0 or SH_ENOMEM (the child is gone then too). */
-static int sh__wait(sh_project *p, sh__round *round, pid_t pid, int fd, unsigned timeout)
+static int sh_app__wait(sh_project *p, sh__round *round, pid_t pid, int fd, unsigned timeout)
 {
 	unsigned char buf[sizeof(sh__record)];
 	size_t have = 0;
@@ -281,7 +281,7 @@ static int sh__wait(sh_project *p, sh__round *round, pid_t pid, int fd, unsigned
 	unsigned long steps = round->steps;
 	for (;;) {
 		if (!eof) {
-			int got = sh__drain(p, round, fd, buf, &have);
+			int got = sh_app__drain(p, round, fd, buf, &have);
 			if (got < 0) {
 				rc = got;
 				break;
@@ -295,7 +295,7 @@ static int sh__wait(sh_project *p, sh__round *round, pid_t pid, int fd, unsigned
 		pid_t w = waitpid(pid, &round->status, WNOHANG);
 		if (w == pid || (w < 0 && errno != EINTR)) {
 			if (!eof)
-				rc = sh__drain(p, round, fd, buf, &have) < 0 ? SH_ENOMEM : 0;
+				rc = sh_app__drain(p, round, fd, buf, &have) < 0 ? SH_ENOMEM : 0;
 			return rc;
 		}
 		long long left = deadline - sh__monotonic_ms();
@@ -320,7 +320,7 @@ static int sh__wait(sh_project *p, sh__round *round, pid_t pid, int fd, unsigned
 
 /* Runs the child once. Returns 0 with *round filled, or a negative code
  * (SH_EIO: no pipe or no fork) with the reason in the error channel. */
-static int sh__round_run(sh_project *p, sh__round *round, int out)
+static int sh_app__round_run(sh_project *p, sh__round *round, int out)
 {
 	*round = (sh__round){ .last = { .kind = SH__REC_STEP, .step = SH__STEP_START } };
 	if (out >= 0 && (ftruncate(out, 0) != 0 || lseek(out, 0, SEEK_SET) != 0))
@@ -339,18 +339,18 @@ static int sh__round_run(sh_project *p, sh__round *round, int out)
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		sh__child(p, parent, fds[1], out);
+		sh_app__child(p, parent, fds[1], out);
 	}
 	close(fds[1]);
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
-	int rc = sh__wait(p, round, pid, fds[0], p->ready_timeout);
+	int rc = sh_app__wait(p, round, pid, fds[0], p->ready_timeout);
 	close(fds[0]);
 	return rc;
 }
 
 /* Writes into `line` the last line the child printed from byte `from` on
  * ("" when none), with control characters replaced, shortened. */
-static void sh__last_output(char *line, size_t size, int fd, long long from)
+static void sh_app__last_output(char *line, size_t size, int fd, long long from)
 {
 	line[0] = '\0';
 	struct stat st;
@@ -376,7 +376,7 @@ static void sh__last_output(char *line, size_t size, int fd, long long from)
 		snprintf(line, size, "%s", begin);
 }
 
-static const char *sh__step_name(sh__step step)
+static const char *sh_app__step_name(sh__step step)
 {
 	switch (step) {
 	case SH__STEP_OPEN: return "in dlopen() (a constructor of the library)";
@@ -390,12 +390,12 @@ static const char *sh__step_name(sh__step step)
 }
 
 /* Says how the round ended ("crashed in ready(): SIGSEGV (...)") in `what`. */
-static void sh__describe(char *what, size_t size, const sh__round *round, unsigned timeout,
+static void sh_app__describe(char *what, size_t size, const sh__round *round, unsigned timeout,
 	int out)
 {
-	const char *step = sh__step_name((sh__step)round->last.step);
+	const char *step = sh_app__step_name((sh__step)round->last.step);
 	char last[240];
-	sh__last_output(last, sizeof last, out, round->last.output);
+	sh_app__last_output(last, sizeof last, out, round->last.output);
 	int n;
 	if (round->timed_out)
 		n = snprintf(what, size, "hung %s: no return within %u s (ready_timeout); killed",
@@ -416,20 +416,20 @@ static void sh__describe(char *what, size_t size, const sh__round *round, unsign
  * crashes, hangs or exits. Returns 0; SH_ELOAD when the child failed in a
  * step of the host's, described in `host` (else left ""); SH_ENOMEM,
  * SH_EIO. */
-static int sh__rounds(sh_project *p, int out, char *host, size_t host_size)
+static int sh_app__rounds(sh_project *p, int out, char *host, size_t host_size)
 {
 	host[0] = '\0';
 	for (size_t left = p->order_count + 1; left > 0; left--) {
 		sh__round round;
-		int rc = sh__round_run(p, &round, out);
+		int rc = sh_app__round_run(p, &round, out);
 		if (rc < 0)
 			return rc;
 		if (round.done && !round.timed_out && WIFEXITED(round.status)
 				&& WEXITSTATUS(round.status) == 0)
 			return 0;
 		char what[512];
-		sh__describe(what, sizeof what, &round, p->ready_timeout, out);
-		const sh_app *app = sh__known(p, round.last.app);
+		sh_app__describe(what, sizeof what, &round, p->ready_timeout, out);
+		const sh_app *app = sh_app__known(p, round.last.app);
 		if (app == NULL) {
 			snprintf(host, host_size, "loading the plugins %s", what);
 			return SH_ELOAD;
@@ -437,11 +437,11 @@ static int sh__rounds(sh_project *p, int out, char *host, size_t host_size)
 		char text[1024];
 		snprintf(text, sizeof text, "plugin '%s' (%s): %s", app->label, app->library_path,
 			what);
-		if (sh__judged(p, app->label)) {   /* cannot happen: the child left it out */
+		if (sh_app__judged(p, app->label)) {   /* cannot happen: the child left it out */
 			snprintf(host, host_size, "%s", text);
 			return SH_ELOAD;
 		}
-		if ((rc = sh__add_verdict(p, app->label, text, app->optional)) < 0)
+		if ((rc = sh_app__add_verdict(p, app->label, text, app->optional)) < 0)
 			return rc;
 	}
 	return 0;
@@ -451,13 +451,13 @@ static int sh__rounds(sh_project *p, int out, char *host, size_t host_size)
  * found failing, and records a problem for each required one, and `host`
  * when not "". Returns 0, SH_ELOAD when a problem was recorded, or as
  * sh_project_read(). */
-static int sh__apply_verdicts(sh_project *p, const char *host)
+static int sh_app__apply_verdicts(sh_project *p, const char *host)
 {
 	bool leave_out = false;
 	for (size_t i = 0; i < p->verdict_count; i++)
 		leave_out |= p->verdicts[i].optional;
 	if (leave_out) {
-		int rc = sh__project_reread(p);
+		int rc = sh_app__project_reread(p);
 		if (rc < 0)
 			return rc;
 	}
@@ -467,10 +467,10 @@ static int sh__apply_verdicts(sh_project *p, const char *host)
 		if (app == NULL)
 			continue;   /* left out, or left out as a dependent */
 		app->crashed = true;
-		sh__problem_add(&p->problems, SH_ELOAD, NULL, 0, 0, "%s", v->text);
+		sh_manifest__problem_add(&p->problems, SH_ELOAD, NULL, 0, 0, "%s", v->text);
 	}
 	if (host[0] != '\0') {
-		sh__problem_add(&p->problems, SH_ELOAD, NULL, 0, 0, "%s", host);
+		sh_manifest__problem_add(&p->problems, SH_ELOAD, NULL, 0, 0, "%s", host);
 		p->probe_fatal = true;
 	}
 	if (p->problems.oom)
@@ -499,8 +499,8 @@ int sh_project_probe(sh_project *p)
 	if (out < 0)
 		out = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	char host[1024];
-	int rc = sh__rounds(p, out, host, sizeof host);
+	int rc = sh_app__rounds(p, out, host, sizeof host);
 	if (out >= 0)
 		close(out);
-	return rc == 0 || rc == SH_ELOAD ? sh__apply_verdicts(p, host) : rc;
+	return rc == 0 || rc == SH_ELOAD ? sh_app__apply_verdicts(p, host) : rc;
 }

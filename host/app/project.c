@@ -28,8 +28,8 @@ int sh_project_new(sh_project **out)
 		free(p);
 		return rc;
 	}
-	sh_models_set_reporter(p->models, sh__models_reporter, p);
-	rc = sh__live_init(p);
+	sh_models_set_reporter(p->models, sh_app__models_reporter, p);
+	rc = sh_app__live_init(p);
 	if (rc < 0) {
 		sh_models_free(p->models);
 		sh_hub_free(p->hub);
@@ -48,18 +48,18 @@ void sh_project_free(sh_project *p)
 	if (p == NULL)
 		return;
 	for (size_t i = p->order_count; i-- > 0;)
-		sh__app_unload(p->order[i]);
+		sh_app__app_unload(p->order[i]);
 	sh_database_close(p->database);
 	sh_models_free(p->models);
 	for (size_t i = 0; i < p->app_count; i++)
-		sh__app_free(p->apps[i]);
+		sh_app__app_free(p->apps[i]);
 	free(p->apps);
 	free(p->order);
 	for (size_t i = 0; i < p->app_doc_count; i++)
-		sh__doc_free(p->app_docs[i]);
+		sh_manifest__doc_free(p->app_docs[i]);
 	free(p->app_docs);
-	sh__doc_free(p->doc);
-	sh__live_dispose(p);   /* after the apps: values they were given stay valid until then */
+	sh_manifest__doc_free(p->doc);
+	sh_app__live_dispose(p);   /* after the apps: values they were given stay valid until then */
 	for (size_t i = 0; i < p->plugin_dir_count; i++)
 		free(p->plugin_dirs[i]);
 	free(p->plugin_dirs);
@@ -67,9 +67,9 @@ void sh_project_free(sh_project *p)
 	free(p->db_name);
 	free(p->dir);
 	free(p->path);
-	sh__problems_dispose(&p->problems);
-	sh__problems_dispose(&p->warnings);
-	sh__verdicts_dispose(p);
+	sh_manifest__problems_dispose(&p->problems);
+	sh_manifest__problems_dispose(&p->warnings);
+	sh_app__verdicts_dispose(p);
 	sh_hub_free(p->hub);
 	free(p);
 }
@@ -85,7 +85,7 @@ const char *sh_project_settings_path(const char *option)
 }
 
 /* The result of reading or loading, from what was recorded. */
-static int sh__outcome(const sh_project *p, int code)
+static int sh_app__outcome(const sh_project *p, int code)
 {
 	if (p->problems.oom)
 		return sh_error_set(SH_ENOMEM, "out of memory");
@@ -96,7 +96,7 @@ static int sh__outcome(const sh_project *p, int code)
 }
 
 /* Marks the installed apps listed in optional_apps. */
-static void sh__mark_optional(sh_project *p)
+static void sh_app__mark_optional(sh_project *p)
 {
 	for (size_t i = 0; i < sh_value_length(p->optional_value); i++) {
 		const char *label = sh_value_string(sh_value_at(p->optional_value, i));
@@ -107,7 +107,7 @@ static void sh__mark_optional(sh_project *p)
 }
 
 /* Returns the optional verdict about `label`, NULL when none. */
-static const sh__verdict *sh__left_out_verdict(const sh_project *p, const char *label)
+static const sh__verdict *sh_app__left_out_verdict(const sh_project *p, const char *label)
 {
 	for (size_t i = 0; i < p->verdict_count; i++)
 		if (p->verdicts[i].optional && strcmp(p->verdicts[i].label, label) == 0)
@@ -116,7 +116,7 @@ static const sh__verdict *sh__left_out_verdict(const sh_project *p, const char *
 }
 
 /* Returns the app labelled `label` among every app read, NULL when none. */
-static const sh_app *sh__any_app(const sh_project *p, const char *label)
+static const sh_app *sh_app__any_app(const sh_project *p, const char *label)
 {
 	for (size_t i = 0; i < p->app_count; i++)
 		if (strcmp(p->apps[i]->label, label) == 0)
@@ -130,23 +130,23 @@ static const sh_app *sh__any_app(const sh_project *p, const char *label)
  * order so that a dependency is decided before its dependents; records a
  * warning for each.
  */
-static void sh__leave_out(sh_project *p)
+static void sh_app__leave_out(sh_project *p)
 {
 	size_t kept = 0;
 	for (size_t i = 0; i < p->order_count; i++) {
 		sh_app *app = p->order[i];
-		const sh__verdict *v = sh__left_out_verdict(p, app->label);
+		const sh__verdict *v = sh_app__left_out_verdict(p, app->label);
 		const char *dep = NULL;
 		for (size_t k = 0; v == NULL && dep == NULL && k < app->depends_count; k++) {
-			const sh_app *d = sh__any_app(p, app->depends[k]);
+			const sh_app *d = sh_app__any_app(p, app->depends[k]);
 			if (d != NULL && !d->installed)
 				dep = d->label;
 		}
 		if (v != NULL)
-			sh__problem_add(&p->warnings, SH_ELOAD, NULL, 0, 0,
+			sh_manifest__problem_add(&p->warnings, SH_ELOAD, NULL, 0, 0,
 				"optional app '%s' left out: %s", app->label, v->text);
 		else if (dep != NULL)
-			sh__problem_add(&p->warnings, SH_ELOAD, NULL, 0, 0,
+			sh_manifest__problem_add(&p->warnings, SH_ELOAD, NULL, 0, 0,
 				"app '%s' left out: it depends on '%s', which was left out", app->label, dep);
 		if (v != NULL || dep != NULL)
 			app->installed = false;   /* its dependents see it */
@@ -157,21 +157,21 @@ static void sh__leave_out(sh_project *p)
 }
 
 /* Reads the manifests into the project (which holds its path). */
-static int sh__read(sh_project *p)
+static int sh_app__read(sh_project *p)
 {
-	int rc = sh__doc_read(&p->doc, p->path, &p->problems);
+	int rc = sh_manifest__doc_read(&p->doc, p->path, &p->problems);
 	if (rc == SH_ENOMEM || p->doc == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	if (rc == 0) {
-		sh__project_manifest_apply(p);
-		sh__discover_apps(p);
-		sh__resolve_apps(p);
-		sh__mark_optional(p);
+		sh_app__project_manifest_apply(p);
+		sh_app__discover_apps(p);
+		sh_app__resolve_apps(p);
+		sh_app__mark_optional(p);
 		if (p->problems.count == 0 && p->verdict_count > 0)
-			sh__leave_out(p);
-		sh__project_declare_models(p);
+			sh_app__leave_out(p);
+		sh_app__project_declare_models(p);
 	}
-	rc = sh__outcome(p, SH_EMANIFEST);
+	rc = sh_app__outcome(p, SH_EMANIFEST);
 	p->read_ok = rc == 0;
 	return rc;
 }
@@ -184,32 +184,32 @@ int sh_project_read(sh_project *p, const char *path)
 		return sh_error_set(SH_EINVAL, "the project was read already");
 	p->read_done = true;
 	p->path = strdup(path);
-	p->dir = sh__path_dir(path);
+	p->dir = sh_manifest__path_dir(path);
 	if (p->path == NULL || p->dir == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
-	return sh__read(p);
+	return sh_app__read(p);
 }
 
-/* Forgets what sh__read() read, keeping the path, the hub, the warnings,
+/* Forgets what sh_app__read() read, keeping the path, the hub, the warnings,
  * the verdicts, and the project document (settings handed out stay valid).
  * Every field that reading fills must be reset here. */
-static int sh__unread(sh_project *p)
+static int sh_app__unread(sh_project *p)
 {
 	sh_models_free(p->models);   /* first: it may borrow from the documents */
 	p->models = NULL;
 	for (size_t i = 0; i < p->app_count; i++)
-		sh__app_free(p->apps[i]);
+		sh_app__app_free(p->apps[i]);
 	free(p->apps);
 	free(p->order);
 	for (size_t i = 0; i < p->app_doc_count; i++)
-		sh__doc_free(p->app_docs[i]);
+		sh_manifest__doc_free(p->app_docs[i]);
 	free(p->app_docs);
 	for (size_t i = 0; i < p->plugin_dir_count; i++)
 		free(p->plugin_dirs[i]);
 	free(p->plugin_dirs);
 	free(p->plugin_dir_values);
 	free(p->db_name);
-	sh__problems_dispose(&p->problems);
+	sh_manifest__problems_dispose(&p->problems);
 	p->apps = p->order = NULL;
 	p->app_docs = NULL;
 	p->plugin_dirs = NULL;
@@ -224,23 +224,23 @@ static int sh__unread(sh_project *p)
 	p->settings = p->live.base = NULL;
 	sh__doc *doc = p->doc;
 	p->doc = NULL;
-	int rc = sh__live_keep(p, doc);
+	int rc = sh_app__live_keep(p, doc);
 	if (rc == 0)
 		rc = sh_models_new(&p->models, p->hub);
 	if (rc == 0)
-		sh_models_set_reporter(p->models, sh__models_reporter, p);
+		sh_models_set_reporter(p->models, sh_app__models_reporter, p);
 	return rc;
 }
 
-int sh__project_reread(sh_project *p)
+int sh_app__project_reread(sh_project *p)
 {
 	p->read_ok = false;
-	int rc = sh__unread(p);
-	return rc < 0 ? rc : sh__read(p);
+	int rc = sh_app__unread(p);
+	return rc < 0 ? rc : sh_app__read(p);
 }
 
 /* Returns the first dependency of `app` that is not ready, NULL when none. */
-static const sh_app *sh__unready_dependency(const sh_project *p, const sh_app *app)
+static const sh_app *sh_app__unready_dependency(const sh_project *p, const sh_app *app)
 {
 	for (size_t k = 0; k < app->depends_count; k++) {
 		const sh_app *dep = sh_project_app(p, app->depends[k]);
@@ -251,7 +251,7 @@ static const sh_app *sh__unready_dependency(const sh_project *p, const sh_app *a
 }
 
 /* Returns the first dependency of `app` that failed, NULL when none. */
-static const sh_app *sh__failed_dependency(const sh_project *p, const sh_app *app)
+static const sh_app *sh_app__failed_dependency(const sh_project *p, const sh_app *app)
 {
 	for (size_t k = 0; k < app->depends_count; k++) {
 		const sh_app *dep = sh_project_app(p, app->depends[k]);
@@ -262,56 +262,56 @@ static const sh_app *sh__failed_dependency(const sh_project *p, const sh_app *ap
 }
 
 /* Marks `app` failed because of `dep` and unloads what was opened of it. */
-static void sh__skip_dependent(sh_project *p, sh_app *app, const sh_app *dep)
+static void sh_app__skip_dependent(sh_project *p, sh_app *app, const sh_app *dep)
 {
 	app->failed = true;
-	sh__app_unload(app);
-	sh__problem_add(&p->problems, SH_ELOAD, NULL, 0, 0,
+	sh_app__app_unload(app);
+	sh_manifest__problem_add(&p->problems, SH_ELOAD, NULL, 0, 0,
 		"app '%s' not loaded: it depends on '%s', which failed to load",
 		app->label, dep->label);
 }
 
-static void sh__app_failed(sh_project *p, sh_app *app, int rc)
+static void sh_app__app_failed(sh_project *p, sh_app *app, int rc)
 {
 	app->failed = true;
 	size_t before = p->problems.count;
-	sh__problem_add(&p->problems, rc, NULL, 0, 0, "plugin '%s' (%s): %s",
+	sh_manifest__problem_add(&p->problems, rc, NULL, 0, 0, "plugin '%s' (%s): %s",
 		app->label, app->library_path, sh_error_last()->message);
 	if (p->problems.count > before)
-		sh__probe_failed(p, app, p->problems.items[before].text);
+		sh_app__probe_failed(p, app, p->problems.items[before].text);
 }
 
 /* Step 1: open every plugin, calling early(), in load order. */
-static void sh__open_apps(sh_project *p)
+static void sh_app__open_apps(sh_project *p)
 {
 	sh__safety cache = { NULL };
 	int rc;
 	for (size_t i = 0; i < p->order_count; i++) {
 		sh_app *app = p->order[i];
-		const sh_app *dep = sh__failed_dependency(p, app);
+		const sh_app *dep = sh_app__failed_dependency(p, app);
 		if (app->crashed)
 			app->failed = true;   /* the probe recorded why */
 		else if (dep != NULL)
-			sh__skip_dependent(p, app, dep);
-		else if ((rc = sh__app_open(app, &cache)) < 0)
-			sh__app_failed(p, app, rc);
+			sh_app__skip_dependent(p, app, dep);
+		else if ((rc = sh_app__app_open(app, &cache)) < 0)
+			sh_app__app_failed(p, app, rc);
 	}
-	sh__safety_dispose(&cache);
+	sh_app__safety_dispose(&cache);
 }
 
 /* Steps 2 and 3: prepare the models (class_prepared), open the database.
  * Returns false, with a problem recorded, when either fails. */
-static bool sh__prepare_models(sh_project *p)
+static bool sh_app__prepare_models(sh_project *p)
 {
 	size_t before = p->problems.count;
 	int rc = sh_models_prepare(p->models);
 	if (rc < 0) {
 		if (p->problems.count == before)
-			sh__problem_add(&p->problems, rc, NULL, 0, 0, "models: %s",
+			sh_manifest__problem_add(&p->problems, rc, NULL, 0, 0, "models: %s",
 				sh_error_last()->message);
 		return false;
 	}
-	char *path = p->db_name ? NULL : sh__path_join(p->dir, SH_PROJECT_DEFAULT_DB);
+	char *path = p->db_name ? NULL : sh_manifest__path_join(p->dir, SH_PROJECT_DEFAULT_DB);
 	if (p->db_name == NULL && path == NULL) {
 		p->problems.oom = true;
 		return false;
@@ -324,7 +324,7 @@ static bool sh__prepare_models(sh_project *p)
 		sh_database_close(p->database);
 	if (rc < 0) {
 		p->database = NULL;
-		sh__problem_add(&p->problems, rc, NULL, 0, 0, "database: %s",
+		sh_manifest__problem_add(&p->problems, rc, NULL, 0, 0, "database: %s",
 			sh_error_last()->message);
 		return false;
 	}
@@ -332,20 +332,20 @@ static bool sh__prepare_models(sh_project *p)
 }
 
 /* Step 4: ready() of every app that opened, in load order. */
-static void sh__ready_apps(sh_project *p)
+static void sh_app__ready_apps(sh_project *p)
 {
 	for (size_t i = 0; i < p->order_count; i++) {
 		sh_app *app = p->order[i];
 		if (app->failed)
 			continue;
-		const sh_app *dep = sh__failed_dependency(p, app);
+		const sh_app *dep = sh_app__failed_dependency(p, app);
 		if (dep == NULL)
-			dep = sh__unready_dependency(p, app);
+			dep = sh_app__unready_dependency(p, app);
 		int rc;
 		if (dep != NULL)
-			sh__skip_dependent(p, app, dep);
-		else if ((rc = sh__app_ready(app)) < 0)
-			sh__app_failed(p, app, rc);
+			sh_app__skip_dependent(p, app, dep);
+		else if ((rc = sh_app__app_ready(app)) < 0)
+			sh_app__app_failed(p, app, rc);
 	}
 }
 
@@ -357,12 +357,12 @@ int sh_project_load(sh_project *p)
 		return sh_error_set(SH_EINVAL, "the project was loaded already");
 	p->load_done = true;
 	if (p->probe_fatal)
-		return sh__outcome(p, SH_ELOAD);   /* it would crash here as well */
-	sh__open_apps(p);
-	sh__probe_step(p, NULL, SH__STEP_MODELS);
-	if (sh__prepare_models(p))
-		sh__ready_apps(p);
-	return sh__outcome(p, SH_ELOAD);
+		return sh_app__outcome(p, SH_ELOAD);   /* it would crash here as well */
+	sh_app__open_apps(p);
+	sh_app__probe_step(p, NULL, SH__STEP_MODELS);
+	if (sh_app__prepare_models(p))
+		sh_app__ready_apps(p);
+	return sh_app__outcome(p, SH_ELOAD);
 }
 
 sh_hub *sh_project_hub(const sh_project *p)
@@ -475,10 +475,10 @@ int sh_app_model(const sh_model **out, const sh_app *app, const char *name)
 	return sh_models_lookup(out, app->project->models, label);
 }
 
-int sh_app_db(sh_db **out, sh_app *app)
+int sh_app_conn(sh_conn **out, sh_app *app)
 {
 	if (out == NULL || app == NULL)
-		return sh_error_set(SH_EINVAL, "sh_app_db: out and app are required");
+		return sh_error_set(SH_EINVAL, "sh_app_conn: out and app are required");
 	if (app->project->database == NULL)
 		return sh_error_set(SH_EINVAL, "app '%s': the database is not open yet (it opens "
 			"after early(), once the models are prepared)", app->label);

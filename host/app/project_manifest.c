@@ -1,7 +1,7 @@
 /*
  * project_manifest.c: the keys of the project manifest and what the project
  * keeps of them. To add a key: add a row to sh__project_keys (or to the
- * table of its section) and read it in sh__project_manifest_apply().
+ * table of its section) and read it in sh_app__project_manifest_apply().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +43,11 @@ static const sh__key sh__database_keys[] = {
 /* The database engines the host knows. */
 static const char *const sh__engines[] = { "sqlite" };
 
-static void sh__apply_database(sh_project *p, const sh_value *db)
+static void sh_app__apply_database(sh_project *p, const sh_value *db)
 {
 	if (db == NULL || db->type != SH_VALUE_MAP)
 		return;
-	sh__schema_check(&p->problems, db, sh__database_keys, SH__COUNT(sh__database_keys),
+	sh_manifest__schema_check(&p->problems, db, sh__database_keys, SH__COUNT(sh__database_keys),
 		"database");
 	const sh_value *engine = sh_value_get(db, "engine");
 	const char *name = sh_value_string(engine);
@@ -56,7 +56,7 @@ static void sh__apply_database(sh_project *p, const sh_value *db)
 		for (size_t i = 0; i < SH__COUNT(sh__engines) && !known; i++)
 			known = strcmp(name, sh__engines[i]) == 0;
 		if (!known)
-			sh__problem_at(&p->problems, SH_EMANIFEST, engine,
+			sh_manifest__problem_at(&p->problems, SH_EMANIFEST, engine,
 				"unknown database engine '%s' (sighost supports 'sqlite')", name);
 		p->db_engine = name;
 	}
@@ -65,19 +65,19 @@ static void sh__apply_database(sh_project *p, const sh_value *db)
 	if (mode != NULL && strcmp(mode, "normal") == 0)
 		p->db_sync = SH_DB_SYNC_NORMAL;
 	else if (mode != NULL && strcmp(mode, "full") != 0)
-		sh__problem_at(&p->problems, SH_EMANIFEST, sync,
+		sh_manifest__problem_at(&p->problems, SH_EMANIFEST, sync,
 			"database.synchronous must be 'full' or 'normal', not '%s'", mode);
 	const sh_value *timeout = sh_value_get(db, "timeout");
 	if (sh_value_type_of(timeout) == SH_VALUE_INT) {
 		if (timeout->integer < 0 || timeout->integer > SH__DB_TIMEOUT_MAX)
-			sh__problem_at(&p->problems, SH_EMANIFEST, timeout,
+			sh_manifest__problem_at(&p->problems, SH_EMANIFEST, timeout,
 				"database.timeout must be from 0 to %d seconds, not %lld", SH__DB_TIMEOUT_MAX,
 				(long long)timeout->integer);
 		else
 			p->db_timeout = timeout;
 	}
 	const char *file = sh_value_path_string(db, "name", NULL);
-	if (file != NULL && (p->db_name = sh__path_join(p->dir, file)) == NULL)
+	if (file != NULL && (p->db_name = sh_manifest__path_join(p->dir, file)) == NULL)
 		p->problems.oom = true;
 }
 
@@ -85,14 +85,14 @@ static void sh__apply_database(sh_project *p, const sh_value *db)
 #define SH__READY_TIMEOUT 10
 #define SH__READY_TIMEOUT_MAX 3600
 
-static void sh__apply_ready_timeout(sh_project *p, const sh_value *v)
+static void sh_app__apply_ready_timeout(sh_project *p, const sh_value *v)
 {
 	int64_t n;
 	p->ready_timeout = SH__READY_TIMEOUT;
 	if (v == NULL || sh_value_int(&n, v) < 0)
 		return;   /* absent, or the wrong type (reported by the schema) */
 	if (n < 1 || n > SH__READY_TIMEOUT_MAX)
-		sh__problem_at(&p->problems, SH_EMANIFEST, v,
+		sh_manifest__problem_at(&p->problems, SH_EMANIFEST, v,
 			"'ready_timeout' must be from 1 to %d seconds, not %lld", SH__READY_TIMEOUT_MAX,
 			(long long)n);
 	else
@@ -100,7 +100,7 @@ static void sh__apply_ready_timeout(sh_project *p, const sh_value *v)
 }
 
 /* Returns true when `list` holds the string `text` before index `end`. */
-static bool sh__listed(const sh_value *list, size_t end, const char *text)
+static bool sh_app__listed(const sh_value *list, size_t end, const char *text)
 {
 	for (size_t i = 0; i < end && i < sh_value_length(list); i++) {
 		const char *s = sh_value_string(sh_value_at(list, i));
@@ -111,7 +111,7 @@ static bool sh__listed(const sh_value *list, size_t end, const char *text)
 }
 
 /* Checks that every label of optional_apps is in installed_apps, once. */
-static void sh__apply_optional_apps(sh_project *p, const sh_value *optional,
+static void sh_app__apply_optional_apps(sh_project *p, const sh_value *optional,
 	const sh_value *installed)
 {
 	if (sh_value_type_of(optional) != SH_VALUE_LIST)
@@ -132,24 +132,24 @@ static void sh__apply_optional_apps(sh_project *p, const sh_value *optional,
 		const char *label = sh_value_string(item);
 		if (label == NULL)
 			continue;   /* reported by the schema */
-		if (sh__listed(optional, i, label)) {
-			sh__problem_at(&p->problems, SH_EMANIFEST, item,
+		if (sh_app__listed(optional, i, label)) {
+			sh_manifest__problem_at(&p->problems, SH_EMANIFEST, item,
 				"app '%s' is listed twice in optional_apps", label);
-		} else if (!sh__listed(installed, m, label)) {
-			const char *near = sh__suggest(label, labels, count);
+		} else if (!sh_app__listed(installed, m, label)) {
+			const char *near = sh_base__suggest(label, labels, count);
 			if (near != NULL)
-				sh__problem_at(&p->problems, SH_EMANIFEST, item,
+				sh_manifest__problem_at(&p->problems, SH_EMANIFEST, item,
 					"app '%s' in optional_apps is not in installed_apps (did you mean '%s'?)",
 					label, near);
 			else
-				sh__problem_at(&p->problems, SH_EMANIFEST, item,
+				sh_manifest__problem_at(&p->problems, SH_EMANIFEST, item,
 					"app '%s' in optional_apps is not in installed_apps", label);
 		}
 	}
 	free(labels);
 }
 
-static void sh__apply_plugin_dirs(sh_project *p, const sh_value *dirs)
+static void sh_app__apply_plugin_dirs(sh_project *p, const sh_value *dirs)
 {
 	size_t n = sh_value_length(dirs);
 	if (sh_value_type_of(dirs) != SH_VALUE_LIST || n == 0)
@@ -165,7 +165,7 @@ static void sh__apply_plugin_dirs(sh_project *p, const sh_value *dirs)
 		const char *dir = sh_value_string(item);
 		if (dir == NULL)
 			continue;   /* reported by the schema */
-		char *joined = sh__path_join(p->dir, dir);
+		char *joined = sh_manifest__path_join(p->dir, dir);
 		if (joined == NULL) {
 			p->problems.oom = true;
 			return;
@@ -173,7 +173,7 @@ static void sh__apply_plugin_dirs(sh_project *p, const sh_value *dirs)
 		char *real = realpath(joined, NULL);
 		struct stat st;
 		if (real == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
-			sh__problem_at(&p->problems, SH_EMANIFEST, item,
+			sh_manifest__problem_at(&p->problems, SH_EMANIFEST, item,
 				"plugin directory '%s' is not a directory (looked for %s)", dir, joined);
 			free(real);
 			free(joined);
@@ -185,31 +185,31 @@ static void sh__apply_plugin_dirs(sh_project *p, const sh_value *dirs)
 	}
 }
 
-size_t sh__project_manifest_check(sh__problems *problems, const sh_value *root)
+size_t sh_app__project_manifest_check(sh__problems *problems, const sh_value *root)
 {
-	return sh__schema_check(problems, root, sh__project_keys, SH__COUNT(sh__project_keys),
+	return sh_manifest__schema_check(problems, root, sh__project_keys, SH__COUNT(sh__project_keys),
 		"project manifest");
 }
 
-void sh__project_manifest_apply(sh_project *p)
+void sh_app__project_manifest_apply(sh_project *p)
 {
 	const sh_value *root = p->doc->root;
 	if (root == NULL) {
-		sh__problem_add(&p->problems, SH_EMANIFEST, p->path, 0, 0,
+		sh_manifest__problem_add(&p->problems, SH_EMANIFEST, p->path, 0, 0,
 			"the project manifest is empty; expected a map with at least 'project'");
 		return;
 	}
-	if (sh__schema_check(&p->problems, root, sh__project_keys, SH__COUNT(sh__project_keys),
+	if (sh_manifest__schema_check(&p->problems, root, sh__project_keys, SH__COUNT(sh__project_keys),
 			"project manifest") > 0 && root->type != SH_VALUE_MAP)
 		return;
 	p->name = sh_value_path_string(root, "project", "");
-	sh__apply_database(p, sh_value_get(root, "database"));
-	sh__apply_plugin_dirs(p, sh_value_get(root, "plugin_dirs"));
+	sh_app__apply_database(p, sh_value_get(root, "database"));
+	sh_app__apply_plugin_dirs(p, sh_value_get(root, "plugin_dirs"));
 	const sh_value *installed = sh_value_get(root, "installed_apps");
 	if (sh_value_type_of(installed) == SH_VALUE_LIST)
 		p->installed_value = installed;
-	sh__apply_optional_apps(p, sh_value_get(root, "optional_apps"), p->installed_value);
-	sh__apply_ready_timeout(p, sh_value_get(root, "ready_timeout"));
+	sh_app__apply_optional_apps(p, sh_value_get(root, "optional_apps"), p->installed_value);
+	sh_app__apply_ready_timeout(p, sh_value_get(root, "ready_timeout"));
 	const sh_value *settings = sh_value_get(root, "settings");
 	if (sh_value_type_of(settings) == SH_VALUE_MAP)
 		p->settings = p->live.base = settings;

@@ -19,7 +19,7 @@
 
 #include "internal.h"
 
-static const char *sh__who_writes(mode_t mode)
+static const char *sh_app__who_writes(mode_t mode)
 {
 	if ((mode & S_IWGRP) && (mode & S_IWOTH))
 		return "group and others";
@@ -28,7 +28,7 @@ static const char *sh__who_writes(mode_t mode)
 
 /* Checks one path; `kind` is "file" or "directory"; `near` for the file
  * and its own directory, where a sticky bit excuses nothing. */
-static int sh__check(const char *path, const struct stat *st, const char *kind, bool near)
+static int sh_app__safety_check(const char *path, const struct stat *st, const char *kind, bool near)
 {
 	uid_t me = geteuid();
 	if (st->st_uid != 0 && st->st_uid != me)
@@ -40,18 +40,18 @@ static int sh__check(const char *path, const struct stat *st, const char *kind, 
 		return 0;
 	return sh_error_set(SH_EPERM,
 		"bad modes for %s %s: writable by %s (mode %04o); fix with chmod go-w %s",
-		kind, path, sh__who_writes(st->st_mode), (unsigned)(st->st_mode & 07777), path);
+		kind, path, sh_app__who_writes(st->st_mode), (unsigned)(st->st_mode & 07777), path);
 }
 
-static int sh__check_file(const char *real, const struct stat *st)
+static int sh_app__check_file(const char *real, const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode))
 		return sh_error_set(SH_ELOAD, "%s is not a regular file", real);
-	return sh__check(real, st, "file", true);
+	return sh_app__safety_check(real, st, "file", true);
 }
 
 /* Checks the directory `dir` (absolute, resolved) and every one above it. */
-static int sh__check_dirs(const char *dir)
+static int sh_app__check_dirs(const char *dir)
 {
 	char *walk = strdup(dir);
 	if (walk == NULL)
@@ -63,7 +63,7 @@ static int sh__check_dirs(const char *dir)
 		if (stat(walk, &st) != 0)
 			rc = sh_error_set(SH_EIO, "cannot stat %s: %s", walk, strerror(errno));
 		else
-			rc = sh__check(walk, &st, "directory", near);
+			rc = sh_app__safety_check(walk, &st, "directory", near);
 		char *slash = strrchr(walk, '/');
 		if (rc < 0 || slash == NULL || strcmp(walk, "/") == 0)
 			break;
@@ -78,7 +78,7 @@ static int sh__check_dirs(const char *dir)
 }
 
 /* The slow path: resolve every link, then check the file and all above. */
-static int sh__check_resolved(const char *path, sh__safety *cache)
+static int sh_app__check_resolved(const char *path, sh__safety *cache)
 {
 	char *real = realpath(path, NULL);
 	if (real == NULL) {
@@ -92,31 +92,31 @@ static int sh__check_resolved(const char *path, sh__safety *cache)
 	if (stat(real, &st) != 0)
 		rc = sh_error_set(SH_EIO, "cannot stat %s: %s", real, strerror(errno));
 	else
-		rc = sh__check_file(real, &st);
+		rc = sh_app__check_file(real, &st);
 	char *slash = strrchr(real, '/');
 	if (rc == 0) {
 		if (slash == real)
 			slash[1] = '\0';
 		else
 			*slash = '\0';
-		rc = sh__check_dirs(real);
+		rc = sh_app__check_dirs(real);
 	}
 	free(real);
 	if (rc == 0 && cache != NULL) {
 		/* Remember the directory as named and as resolved. */
 		free(cache->dir);
-		cache->dir = sh__path_dir(path);
+		cache->dir = sh_manifest__path_dir(path);
 	}
 	return rc;
 }
 
-int sh__path_is_safe(const char *path, sh__safety *cache)
+int sh_app__path_is_safe(const char *path, sh__safety *cache)
 {
 	const char *slash = strrchr(path, '/');
 	if (cache == NULL || cache->dir == NULL || slash == NULL
 			|| strlen(cache->dir) != (size_t)(slash - path)
 			|| strncmp(cache->dir, path, (size_t)(slash - path)) != 0)
-		return sh__check_resolved(path, cache);
+		return sh_app__check_resolved(path, cache);
 	struct stat st;
 	if (lstat(path, &st) != 0) {
 		if (errno == ENOENT)
@@ -124,11 +124,11 @@ int sh__path_is_safe(const char *path, sh__safety *cache)
 		return sh_error_set(SH_EIO, "cannot stat %s: %s", path, strerror(errno));
 	}
 	if (S_ISLNK(st.st_mode))
-		return sh__check_resolved(path, NULL);
-	return sh__check_file(path, &st);
+		return sh_app__check_resolved(path, NULL);
+	return sh_app__check_file(path, &st);
 }
 
-void sh__safety_dispose(sh__safety *cache)
+void sh_app__safety_dispose(sh__safety *cache)
 {
 	free(cache->dir);
 	cache->dir = NULL;

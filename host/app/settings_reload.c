@@ -33,7 +33,7 @@ typedef struct sh__setting_copy {
 	char key[];
 } sh__setting_copy;
 
-static void *sh__setting_copy_args(const void *args)
+static void *sh_app__setting_copy_args(const void *args)
 {
 	const sh_setting_changed_args *a = args;
 	size_t n = a->setting != NULL ? strlen(a->setting) + 1 : 0;
@@ -48,12 +48,12 @@ static void *sh__setting_copy_args(const void *args)
 	return c;
 }
 
-static void sh__setting_copy_free(void *copy)
+static void sh_app__setting_copy_free(void *copy)
 {
 	free(copy);
 }
 
-int sh__live_init(sh_project *p)
+int sh_app__live_init(sh_project *p)
 {
 	sh__live *live = &p->live;
 	live->watch_fd = -1;
@@ -69,7 +69,7 @@ int sh__live_init(sh_project *p)
 	int rc = sh_sender_intern(&live->sender, p->hub, SH_SETTINGS_SENDER);
 	if (rc == 0)
 		rc = sh_signal_set_copier(sh_hub_builtin(p->hub, SH_SETTING_CHANGED),
-			sh__setting_copy_args, sh__setting_copy_free);
+			sh_app__setting_copy_args, sh_app__setting_copy_free);
 	if (rc < 0) {
 		pthread_mutex_destroy(&live->lock);
 		live->lock_ready = false;
@@ -77,11 +77,11 @@ int sh__live_init(sh_project *p)
 	return rc;
 }
 
-void sh__live_dispose(sh_project *p)
+void sh_app__live_dispose(sh_project *p)
 {
 	sh__live *live = &p->live;
 	for (size_t i = 0; i < live->kept_count; i++)
-		sh__doc_free(live->kept[i]);
+		sh_manifest__doc_free(live->kept[i]);
 	free(live->kept);
 	for (size_t i = 0; i < live->override_count; i++)
 		free(live->overrides[i].key);
@@ -94,14 +94,14 @@ void sh__live_dispose(sh_project *p)
 	*live = (sh__live){ .watch_fd = -1 };
 }
 
-int sh__live_keep(sh_project *p, sh__doc *doc)
+int sh_app__live_keep(sh_project *p, sh__doc *doc)
 {
 	sh__live *live = &p->live;
 	if (live->kept_count == live->kept_capacity) {
 		size_t cap = live->kept_capacity ? live->kept_capacity * 2 : 8;
 		sh__doc **grown = realloc(live->kept, cap * sizeof *grown);
 		if (grown == NULL) {
-			sh__doc_free(doc);
+			sh_manifest__doc_free(doc);
 			return sh_error_set(SH_ENOMEM, "out of memory");
 		}
 		live->kept = grown;
@@ -111,7 +111,7 @@ int sh__live_keep(sh_project *p, sh__doc *doc)
 	return 0;
 }
 
-void sh__live_send(sh_project *p, const char *key, const sh_value *value, bool enter)
+void sh_app__live_send(sh_project *p, const char *key, const sh_value *value, bool enter)
 {
 	sh_setting_changed_args args = { key, value, enter };
 	sh_signal_send_robust(sh_hub_builtin(p->hub, SH_SETTING_CHANGED), p->live.sender,
@@ -122,7 +122,7 @@ void sh__live_send(sh_project *p, const char *key, const sh_value *value, bool e
 
 /* Deep equality: same type and text, lists item by item, maps key by key
  * (in any order). Two NULLs are equal. */
-static bool sh__value_equal(const sh_value *a, const sh_value *b)
+static bool sh_app__value_equal(const sh_value *a, const sh_value *b)
 {
 	if (a == b)
 		return true;
@@ -141,15 +141,15 @@ static bool sh__value_equal(const sh_value *a, const sh_value *b)
 		if (a->count != b->count)
 			return false;
 		for (size_t i = 0; i < a->count; i++)
-			if (!sh__value_equal(a->entries[i].value, b->entries[i].value))
+			if (!sh_app__value_equal(a->entries[i].value, b->entries[i].value))
 				return false;
 		return true;
 	case SH_VALUE_MAP:
 		if (a->count != b->count)
 			return false;
 		for (size_t i = 0; i < a->count; i++) {
-			const sh__entry *other = sh__value_entry(b, a->entries[i].key);
-			if (other == NULL || !sh__value_equal(a->entries[i].value, other->value))
+			const sh__entry *other = sh_manifest__value_entry(b, a->entries[i].key);
+			if (other == NULL || !sh_app__value_equal(a->entries[i].value, other->value))
 				return false;
 		}
 		return true;
@@ -169,7 +169,7 @@ typedef struct sh__leaves {
 	size_t capacity;
 } sh__leaves;
 
-static void sh__leaves_dispose(sh__leaves *leaves)
+static void sh_app__leaves_dispose(sh__leaves *leaves)
 {
 	for (size_t i = 0; i < leaves->count; i++)
 		free(leaves->items[i].key);
@@ -178,7 +178,7 @@ static void sh__leaves_dispose(sh__leaves *leaves)
 }
 
 /* Appends (key, value), taking `key` (freed on failure). */
-static int sh__leaves_add(sh__leaves *leaves, char *key, const sh_value *value)
+static int sh_app__leaves_add(sh__leaves *leaves, char *key, const sh_value *value)
 {
 	if (key == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
@@ -201,7 +201,7 @@ static int sh__leaves_add(sh__leaves *leaves, char *key, const sh_value *value)
  * that holds entries is walked into ("audit" -> "audit.path"); anything
  * else, an empty map and a list included, is one setting.
  */
-static int sh__flatten(sh__leaves *out, const sh_value *map, const char *prefix)
+static int sh_app__flatten(sh__leaves *out, const sh_value *map, const char *prefix)
 {
 	for (size_t i = 0; i < sh_value_length(map); i++) {
 		const sh__entry *e = &map->entries[i];
@@ -214,10 +214,10 @@ static int sh__flatten(sh__leaves *out, const sh_value *map, const char *prefix)
 			return sh_error_set(SH_ENOMEM, "out of memory");
 		int rc;
 		if (e->value->type == SH_VALUE_MAP && e->value->count > 0) {
-			rc = sh__flatten(out, e->value, key);
+			rc = sh_app__flatten(out, e->value, key);
 			free(key);
 		} else {
-			rc = sh__leaves_add(out, key, e->value);
+			rc = sh_app__leaves_add(out, key, e->value);
 		}
 		if (rc < 0)
 			return rc;
@@ -225,7 +225,7 @@ static int sh__flatten(sh__leaves *out, const sh_value *map, const char *prefix)
 	return 0;
 }
 
-static int sh__leaf_cmp(const void *a, const void *b)
+static int sh_app__leaf_cmp(const void *a, const void *b)
 {
 	return strcmp(((const sh__leaf *)a)->key, ((const sh__leaf *)b)->key);
 }
@@ -233,13 +233,13 @@ static int sh__leaf_cmp(const void *a, const void *b)
 /* Flattens and sorts by key; of two leaves with one key (a key that holds
  * a dot, "a.b", beside a map a: {b}), one is dropped: such a file cannot
  * say which it means. */
-static int sh__leaves_of(sh__leaves *out, const sh_value *settings)
+static int sh_app__leaves_of(sh__leaves *out, const sh_value *settings)
 {
-	int rc = sh__flatten(out, settings, NULL);
+	int rc = sh_app__flatten(out, settings, NULL);
 	if (rc < 0)
 		return rc;
 	if (out->count > 1)
-		qsort(out->items, out->count, sizeof *out->items, sh__leaf_cmp);
+		qsort(out->items, out->count, sizeof *out->items, sh_app__leaf_cmp);
 	size_t kept = 0;
 	for (size_t i = 0; i < out->count; i++) {
 		if (kept > 0 && strcmp(out->items[kept - 1].key, out->items[i].key) == 0)
@@ -256,30 +256,30 @@ static int sh__leaves_of(sh__leaves *out, const sh_value *settings)
  * `after` (two settings maps, either may be NULL), sorted by key, with its
  * value in `after` (NULL when it is gone).
  */
-static int sh__diff(sh__leaves *changes, const sh_value *before, const sh_value *after)
+static int sh_app__diff(sh__leaves *changes, const sh_value *before, const sh_value *after)
 {
 	sh__leaves old = { 0 }, new = { 0 };
-	int rc = sh__leaves_of(&old, before);
+	int rc = sh_app__leaves_of(&old, before);
 	if (rc == 0)
-		rc = sh__leaves_of(&new, after);
+		rc = sh_app__leaves_of(&new, after);
 	size_t i = 0, j = 0;
 	while (rc == 0 && (i < old.count || j < new.count)) {
 		int cmp = i == old.count ? 1 : j == new.count ? -1
 			: strcmp(old.items[i].key, new.items[j].key);
 		if (cmp < 0) {
-			rc = sh__leaves_add(changes, strdup(old.items[i++].key), NULL);
+			rc = sh_app__leaves_add(changes, strdup(old.items[i++].key), NULL);
 		} else if (cmp > 0) {
-			rc = sh__leaves_add(changes, strdup(new.items[j].key), new.items[j].value);
+			rc = sh_app__leaves_add(changes, strdup(new.items[j].key), new.items[j].value);
 			j++;
 		} else {
-			if (!sh__value_equal(old.items[i].value, new.items[j].value))
-				rc = sh__leaves_add(changes, strdup(new.items[j].key), new.items[j].value);
+			if (!sh_app__value_equal(old.items[i].value, new.items[j].value))
+				rc = sh_app__leaves_add(changes, strdup(new.items[j].key), new.items[j].value);
 			i++;
 			j++;
 		}
 	}
-	sh__leaves_dispose(&old);
-	sh__leaves_dispose(&new);
+	sh_app__leaves_dispose(&old);
+	sh_app__leaves_dispose(&new);
 	return rc;
 }
 
@@ -288,48 +288,48 @@ static int sh__diff(sh__leaves *changes, const sh_value *before, const sh_value 
 /* Logs every top-level key other than `settings` whose value in the file
  * (`root`) differs from the one the project runs with: they are read once,
  * at start. Sorted by key. */
-static int sh__report_restart_keys(sh_project *p, const sh_value *root)
+static int sh_app__report_restart_keys(sh_project *p, const sh_value *root)
 {
 	const sh_value *running = p->doc->root;
 	sh__leaves keys = { 0 };
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < sh_value_length(running); i++)
-		rc = sh__leaves_add(&keys, strdup(running->entries[i].key), NULL);
+		rc = sh_app__leaves_add(&keys, strdup(running->entries[i].key), NULL);
 	for (size_t i = 0; rc == 0 && i < sh_value_length(root); i++)
-		rc = sh__leaves_add(&keys, strdup(root->entries[i].key), NULL);
+		rc = sh_app__leaves_add(&keys, strdup(root->entries[i].key), NULL);
 	if (rc == 0 && keys.count > 1)
-		qsort(keys.items, keys.count, sizeof *keys.items, sh__leaf_cmp);
+		qsort(keys.items, keys.count, sizeof *keys.items, sh_app__leaf_cmp);
 	for (size_t i = 0; rc == 0 && i < keys.count; i++) {
 		const char *key = keys.items[i].key;
 		if (strcmp(key, "settings") == 0 || (i > 0 && strcmp(keys.items[i - 1].key, key) == 0))
 			continue;
 		const sh_value *was = sh_value_get(running, key), *now = sh_value_get(root, key);
-		if (sh__value_equal(was, now))
+		if (sh_app__value_equal(was, now))
 			continue;
 		const sh_value *at = now != NULL ? now : root;
 		sh_hub_log(p->hub, SH_LOG_WARNING, SH__LOG_ORIGIN,
 			"%s:%u:%u: '%s' %s: it needs a restart (the running value stays until then)",
 			p->path, at->line, at->column, key, now != NULL ? "changed" : "was removed");
 	}
-	sh__leaves_dispose(&keys);
+	sh_app__leaves_dispose(&keys);
 	return rc;
 }
 
 /* Reads and checks the manifest into *out; logs what is wrong with it.
  * Returns 0, SH_EMANIFEST (or SH_EIO) after logging, SH_ENOMEM. */
-static int sh__read_manifest(sh__doc **out, sh_project *p)
+static int sh_app__settings_reload_read_manifest(sh__doc **out, sh_project *p)
 {
 	sh__problems problems = { 0 };
 	sh__doc *doc = NULL;
-	int rc = sh__doc_read(&doc, p->path, &problems);
+	int rc = sh_manifest__doc_read(&doc, p->path, &problems);
 	if (rc == 0 && doc->root == NULL)
-		sh__problem_add(&problems, SH_EMANIFEST, p->path, 0, 0,
+		sh_manifest__problem_add(&problems, SH_EMANIFEST, p->path, 0, 0,
 			"the project manifest is empty; expected a map with at least 'project'");
 	else if (rc == 0)
-		sh__project_manifest_check(&problems, doc->root);
+		sh_app__project_manifest_check(&problems, doc->root);
 	if (rc == SH_ENOMEM || problems.oom || doc == NULL) {
-		sh__problems_dispose(&problems);
-		sh__doc_free(doc);
+		sh_manifest__problems_dispose(&problems);
+		sh_manifest__doc_free(doc);
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	if (problems.count > 0) {
@@ -340,18 +340,18 @@ static int sh__read_manifest(sh__doc **out, sh_project *p)
 			problems.count == 1 ? "" : "s", p->path);
 		rc = problems.items[0].code == SH_EIO ? SH_EIO : SH_EMANIFEST;
 		sh_error_set(rc, "%s", problems.items[0].text);
-		sh__problems_dispose(&problems);
-		sh__doc_free(doc);
+		sh_manifest__problems_dispose(&problems);
+		sh_manifest__doc_free(doc);
 		return rc;
 	}
-	sh__problems_dispose(&problems);
+	sh_manifest__problems_dispose(&problems);
 	*out = doc;
 	return 0;
 }
 
 /* Joins the changed keys for the log ("debug, audit.path"), at most
  * `size` bytes. */
-static void sh__changed_list(char *buf, size_t size, const sh__leaves *changes)
+static void sh_app__changed_list(char *buf, size_t size, const sh__leaves *changes)
 {
 	size_t n = 0;
 	buf[0] = '\0';
@@ -366,34 +366,34 @@ static void sh__changed_list(char *buf, size_t size, const sh__leaves *changes)
 }
 
 /* The reload, under the lock. */
-static int sh__reload(sh_project *p)
+static int sh_app__reload(sh_project *p)
 {
 	sh__doc *doc = NULL;
-	int rc = sh__read_manifest(&doc, p);
+	int rc = sh_app__settings_reload_read_manifest(&doc, p);
 	if (rc < 0)
 		return rc;
 	const sh_value *base = sh_value_get(doc->root, "settings");
 	if (sh_value_type_of(base) != SH_VALUE_MAP)
 		base = NULL;   /* absent or null: no settings */
-	if ((rc = sh__report_restart_keys(p, doc->root)) < 0) {
-		sh__doc_free(doc);
+	if ((rc = sh_app__report_restart_keys(p, doc->root)) < 0) {
+		sh_manifest__doc_free(doc);
 		return rc;
 	}
-	if ((rc = sh__live_keep(p, doc)) < 0)
+	if ((rc = sh_app__live_keep(p, doc)) < 0)
 		return rc;   /* the document was freed */
 	const sh_value *effective = NULL;
 	sh__leaves changes = { 0 };
-	rc = sh__live_effective(&effective, p, base);
+	rc = sh_app__live_effective(&effective, p, base);
 	if (rc == 0)
-		rc = sh__diff(&changes, p->settings, effective);
+		rc = sh_app__diff(&changes, p->settings, effective);
 	if (rc < 0) {
-		sh__leaves_dispose(&changes);
+		sh_app__leaves_dispose(&changes);
 		return rc;
 	}
 	p->live.base = base;
 	atomic_store_explicit(&p->settings, effective, memory_order_release);
 	char list[512];
-	sh__changed_list(list, sizeof list, &changes);
+	sh_app__changed_list(list, sizeof list, &changes);
 	if (changes.count == 0)
 		sh_hub_log(p->hub, SH_LOG_INFO, SH__LOG_ORIGIN, "settings reloaded from %s: "
 			"no setting changed", p->path);
@@ -401,8 +401,8 @@ static int sh__reload(sh_project *p)
 		sh_hub_log(p->hub, SH_LOG_INFO, SH__LOG_ORIGIN, "settings reloaded from %s: "
 			"%zu changed (%s)", p->path, changes.count, list);
 	for (size_t i = 0; i < changes.count; i++)
-		sh__live_send(p, changes.items[i].key, changes.items[i].value, true);
-	sh__leaves_dispose(&changes);
+		sh_app__live_send(p, changes.items[i].key, changes.items[i].value, true);
+	sh_app__leaves_dispose(&changes);
 	return 0;
 }
 
@@ -413,7 +413,7 @@ int sh_project_reload_settings(sh_project *p)
 	if (!p->read_ok)
 		return sh_error_set(SH_EINVAL, "the project was not read successfully");
 	pthread_mutex_lock(&p->live.lock);
-	int rc = sh__reload(p);
+	int rc = sh_app__reload(p);
 	pthread_mutex_unlock(&p->live.lock);
 	return rc;
 }

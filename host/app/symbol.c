@@ -1,20 +1,21 @@
 /*
- * symbol.c: what the dispatch loop (host/web/) asks of an app: a symbol of
+ * symbol.c: what the layers above (app.h) ask of an app: a symbol of
  * its own plugin (a view, SH_VIEW), its manifest root (the `routes:` it
  * declares), the project manifest root (the server's keys) and where a
- * map's keys are (for messages about unknown keys). Kept apart
- * from app.c so the web layer's needs of host/app/ stay in one place.
+ * map's keys are (for messages about unknown keys), whether the project
+ * was read (migrate). Kept apart
+ * from app.c so the needs of the layers above (app.h) stay in one place.
  */
 #include <dlfcn.h>
 #include <link.h>
 #include <string.h>
 
 #include "internal.h"
-#include "symbol.h"
+#include "app.h"
 
 /* True when `address` lies in the object loaded as `handle` itself, not in
  * one of the libraries it depends on. */
-static bool sh__in_object(void *handle, const void *address)
+static bool sh_app__in_object(void *handle, const void *address)
 {
 	struct link_map *map = NULL;
 	Dl_info info;
@@ -42,7 +43,7 @@ void *sh_app_symbol(const sh_app *app, const char *name)
 	}
 	dlerror();
 	void *symbol = dlsym(app->handle, name);
-	if (symbol == NULL || !sh__in_object(app->handle, symbol)) {
+	if (symbol == NULL || !sh_app__in_object(app->handle, symbol)) {
 		sh_error_set(SH_ENOTFOUND, "%s does not export '%s'", app->library_path, name);
 		return NULL;
 	}
@@ -54,12 +55,12 @@ const sh_value *sh_app_manifest(const sh_app *app)
 	return app != NULL ? app->root : NULL;
 }
 
-const sh_value *sh__project_manifest(const sh_project *project)
+const sh_value *sh_app__project_manifest(const sh_project *project)
 {
 	return project != NULL && project->doc != NULL ? project->doc->root : NULL;
 }
 
-void sh__value_key_position(const sh_value *map, size_t index, unsigned *line,
+void sh_app__value_key_position(const sh_value *map, size_t index, unsigned *line,
 	unsigned *column)
 {
 	*line = *column = 0;
@@ -67,4 +68,9 @@ void sh__value_key_position(const sh_value *map, size_t index, unsigned *line,
 		return;
 	*line = map->entries[index].line;
 	*column = map->entries[index].column;
+}
+
+bool sh_app__project_was_read(const sh_project *project)
+{
+	return project != NULL && project->read_ok;
 }

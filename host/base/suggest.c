@@ -7,36 +7,31 @@
 #include <string.h>
 
 #include "suggest.h"
+#include "text.h"
 
+/* The longest word sh_base__suggest() compares, and sh_base__edit_distance(). */
 #define SH__SUGGEST_MAX 64
+#define SH__DISTANCE_MAX 255
 
-static char sh__lower(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return (char)(c - 'A' + 'a');
-	return c;
-}
-
-/* The distance of a and b, or SIZE_MAX when either is too long to bother. */
-static size_t sh__distance(const char *a, const char *b)
+size_t sh_base__edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	if (la > SH__SUGGEST_MAX || lb > SH__SUGGEST_MAX)
+	if (la > SH__DISTANCE_MAX || lb > SH__DISTANCE_MAX)
 		return SIZE_MAX;
-	size_t rows[3][SH__SUGGEST_MAX + 1];
+	size_t rows[3][SH__DISTANCE_MAX + 1];
 	size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
 	for (size_t j = 0; j <= lb; j++)
 		prev[j] = j;
 	for (size_t i = 1; i <= la; i++) {
 		cur[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			char ca = sh__lower(a[i - 1]), cb = sh__lower(b[j - 1]);
+			char ca = (char)sh__ascii_lower(a[i - 1]), cb = (char)sh__ascii_lower(b[j - 1]);
 			size_t best = prev[j - 1] + (ca != cb);
 			if (prev[j] + 1 < best)
 				best = prev[j] + 1;
 			if (cur[j - 1] + 1 < best)
 				best = cur[j - 1] + 1;
-			if (i > 1 && j > 1 && ca == sh__lower(b[j - 2]) && sh__lower(a[i - 2]) == cb
+			if (i > 1 && j > 1 && ca == (char)sh__ascii_lower(b[j - 2]) && (char)sh__ascii_lower(a[i - 2]) == cb
 				&& prev2[j - 2] + 1 < best)
 				best = prev2[j - 2] + 1;
 			cur[j] = best;
@@ -49,7 +44,7 @@ static size_t sh__distance(const char *a, const char *b)
 	return prev[lb];
 }
 
-const char *sh__suggest(const char *word, const char *const *candidates, size_t count)
+const char *sh_base__suggest(const char *word, const char *const *candidates, size_t count)
 {
 	/* a typo or two; three in long words */
 	size_t limit = strlen(word) / 3;
@@ -57,7 +52,8 @@ const char *sh__suggest(const char *word, const char *const *candidates, size_t 
 	const char *best = NULL;
 	size_t best_distance = SIZE_MAX;
 	for (size_t i = 0; i < count; i++) {
-		size_t d = sh__distance(word, candidates[i]);
+		size_t d = strlen(word) > SH__SUGGEST_MAX || strlen(candidates[i]) > SH__SUGGEST_MAX
+			? SIZE_MAX : sh_base__edit_distance(word, candidates[i]);
 		if (d < best_distance) {
 			best = candidates[i];
 			best_distance = d;

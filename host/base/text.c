@@ -8,7 +8,7 @@
 
 #include "text.h"
 
-char *sh__format(const char *fmt, ...)
+char *sh_base__format(const char *fmt, ...)
 {
 	char *s = NULL;
 	va_list ap;
@@ -18,7 +18,7 @@ char *sh__format(const char *fmt, ...)
 	return n < 0 ? NULL : s;
 }
 
-bool sh__where_split(const char *where, char *file, size_t size, unsigned *line,
+bool sh_base__where_split(const char *where, char *file, size_t size, unsigned *line,
 	unsigned *column)
 {
 	const char *c2 = strrchr(where, ':');
@@ -36,4 +36,26 @@ bool sh__where_split(const char *where, char *file, size_t size, unsigned *line,
 	*line = (unsigned)l;
 	*column = (unsigned)c;
 	return true;
+}
+
+bool sh_base__is_identifier(const char *s, size_t max)
+{
+	if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9'))
+		return false;
+	size_t n = 0;
+	for (; *s != '\0'; s++, n++) {
+		bool ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+			|| (*s >= '0' && *s <= '9') || *s == '_';
+		if (!ok || n >= max)
+			return false;
+	}
+	return true;
+}
+
+char *sh_base__lower(const char *s)
+{
+	char *copy = strdup(s);
+	for (char *c = copy; c != NULL && *c != '\0'; c++)
+		*c = (char)sh__ascii_lower((unsigned char)*c);
+	return copy;
 }

@@ -11,5 +11,10 @@ const char *sh_version(void)
 
 int sh_abi_version(void)
 {
-	return SH_ABI_VERSION;
+	return SH_ABI_MAJOR;
+}
+
+int sh_abi_minor(void)
+{
+	return SH_ABI_MINOR;
 }

@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "project_open.h"
 
-static void sh__print_app(size_t index, const sh_app *app)
+static void sh_cli__print_app(size_t index, const sh_app *app)
 {
 	const char *library = sh_app_library_path(app);
 	const char *version = sh_app_version(app);
@@ -33,7 +33,7 @@ int sh_cli_apps(int argc, char **argv)
 		return 1;
 	}
 	for (size_t i = 0; i < sh_project_app_count(project); i++)
-		sh__print_app(i, sh_project_app_at(project, i));
+		sh_cli__print_app(i, sh_project_app_at(project, i));
 	sh_project_free(project);
 	return 0;
 }

@@ -10,7 +10,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include <sighost/web.h>
+#include <sighost/sys/web.h>
 
 #include "cli.h"
 #include "project_open.h"
@@ -18,7 +18,7 @@
 /* Validates every installed app's routes (and, when the plugins are
  * loaded, finds their views), printing each problem. Returns how many
  * problems there were, or -1 when the router could not be made. */
-static long sh__check_routes(sh_project *project, bool loaded, size_t *routes)
+static long sh_cli__check_routes(sh_project *project, bool loaded, size_t *routes)
 {
 	sh_router *router;
 	if (sh_router_new(&router) < 0)
@@ -62,7 +62,7 @@ int sh_cli_check(int argc, char **argv)
 		fprintf(stderr, "sighost check: %s\n", sh_error_last()->message);
 	size_t routes = 0;
 	if (rc == 0) {
-		long route_problems = sh__check_routes(project, load, &routes);
+		long route_problems = sh_cli__check_routes(project, load, &routes);
 		if (route_problems != 0) {
 			if (route_problems > 0)
 				fprintf(stderr, "sighost check: %ld problem%s found\n", route_problems,

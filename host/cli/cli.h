@@ -7,7 +7,7 @@
 #ifndef SH_CLI_H
 #define SH_CLI_H
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 typedef struct sh_cli_command {
 	const char *name;      /* as typed: "check" */

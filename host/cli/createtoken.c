@@ -33,7 +33,7 @@ int sh_cli_createtoken(int argc, char **argv)
 		return 1;
 	}
 	sh_database *database = sh_project_database(project);
-	sh_db *db = NULL;
+	sh_conn *db = NULL;
 	char *key = NULL;
 	int rc = database != NULL ? sh_database_connection(&db, database)
 		: sh_error_set(SH_EINVAL, "the project has no database");

@@ -4,7 +4,7 @@
  */
 #include <stdio.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #include "cli.h"
 

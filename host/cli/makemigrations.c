@@ -25,7 +25,7 @@
 #include "project_open.h"
 
 /* The path relative to the working directory when it is below it. */
-static const char *sh__shown_path(const char *path, const char *cwd)
+static const char *sh_cli__shown_path(const char *path, const char *cwd)
 {
 	size_t n = strlen(cwd);
 	if (cwd[0] != '\0' && strncmp(path, cwd, n) == 0 && path[n] == '/')
@@ -33,14 +33,14 @@ static const char *sh__shown_path(const char *path, const char *cwd)
 	return path;
 }
 
-static void sh__print(const sh_migrate_changes *changes, int verbosity, bool dry_run)
+static void sh_cli__print(const sh_migrate_changes *changes, int verbosity, bool dry_run)
 {
 	char cwd[PATH_MAX];
 	if (getcwd(cwd, sizeof cwd) == NULL)
 		cwd[0] = '\0';
 	for (size_t i = 0; i < sh_migrate_changes_count(changes); i++) {
 		const sh_migrate_change *c = sh_migrate_changes_at(changes, i);
-		printf("Migrations for '%s':\n  %s\n", c->app_label, sh__shown_path(c->path, cwd));
+		printf("Migrations for '%s':\n  %s\n", c->app_label, sh_cli__shown_path(c->path, cwd));
 		for (size_t k = 0; k < c->operation_count; k++)
 			printf("    - %s\n", c->descriptions[k]);
 		if (dry_run && verbosity >= 3)
@@ -104,7 +104,7 @@ int sh_cli_makemigrations(int argc, char **argv)
 			printf(app ? "No changes detected in app '%s'\n" : "No changes detected\n", app);
 	} else if (status == 0) {
 		if (verbosity >= 1)
-			sh__print(changes, verbosity, dry_run || check);
+			sh_cli__print(changes, verbosity, dry_run || check);
 		if (check) {
 			status = 1;
 		} else if (!dry_run && sh_migrate_changes_write(changes) < 0) {

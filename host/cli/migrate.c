@@ -38,14 +38,14 @@ int sh_cli_load_migrations(sh_migrate_graph **out, sh_project *project, const ch
 	return rc;
 }
 
-static int sh__by_label(const void *a, const void *b)
+static int sh_cli__migrate_by_label(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Prints "  <what>: a, b" with the labels of the installed apps that
  * are (migrated) or are not (!migrated) migrated, sorted as Django does. */
-static void sh__print_apps(sh_project *project, const sh_migrate_graph *g, bool migrated,
+static void sh_cli__print_apps(sh_project *project, const sh_migrate_graph *g, bool migrated,
 	const char *what)
 {
 	size_t n = sh_project_app_count(project), k = 0;
@@ -57,7 +57,7 @@ static void sh__print_apps(sh_project *project, const sh_migrate_graph *g, bool 
 		if (sh_migrate_app_migrated(g, label) == migrated)
 			labels[k++] = label;
 	}
-	qsort(labels, k, sizeof *labels, sh__by_label);
+	qsort(labels, k, sizeof *labels, sh_cli__migrate_by_label);
 	if (k > 0 || migrated) {
 		printf("  %s: ", what);
 		for (size_t i = 0; i < k; i++)
@@ -68,7 +68,7 @@ static void sh__print_apps(sh_project *project, const sh_migrate_graph *g, bool 
 }
 
 /* The full name of the app's migration `target` names (a prefix). */
-static const char *sh__target_name(const sh_migrate_graph *g, const char *app, const char *target)
+static const char *sh_cli__target_name(const sh_migrate_graph *g, const char *app, const char *target)
 {
 	sh_migration_info info;
 	const char *found = NULL;
@@ -85,7 +85,7 @@ typedef struct sh__progress {
 	int verbosity;
 } sh__progress;
 
-static void sh__on_event(const sh_migrate_event *e, void *payload)
+static void sh_cli__on_event(const sh_migrate_event *e, void *payload)
 {
 	const sh__progress *p = payload;
 	switch (e->kind) {
@@ -121,7 +121,7 @@ static void sh__on_event(const sh_migrate_event *e, void *payload)
 }
 
 /* Django's hint when the models changed but no migration says so. */
-static void sh__hint_changes(const sh_migrate_graph *g, const char *app)
+static void sh_cli__hint_changes(const sh_migrate_graph *g, const char *app)
 {
 	sh_migrate_changes *changes = NULL;
 	if (sh_migrate_detect(&changes, g, app) < 0 || sh_migrate_changes_count(changes) == 0) {
@@ -138,7 +138,7 @@ static void sh__hint_changes(const sh_migrate_graph *g, const char *app)
 }
 
 /* --plan: the operations of each step, as Django's migrate --plan. */
-static void sh__print_plan(const sh_migrate_graph *g, const sh_plan_step *plan, size_t n)
+static void sh_cli__print_plan(const sh_migrate_graph *g, const sh_plan_step *plan, size_t n)
 {
 	printf("Planned operations:\n");
 	if (n == 0)
@@ -168,7 +168,7 @@ typedef struct sh__args {
 	bool plan;
 } sh__args;
 
-static int sh__parse(int argc, char **argv, sh__args *a)
+static int sh_cli__migrate_parse(int argc, char **argv, sh__args *a)
 {
 	static const struct option options[] = {
 		SH_CLI_SETTINGS_OPTION,
@@ -208,7 +208,7 @@ static int sh__parse(int argc, char **argv, sh__args *a)
 	return 0;
 }
 
-static void sh__print_header(sh_project *project, const sh_migrate_graph *g, const sh__args *a)
+static void sh_cli__print_header(sh_project *project, const sh_migrate_graph *g, const sh__args *a)
 {
 	printf("Operations to perform:\n");
 	if (a->app != NULL && !sh_migrate_app_migrated(g, a->app))
@@ -217,17 +217,17 @@ static void sh__print_header(sh_project *project, const sh_migrate_graph *g, con
 		printf("  Unapply all migrations: %s\n", a->app);
 	else if (a->app != NULL && a->target != NULL)
 		printf("  Target specific migration: %s, from %s\n",
-			sh__target_name(g, a->app, a->target), a->app);
+			sh_cli__target_name(g, a->app, a->target), a->app);
 	else if (a->app != NULL)
 		printf("  Apply all migrations: %s\n", a->app);
 	else {
-		sh__print_apps(project, g, false, "Synchronize unmigrated apps");
-		sh__print_apps(project, g, true, "Apply all migrations");
+		sh_cli__print_apps(project, g, false, "Synchronize unmigrated apps");
+		sh_cli__print_apps(project, g, true, "Apply all migrations");
 	}
 }
 
 /* Checks the arguments against the graph and computes the plan. */
-static int sh__plan(sh_plan_step **plan, size_t *n, sh_project *project, sh_migrate_graph *g,
+static int sh_cli__plan(sh_plan_step **plan, size_t *n, sh_project *project, sh_migrate_graph *g,
 	const sh__args *a)
 {
 	*plan = NULL;
@@ -255,7 +255,7 @@ static int sh__plan(sh_plan_step **plan, size_t *n, sh_project *project, sh_migr
 int sh_cli_migrate(int argc, char **argv)
 {
 	sh__args a = { NULL, NULL, NULL, 1, true, false };
-	int rc = sh__parse(argc, argv, &a);
+	int rc = sh_cli__migrate_parse(argc, argv, &a);
 	if (rc != 0)
 		return rc;
 	sh_project *project;
@@ -268,25 +268,25 @@ int sh_cli_migrate(int argc, char **argv)
 	size_t n = 0;
 	int status = sh_cli_load_migrations(&g, project, "migrate") < 0 ? 1 : 0;
 	if (status == 0)
-		status = sh__plan(&plan, &n, project, g, &a);
+		status = sh_cli__plan(&plan, &n, project, g, &a);
 	if (status == 0 && a.plan) {
-		sh__print_plan(g, plan, n);
+		sh_cli__print_plan(g, plan, n);
 	} else if (status == 0) {
 		if (a.verbosity >= 1)
-			sh__print_header(project, g, &a);
+			sh_cli__print_header(project, g, &a);
 		sh__progress progress = { a.verbosity };
 		sh_migrate_opts opts = SH_MIGRATE_OPTS_INIT;
 		opts.app_label = a.app;
 		opts.target = a.target;
 		opts.verbosity = a.verbosity;
 		opts.interactive = a.interactive;
-		opts.progress = a.verbosity >= 1 ? sh__on_event : NULL;
+		opts.progress = a.verbosity >= 1 ? sh_cli__on_event : NULL;
 		opts.payload = &progress;
 		if (sh_migrate_run(g, &opts) < 0) {
 			fprintf(stderr, "sighost migrate: %s\n", sh_error_last()->message);
 			status = 1;
 		} else if (n == 0 && a.verbosity >= 1) {
-			sh__hint_changes(g, NULL);
+			sh_cli__hint_changes(g, NULL);
 		}
 	}
 	sh_migrate_plan_free(plan);

@@ -9,7 +9,7 @@
 
 #include "project_open.h"
 
-static const char *sh__level_name(sh_log_level level)
+static const char *sh_cli__level_name(sh_log_level level)
 {
 	switch (level) {
 	case SH_LOG_DEBUG: return "debug";
@@ -21,11 +21,11 @@ static const char *sh__level_name(sh_log_level level)
 }
 
 /* Prints "[origin] level: message" to stderr. */
-static void sh__stderr_logger(sh_log_level level, const char *origin, const char *message,
+static void sh_cli__stderr_logger(sh_log_level level, const char *origin, const char *message,
 	void *payload)
 {
 	(void)payload;
-	fprintf(stderr, "[%s] %s: %s\n", origin ? origin : "sighost", sh__level_name(level), message);
+	fprintf(stderr, "[%s] %s: %s\n", origin ? origin : "sighost", sh_cli__level_name(level), message);
 }
 
 int sh_cli_open_project(sh_project **out, const char *settings, bool load)
@@ -36,7 +36,7 @@ int sh_cli_open_project(sh_project **out, const char *settings, bool load)
 	if (rc < 0)
 		return rc;
 	*out = project;
-	sh_hub_set_logger(sh_project_hub(project), sh__stderr_logger, NULL);
+	sh_hub_set_logger(sh_project_hub(project), sh_cli__stderr_logger, NULL);
 	rc = sh_project_read(project, sh_project_settings_path(settings));
 	if (rc == 0 && load) {
 		rc = sh_project_probe(project);

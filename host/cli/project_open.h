@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 /* The long option every project command takes, for getopt_long tables. */
 #define SH_CLI_SETTINGS_OPTION { "settings", 1, NULL, 's' }

@@ -36,7 +36,7 @@
 #include "../base/clock.h"
 
 /* Prints the server's problems like sh_cli_print_problems(). */
-static void sh__print_server_problems(const sh_server *server)
+static void sh_cli__print_server_problems(const sh_server *server)
 {
 	size_t n = sh_server_problem_count(server);
 	for (size_t i = 0; i < n; i++)
@@ -49,7 +49,7 @@ static void sh__print_server_problems(const sh_server *server)
 #define SH__SETTLE_MS 100
 
 /* Reloads the settings; the library logs the outcome (and any problem). */
-static void sh__reload(sh_project *project, const char *why)
+static void sh_cli__reload(sh_project *project, const char *why)
 {
 	sh_hub_log(sh_project_hub(project), SH_LOG_INFO, "sighost.server",
 		"%s: reloading the settings", why);
@@ -58,7 +58,7 @@ static void sh__reload(sh_project *project, const char *why)
 
 /* Starts watching the manifest; without a watch, SIGHUP still reloads.
  * Returns the descriptor to poll, -1 when not watching. */
-static int sh__watch(sh_project *project)
+static int sh_cli__watch(sh_project *project)
 {
 	int fd = -1;
 	if (sh_project_watch(&fd, project) < 0) {
@@ -72,7 +72,7 @@ static int sh__watch(sh_project *project)
 
 /* The main thread's loop: reloads on SIGHUP and on changes of the manifest
  * (when `wfd`, the watch, is not -1), returns on SIGINT or SIGTERM. */
-static void sh__run(int sigfd, int wfd, sh_project *project)
+static void sh_cli__run(int sigfd, int wfd, sh_project *project)
 {
 	sh_hub *hub = sh_project_hub(project);
 	long long due = -1;   /* when a pending change of the manifest is read */
@@ -97,7 +97,7 @@ static void sh__run(int sigfd, int wfd, sh_project *project)
 		}
 		if (due >= 0 && sh__monotonic_ms() >= due) {
 			due = -1;
-			sh__reload(project, sh_project_path(project));
+			sh_cli__reload(project, sh_project_path(project));
 		}
 		struct signalfd_siginfo info;
 		if (n <= 0 || (fds[0].revents & POLLIN) == 0
@@ -105,7 +105,7 @@ static void sh__run(int sigfd, int wfd, sh_project *project)
 			continue;
 		if (info.ssi_signo == SIGHUP) {
 			due = -1;   /* this reload reads any pending change too */
-			sh__reload(project, "SIGHUP");
+			sh_cli__reload(project, "SIGHUP");
 			continue;
 		}
 		if (info.ssi_signo == SIGINT)
@@ -122,7 +122,7 @@ static void sh__run(int sigfd, int wfd, sh_project *project)
  * on a schema older than its manifests). With --migrate, applies them
  * first. Returns 0 when the database is up to date.
  */
-static int sh__ensure_migrated(sh_project *project, bool migrate)
+static int sh_cli__ensure_migrated(sh_project *project, bool migrate)
 {
 	sh_plan_step *plan = NULL;
 	size_t count = 0;
@@ -157,7 +157,7 @@ static int sh__ensure_migrated(sh_project *project, bool migrate)
 	return rc;
 }
 
-static int sh__parse(int argc, char **argv, const char **settings, sh_server_opts *opts,
+static int sh_cli__serve_parse(int argc, char **argv, const char **settings, sh_server_opts *opts,
 	bool *watch, bool *migrate)
 {
 	static const struct option options[] = {
@@ -201,7 +201,7 @@ int sh_cli_serve(int argc, char **argv)
 	const char *settings = NULL;
 	sh_server_opts opts = SH_SERVER_OPTS_INIT;
 	bool watch = true, migrate = false;
-	int rc = sh__parse(argc, argv, &settings, &opts, &watch, &migrate);
+	int rc = sh_cli__serve_parse(argc, argv, &settings, &opts, &watch, &migrate);
 	if (rc != 0)
 		return rc;
 	sigset_t set;
@@ -223,7 +223,7 @@ int sh_cli_serve(int argc, char **argv)
 		close(sigfd);
 		return 1;
 	}
-	if (sh__ensure_migrated(project, migrate) < 0) {
+	if (sh_cli__ensure_migrated(project, migrate) < 0) {
 		sh_project_free(project);
 		close(sigfd);
 		return 1;
@@ -232,7 +232,7 @@ int sh_cli_serve(int argc, char **argv)
 	rc = sh_server_new(&server, project, &opts);
 	if (rc < 0) {
 		if (server != NULL && sh_server_problem_count(server) > 0)
-			sh__print_server_problems(server);
+			sh_cli__print_server_problems(server);
 		else
 			fprintf(stderr, "sighost serve: %s\n", sh_error_last()->message);
 		sh_server_free(server);
@@ -248,7 +248,7 @@ int sh_cli_serve(int argc, char **argv)
 		return 1;
 	}
 	/* watch before saying we are up: an edit made from then on is seen */
-	int wfd = watch ? sh__watch(project) : -1;
+	int wfd = watch ? sh_cli__watch(project) : -1;
 	const char *host = sh_server_host(server);
 	bool v6 = strchr(host, ':') != NULL;
 	size_t routes = sh_router_route_count(sh_server_router(server));
@@ -260,7 +260,7 @@ int sh_cli_serve(int argc, char **argv)
 	printf("Quit the server with CONTROL-C.\n");
 	fflush(stdout);
 
-	sh__run(sigfd, wfd, project);
+	sh_cli__run(sigfd, wfd, project);
 	close(sigfd);
 	/* stop accepting, finish the requests in flight, drain the async pool */
 	sh_server_free(server);

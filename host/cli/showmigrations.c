@@ -19,12 +19,12 @@
 #include "cli.h"
 #include "project_open.h"
 
-static int sh__by_label(const void *a, const void *b)
+static int sh_cli__showmigrations_by_label(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void sh__show_app(const sh_migrate_graph *g, const char *label)
+static void sh_cli__show_app(const sh_migrate_graph *g, const char *label)
 {
 	printf("%s\n", label);
 	sh_migration_info info;
@@ -65,9 +65,9 @@ int sh_cli_showmigrations(int argc, char **argv)
 		labels[i] = optind < argc ? argv[optind + (int)i]
 			: sh_app_label(sh_project_app_at(project, i));
 	if (labels != NULL && optind >= argc)
-		qsort(labels, n, sizeof *labels, sh__by_label);
+		qsort(labels, n, sizeof *labels, sh_cli__showmigrations_by_label);
 	for (size_t i = 0; labels != NULL && i < n; i++)
-		sh__show_app(g, labels[i]);
+		sh_cli__show_app(g, labels[i]);
 	free(labels);
 	sh_migrate_free(g);
 	sh_project_free(project);

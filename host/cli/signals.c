@@ -38,14 +38,14 @@ typedef struct sh__rows {
 	int app_width, receiver_width, sender_width;   /* of the widest cell */
 } sh__rows;
 
-static void sh__widen(int *width, const char *cell)
+static void sh_cli__widen(int *width, const char *cell)
 {
 	int len = (int)strlen(cell);
 	if (len > *width)
 		*width = len;
 }
 
-static int sh__collect(const sh_connection_info *info, void *payload)
+static int sh_cli__collect(const sh_connection_info *info, void *payload)
 {
 	sh__rows *r = payload;
 	if (r->filter->app != NULL && (info->owner == NULL || strcmp(info->owner, r->filter->app) != 0))
@@ -60,13 +60,13 @@ static int sh__collect(const sh_connection_info *info, void *payload)
 		info->sender ? sh_sender_name(info->sender) : "(any)");
 	snprintf(row->uid, sizeof row->uid, "%s", info->dispatch_uid ? info->dispatch_uid : "-");
 	row->priority = info->priority;
-	sh__widen(&r->app_width, row->app);
-	sh__widen(&r->receiver_width, row->receiver);
-	sh__widen(&r->sender_width, row->sender);
+	sh_cli__widen(&r->app_width, row->app);
+	sh_cli__widen(&r->receiver_width, row->receiver);
+	sh_cli__widen(&r->sender_width, row->sender);
 	return 0;
 }
 
-static void sh__print_kind(const sh_signal *signal)
+static void sh_cli__print_kind(const sh_signal *signal)
 {
 	if (sh_signal_is_builtin(signal))
 		printf(" (built-in)");
@@ -76,7 +76,7 @@ static void sh__print_kind(const sh_signal *signal)
 		printf(" (custom, not declared by any loaded app)");
 }
 
-static void sh__print_rows(const sh__rows *r)
+static void sh_cli__print_rows(const sh__rows *r)
 {
 	int wa = r->app_width, wr = r->receiver_width, ws = r->sender_width;
 	printf("  %-3s %-*s  %-*s  %-*s  %8s  %s\n", "#", wa, "APP", wr, "RECEIVER", ws, "SENDER",
@@ -90,23 +90,23 @@ static void sh__print_rows(const sh__rows *r)
 		printf("  ... and %zu more\n", r->total - r->count);
 }
 
-static int sh__print_signal(sh_signal *signal, void *payload)
+static int sh_cli__print_signal(sh_signal *signal, void *payload)
 {
 	sh__filter *f = payload;
 	if (f->signal != NULL && strcmp(f->signal, sh_signal_name(signal)) != 0)
 		return 0;
 	/* Columns are at least as wide as their headings. */
 	sh__rows r = { .filter = f, .app_width = 3, .receiver_width = 8, .sender_width = 6 };
-	sh_signal_foreach_connection(signal, sh__collect, &r);
+	sh_signal_foreach_connection(signal, sh_cli__collect, &r);
 	if (r.total == 0 && (f->connected || f->app != NULL))
 		return 0;
 	if (f->shown++ > 0)
 		printf("\n");
 	printf("%s", sh_signal_name(signal));
-	sh__print_kind(signal);
+	sh_cli__print_kind(signal);
 	printf(": %zu receiver%s\n", r.total, r.total == 1 ? "" : "s");
 	if (r.total > 0)
-		sh__print_rows(&r);
+		sh_cli__print_rows(&r);
 	return 0;
 }
 
@@ -140,7 +140,7 @@ int sh_cli_signals(int argc, char **argv)
 		sh_project_free(project);
 		return 1;
 	}
-	sh_hub_foreach_signal(sh_project_hub(project), sh__print_signal, &filter);
+	sh_hub_foreach_signal(sh_project_hub(project), sh_cli__print_signal, &filter);
 	sh_project_free(project);
 	return 0;
 }

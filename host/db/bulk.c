@@ -16,7 +16,7 @@
 
 #include "orm.h"
 
-static int sh__bulk_check(sh_instance *const *instances, size_t count)
+static int sh_db__bulk_check(sh_instance *const *instances, size_t count)
 {
 	const sh_instance *first = instances[0];
 	for (size_t i = 0; i < count; i++) {
@@ -49,16 +49,16 @@ int sh_bulk_create(sh_instance *const *instances, size_t count)
 		return sh_error_set(SH_EINVAL, "sh_bulk_create: NULL instances");
 	if (count == 0)
 		return 0;
-	int rc = sh__bulk_check(instances, count);
+	int rc = sh_db__bulk_check(instances, count);
 	if (rc < 0)
 		return rc;
-	sh_db *db = instances[0]->db;
+	sh_conn *db = instances[0]->db;
 	const sh_model *m = instances[0]->model;
 	const sh__model_sql *msql = sh__sql_of(db, m);
 	for (size_t i = 0; i < count; i++) {
-		if (msql->has_auto_now && (rc = sh__apply_auto_now(instances[i], NULL, true)) < 0)
+		if (msql->has_auto_now && (rc = sh_db__apply_auto_now(instances[i], NULL, true)) < 0)
 			return rc;
-		if ((rc = sh__check_not_null(instances[i], NULL, "bulk creating")) < 0)
+		if ((rc = sh_db__check_not_null(instances[i], NULL, "bulk creating")) < 0)
 			return rc;
 	}
 	bool *assigned = calloc(count, sizeof *assigned);
@@ -72,13 +72,13 @@ int sh_bulk_create(sh_instance *const *instances, size_t count)
 			sh_instance *inst = instances[i];
 			bool pk_set = inst->values[m->pk].type != SH_DATUM_NULL;
 			sqlite3_stmt *stmt;
-			rc = sh__model_stmt(db, msql, pk_set ? SH__SQL_INSERT_PK : SH__SQL_INSERT, &stmt);
+			rc = sh_db__model_stmt(db, msql, pk_set ? SH__SQL_INSERT_PK : SH__SQL_INSERT, &stmt);
 			if (rc == 0) {
-				int next = sh__bind_columns(db, stmt, msql, inst, !pk_set, 1);
+				int next = sh_db__bind_columns(db, stmt, msql, inst, !pk_set, 1);
 				rc = next < 0 ? next : 0;
 			}
 			if (rc == 0)
-				rc = sh__db_exec(db, stmt, what);
+				rc = sh_db__conn_exec(db, stmt, what);
 			if (rc == 0 && !pk_set) {
 				inst->values[m->pk] = sh_datum_int(sqlite3_last_insert_rowid(db->sqlite));
 				assigned[i] = true;
@@ -86,8 +86,8 @@ int sh_bulk_create(sh_instance *const *instances, size_t count)
 		}
 		/* Keys are checked at COMMIT: name a dangling one now. */
 		for (size_t i = 0; rc == 0 && msql->has_fk && i < count; i++)
-			rc = sh__instance_fk_check(instances[i], NULL, what);
-		rc = sh__op_end(db, own, rc, "bulk creating", m->label);
+			rc = sh_db__instance_fk_check(instances[i], NULL, what);
+		rc = sh_db__op_end(db, own, rc, "bulk creating", m->label);
 	}
 	for (size_t i = 0; i < count; i++) {
 		if (rc < 0 && assigned[i])

@@ -28,7 +28,7 @@
  * SQLite would, which slows the writers down: the log stays bounded. */
 #define SH__CHECKPOINT_PAGES_HARD 4000
 
-void sh__checkpointer_init(sh_database *database)
+void sh_db__checkpointer_init(sh_database *database)
 {
 	sh__checkpointer *c = &database->checkpointer;
 	memset(c, 0, sizeof *c);
@@ -36,7 +36,7 @@ void sh__checkpointer_init(sh_database *database)
 	pthread_cond_init(&c->wake, NULL);
 }
 
-static void *sh__checkpointer_main(void *arg)
+static void *sh_db__checkpointer_main(void *arg)
 {
 	sh_database *database = arg;
 	sh__checkpointer *c = &database->checkpointer;
@@ -65,7 +65,7 @@ static void *sh__checkpointer_main(void *arg)
 }
 
 /* sqlite3_wal_hook: called after each commit with the log's length. */
-static int sh__wal_hook(void *arg, sqlite3 *sqlite, const char *schema, int pages)
+static int sh_db__wal_hook(void *arg, sqlite3 *sqlite, const char *schema, int pages)
 {
 	sh_database *database = arg;
 	sh__checkpointer *c = &database->checkpointer;
@@ -76,7 +76,7 @@ static int sh__wal_hook(void *arg, sqlite3 *sqlite, const char *schema, int page
 	if (!c->started && !c->stop && !c->failed) {
 		/* the thread inherits this one's signal mask (the server's
 		 * threads block the signals the main thread reads) */
-		c->failed = pthread_create(&c->thread, NULL, sh__checkpointer_main, database) != 0;
+		c->failed = pthread_create(&c->thread, NULL, sh_db__checkpointer_main, database) != 0;
 		c->started = running = !c->failed;
 	}
 	if (running) {
@@ -89,12 +89,12 @@ static int sh__wal_hook(void *arg, sqlite3 *sqlite, const char *schema, int page
 	return SQLITE_OK;
 }
 
-void sh__checkpointer_attach(sh_database *database, sqlite3 *sqlite)
+void sh_db__checkpointer_attach(sh_database *database, sqlite3 *sqlite)
 {
-	sqlite3_wal_hook(sqlite, sh__wal_hook, database);   /* replaces the auto-checkpoint */
+	sqlite3_wal_hook(sqlite, sh_db__wal_hook, database);   /* replaces the auto-checkpoint */
 }
 
-void sh__checkpointer_stop(sh_database *database)
+void sh_db__checkpointer_stop(sh_database *database)
 {
 	sh__checkpointer *c = &database->checkpointer;
 	pthread_mutex_lock(&c->lock);

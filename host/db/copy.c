@@ -29,13 +29,13 @@
 
 /* A detached copy of an instance (NULL for NULL). Returns false when out of
  * memory. */
-static bool sh__instance_copy(const sh_instance *inst, sh_instance **out)
+static bool sh_db__instance_copy(const sh_instance *inst, sh_instance **out)
 {
 	*out = NULL;
 	if (inst == NULL)
 		return true;
 	sh_instance *copy;
-	if (sh__instance_build(&copy, NULL, inst->model, inst->values) < 0)
+	if (sh_db__instance_build(&copy, NULL, inst->model, inst->values) < 0)
 		return false;
 	copy->adding = inst->adding;
 	*out = copy;
@@ -43,7 +43,7 @@ static bool sh__instance_copy(const sh_instance *inst, sh_instance **out)
 }
 
 /* A copy of a name set in one allocation (NULL for NULL). */
-static bool sh__names_copy(const sh_name_set *set, const sh_name_set **out)
+static bool sh_db__names_copy(const sh_name_set *set, const sh_name_set **out)
 {
 	*out = NULL;
 	if (set == NULL)
@@ -69,15 +69,15 @@ static bool sh__names_copy(const sh_name_set *set, const sh_name_set **out)
 }
 
 /* Bytes of the text a datum carries, its NUL included (0 for other types). */
-static size_t sh__datum_text(const sh_datum *d)
+static size_t sh_db__datum_text(const sh_datum *d)
 {
 	return d->type == SH_DATUM_TEXT && d->v.s != NULL ? strlen(d->v.s) + 1 : 0;
 }
 
 /* Copies a datum's text to *arena (advanced). */
-static sh_datum sh__datum_copy(sh_datum d, char **arena)
+static sh_datum sh_db__datum_copy(sh_datum d, char **arena)
 {
-	size_t n = sh__datum_text(&d);
+	size_t n = sh_db__datum_text(&d);
 	if (n > 0) {
 		memcpy(*arena, d.v.s, n);
 		d.v.s = *arena;
@@ -89,14 +89,14 @@ static sh_datum sh__datum_copy(sh_datum d, char **arena)
 /* ---- one copier per signal ---- */
 
 /* pre_init: args, kwargs (names and text) in one allocation. */
-static void *sh__copy_pre_init(const void *args)
+static void *sh_db__copy_pre_init(const void *args)
 {
 	const sh_pre_init_args *a = args;
 	size_t text = 0;
 	for (size_t i = 0; i < a->args_count; i++)
-		text += sh__datum_text(&a->args[i]);
+		text += sh_db__datum_text(&a->args[i]);
 	for (size_t i = 0; i < a->kwargs_count; i++)
-		text += sh__datum_text(&a->kwargs[i].value)
+		text += sh_db__datum_text(&a->kwargs[i].value)
 			+ (a->kwargs[i].name != NULL ? strlen(a->kwargs[i].name) + 1 : 0);
 	sh_pre_init_args *copy = malloc(sizeof *copy + a->args_count * sizeof(sh_datum)
 		+ a->kwargs_count * sizeof(sh_field_value) + text);
@@ -106,7 +106,7 @@ static void *sh__copy_pre_init(const void *args)
 	sh_field_value *kwargs = (sh_field_value *)(values + a->args_count);
 	char *arena = (char *)(kwargs + a->kwargs_count);
 	for (size_t i = 0; i < a->args_count; i++)
-		values[i] = sh__datum_copy(a->args[i], &arena);
+		values[i] = sh_db__datum_copy(a->args[i], &arena);
 	for (size_t i = 0; i < a->kwargs_count; i++) {
 		const char *name = a->kwargs[i].name;
 		if (name != NULL) {
@@ -116,25 +116,25 @@ static void *sh__copy_pre_init(const void *args)
 			arena += n;
 		}
 		kwargs[i].name = name;
-		kwargs[i].value = sh__datum_copy(a->kwargs[i].value, &arena);
+		kwargs[i].value = sh_db__datum_copy(a->kwargs[i].value, &arena);
 	}
 	*copy = (sh_pre_init_args){ a->args_count ? values : NULL, a->args_count,
 		a->kwargs_count ? kwargs : NULL, a->kwargs_count };
 	return copy;
 }
 
-static void *sh__copy_post_init(const void *args)
+static void *sh_db__copy_post_init(const void *args)
 {
 	const sh_post_init_args *a = args;
 	sh_post_init_args *copy = malloc(sizeof *copy);
-	if (copy == NULL || !sh__instance_copy(a->instance, &copy->instance)) {
+	if (copy == NULL || !sh_db__instance_copy(a->instance, &copy->instance)) {
 		free(copy);
 		return NULL;
 	}
 	return copy;
 }
 
-static void sh__free_post_init(void *copy)
+static void sh_db__free_post_init(void *copy)
 {
 	sh_post_init_args *a = copy;
 	sh_instance_free(a->instance);
@@ -143,7 +143,7 @@ static void sh__free_post_init(void *copy)
 
 /* pre_save and post_save: the same work on two structs, an instance and
  * update_fields at the given offsets of an args struct of `size` bytes. */
-static void *sh__copy_save(const void *args, size_t size, size_t instance_at, size_t names_at)
+static void *sh_db__copy_save(const void *args, size_t size, size_t instance_at, size_t names_at)
 {
 	char *copy = malloc(size);
 	if (copy == NULL)
@@ -151,11 +151,11 @@ static void *sh__copy_save(const void *args, size_t size, size_t instance_at, si
 	memcpy(copy, args, size);
 	sh_instance **instance = (sh_instance **)(copy + instance_at);
 	const sh_name_set **names = (const sh_name_set **)(copy + names_at);
-	if (!sh__instance_copy(*(sh_instance *const *)((const char *)args + instance_at), instance)) {
+	if (!sh_db__instance_copy(*(sh_instance *const *)((const char *)args + instance_at), instance)) {
 		free(copy);
 		return NULL;
 	}
-	if (!sh__names_copy(*(const sh_name_set *const *)((const char *)args + names_at), names)) {
+	if (!sh_db__names_copy(*(const sh_name_set *const *)((const char *)args + names_at), names)) {
 		sh_instance_free(*instance);
 		free(copy);
 		return NULL;
@@ -163,7 +163,7 @@ static void *sh__copy_save(const void *args, size_t size, size_t instance_at, si
 	return copy;
 }
 
-static void sh__free_save(void *copy, size_t instance_at, size_t names_at)
+static void sh_db__free_save(void *copy, size_t instance_at, size_t names_at)
 {
 	sh_instance_free(*(sh_instance **)((char *)copy + instance_at));
 	free(*(void **)((char *)copy + names_at));
@@ -173,12 +173,12 @@ static void sh__free_save(void *copy, size_t instance_at, size_t names_at)
 #define SH__SAVE_COPIER(kind, type)                                                 \
 	static void *sh__copy_##kind(const void *args)                              \
 	{                                                                           \
-		return sh__copy_save(args, sizeof(type), offsetof(type, instance),  \
+		return sh_db__copy_save(args, sizeof(type), offsetof(type, instance),  \
 			offsetof(type, update_fields));                                 \
 	}                                                                           \
 	static void sh__free_##kind(void *copy)                                     \
 	{                                                                           \
-		sh__free_save(copy, offsetof(type, instance), offsetof(type, update_fields)); \
+		sh_db__free_save(copy, offsetof(type, instance), offsetof(type, update_fields)); \
 	}
 
 SH__SAVE_COPIER(pre_save, sh_pre_save_args)
@@ -186,7 +186,7 @@ SH__SAVE_COPIER(post_save, sh_post_save_args)
 
 /* pre_delete and post_delete: the instance and the origin (one copy when
  * the origin is the instance itself, so they stay the same object). */
-static void *sh__copy_delete(const void *args)
+static void *sh_db__copy_delete(const void *args)
 {
 	const sh_delete_args *a = args;
 	sh_delete_args *copy = malloc(sizeof *copy);
@@ -194,13 +194,13 @@ static void *sh__copy_delete(const void *args)
 		return NULL;
 	*copy = *a;
 	sh_instance *origin = NULL;
-	if (!sh__instance_copy(a->instance, &copy->instance)) {
+	if (!sh_db__instance_copy(a->instance, &copy->instance)) {
 		free(copy);
 		return NULL;
 	}
 	if (a->origin != NULL && a->origin == a->instance) {
 		origin = copy->instance;
-	} else if (!sh__instance_copy(a->origin, &origin)) {
+	} else if (!sh_db__instance_copy(a->origin, &origin)) {
 		sh_instance_free(copy->instance);
 		free(copy);
 		return NULL;
@@ -209,7 +209,7 @@ static void *sh__copy_delete(const void *args)
 	return copy;
 }
 
-static void sh__free_delete(void *copy)
+static void sh_db__free_delete(void *copy)
 {
 	sh_delete_args *a = copy;
 	if (a->origin != a->instance)
@@ -220,7 +220,7 @@ static void sh__free_delete(void *copy)
 
 /* m2m_changed: the instance and the pk set (an empty set stays non-NULL,
  * NULL stays NULL). */
-static void *sh__copy_m2m(const void *args)
+static void *sh_db__copy_m2m(const void *args)
 {
 	const sh_m2m_changed_args *a = args;
 	sh_m2m_changed_args *copy = malloc(sizeof *copy);
@@ -238,7 +238,7 @@ static void *sh__copy_m2m(const void *args)
 			memcpy(pks, a->pk_set, a->pk_count * sizeof *pks);
 	}
 	copy->pk_set = pks;
-	if (!sh__instance_copy(a->instance, &copy->instance)) {
+	if (!sh_db__instance_copy(a->instance, &copy->instance)) {
 		free(pks);
 		free(copy);
 		return NULL;
@@ -246,7 +246,7 @@ static void *sh__copy_m2m(const void *args)
 	return copy;
 }
 
-static void sh__free_m2m(void *copy)
+static void sh_db__free_m2m(void *copy)
 {
 	sh_m2m_changed_args *a = copy;
 	sh_instance_free(a->instance);
@@ -257,7 +257,7 @@ static void sh__free_m2m(void *copy)
 /* class_prepared and connection_created hold no pointer to copy: the model
  * outlives the job, and the connection is kept as a pointer only (an
  * async receiver must not use it: it belongs to the thread that opened it). */
-static void *sh__memdup(const void *args, size_t size)
+static void *sh_db__memdup(const void *args, size_t size)
 {
 	void *copy = malloc(size);
 	if (copy != NULL)
@@ -265,32 +265,32 @@ static void *sh__memdup(const void *args, size_t size)
 	return copy;
 }
 
-static void *sh__copy_class_prepared(const void *args)
+static void *sh_db__copy_class_prepared(const void *args)
 {
-	return sh__memdup(args, sizeof(sh_class_prepared_args));
+	return sh_db__memdup(args, sizeof(sh_class_prepared_args));
 }
 
-static void *sh__copy_connection_created(const void *args)
+static void *sh_db__copy_connection_created(const void *args)
 {
-	return sh__memdup(args, sizeof(sh_connection_created_args));
+	return sh_db__memdup(args, sizeof(sh_connection_created_args));
 }
 
-int sh__set_model_copiers(sh_hub *hub)
+int sh_db__set_model_copiers(sh_hub *hub)
 {
 	static const struct {
 		sh_builtin id;
 		sh_args_copy_fn copy;
 		sh_args_free_fn free_fn;
 	} copiers[] = {
-		{ SH_PRE_INIT, sh__copy_pre_init, free },
-		{ SH_POST_INIT, sh__copy_post_init, sh__free_post_init },
+		{ SH_PRE_INIT, sh_db__copy_pre_init, free },
+		{ SH_POST_INIT, sh_db__copy_post_init, sh_db__free_post_init },
 		{ SH_PRE_SAVE, sh__copy_pre_save, sh__free_pre_save },
 		{ SH_POST_SAVE, sh__copy_post_save, sh__free_post_save },
-		{ SH_PRE_DELETE, sh__copy_delete, sh__free_delete },
-		{ SH_POST_DELETE, sh__copy_delete, sh__free_delete },
-		{ SH_M2M_CHANGED, sh__copy_m2m, sh__free_m2m },
-		{ SH_CLASS_PREPARED, sh__copy_class_prepared, free },
-		{ SH_CONNECTION_CREATED, sh__copy_connection_created, free },
+		{ SH_PRE_DELETE, sh_db__copy_delete, sh_db__free_delete },
+		{ SH_POST_DELETE, sh_db__copy_delete, sh_db__free_delete },
+		{ SH_M2M_CHANGED, sh_db__copy_m2m, sh_db__free_m2m },
+		{ SH_CLASS_PREPARED, sh_db__copy_class_prepared, free },
+		{ SH_CONNECTION_CREATED, sh_db__copy_connection_created, free },
 	};
 	for (size_t i = 0; i < sizeof copiers / sizeof *copiers; i++) {
 		sh_signal *signal = sh_hub_builtin(hub, copiers[i].id);

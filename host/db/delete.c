@@ -42,7 +42,7 @@ typedef struct sh__pkset {
 	size_t count, capacity;   /* capacity: 0 or a power of two */
 } sh__pkset;
 
-static size_t sh__mix(int64_t key, size_t mask)
+static size_t sh_db__mix(int64_t key, size_t mask)
 {
 	uint64_t x = (uint64_t)key + 0x9e3779b97f4a7c15ull;
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -50,11 +50,11 @@ static size_t sh__mix(int64_t key, size_t mask)
 	return (size_t)(x ^ (x >> 31)) & mask;
 }
 
-static bool sh__pkset_has(const sh__pkset *set, int64_t key)
+static bool sh_db__pkset_has(const sh__pkset *set, int64_t key)
 {
 	if (set->capacity == 0)
 		return false;
-	for (size_t i = sh__mix(key, set->capacity - 1);; i = (i + 1) & (set->capacity - 1)) {
+	for (size_t i = sh_db__mix(key, set->capacity - 1);; i = (i + 1) & (set->capacity - 1)) {
 		if (!set->used[i])
 			return false;
 		if (set->keys[i] == key)
@@ -63,9 +63,9 @@ static bool sh__pkset_has(const sh__pkset *set, int64_t key)
 }
 
 /* Adds key; returns 1 when added, 0 when present, SH_ENOMEM. */
-static int sh__pkset_add(sh__pkset *set, int64_t key)
+static int sh_db__pkset_add(sh__pkset *set, int64_t key)
 {
-	if (sh__pkset_has(set, key))
+	if (sh_db__pkset_has(set, key))
 		return 0;
 	if (2 * (set->count + 1) > set->capacity) {
 		size_t cap = set->capacity ? 2 * set->capacity : 16;
@@ -77,12 +77,12 @@ static int sh__pkset_add(sh__pkset *set, int64_t key)
 		}
 		for (size_t i = 0; i < set->capacity; i++)
 			if (set->used[i])
-				sh__pkset_add(&grown, set->keys[i]);
+				sh_db__pkset_add(&grown, set->keys[i]);
 		free(set->keys);
 		free(set->used);
 		*set = grown;
 	}
-	size_t i = sh__mix(key, set->capacity - 1);
+	size_t i = sh_db__mix(key, set->capacity - 1);
 	while (set->used[i])
 		i = (i + 1) & (set->capacity - 1);
 	set->used[i] = true;
@@ -91,7 +91,7 @@ static int sh__pkset_add(sh__pkset *set, int64_t key)
 	return 1;
 }
 
-static void sh__pkset_free(sh__pkset *set)
+static void sh_db__pkset_free(sh__pkset *set)
 {
 	free(set->keys);
 	free(set->used);
@@ -99,7 +99,7 @@ static void sh__pkset_free(sh__pkset *set)
 
 /* ---- growable arrays ---- */
 
-static int sh__grow(void **items, size_t *capacity, size_t count, size_t size)
+static int sh_db__grow(void **items, size_t *capacity, size_t count, size_t size)
 {
 	if (count < *capacity)
 		return 0;
@@ -113,7 +113,7 @@ static int sh__grow(void **items, size_t *capacity, size_t count, size_t size)
 }
 
 #define SH__PUSH(arr, count, cap, value) \
-	(sh__grow((void **)&(arr), &(cap), (count), sizeof *(arr)) < 0 ? SH_ENOMEM \
+	(sh_db__grow((void **)&(arr), &(cap), (count), sizeof *(arr)) < 0 ? SH_ENOMEM \
 		: ((arr)[(count)++] = (value), 0))
 
 /* ---- the collector ---- */
@@ -154,7 +154,7 @@ typedef struct sh__blocker {
 } sh__blocker;
 
 typedef struct sh__collector {
-	sh_db *db;
+	sh_conn *db;
 	sh__group *groups;        /* insertion order, then sorted */
 	size_t group_count, group_capacity;
 	sh__fast *fast;
@@ -169,12 +169,12 @@ typedef struct sh__collector {
 	size_t loaded_count, loaded_capacity;
 } sh__collector;
 
-static void sh__collector_free(sh__collector *c)
+static void sh_db__collector_free(sh__collector *c)
 {
 	for (size_t i = 0; i < c->group_count; i++) {
 		free(c->groups[i].items);
 		free(c->groups[i].deps);
-		sh__pkset_free(&c->groups[i].pks);
+		sh_db__pkset_free(&c->groups[i].pks);
 	}
 	free(c->groups);
 	for (size_t i = 0; i < c->fast_count; i++)
@@ -190,12 +190,12 @@ static void sh__collector_free(sh__collector *c)
 	free(c->loaded);
 }
 
-static int64_t sh__pk(const sh_instance *inst)
+static int64_t sh_db__pk(const sh_instance *inst)
 {
 	return inst->values[inst->model->pk].v.i;
 }
 
-static sh__group *sh__group_of(sh__collector *c, const sh_model *model, bool create)
+static sh__group *sh_db__group_of(sh__collector *c, const sh_model *model, bool create)
 {
 	for (size_t i = 0; i < c->group_count; i++)
 		if (c->groups[i].model == model)
@@ -210,11 +210,11 @@ static sh__group *sh__group_of(sh__collector *c, const sh_model *model, bool cre
 }
 
 /* Django's add_dependency(model, dependency): `dependency` is deleted first. */
-static int sh__add_dependency(sh__collector *c, const sh_model *model, const sh_model *dependency)
+static int sh_db__add_dependency(sh__collector *c, const sh_model *model, const sh_model *dependency)
 {
-	if (sh__group_of(c, dependency, true) == NULL)
+	if (sh_db__group_of(c, dependency, true) == NULL)
 		return SH_ENOMEM;
-	sh__group *g = sh__group_of(c, model, true);
+	sh__group *g = sh_db__group_of(c, model, true);
 	if (g == NULL)
 		return SH_ENOMEM;
 	for (size_t i = 0; i < g->dep_count; i++)
@@ -225,19 +225,19 @@ static int sh__add_dependency(sh__collector *c, const sh_model *model, const sh_
 
 /* Django's Collector.add: adds the rows not collected yet and stores them
  * in *fresh (allocated). */
-static int sh__add(sh__collector *c, const sh_model *model, sh_instance **objs, size_t n,
+static int sh_db__add(sh__collector *c, const sh_model *model, sh_instance **objs, size_t n,
 	const sh_model *source, bool nullable, sh_instance ***fresh, size_t *fresh_count)
 {
 	*fresh = NULL;
 	*fresh_count = 0;
 	if (n == 0)
 		return 0;
-	sh__group *g = sh__group_of(c, model, true);
+	sh__group *g = sh_db__group_of(c, model, true);
 	if (g == NULL)
 		return SH_ENOMEM;
 	size_t fresh_capacity = 0;
 	for (size_t i = 0; i < n; i++) {
-		int rc = sh__pkset_add(&g->pks, sh__pk(objs[i]));
+		int rc = sh_db__pkset_add(&g->pks, sh_db__pk(objs[i]));
 		if (rc == 0)
 			continue;
 		if (rc < 0 || SH__PUSH(g->items, g->count, g->capacity, objs[i]) < 0
@@ -246,14 +246,14 @@ static int sh__add(sh__collector *c, const sh_model *model, sh_instance **objs, 
 	}
 	/* Nullable relations are nulled out before deleting: no order needed. */
 	if (source != NULL && !nullable)
-		return sh__add_dependency(c, source, model);
+		return sh_db__add_dependency(c, source, model);
 	return 0;
 }
 
 /* Django's can_fast_delete for the rows of `model` reached through a
  * CASCADE key: nobody hears their deletion and nothing points at them.
  * Automatic join rows are always deleted this way. */
-static bool sh__can_fast_delete(sh_db *db, const sh_model *model)
+static bool sh_db__can_fast_delete(sh_conn *db, const sh_model *model)
 {
 	if (model->auto_created)
 		return true;
@@ -263,7 +263,7 @@ static bool sh__can_fast_delete(sh_db *db, const sh_model *model)
 	return sh__sql_of(db, model)->related_count == 0;
 }
 
-static int sh__add_field_update(sh__collector *c, const sh_field *field, const int64_t *keys,
+static int sh_db__add_field_update(sh__collector *c, const sh_field *field, const int64_t *keys,
 	size_t n)
 {
 	sh__update *u = NULL;
@@ -282,17 +282,17 @@ static int sh__add_field_update(sh__collector *c, const sh_field *field, const i
 	return 0;
 }
 
-static int sh__collect(sh__collector *c, const sh_model *model, sh_instance **objs, size_t n,
+static int sh_db__collect(sh__collector *c, const sh_model *model, sh_instance **objs, size_t n,
 	const sh_model *source, bool nullable, bool top);
 
 /* Handles the relation `rel` of the fresh rows of `model`. */
-static int sh__collect_relation(sh__collector *c, const sh_model *model, const sh__reverse *rel,
+static int sh_db__collect_relation(sh__collector *c, const sh_model *model, const sh__reverse *rel,
 	const int64_t *keys, size_t key_count, sh__fast **pending, size_t *pending_count,
 	size_t *pending_capacity)
 {
 	const sh_model *from = rel->from;
 	const sh_field *field = &from->fields[rel->field];
-	if (field->on_delete == SH_ON_DELETE_CASCADE && sh__can_fast_delete(c->db, from)) {
+	if (field->on_delete == SH_ON_DELETE_CASCADE && sh_db__can_fast_delete(c->db, from)) {
 		int64_t *copy = malloc(key_count * sizeof *copy);
 		if (copy == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory collecting rows to delete");
@@ -306,9 +306,9 @@ static int sh__collect_relation(sh__collector *c, const sh_model *model, const s
 		return 0;
 	}
 	if (field->on_delete == SH_ON_DELETE_SET_NULL)
-		return sh__add_field_update(c, field, keys, key_count);
+		return sh_db__add_field_update(c, field, keys, key_count);
 	size_t first = c->loaded_count;
-	int rc = sh__load_where_in(c->db, from, field, keys, key_count, &c->loaded,
+	int rc = sh_db__load_where_in(c->db, from, field, keys, key_count, &c->loaded,
 		&c->loaded_count, &c->loaded_capacity);
 	if (rc < 0)
 		return rc;
@@ -322,7 +322,7 @@ static int sh__collect_relation(sh__collector *c, const sh_model *model, const s
 	memcpy(sub, c->loaded + first, n * sizeof *sub);
 	switch (field->on_delete) {
 	case SH_ON_DELETE_CASCADE:
-		rc = sh__collect(c, from, sub, n, model, field->null, false);
+		rc = sh_db__collect(c, from, sub, n, model, field->null, false);
 		break;
 	case SH_ON_DELETE_PROTECT:
 		for (size_t i = 0; rc == 0 && i < n; i++)
@@ -338,7 +338,7 @@ static int sh__collect_relation(sh__collector *c, const sh_model *model, const s
 			rc = SH__PUSH(c->restricted, c->restricted_count, c->restricted_capacity,
 				((sh__blocker){ field, sub[i] }));
 		if (rc == 0)
-			rc = sh__add_dependency(c, model, from);
+			rc = sh_db__add_dependency(c, model, from);
 		break;
 	}
 	free(sub);
@@ -347,10 +347,10 @@ static int sh__collect_relation(sh__collector *c, const sh_model *model, const s
 
 /* Whether a restricted row is deleted anyway: collected, or matched by a
  * fast delete of its model. */
-static bool sh__deleted_anyway(const sh__collector *c, const sh_instance *row)
+static bool sh_db__deleted_anyway(const sh__collector *c, const sh_instance *row)
 {
 	for (size_t i = 0; i < c->group_count; i++)
-		if (c->groups[i].model == row->model && sh__pkset_has(&c->groups[i].pks, sh__pk(row)))
+		if (c->groups[i].model == row->model && sh_db__pkset_has(&c->groups[i].pks, sh_db__pk(row)))
 			return true;
 	for (size_t i = 0; i < c->fast_count; i++) {
 		const sh__fast *f = &c->fast[i];
@@ -365,12 +365,12 @@ static bool sh__deleted_anyway(const sh__collector *c, const sh_instance *row)
 }
 
 /* Django's Collector.collect. */
-static int sh__collect(sh__collector *c, const sh_model *model, sh_instance **objs, size_t n,
+static int sh_db__collect(sh__collector *c, const sh_model *model, sh_instance **objs, size_t n,
 	const sh_model *source, bool nullable, bool top)
 {
 	sh_instance **fresh;
 	size_t fresh_count;
-	int rc = sh__add(c, model, objs, n, source, nullable, &fresh, &fresh_count);
+	int rc = sh_db__add(c, model, objs, n, source, nullable, &fresh, &fresh_count);
 	if (rc < 0 || fresh_count == 0) {
 		free(fresh);
 		return rc;
@@ -381,7 +381,7 @@ static int sh__collect(sh__collector *c, const sh_model *model, sh_instance **ob
 		return sh_error_set(SH_ENOMEM, "out of memory collecting rows to delete");
 	}
 	for (size_t i = 0; i < fresh_count; i++)
-		keys[i] = sh__pk(fresh[i]);
+		keys[i] = sh_db__pk(fresh[i]);
 	free(fresh);
 
 	const sh__model_sql *msql = sh__sql_of(c->db, model);
@@ -389,7 +389,7 @@ static int sh__collect(sh__collector *c, const sh_model *model, sh_instance **ob
 	size_t pending_count = 0, pending_capacity = 0;
 	bool protected_found = false;
 	for (size_t r = 0; r < msql->related_count; r++) {
-		rc = sh__collect_relation(c, model, &msql->related[r], keys, fresh_count,
+		rc = sh_db__collect_relation(c, model, &msql->related[r], keys, fresh_count,
 			&pending, &pending_count, &pending_capacity);
 		/* Django gathers the protected rows of every relation before it refuses. */
 		if (rc == SH_EPROTECTED) {
@@ -412,13 +412,13 @@ static int sh__collect(sh__collector *c, const sh_model *model, sh_instance **ob
 	if (rc < 0 || !top)
 		return rc;
 	for (size_t i = 0; i < c->restricted_count; i++)
-		if (!sh__deleted_anyway(c, c->restricted[i].row))
+		if (!sh_db__deleted_anyway(c, c->restricted[i].row))
 			return SH_EPROTECTED;
 	return 0;
 }
 
 /* Raises the SH_EPROTECTED error naming the blocking rows. */
-static int sh__blocked(const sh__collector *c, const char *what)
+static int sh_db__blocked(const sh__collector *c, const char *what)
 {
 	const sh__blocker *list = c->protected_count ? c->protected_rows : c->restricted;
 	size_t count = c->protected_count ? c->protected_count : c->restricted_count;
@@ -428,12 +428,12 @@ static int sh__blocked(const sh__collector *c, const char *what)
 	text[0] = '\0';
 	for (size_t i = 0; i < count && len < sizeof text - 200; i++) {
 		const sh__blocker *b = &list[i];
-		if (restrict_ && sh__deleted_anyway(c, b->row))
+		if (restrict_ && sh_db__deleted_anyway(c, b->row))
 			continue;
 		const sh_datum *fk = &b->row->values[b->field->index];
 		char row[128];
 		int n = snprintf(text + len, sizeof text - len, "%s%s protects %s pk=%lld through the "
-			"%s key %s.%s", shown ? "; " : "", sh__pk_text(b->row, row, sizeof row),
+			"%s key %s.%s", shown ? "; " : "", sh_db__pk_text(b->row, row, sizeof row),
 			b->field->target->label, fk->type == SH_DATUM_INT ? (long long)fk->v.i : 0LL,
 			restrict_ ? "RESTRICT" : "PROTECT", b->field->model->label, b->field->name);
 		if (n > 0)
@@ -444,15 +444,15 @@ static int sh__blocked(const sh__collector *c, const char *what)
 		restrict_ ? " (a restricted row may go only through a cascade of the same delete)" : "");
 }
 
-static int sh__cmp_pk(const void *a, const void *b)
+static int sh_db__cmp_pk(const void *a, const void *b)
 {
-	int64_t x = sh__pk(*(sh_instance *const *)a), y = sh__pk(*(sh_instance *const *)b);
+	int64_t x = sh_db__pk(*(sh_instance *const *)a), y = sh_db__pk(*(sh_instance *const *)b);
 	return (x > y) - (x < y);
 }
 
 /* Django's Collector.sort: a model goes once every model it depends on
  * has gone; a cycle leaves the order as collected. */
-static int sh__sort(sh__collector *c)
+static int sh_db__sort(sh__collector *c)
 {
 	size_t n = c->group_count;
 	sh__group *sorted = malloc((n ? n : 1) * sizeof *sorted);
@@ -493,32 +493,32 @@ static int sh__sort(sh__collector *c)
 }
 
 /* "DELETE FROM <table>" or "UPDATE <table> SET <column> = NULL". */
-static char *sh__head(const sh_model *model, const sh_field *set_null)
+static char *sh_db__head(const sh_model *model, const sh_field *set_null)
 {
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, set_null ? "UPDATE " : "DELETE FROM ");
-	sh__buf_ident(&buf, model->table);
+	sh_db__buf_add(&buf, set_null ? "UPDATE " : "DELETE FROM ");
+	sh_db__buf_ident(&buf, model->table);
 	if (set_null != NULL) {
-		sh__buf_add(&buf, " SET ");
-		sh__buf_ident(&buf, set_null->column);
-		sh__buf_add(&buf, " = NULL");
+		sh_db__buf_add(&buf, " SET ");
+		sh_db__buf_ident(&buf, set_null->column);
+		sh_db__buf_add(&buf, " = NULL");
 	}
-	return sh__buf_take(&buf);
+	return sh_db__buf_take(&buf);
 }
 
 /* Runs head + " WHERE <column> IN keys". */
-static int sh__exec_keys(sh_db *db, const sh_model *model, const sh_field *set_null,
+static int sh_db__exec_keys(sh_conn *db, const sh_model *model, const sh_field *set_null,
 	const char *column, const int64_t *keys, size_t count, int64_t *changes, const char *what)
 {
-	char *head = sh__head(model, set_null);
+	char *head = sh_db__head(model, set_null);
 	if (head == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory: %s", what);
-	int rc = sh__exec_where_in(db, head, column, NULL, 0, keys, count, changes, what);
+	int rc = sh_db__exec_where_in(db, head, column, NULL, 0, keys, count, changes, what);
 	free(head);
 	return rc;
 }
 
-static int sh__send_delete(sh__collector *c, sh_builtin id, sh_instance *inst,
+static int sh_db__send_delete(sh__collector *c, sh_builtin id, sh_instance *inst,
 	const sh_instance *origin, const sh_model *origin_model)
 {
 	sh_delete_args args = { inst, SH_DB_DEFAULT_ALIAS, origin, origin_model };
@@ -526,34 +526,34 @@ static int sh__send_delete(sh__collector *c, sh_builtin id, sh_instance *inst,
 }
 
 /* Django's Collector.delete, after collecting. */
-static int sh__delete_collected(sh__collector *c, const sh_instance *origin,
+static int sh_db__delete_collected(sh__collector *c, const sh_instance *origin,
 	const sh_model *origin_model, int64_t *deleted)
 {
 	for (size_t i = 0; i < c->group_count; i++)
 		if (c->groups[i].count > 1)
-			qsort(c->groups[i].items, c->groups[i].count, sizeof *c->groups[i].items, sh__cmp_pk);
-	int rc = sh__sort(c);
+			qsort(c->groups[i].items, c->groups[i].count, sizeof *c->groups[i].items, sh_db__cmp_pk);
+	int rc = sh_db__sort(c);
 	if (rc < 0)
 		return rc;
 	int64_t total = 0;
-	sh_db *db = c->db;
+	sh_conn *db = c->db;
 	bool own;
 	if ((rc = sh__op_begin(db, &own)) < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < c->group_count; i++) {
 		const sh__group *g = &c->groups[i];
 		for (size_t k = 0; rc == 0 && !g->model->auto_created && k < g->count; k++)
-			rc = sh__send_delete(c, SH_PRE_DELETE, g->items[k], origin, origin_model);
+			rc = sh_db__send_delete(c, SH_PRE_DELETE, g->items[k], origin, origin_model);
 	}
 	char what[192];
 	for (size_t i = 0; rc == 0 && i < c->fast_count; i++) {
 		const sh__fast *f = &c->fast[i];
 		int64_t changes = 0;
 		if (f->query != NULL) {
-			rc = sh__query_raw_delete(f->query, &changes);
+			rc = sh_db__query_raw_delete(f->query, &changes);
 		} else {
 			snprintf(what, sizeof what, "deleting rows of %s", f->model->label);
-			rc = sh__exec_keys(db, f->model, NULL, f->field->column, f->keys, f->key_count,
+			rc = sh_db__exec_keys(db, f->model, NULL, f->field->column, f->keys, f->key_count,
 				&changes, what);
 		}
 		if (!f->model->auto_created)
@@ -563,7 +563,7 @@ static int sh__delete_collected(sh__collector *c, const sh_instance *origin,
 		const sh__update *u = &c->updates[i];
 		const sh_model *m = u->field->model;
 		snprintf(what, sizeof what, "setting %s.%s to NULL", m->label, u->field->name);
-		rc = sh__exec_keys(db, m, u->field, u->field->column, u->keys, u->count, NULL, what);
+		rc = sh_db__exec_keys(db, m, u->field, u->field->column, u->keys, u->count, NULL, what);
 	}
 	for (size_t i = 0; rc == 0 && i < c->group_count; i++) {
 		sh__group *g = &c->groups[i];
@@ -580,18 +580,18 @@ static int sh__delete_collected(sh__collector *c, const sh_instance *origin,
 			break;
 		}
 		for (size_t k = 0; k < g->count; k++)
-			pks[k] = sh__pk(g->items[k]);
+			pks[k] = sh_db__pk(g->items[k]);
 		int64_t changes = 0;
 		snprintf(what, sizeof what, "deleting rows of %s", g->model->label);
-		rc = sh__exec_keys(db, g->model, NULL, g->model->fields[g->model->pk].column, pks,
+		rc = sh_db__exec_keys(db, g->model, NULL, g->model->fields[g->model->pk].column, pks,
 			g->count, &changes, what);
 		free(pks);
 		if (!g->model->auto_created)
 			total += changes;
 		for (size_t k = 0; rc == 0 && !g->model->auto_created && k < g->count; k++)
-			rc = sh__send_delete(c, SH_POST_DELETE, g->items[k], origin, origin_model);
+			rc = sh_db__send_delete(c, SH_POST_DELETE, g->items[k], origin, origin_model);
 	}
-	rc = sh__op_end(db, own, rc, "deleting", origin_model->label);
+	rc = sh_db__op_end(db, own, rc, "deleting", origin_model->label);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < c->group_count; i++)
@@ -604,43 +604,43 @@ static int sh__delete_collected(sh__collector *c, const sh_instance *origin,
 	return 0;
 }
 
-int sh__collector_delete(sh_db *db, const sh_model *model, sh_instance **instances,
+int sh_db__collector_delete(sh_conn *db, const sh_model *model, sh_instance **instances,
 	size_t count, sh_query *query, const sh_instance *origin, int64_t *deleted)
 {
 	sh__collector c = { 0 };
 	c.db = db;
 	char what[160];
 	if (origin != NULL)
-		sh__pk_text(origin, what, sizeof what);
+		sh_db__pk_text(origin, what, sizeof what);
 	else
 		snprintf(what, sizeof what, "rows of %s", model->label);
 	/* Django's origin: the instance or the queryset whose delete started
 	 * it; origin_model is always the model of that origin. */
 	const sh_model *origin_model = model;
 	int rc;
-	if (query != NULL && sh__can_fast_delete(db, model)) {
+	if (query != NULL && sh_db__can_fast_delete(db, model)) {
 		/* Django's collect(queryset) when nothing hears or points at it. */
 		sh__fast f = { model, NULL, NULL, 0, query };
 		rc = SH__PUSH(c.fast, c.fast_count, c.fast_capacity, f);
 	} else if (query != NULL) {
-		rc = sh__query_load_all(query, &c.loaded, &c.loaded_count, &c.loaded_capacity);
+		rc = sh_db__query_load_all(query, &c.loaded, &c.loaded_count, &c.loaded_capacity);
 		sh_instance **rows = NULL;
 		size_t n = c.loaded_count;
 		if (rc == 0 && n > 0 && (rows = malloc(n * sizeof *rows)) == NULL)
 			rc = sh_error_set(SH_ENOMEM, "out of memory deleting %s", what);
 		if (rc == 0 && n > 0) {
 			memcpy(rows, c.loaded, n * sizeof *rows);
-			rc = sh__collect(&c, model, rows, n, NULL, false, true);
+			rc = sh_db__collect(&c, model, rows, n, NULL, false, true);
 		}
 		free(rows);
 	} else {
-		rc = sh__collect(&c, model, instances, count, NULL, false, true);
+		rc = sh_db__collect(&c, model, instances, count, NULL, false, true);
 	}
 	if (rc == SH_EPROTECTED)
-		rc = sh__blocked(&c, what);
+		rc = sh_db__blocked(&c, what);
 	if (rc == 0)
-		rc = sh__delete_collected(&c, origin, origin_model, deleted);
-	sh__collector_free(&c);
+		rc = sh_db__delete_collected(&c, origin, origin_model, deleted);
+	sh_db__collector_free(&c);
 	return rc;
 }
 
@@ -659,5 +659,5 @@ int sh_instance_delete(sh_instance *instance, int64_t *count)
 	if (pk->type != SH_DATUM_INT)
 		return sh_error_set(SH_EINVAL, "cannot delete a %s that has no primary key (never "
 			"saved, or deleted already)", instance->model->label);
-	return sh__collector_delete(instance->db, instance->model, &instance, 1, NULL, instance, count);
+	return sh_db__collector_delete(instance->db, instance->model, &instance, 1, NULL, instance, count);
 }

@@ -25,9 +25,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/utf8.h"
 #include "orm.h"
 
-static const char *sh__datum_name(sh_datum_type type)
+static const char *sh_db__datum_name(sh_datum_type type)
 {
 	switch (type) {
 	case SH_DATUM_NULL: return "null";
@@ -41,67 +42,9 @@ static const char *sh__datum_name(sh_datum_type type)
 
 /* ---- text checks ---- */
 
-/* Returns the number of characters of valid UTF-8 text, or -1 when it is
- * not valid UTF-8 (overlong forms, surrogates and code points past
- * U+10FFFF are invalid). Stores its length in bytes in *bytes. */
-static long sh__utf8_chars(const char *s, size_t *bytes)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	long count = 0;
-	/* Short ASCII text (most values) in one pass, byte by byte. */
-	while (count < 32 && p[count] != '\0' && p[count] < 0x80)
-		count++;
-	if (p[count] == '\0') {
-		*bytes = (size_t)count;
-		return count;
-	}
-	p += count;
-	/* Longer ASCII runs eight bytes at a time (within the string: strlen first) */
-	size_t len = strlen((const char *)p);
-	*bytes = (size_t)count + len;
-	while (len >= 8) {
-		uint64_t w;
-		memcpy(&w, p, sizeof w);
-		if (w & 0x8080808080808080ull)
-			break;
-		p += 8;
-		len -= 8;
-		count += 8;
-	}
-	while (*p != '\0') {
-		unsigned c = *p;
-		size_t extra;
-		unsigned cp;
-		if (c < 0x80) {
-			p++;
-			count++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			extra = 1, cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			extra = 2, cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			extra = 3, cp = c & 0x07;
-		} else {
-			return -1;
-		}
-		for (size_t i = 1; i <= extra; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		static const unsigned min[4] = { 0, 0x80, 0x800, 0x10000 };
-		if (cp < min[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return -1;
-		p += extra + 1;
-		count++;
-	}
-	return count;
-}
-
 /* ---- dates ---- */
 
-static bool sh__digits(const char *s, int n, int *out)
+static bool sh_db__instance_digits(const char *s, int n, int *out)
 {
 	int v = 0;
 	for (int i = 0; i < n; i++) {
@@ -113,27 +56,27 @@ static bool sh__digits(const char *s, int n, int *out)
 	return true;
 }
 
-static bool sh__leap(int y)
+static bool sh_db__leap(int y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int sh__days_in_month(int y, int m)
+static int sh_db__days_in_month(int y, int m)
 {
 	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	return m == 2 && sh__leap(y) ? 29 : days[m - 1];
+	return m == 2 && sh_db__leap(y) ? 29 : days[m - 1];
 }
 
 /* Parses "YYYY-MM-DD" at the start of s: a real calendar day of years 1 to 9999. */
-static SH__NOINLINE bool sh__parse_date(const char *s, int *y, int *m, int *d)
+static SH__NOINLINE bool sh_db__parse_date(const char *s, int *y, int *m, int *d)
 {
-	return sh__digits(s, 4, y) && s[4] == '-' && sh__digits(s + 5, 2, m) && s[7] == '-'
-		&& sh__digits(s + 8, 2, d) && *y >= 1 && *m >= 1 && *m <= 12 && *d >= 1
-		&& *d <= sh__days_in_month(*y, *m);
+	return sh_db__instance_digits(s, 4, y) && s[4] == '-' && sh_db__instance_digits(s + 5, 2, m) && s[7] == '-'
+		&& sh_db__instance_digits(s + 8, 2, d) && *y >= 1 && *m >= 1 && *m <= 12 && *d >= 1
+		&& *d <= sh_db__days_in_month(*y, *m);
 }
 
 /* Days since 1970-01-01 of a civil date, and back (Howard Hinnant's algorithms). */
-static int64_t sh__days_from_civil(int64_t y, int m, int d)
+static int64_t sh_db__days_from_civil(int64_t y, int m, int d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -143,7 +86,7 @@ static int64_t sh__days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-static void sh__civil_from_days(int64_t z, int *y, int *m, int *d)
+static void sh_db__civil_from_days(int64_t z, int *y, int *m, int *d)
 {
 	z += 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -162,17 +105,17 @@ static void sh__civil_from_days(int64_t z, int *y, int *m, int *d)
  * "+HHMM", "+HH" or nothing (taken as UTC). Writes the UTC time in
  * canonical form to out. Returns false when it is not such a datetime.
  */
-static SH__NOINLINE bool sh__parse_datetime(const char *s, char *out)
+static SH__NOINLINE bool sh_db__parse_datetime(const char *s, char *out)
 {
 	int y, mo, d, h, mi, sec = 0, micro = 0;
-	if (!sh__parse_date(s, &y, &mo, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
+	if (!sh_db__parse_date(s, &y, &mo, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
 		return false;
 	const char *p = s + 11;
-	if (!sh__digits(p, 2, &h) || p[2] != ':' || !sh__digits(p + 3, 2, &mi) || h > 23 || mi > 59)
+	if (!sh_db__instance_digits(p, 2, &h) || p[2] != ':' || !sh_db__instance_digits(p + 3, 2, &mi) || h > 23 || mi > 59)
 		return false;
 	p += 5;
 	if (*p == ':') {
-		if (!sh__digits(p + 1, 2, &sec) || sec > 59)
+		if (!sh_db__instance_digits(p + 1, 2, &sec) || sec > 59)
 			return false;
 		p += 3;
 		if (*p == '.') {
@@ -195,13 +138,13 @@ static SH__NOINLINE bool sh__parse_datetime(const char *s, char *out)
 	} else if (*p == '+' || *p == '-') {
 		int sign = *p == '-' ? -1 : 1, oh, om = 0;
 		p++;
-		if (!sh__digits(p, 2, &oh) || oh > 23)
+		if (!sh_db__instance_digits(p, 2, &oh) || oh > 23)
 			return false;
 		p += 2;
 		if (*p == ':')
 			p++;
 		if (*p >= '0' && *p <= '9') {
-			if (!sh__digits(p, 2, &om) || om > 59)
+			if (!sh_db__instance_digits(p, 2, &om) || om > 59)
 				return false;
 			p += 2;
 		}
@@ -210,10 +153,10 @@ static SH__NOINLINE bool sh__parse_datetime(const char *s, char *out)
 	if (*p != '\0')
 		return false;
 	if (offset != 0) {
-		int64_t minutes = sh__days_from_civil(y, mo, d) * 1440 + (int64_t)h * 60 + mi - offset;
+		int64_t minutes = sh_db__days_from_civil(y, mo, d) * 1440 + (int64_t)h * 60 + mi - offset;
 		int64_t days = minutes >= 0 ? minutes / 1440 : -((-minutes + 1439) / 1440);
 		int64_t rest = minutes - days * 1440;
-		sh__civil_from_days(days, &y, &mo, &d);
+		sh_db__civil_from_days(days, &y, &mo, &d);
 		h = (int)(rest / 60);
 		mi = (int)(rest % 60);
 		if (y < 1 || y > 9999)
@@ -226,7 +169,7 @@ static SH__NOINLINE bool sh__parse_datetime(const char *s, char *out)
 	return true;
 }
 
-void sh__now_text(sh_field_type type, char *buf)
+void sh_db__now_text(sh_field_type type, char *buf)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -245,18 +188,18 @@ void sh__now_text(sh_field_type type, char *buf)
 
 /* ---- conversion ---- */
 
-static SH__COLD int sh__wrong_type(const sh_field *field, const char *expected, sh_datum in)
+static SH__COLD int sh_db__wrong_type(const sh_field *field, const char *expected, sh_datum in)
 {
 	return sh_error_set(SH_EINVAL, "%s.%s: a %s takes %s, not %s", field->model->label,
-		field->name, sh_field_type_name(field->type), expected, sh__datum_name(in.type));
+		field->name, sh_field_type_name(field->type), expected, sh_db__datum_name(in.type));
 }
 
 /* A JSON field's value: JSON text, checked with jansson. */
-static SH__NOINLINE int sh__convert_json(const sh_field *field, sh_datum in, sh_datum *out,
+static SH__NOINLINE int sh_db__convert_json(const sh_field *field, sh_datum in, sh_datum *out,
 	size_t *len)
 {
 	if (in.type != SH_DATUM_TEXT)
-		return sh__wrong_type(field, "JSON text", in);
+		return sh_db__wrong_type(field, "JSON text", in);
 	json_error_t err;
 	json_t *json = json_loads(in.v.s, JSON_DECODE_ANY, &err);
 	if (json == NULL)
@@ -268,13 +211,13 @@ static SH__NOINLINE int sh__convert_json(const sh_field *field, sh_datum in, sh_
 	return 0;
 }
 
-int sh__convert(const sh_field *field, sh_datum in, sh_datum *out, char *scratch)
+int sh_db__convert(const sh_field *field, sh_datum in, sh_datum *out, char *scratch)
 {
 	size_t len;
-	return sh__convert_len(field, in, out, scratch, &len);
+	return sh_db__convert_len(field, in, out, scratch, &len);
 }
 
-int sh__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scratch,
+int sh_db__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scratch,
 	size_t *len)
 {
 	const char *label = field->model->label;
@@ -296,7 +239,7 @@ int sh__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scr
 			*out = sh_datum_int(in.v.b ? 1 : 0);
 			return 0;
 		}
-		return sh__wrong_type(field, field->type == SH_FIELD_FOREIGN_KEY
+		return sh_db__wrong_type(field, field->type == SH_FIELD_FOREIGN_KEY
 			? "the integer primary key of its target" : "an integer or a boolean", in);
 	case SH_FIELD_REAL:
 		if (in.type == SH_DATUM_REAL) {
@@ -307,7 +250,7 @@ int sh__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scr
 			*out = sh_datum_real((double)in.v.i);
 			return 0;
 		}
-		return sh__wrong_type(field, "a real or an integer", in);
+		return sh_db__wrong_type(field, "a real or an integer", in);
 	case SH_FIELD_BOOLEAN:
 		if (in.type == SH_DATUM_BOOL) {
 			*out = in;
@@ -317,11 +260,11 @@ int sh__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scr
 			*out = sh_datum_bool(in.v.i == 1);
 			return 0;
 		}
-		return sh__wrong_type(field, "a boolean (or the integer 0 or 1)", in);
+		return sh_db__wrong_type(field, "a boolean (or the integer 0 or 1)", in);
 	case SH_FIELD_TEXT: {
 		if (in.type != SH_DATUM_TEXT)
-			return sh__wrong_type(field, "text", in);
-		long chars = sh__utf8_chars(in.v.s, len);
+			return sh_db__wrong_type(field, "text", in);
+		long chars = sh_base__utf8_chars(in.v.s, len);
 		if (chars < 0)
 			return sh_error_set(SH_EINVAL, "%s.%s: the text is not valid UTF-8", label, field->name);
 		if (field->max_length > 0 && chars > field->max_length)
@@ -333,8 +276,8 @@ int sh__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scr
 	case SH_FIELD_DATE: {
 		int y, m, d;
 		if (in.type != SH_DATUM_TEXT)
-			return sh__wrong_type(field, "a date as text \"YYYY-MM-DD\"", in);
-		if (!sh__parse_date(in.v.s, &y, &m, &d) || in.v.s[10] != '\0')
+			return sh_db__wrong_type(field, "a date as text \"YYYY-MM-DD\"", in);
+		if (!sh_db__parse_date(in.v.s, &y, &m, &d) || in.v.s[10] != '\0')
 			return sh_error_set(SH_EINVAL, "%s.%s: '%.40s' is not a date \"YYYY-MM-DD\" of "
 				"the calendar", label, field->name, in.v.s);
 		*out = in;
@@ -343,15 +286,15 @@ int sh__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scr
 	}
 	case SH_FIELD_DATETIME:
 		if (in.type != SH_DATUM_TEXT)
-			return sh__wrong_type(field, "an ISO-8601 datetime as text", in);
-		if (!sh__parse_datetime(in.v.s, scratch))
+			return sh_db__wrong_type(field, "an ISO-8601 datetime as text", in);
+		if (!sh_db__parse_datetime(in.v.s, scratch))
 			return sh_error_set(SH_EINVAL, "%s.%s: '%.40s' is not an ISO-8601 datetime "
 				"\"YYYY-MM-DDTHH:MM:SS[.ffffff]Z\" of the calendar", label, field->name, in.v.s);
 		*out = sh_datum_text(scratch);
 		*len = strlen(scratch);
 		return 0;
 	case SH_FIELD_JSON:
-		return sh__convert_json(field, in, out, len);
+		return sh_db__convert_json(field, in, out, len);
 	case SH_FIELD_MANY_TO_MANY:
 	default:
 		return sh_error_set(SH_EINVAL, "%s.%s is a many-to-many relation: change it with "
@@ -371,10 +314,10 @@ int sh__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scr
  * every value is NULL; without, the caller sets them all (loading). The
  * `owned` bytes are set up lazily: owned[n] (one byte past the fields)
  * says whether owned[0..n) is valid, which it becomes on the first
- * sh__instance_store(); until then nothing is owned, and freeing an
+ * sh_db__instance_store_len(); until then nothing is owned, and freeing an
  * instance that never had a value set is a single free().
  */
-static sh_instance *sh__instance_alloc(const sh_model *model, sh_db *db, size_t text,
+static sh_instance *sh_db__instance_alloc(const sh_model *model, sh_conn *db, size_t text,
 	size_t autos, char **arena, bool init)
 {
 	size_t n = model->field_count;
@@ -414,13 +357,7 @@ void sh_instance_free(sh_instance *instance)
 	free(instance);
 }
 
-int sh__instance_store(sh_instance *instance, size_t field, sh_datum value)
-{
-	return sh__instance_store_len(instance, field, value,
-		value.type == SH_DATUM_TEXT ? strlen(value.v.s) : 0);
-}
-
-int sh__instance_store_len(sh_instance *instance, size_t field, sh_datum value, size_t len)
+int sh_db__instance_store_len(sh_instance *instance, size_t field, sh_datum value, size_t len)
 {
 	sh_datum *slot = &instance->values[field];
 	size_t n = instance->model->field_count;
@@ -462,27 +399,27 @@ int sh__instance_store_len(sh_instance *instance, size_t field, sh_datum value, 
 
 /* ---- the public instance API ---- */
 
-/* sh__model_field() tuned for the path of every sh_instance_new() and
+/* sh_db__model_field() tuned for the path of every sh_instance_new() and
  * sh_instance_set(): callers name fields in declaration order, so the
  * field at `hint` (the one after the previous lookup's) is tried first,
  * then every field with the first byte compared before the rest. */
-static inline bool sh__same(const char *a, const char *b)
+static inline bool sh_db__same(const char *a, const char *b)
 {
 	while (*a != '\0' && *a == *b)
 		a++, b++;
 	return *a == *b;
 }
 
-static const sh_field *sh__field_named(const sh_model *model, const char *name, size_t hint)
+static const sh_field *sh_db__field_named(const sh_model *model, const char *name, size_t hint)
 {
 	const sh_field *fields = model->fields;
 	if (hint < model->field_count && fields[hint].name[0] == name[0]
-		&& sh__same(fields[hint].name, name))
+		&& sh_db__same(fields[hint].name, name))
 		return &fields[hint];
 	for (size_t i = 0; i < model->field_count; i++)
-		if (fields[i].name[0] == name[0] && sh__same(fields[i].name, name))
+		if (fields[i].name[0] == name[0] && sh_db__same(fields[i].name, name))
 			return &fields[i];
-	return sh__model_field(model, name);   /* a key by its column */
+	return sh_db__model_field(model, name);   /* a key by its column */
 }
 
 #define SH__NEW_STACK 8
@@ -494,7 +431,7 @@ typedef struct sh__conv {
 	size_t len;
 } sh__conv;
 
-int sh_instance_new(sh_instance **out, sh_db *db, const sh_model *model,
+int sh_instance_new(sh_instance **out, sh_conn *db, const sh_model *model,
 	const sh_field_value *values, size_t count)
 {
 	if (out == NULL || db == NULL || model == NULL || (values == NULL && count > 0))
@@ -502,7 +439,7 @@ int sh_instance_new(sh_instance **out, sh_db *db, const sh_model *model,
 	*out = NULL;
 	const sh__model_sql *msql = sh__sql_of(db, model);
 	if (msql == NULL)
-		return sh__foreign_model(db, model);
+		return sh_db__foreign_model(db, model);
 
 	/* Django's Model.__init__: pre_init first, then the values, then post_init. */
 	sh_pre_init_args pre = { NULL, 0, count ? values : NULL, count };
@@ -527,7 +464,7 @@ int sh_instance_new(sh_instance **out, sh_db *db, const sh_model *model,
 	size_t text = 0, hint = msql->first_field;
 	for (size_t i = 0; i < count; i++) {
 		const char *name = values[i].name;
-		const sh_field *f = name != NULL ? sh__field_named(model, name, hint) : NULL;
+		const sh_field *f = name != NULL ? sh_db__field_named(model, name, hint) : NULL;
 		if (f == NULL) {
 			rc = name == NULL
 				? sh_error_set(SH_EINVAL, "creating a %s: value %zu has no field name",
@@ -537,14 +474,14 @@ int sh_instance_new(sh_instance **out, sh_db *db, const sh_model *model,
 		}
 		hint = f->index + 1;
 		conv[i].index = f->index;
-		if ((rc = sh__convert_len(f, values[i].value, &conv[i].value, scratch[i],
+		if ((rc = sh_db__convert_len(f, values[i].value, &conv[i].value, scratch[i],
 				&conv[i].len)) < 0)
 			goto out;
 		if (conv[i].value.type == SH_DATUM_TEXT)
 			text += conv[i].len + 1;
 	}
 	char *arena;
-	sh_instance *inst = sh__instance_alloc(model, db, text, msql->auto_count, &arena, false);
+	sh_instance *inst = sh_db__instance_alloc(model, db, text, msql->auto_count, &arena, false);
 	if (inst == NULL) {
 		rc = sh_error_set(SH_ENOMEM, "out of memory creating a %s", model->label);
 		goto out;
@@ -579,7 +516,7 @@ const sh_model *sh_instance_model(const sh_instance *instance)
 	return instance != NULL ? instance->model : NULL;
 }
 
-sh_db *sh_instance_db(const sh_instance *instance)
+sh_conn *sh_instance_conn(const sh_instance *instance)
 {
 	return instance != NULL ? instance->db : NULL;
 }
@@ -601,24 +538,24 @@ int sh_instance_set(sh_instance *instance, const char *name, sh_datum value)
 {
 	if (instance == NULL || name == NULL)
 		return sh_error_set(SH_EINVAL, "sh_instance_set: NULL argument");
-	const sh_field *field = sh__field_named(instance->model, name, instance->hint);
+	const sh_field *field = sh_db__field_named(instance->model, name, instance->hint);
 	if (field == NULL)
 		return sh_error_set(SH_EINVAL, "%s has no field '%s'", instance->model->label, name);
 	instance->hint = (uint32_t)field->index + 1;
 	char scratch[SH__SCRATCH];
 	sh_datum converted;
 	size_t len;
-	int rc = sh__convert_len(field, value, &converted, scratch, &len);
+	int rc = sh_db__convert_len(field, value, &converted, scratch, &len);
 	if (rc < 0)
 		return rc;
-	return sh__instance_store_len(instance, field->index, converted, len);
+	return sh_db__instance_store_len(instance, field->index, converted, len);
 }
 
 int sh_instance_get(const sh_instance *instance, const char *name, sh_datum *out)
 {
 	if (instance == NULL || name == NULL || out == NULL)
 		return sh_error_set(SH_EINVAL, "sh_instance_get: NULL argument");
-	const sh_field *field = sh__field_named(instance->model, name, instance->hint);
+	const sh_field *field = sh_db__field_named(instance->model, name, instance->hint);
 	if (field == NULL)
 		return sh_error_set(SH_EINVAL, "%s has no field '%s'", instance->model->label, name);
 	/* The hint is a lookup cache, not a value: the instance (never const
@@ -631,7 +568,7 @@ int sh_instance_get(const sh_instance *instance, const char *name, sh_datum *out
 	return 0;
 }
 
-const char *sh__pk_text(const sh_instance *instance, char *buf, size_t size)
+const char *sh_db__pk_text(const sh_instance *instance, char *buf, size_t size)
 {
 	const sh_datum *pk = &instance->values[instance->model->pk];
 	if (pk->type == SH_DATUM_INT)
@@ -645,7 +582,7 @@ const char *sh__pk_text(const sh_instance *instance, char *buf, size_t size)
 
 /* ---- loading ---- */
 
-int sh__instance_build(sh_instance **out, sh_db *db, const sh_model *model,
+int sh_db__instance_build(sh_instance **out, sh_conn *db, const sh_model *model,
 	const sh_datum *values)
 {
 	size_t text = 0;
@@ -654,7 +591,7 @@ int sh__instance_build(sh_instance **out, sh_db *db, const sh_model *model,
 			text += strlen(values[i].v.s) + 1;
 	char *arena;
 	size_t autos = db != NULL ? sh__sql_of(db, model)->auto_count : 0;
-	sh_instance *inst = sh__instance_alloc(model, db, text, autos, &arena, false);
+	sh_instance *inst = sh_db__instance_alloc(model, db, text, autos, &arena, false);
 	if (inst == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory loading a %s", model->label);
 	for (size_t i = 0; i < model->field_count; i++) {
@@ -677,7 +614,7 @@ int sh__instance_build(sh_instance **out, sh_db *db, const sh_model *model,
  * safe here because the connection is used by one thread only. */
 #define SH__ROW_STACK 32
 
-int sh__instance_from_row(sh_instance **out, sh_db *db, const sh__model_sql *msql,
+int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql *msql,
 	sqlite3_stmt *stmt)
 {
 	const sh_model *model = msql->model;
@@ -696,7 +633,7 @@ int sh__instance_from_row(sh_instance **out, sh_db *db, const sh__model_sql *msq
 		}
 	}
 	char *arena;
-	sh_instance *inst = sh__instance_alloc(model, db, text, msql->auto_count, &arena,
+	sh_instance *inst = sh_db__instance_alloc(model, db, text, msql->auto_count, &arena,
 		msql->has_m2m);
 	if (SH__UNLIKELY(inst == NULL)) {
 		if (vals != small)
@@ -739,10 +676,10 @@ int sh__instance_from_row(sh_instance **out, sh_db *db, const sh__model_sql *msq
 	return 0;
 }
 
-int sh__instance_loaded(sh_instance *instance)
+int sh_db__instance_loaded(sh_instance *instance)
 {
 	const sh_model *model = instance->model;
-	sh_db *db = instance->db;
+	sh_conn *db = instance->db;
 	sh_signal *pre_init = sh__signal(db, SH_PRE_INIT);
 	if (sh_signal_has_listeners(pre_init, model->sender)) {
 		/* Django's from_db: cls(*values), the values of the concrete fields. */

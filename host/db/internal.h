@@ -1,7 +1,8 @@
 /*
  * internal.h: the data structures of host/db/ (the model registry, the
  * database and its connections, instances and queries), shared by its
- * files and by nothing else.
+ * files and by nothing else. What the layers above may see (the model and
+ * field structs, the schema SQL) is in db.h.
  *
  * Ownership: the registry owns its models, a model its fields and every
  * string in them. A database owns its connections; a connection owns its
@@ -22,112 +23,16 @@
 #include <sighost/query.h>
 #include <sighost/signal.h>
 
-/* ---- models (registry.c, prepare.c) ---- */
+#include "db.h"
 
-struct sh_field {
-	char *name;
-	char *column;               /* "<name>_id" for keys; NULL for many-to-many */
-	sh_field_type type;
-	bool null, blank, unique, db_index, primary_key, auto_now, auto_now_add;
-	int max_length;
-	bool has_default;
-	sh_datum default_value;     /* text owned by the field */
-	char *to;                   /* as declared, made "app.Model" at declaration */
-	sh_on_delete on_delete;
-	char *through_label;        /* as declared, "app.Model"; NULL for automatic */
-	char *related_name;         /* never NULL once prepared */
-	char *where;                /* NULL when not given */
-	/* set by sh_models_prepare() */
-	struct sh_model *target;    /* FOREIGN_KEY, MANY_TO_MANY */
-	struct sh_model *through;   /* MANY_TO_MANY: the join model */
-	size_t through_source;      /* MANY_TO_MANY: field index in the join model of the key to this model */
-	size_t through_target;      /* ... and of the key to the target */
-	struct sh_model *model;     /* the model that declares the field */
-	size_t index;               /* its index in model->fields */
-};
-
-/* A relation that points at a model from elsewhere: the reverse side of a
- * foreign key or many-to-many field. */
-typedef struct sh__reverse {
-	struct sh_model *from;      /* the model that declares the field */
-	size_t field;               /* its index in from->fields */
-} sh__reverse;
-
-/* Fields whose values are unique together (Django's Meta.unique_together):
- * indexes into the model's fields. Set by sh_models_prepare() on a join
- * model (its two keys); the schema makes a unique index of each. */
-typedef struct sh__unique_together {
-	size_t *fields;
-	size_t count;
-} sh__unique_together;
-
-struct sh_model {
-	struct sh_models *registry;
-	char *app_label;
-	char *name;
-	char *label;                /* "app_label.Name" */
-	char *table;                /* "app_label_name" */
-	char *where;
-	const sh_sender *sender;
-	bool auto_created;          /* a join model */
-	sh_field *fields;           /* declaration order; an added "id" first */
-	size_t field_count;
-	size_t pk;                  /* index of the primary key */
-	/* set by sh_models_prepare() */
-	sh__reverse *reverse_fks;   /* foreign keys to this model, registry order; the
-	                             * keys of join models are included (from->auto_created,
-	                             * related_name "<Join>+", on_delete CASCADE) */
-	size_t reverse_fk_count;
-	sh__reverse *reverse_m2m;   /* many-to-many fields to this model */
-	size_t reverse_m2m_count;
-	sh__unique_together *unique_together;
-	size_t unique_together_count;
-	size_t index;               /* in the registry */
-};
-
-struct sh_models {
-	sh_hub *hub;
-	sh_model **models;          /* declaration order; join models after their model */
-	size_t count;
-	size_t capacity;
-	bool prepared;
-	sh_problem_fn reporter;
-	void *reporter_payload;
-	int first_problem;          /* code of the current call's first problem, 0: none yet */
-};
-
-/* Reports a problem through the registry's reporter and, for the first
- * one of a call, the error channel. Returns `code`. */
-int sh__models_problem(sh_models *models, int code, const char *where, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Returns the field called `name` or, for a key, its column; NULL if none. */
-sh_field *sh__model_field(const sh_model *model, const char *name);
+/* ---- models: the structs and the schema SQL are in db.h ---- */
 
 /* Sets the argument copiers of the signals the model layer sends
  * (pre_init, post_init, pre_save, post_save, pre_delete, post_delete,
  * m2m_changed, class_prepared, connection_created) on `hub`, so that async
  * receivers can hear them (copy.c). Called by sh_models_new(). Returns 0
  * or SH_EINVAL. */
-int sh__set_model_copiers(sh_hub *hub);
-
-/* ---- the schema (schema.c) ---- */
-
-/*
- * Stores in *stmts (allocated) the DDL statements that create the table of
- * `model` (a model of a prepared registry) as Django's SQLite schema editor
- * writes them, and their number in *count: CREATE TABLE, then a CREATE
- * UNIQUE INDEX per unique-together set, then a CREATE INDEX per indexed
- * column (db_index and foreign keys, unless unique). Join models are models
- * of their own: a many-to-many field adds nothing to its model's SQL.
- * Identifiers come from validated names and are quoted. Free with
- * sh__schema_free(). Returns 0, SH_EINVAL (an unprepared registry),
- * SH_ENOMEM.
- */
-int sh__schema_model_sql(const sh_model *model, char ***stmts, size_t *count);
-
-/* Frees what sh__schema_model_sql() stored. NULL is a no-op. */
-void sh__schema_free(char **stmts, size_t count);
+int sh_db__set_model_copiers(sh_hub *hub);
 
 /* ---- the database and connections (connection.c) ---- */
 
@@ -156,23 +61,23 @@ typedef struct sh__on_commit {
 	int depth;                  /* the atomic depth it was registered at */
 } sh__on_commit;
 
-struct sh_db {
+struct sh_conn {
 	sh_database *database;
 	sqlite3 *sqlite;
 	sh__stmt *stmts;            /* statement cache, keyed by SQL text */
 	size_t stmt_count;
 	size_t stmt_capacity;
-	sh__stmt *spares;           /* statements given back by sh__db_stmt_give (sql NULL) */
+	sh__stmt *spares;           /* statements given back by sh_db__conn_stmt_give (sql NULL) */
 	size_t spare_count;
 	int depth;                  /* open atomic blocks */
 	bool unusable;              /* a failure showed that only a new connection can
-	                             * write (sh__db_error, sh_database_close_unusable) */
+	                             * write (sh_db__conn_error, sh_database_close_unusable) */
 	sh__block *blocks;          /* per depth, blocks[depth - 1] the innermost */
 	size_t block_capacity;
 	sh__on_commit *on_commit;
 	size_t on_commit_count;
 	size_t on_commit_capacity;
-	struct sh_db *next;         /* the database's list of connections */
+	struct sh_conn *next;       /* the database's list of connections */
 	struct sh__conn_stmts *model_stmts; /* per model and transaction statements (orm.h) */
 };
 
@@ -187,25 +92,25 @@ typedef struct sh__checkpointer {
 } sh__checkpointer;
 
 /* Sets up the checkpointer of a new database (no thread yet). */
-void sh__checkpointer_init(sh_database *database);
+void sh_db__checkpointer_init(sh_database *database);
 
 /* Makes a new connection's commits wake the checkpointer when the log is
  * long, instead of checkpointing themselves. */
-void sh__checkpointer_attach(sh_database *database, sqlite3 *sqlite);
+void sh_db__checkpointer_attach(sh_database *database, sqlite3 *sqlite);
 
 /* Stops and joins the thread, if it ever started; frees the rest. */
-void sh__checkpointer_stop(sh_database *database);
+void sh_db__checkpointer_stop(sh_database *database);
 
 struct sh_database {
 	char *path;
 	sh_models *models;
 	sh_hub *hub;
-	pthread_key_t key;          /* the calling thread's sh_db */
+	pthread_key_t key;          /* the calling thread's sh_conn */
 	pthread_mutex_t lock;       /* guards the list of connections */
 	pthread_mutex_t write_lock; /* held by the connection whose outermost atomic
 	                             * block is open: writers of this process queue
 	                             * here instead of polling SQLite's lock */
-	struct sh_db *connections;
+	struct sh_conn *connections;
 	const sh_sender *backend;   /* "sqlite" */
 	sh_db_sync sync;            /* PRAGMA synchronous of new connections */
 	int busy_timeout_ms;        /* how long a connection waits for another process's
@@ -219,12 +124,12 @@ struct sh_database {
  * first use; the statement is reset and its bindings cleared. Stores it in
  * *out. Returns 0 or SH_EDB (SQLite's message and the SQL in the error).
  */
-int sh__db_prepare(sh_db *db, const char *sql, sqlite3_stmt **out);
+int sh_db__conn_prepare(sh_conn *db, const char *sql, sqlite3_stmt **out);
 
 /* Binds `value` at 1-based `index`. Returns 0 or SH_EDB. */
-int sh__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value);
+int sh_db__conn_bind(sh_conn *db, sqlite3_stmt *stmt, int index, sh_datum value);
 
-/* Turns SQLite's last error on `db` into an sh error (sh__sqlite_error()
+/* Turns SQLite's last error on `db` into an sh error (sh_db__sqlite_error()
  * below is the one place that decides the code): SH_EUNAVAILABLE when the database is full, read-only,
  * locked by another process past the busy timeout, failing with an I/O
  * error or cannot be opened (the message names the file and says which,
@@ -232,19 +137,15 @@ int sh__db_bind(sh_db *db, sqlite3_stmt *stmt, int index, sh_datum value);
  * SH_EINTEGRITY for constraint failures (naming the table and column
  * SQLite names); SH_ENOMEM; else SH_EDB. `what` says what was being done
  * and starts the message. Returns the code. */
-int sh__db_error(sh_db *db, const char *what);
+int sh_db__conn_error(sh_conn *db, const char *what);
 
-/* The same for a handle of `database` with no sh_db (yet, or one that
- * failed to open): SQLite's last error on `sqlite` (non-NULL) as
- * SH_EUNAVAILABLE, SH_ENOMEM or SH_EDB, with no constraint naming; the
- * message names the database's file and quotes its busy timeout. */
-int sh__sqlite_error(sqlite3 *sqlite, const sh_database *database, const char *what);
+/* sh_db__sqlite_error(), the mapping for a handle with no sh_conn, is in db.h. */
 
 /* ---- instances (instance.c) ---- */
 
 struct sh_instance {
 	const sh_model *model;
-	sh_db *db;                  /* NULL for a detached copy (an async receiver's) */
+	sh_conn *db;                /* NULL for a detached copy (an async receiver's) */
 	sh_datum *values;           /* one per field; many-to-many slots stay NULL */
 	bool adding;
 	uint32_t hint;              /* the field sh_instance_set() and _get() try first: the
@@ -264,12 +165,12 @@ struct sh_instance {
  * into the instance's one allocation) without sending signals; it is not
  * adding. `db` may be NULL: the detached copies handed to asynchronous
  * receivers (copy.c). */
-int sh__instance_build(sh_instance **out, sh_db *db, const sh_model *model,
+int sh_db__instance_build(sh_instance **out, sh_conn *db, const sh_model *model,
 	const sh_datum *values);
 
 /* Sends pre_init (args = the row's values of the non-many-to-many fields,
  * in field order, no kwargs, as Django's from_db) and post_init for a
  * loaded row. */
-int sh__instance_loaded(sh_instance *instance);
+int sh_db__instance_loaded(sh_instance *instance);
 
 #endif

@@ -42,13 +42,13 @@ typedef struct sh__rel {
 	const char *name;         /* as asked, for messages */
 } sh__rel;
 
-static bool sh__hidden(const char *related_name)
+static bool sh_db__m2m_hidden(const char *related_name)
 {
 	size_t n = strlen(related_name);
 	return n > 0 && related_name[n - 1] == '+';
 }
 
-static int sh__resolve(const sh_instance *inst, const char *name, sh__rel *rel)
+static int sh_db__m2m_resolve(const sh_instance *inst, const char *name, sh__rel *rel)
 {
 	if (inst == NULL || name == NULL)
 		return sh_error_set(SH_EINVAL, "many-to-many: NULL instance or relation name");
@@ -56,7 +56,7 @@ static int sh__resolve(const sh_instance *inst, const char *name, sh__rel *rel)
 	if (rc < 0)
 		return rc;
 	const sh_model *m = inst->model;
-	const sh_field *f = sh__model_field(m, name);
+	const sh_field *f = sh_db__model_field(m, name);
 	if (f != NULL && f->type == SH_FIELD_MANY_TO_MANY) {
 		const sh_model *join = f->through;
 		*rel = (sh__rel){ f, join, join->fields[f->through_source].column,
@@ -67,7 +67,7 @@ static int sh__resolve(const sh_instance *inst, const char *name, sh__rel *rel)
 	for (size_t i = 0; i < msql->reverse_m2m_count; i++) {
 		const sh__reverse *r = &msql->reverse_m2m[i];
 		const sh_field *g = &r->from->fields[r->field];
-		if (g->related_name == NULL || sh__hidden(g->related_name)
+		if (g->related_name == NULL || sh_db__m2m_hidden(g->related_name)
 			|| strcmp(g->related_name, name) != 0)
 			continue;
 		const sh_model *join = g->through;
@@ -79,7 +79,7 @@ static int sh__resolve(const sh_instance *inst, const char *name, sh__rel *rel)
 		"the related_name of one that points at it)", m->label, name);
 }
 
-static int sh__need_pk(const sh_instance *inst, const sh__rel *rel)
+static int sh_db__need_pk(const sh_instance *inst, const sh__rel *rel)
 {
 	if (inst->values[inst->model->pk].type != SH_DATUM_INT)
 		return sh_error_set(SH_EINVAL, "%s needs a primary key before its relation '%s' can be "
@@ -87,7 +87,7 @@ static int sh__need_pk(const sh_instance *inst, const sh__rel *rel)
 	return 0;
 }
 
-static int sh__need_auto(const sh_instance *inst, const sh__rel *rel)
+static int sh_db__need_auto(const sh_instance *inst, const sh__rel *rel)
 {
 	if (rel->join->auto_created)
 		return 0;
@@ -96,21 +96,21 @@ static int sh__need_auto(const sh_instance *inst, const sh__rel *rel)
 		rel->name, rel->join->label, rel->join->label);
 }
 
-static int sh__cmp_i64(const void *a, const void *b)
+static int sh_db__cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 	return (x > y) - (x < y);
 }
 
 /* Copies pks sorted, without duplicates (Django works on sets). */
-static int sh__sorted_set(const int64_t *pks, size_t count, int64_t **out, size_t *n)
+static int sh_db__sorted_set(const int64_t *pks, size_t count, int64_t **out, size_t *n)
 {
 	*out = malloc((count ? count : 1) * sizeof **out);
 	if (*out == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory in a many-to-many change");
 	if (count > 0) {
 		memcpy(*out, pks, count * sizeof **out);
-		qsort(*out, count, sizeof **out, sh__cmp_i64);
+		qsort(*out, count, sizeof **out, sh_db__cmp_i64);
 	}
 	size_t k = 0;
 	for (size_t i = 0; i < count; i++)
@@ -121,74 +121,74 @@ static int sh__sorted_set(const int64_t *pks, size_t count, int64_t **out, size_
 }
 
 /* Runs `sql` (cached) with the instance's pk and, when `has_key`, `key`. */
-static int sh__rel_exec(sh_instance *inst, const char *sql, bool has_key, int64_t key,
+static int sh_db__rel_exec(sh_instance *inst, const char *sql, bool has_key, int64_t key,
 	const char *what)
 {
 	sqlite3_stmt *stmt;
-	int rc = sh__db_prepare(inst->db, sql, &stmt);
+	int rc = sh_db__conn_prepare(inst->db, sql, &stmt);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, inst->values[inst->model->pk].v.i);
 	if (has_key)
 		sqlite3_bind_int64(stmt, 2, key);
-	return sh__db_exec(inst->db, stmt, what);
+	return sh_db__conn_exec(inst->db, stmt, what);
 }
 
 /* Builds one of the relation's statements. */
 enum { SH__REL_SELECT, SH__REL_INSERT, SH__REL_DELETE, SH__REL_CLEAR };
 
-static char *sh__rel_sql(const sh__rel *rel, int kind)
+static char *sh_db__rel_sql(const sh__rel *rel, int kind)
 {
 	sh__buf buf = { 0 };
 	switch (kind) {
 	case SH__REL_SELECT:
-		sh__buf_add(&buf, "SELECT ");
-		sh__buf_ident(&buf, rel->target);
-		sh__buf_add(&buf, " FROM ");
-		sh__buf_ident(&buf, rel->join->table);
-		sh__buf_add(&buf, " WHERE ");
-		sh__buf_ident(&buf, rel->source);
-		sh__buf_add(&buf, " = ? ORDER BY ");
-		sh__buf_ident(&buf, rel->target);
+		sh_db__buf_add(&buf, "SELECT ");
+		sh_db__buf_ident(&buf, rel->target);
+		sh_db__buf_add(&buf, " FROM ");
+		sh_db__buf_ident(&buf, rel->join->table);
+		sh_db__buf_add(&buf, " WHERE ");
+		sh_db__buf_ident(&buf, rel->source);
+		sh_db__buf_add(&buf, " = ? ORDER BY ");
+		sh_db__buf_ident(&buf, rel->target);
 		break;
 	case SH__REL_INSERT:
-		sh__buf_add(&buf, "INSERT INTO ");
-		sh__buf_ident(&buf, rel->join->table);
-		sh__buf_add(&buf, " (");
-		sh__buf_ident(&buf, rel->source);
-		sh__buf_add(&buf, ", ");
-		sh__buf_ident(&buf, rel->target);
-		sh__buf_add(&buf, ") VALUES (?, ?)");
+		sh_db__buf_add(&buf, "INSERT INTO ");
+		sh_db__buf_ident(&buf, rel->join->table);
+		sh_db__buf_add(&buf, " (");
+		sh_db__buf_ident(&buf, rel->source);
+		sh_db__buf_add(&buf, ", ");
+		sh_db__buf_ident(&buf, rel->target);
+		sh_db__buf_add(&buf, ") VALUES (?, ?)");
 		break;
 	default:
-		sh__buf_add(&buf, "DELETE FROM ");
-		sh__buf_ident(&buf, rel->join->table);
-		sh__buf_add(&buf, " WHERE ");
-		sh__buf_ident(&buf, rel->source);
-		sh__buf_add(&buf, " = ?");
+		sh_db__buf_add(&buf, "DELETE FROM ");
+		sh_db__buf_ident(&buf, rel->join->table);
+		sh_db__buf_add(&buf, " WHERE ");
+		sh_db__buf_ident(&buf, rel->source);
+		sh_db__buf_add(&buf, " = ?");
 		if (kind == SH__REL_DELETE) {
-			sh__buf_add(&buf, " AND ");
-			sh__buf_ident(&buf, rel->target);
-			sh__buf_add(&buf, " = ?");
+			sh_db__buf_add(&buf, " AND ");
+			sh_db__buf_ident(&buf, rel->target);
+			sh_db__buf_add(&buf, " = ?");
 		}
 		break;
 	}
-	char *sql = sh__buf_take(&buf);
+	char *sql = sh_db__buf_take(&buf);
 	if (sql == NULL)
 		sh_error_set(SH_ENOMEM, "out of memory in a many-to-many change");
 	return sql;
 }
 
 /* The related pks, ascending. */
-static int sh__related(sh_instance *inst, const sh__rel *rel, int64_t **out, size_t *count)
+static int sh_db__related(sh_instance *inst, const sh__rel *rel, int64_t **out, size_t *count)
 {
 	*out = NULL;
 	*count = 0;
-	char *sql = sh__rel_sql(rel, SH__REL_SELECT);
+	char *sql = sh_db__rel_sql(rel, SH__REL_SELECT);
 	if (sql == NULL)
 		return SH_ENOMEM;
 	sqlite3_stmt *stmt;
-	int rc = sh__db_prepare(inst->db, sql, &stmt);
+	int rc = sh_db__conn_prepare(inst->db, sql, &stmt);
 	free(sql);
 	if (rc < 0)
 		return rc;
@@ -210,7 +210,7 @@ static int sh__related(sh_instance *inst, const sh__rel *rel, int64_t **out, siz
 		(*out)[(*count)++] = sqlite3_column_int64(stmt, 0);
 	}
 	if (rc != SQLITE_DONE) {
-		rc = sh__db_error(inst->db, "reading a many-to-many relation");
+		rc = sh_db__conn_error(inst->db, "reading a many-to-many relation");
 		sqlite3_reset(stmt);
 		free(*out);
 		*out = NULL;
@@ -222,7 +222,7 @@ static int sh__related(sh_instance *inst, const sh__rel *rel, int64_t **out, siz
 }
 
 /* a \ b (in_b false) or a ∩ b (in_b true), both sorted; into out (room for na). */
-static size_t sh__merge(const int64_t *a, size_t na, const int64_t *b, size_t nb, bool in_b,
+static size_t sh_db__merge(const int64_t *a, size_t na, const int64_t *b, size_t nb, bool in_b,
 	int64_t *out)
 {
 	size_t k = 0, j = 0;
@@ -238,11 +238,11 @@ static size_t sh__merge(const int64_t *a, size_t na, const int64_t *b, size_t nb
 
 /* Checks that every pk is a row of the related model (and the instance a
  * row of its own), so a change never leaves a dangling join row. */
-static int sh__check_rows(sh_instance *inst, const sh__rel *rel, const int64_t *pks, size_t n)
+static int sh_db__check_rows(sh_instance *inst, const sh__rel *rel, const int64_t *pks, size_t n)
 {
-	sh_db *db = inst->db;
+	sh_conn *db = inst->db;
 	sqlite3_stmt *stmt;
-	int rc = sh__model_stmt(db, sh__sql_of(db, inst->model), SH__SQL_EXISTS_PK, &stmt);
+	int rc = sh_db__model_stmt(db, sh__sql_of(db, inst->model), SH__SQL_EXISTS_PK, &stmt);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, inst->values[inst->model->pk].v.i);
@@ -252,10 +252,10 @@ static int sh__check_rows(sh_instance *inst, const sh__rel *rel, const int64_t *
 		char text[128];
 		return rc == SQLITE_DONE
 			? sh_error_set(SH_ENOTFOUND, "%s has no row: its relation '%s' cannot change",
-				sh__pk_text(inst, text, sizeof text), rel->name)
-			: sh__db_error(db, "checking a row exists");
+				sh_db__pk_text(inst, text, sizeof text), rel->name)
+			: sh_db__conn_error(db, "checking a row exists");
 	}
-	if ((rc = sh__model_stmt(db, sh__sql_of(db, rel->other), SH__SQL_EXISTS_PK, &stmt)) < 0)
+	if ((rc = sh_db__model_stmt(db, sh__sql_of(db, rel->other), SH__SQL_EXISTS_PK, &stmt)) < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_bind_int64(stmt, 1, pks[i]);
@@ -265,12 +265,12 @@ static int sh__check_rows(sh_instance *inst, const sh__rel *rel, const int64_t *
 			return sh_error_set(SH_ENOTFOUND, "%s matching pk=%lld does not exist (adding to "
 				"%s.%s)", rel->other->label, (long long)pks[i], inst->model->label, rel->name);
 		if (rc != SQLITE_ROW)
-			return sh__db_error(db, "checking a row exists");
+			return sh_db__conn_error(db, "checking a row exists");
 	}
 	return 0;
 }
 
-static int sh__send_m2m(sh_instance *inst, const sh__rel *rel, sh_m2m_action action,
+static int sh_db__send_m2m(sh_instance *inst, const sh__rel *rel, sh_m2m_action action,
 	const int64_t *pks, size_t n, bool clear)
 {
 	sh_m2m_changed_args args = { action, inst, rel->reverse, rel->other,
@@ -280,63 +280,63 @@ static int sh__send_m2m(sh_instance *inst, const sh__rel *rel, sh_m2m_action act
 
 /* Inserts (or deletes) the join rows of `pks`, between the pre_ and post_
  * sends of `pre`/`pre + 1`. The caller holds the operation's transaction. */
-static int sh__change(sh_instance *inst, const sh__rel *rel, sh_m2m_action pre,
+static int sh_db__change(sh_instance *inst, const sh__rel *rel, sh_m2m_action pre,
 	const int64_t *pks, size_t n)
 {
 	bool hear = sh_signal_has_listeners(sh__signal(inst->db, SH_M2M_CHANGED), rel->join->sender);
-	int rc = hear ? sh__send_m2m(inst, rel, pre, pks, n, false) : 0;
+	int rc = hear ? sh_db__send_m2m(inst, rel, pre, pks, n, false) : 0;
 	if (rc < 0)
 		return rc;
 	bool adding = pre == SH_M2M_PRE_ADD;
-	char *sql = n ? sh__rel_sql(rel, adding ? SH__REL_INSERT : SH__REL_DELETE) : NULL;
+	char *sql = n ? sh_db__rel_sql(rel, adding ? SH__REL_INSERT : SH__REL_DELETE) : NULL;
 	if (n && sql == NULL)
 		return SH_ENOMEM;
 	char what[192];
 	snprintf(what, sizeof what, "%s %s.%s", adding ? "adding to" : "removing from",
 		inst->model->label, rel->name);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = sh__rel_exec(inst, sql, true, pks[i], what);
+		rc = sh_db__rel_exec(inst, sql, true, pks[i], what);
 	free(sql);
 	if (rc == 0 && hear)
-		rc = sh__send_m2m(inst, rel, (sh_m2m_action)(pre + 1), pks, n, false);
+		rc = sh_db__send_m2m(inst, rel, (sh_m2m_action)(pre + 1), pks, n, false);
 	return rc;
 }
 
 /* Prepares an add or remove: resolves, checks, and computes the pks that
  * change (into *change, allocated). */
-static int sh__plan(sh_instance *inst, const char *name, const int64_t *pks, size_t count,
+static int sh_db__plan(sh_instance *inst, const char *name, const int64_t *pks, size_t count,
 	bool adding, sh__rel *rel, int64_t **change, size_t *n)
 {
 	*change = NULL;
 	*n = 0;
 	int rc;
-	if ((rc = sh__resolve(inst, name, rel)) < 0 || (rc = sh__need_auto(inst, rel)) < 0
-		|| (rc = sh__need_pk(inst, rel)) < 0)
+	if ((rc = sh_db__m2m_resolve(inst, name, rel)) < 0 || (rc = sh_db__need_auto(inst, rel)) < 0
+		|| (rc = sh_db__need_pk(inst, rel)) < 0)
 		return rc;
 	if (pks == NULL && count > 0)
 		return sh_error_set(SH_EINVAL, "many-to-many: NULL pks");
 	int64_t *ids, *current;
 	size_t nids, ncurrent;
-	if ((rc = sh__sorted_set(pks, count, &ids, &nids)) < 0)
+	if ((rc = sh_db__sorted_set(pks, count, &ids, &nids)) < 0)
 		return rc;
 	if (!adding) {   /* remove: every pk given (Django's _remove_items) */
 		*n = nids;
 		*change = ids;
 		return 0;
 	}
-	if ((rc = sh__check_rows(inst, rel, ids, nids)) < 0
-		|| (rc = sh__related(inst, rel, &current, &ncurrent)) < 0) {
+	if ((rc = sh_db__check_rows(inst, rel, ids, nids)) < 0
+		|| (rc = sh_db__related(inst, rel, &current, &ncurrent)) < 0) {
 		free(ids);
 		return rc;
 	}
 	/* add: the ones not related yet (Django's _get_missing_target_ids) */
-	*n = sh__merge(ids, nids, current, ncurrent, false, ids);
+	*n = sh_db__merge(ids, nids, current, ncurrent, false, ids);
 	*change = ids;
 	free(current);
 	return 0;
 }
 
-static int sh__add_or_remove(sh_instance *instance, const char *name, const int64_t *pks,
+static int sh_db__add_or_remove(sh_instance *instance, const char *name, const int64_t *pks,
 	size_t count, bool adding)
 {
 	if (instance == NULL || name == NULL)
@@ -347,16 +347,16 @@ static int sh__add_or_remove(sh_instance *instance, const char *name, const int6
 	if (count == 0) {
 		/* Django's add() and remove() of nothing send nothing, but the
 		 * relation must still exist. */
-		int rc = sh__resolve(instance, name, &rel);
-		return rc < 0 ? rc : sh__need_auto(instance, &rel);
+		int rc = sh_db__m2m_resolve(instance, name, &rel);
+		return rc < 0 ? rc : sh_db__need_auto(instance, &rel);
 	}
-	int rc = sh__plan(instance, name, pks, count, adding, &rel, &change, &n);
+	int rc = sh_db__plan(instance, name, pks, count, adding, &rel, &change, &n);
 	if (rc < 0)
 		return rc;
 	bool own;
 	if ((rc = sh__op_begin(instance->db, &own)) == 0)
-		rc = sh__op_end(instance->db, own,
-			sh__change(instance, &rel, adding ? SH_M2M_PRE_ADD : SH_M2M_PRE_REMOVE, change, n),
+		rc = sh_db__op_end(instance->db, own,
+			sh_db__change(instance, &rel, adding ? SH_M2M_PRE_ADD : SH_M2M_PRE_REMOVE, change, n),
 			adding ? "adding to" : "removing from", rel.join->label);
 	free(change);
 	return rc;
@@ -364,36 +364,36 @@ static int sh__add_or_remove(sh_instance *instance, const char *name, const int6
 
 int sh_m2m_add(sh_instance *instance, const char *name, const int64_t *pks, size_t count)
 {
-	return sh__add_or_remove(instance, name, pks, count, true);
+	return sh_db__add_or_remove(instance, name, pks, count, true);
 }
 
 int sh_m2m_remove(sh_instance *instance, const char *name, const int64_t *pks, size_t count)
 {
-	return sh__add_or_remove(instance, name, pks, count, false);
+	return sh_db__add_or_remove(instance, name, pks, count, false);
 }
 
 int sh_m2m_clear(sh_instance *instance, const char *name)
 {
 	sh__rel rel;
 	int rc;
-	if ((rc = sh__resolve(instance, name, &rel)) < 0 || (rc = sh__need_auto(instance, &rel)) < 0
-		|| (rc = sh__need_pk(instance, &rel)) < 0)
+	if ((rc = sh_db__m2m_resolve(instance, name, &rel)) < 0 || (rc = sh_db__need_auto(instance, &rel)) < 0
+		|| (rc = sh_db__need_pk(instance, &rel)) < 0)
 		return rc;
-	char *sql = sh__rel_sql(&rel, SH__REL_CLEAR);
+	char *sql = sh_db__rel_sql(&rel, SH__REL_CLEAR);
 	if (sql == NULL)
 		return SH_ENOMEM;
 	bool hear = sh_signal_has_listeners(sh__signal(instance->db, SH_M2M_CHANGED), rel.join->sender);
 	bool own;
 	if ((rc = sh__op_begin(instance->db, &own)) == 0) {
 		if (hear)
-			rc = sh__send_m2m(instance, &rel, SH_M2M_PRE_CLEAR, NULL, 0, true);
+			rc = sh_db__send_m2m(instance, &rel, SH_M2M_PRE_CLEAR, NULL, 0, true);
 		char what[192];
 		snprintf(what, sizeof what, "clearing %s.%s", instance->model->label, name);
 		if (rc == 0)
-			rc = sh__rel_exec(instance, sql, false, 0, what);
+			rc = sh_db__rel_exec(instance, sql, false, 0, what);
 		if (rc == 0 && hear)
-			rc = sh__send_m2m(instance, &rel, SH_M2M_POST_CLEAR, NULL, 0, true);
-		rc = sh__op_end(instance->db, own, rc, "clearing", rel.join->label);
+			rc = sh_db__send_m2m(instance, &rel, SH_M2M_POST_CLEAR, NULL, 0, true);
+		rc = sh_db__op_end(instance->db, own, rc, "clearing", rel.join->label);
 	}
 	free(sql);
 	return rc;
@@ -403,16 +403,16 @@ int sh_m2m_set(sh_instance *instance, const char *name, const int64_t *pks, size
 {
 	sh__rel rel;
 	int rc;
-	if ((rc = sh__resolve(instance, name, &rel)) < 0 || (rc = sh__need_auto(instance, &rel)) < 0
-		|| (rc = sh__need_pk(instance, &rel)) < 0)
+	if ((rc = sh_db__m2m_resolve(instance, name, &rel)) < 0 || (rc = sh_db__need_auto(instance, &rel)) < 0
+		|| (rc = sh_db__need_pk(instance, &rel)) < 0)
 		return rc;
 	if (pks == NULL && count > 0)
 		return sh_error_set(SH_EINVAL, "many-to-many: NULL pks");
 	int64_t *ids = NULL, *current = NULL, *gone = NULL, *fresh = NULL;
 	size_t nids = 0, ncurrent = 0;
-	if ((rc = sh__sorted_set(pks, count, &ids, &nids)) == 0
-		&& (rc = sh__check_rows(instance, &rel, ids, nids)) == 0
-		&& (rc = sh__related(instance, &rel, &current, &ncurrent)) == 0) {
+	if ((rc = sh_db__sorted_set(pks, count, &ids, &nids)) == 0
+		&& (rc = sh_db__check_rows(instance, &rel, ids, nids)) == 0
+		&& (rc = sh_db__related(instance, &rel, &current, &ncurrent)) == 0) {
 		gone = malloc((ncurrent ? ncurrent : 1) * sizeof *gone);
 		fresh = malloc((nids ? nids : 1) * sizeof *fresh);
 		if (gone == NULL || fresh == NULL)
@@ -421,13 +421,13 @@ int sh_m2m_set(sh_instance *instance, const char *name, const int64_t *pks, size
 	bool own;
 	if (rc == 0 && (rc = sh__op_begin(instance->db, &own)) == 0) {
 		/* Django's set(): remove those no longer wanted, then add the new. */
-		size_t ngone = sh__merge(current, ncurrent, ids, nids, false, gone);
-		size_t nfresh = sh__merge(ids, nids, current, ncurrent, false, fresh);
+		size_t ngone = sh_db__merge(current, ncurrent, ids, nids, false, gone);
+		size_t nfresh = sh_db__merge(ids, nids, current, ncurrent, false, fresh);
 		if (ngone > 0)
-			rc = sh__change(instance, &rel, SH_M2M_PRE_REMOVE, gone, ngone);
+			rc = sh_db__change(instance, &rel, SH_M2M_PRE_REMOVE, gone, ngone);
 		if (rc == 0 && nfresh > 0)
-			rc = sh__change(instance, &rel, SH_M2M_PRE_ADD, fresh, nfresh);
-		rc = sh__op_end(instance->db, own, rc, "setting", rel.join->label);
+			rc = sh_db__change(instance, &rel, SH_M2M_PRE_ADD, fresh, nfresh);
+		rc = sh_db__op_end(instance->db, own, rc, "setting", rel.join->label);
 	}
 	free(ids);
 	free(current);
@@ -444,7 +444,7 @@ int sh_m2m_pks(sh_instance *instance, const char *name, int64_t **out, size_t *c
 	*count = 0;
 	sh__rel rel;
 	int rc;
-	if ((rc = sh__resolve(instance, name, &rel)) < 0 || (rc = sh__need_pk(instance, &rel)) < 0)
+	if ((rc = sh_db__m2m_resolve(instance, name, &rel)) < 0 || (rc = sh_db__need_pk(instance, &rel)) < 0)
 		return rc;
-	return sh__related(instance, &rel, out, count);
+	return sh_db__related(instance, &rel, out, count);
 }

@@ -107,7 +107,7 @@ struct sh__conn_stmts {
 
 /* Returns the model's SQL, or NULL (SH_EINVAL raised) when the model is
  * not one of the connection's registry. */
-static inline const sh__model_sql *sh__sql_of(const sh_db *db, const sh_model *model)
+static inline const sh__model_sql *sh__sql_of(const sh_conn *db, const sh_model *model)
 {
 	const struct sh__orm *orm = db->database->orm;
 	if (SH__UNLIKELY(model == NULL || model->registry != db->database->models
@@ -118,41 +118,41 @@ static inline const sh__model_sql *sh__sql_of(const sh_db *db, const sh_model *m
 
 /* Raises the error of a model that does not belong to the connection's
  * registry. Returns SH_EINVAL. */
-int sh__foreign_model(const sh_db *db, const sh_model *model);
+int sh_db__foreign_model(const sh_conn *db, const sh_model *model);
 
 /* Returns the connection's statement `kind` of `model`, prepared on first
  * use and reset. Stores it in *out. Returns 0 or SH_EDB. */
-int sh__model_stmt(sh_db *db, const sh__model_sql *msql, sh__sql_kind kind,
+int sh_db__model_stmt(sh_conn *db, const sh__model_sql *msql, sh__sql_kind kind,
 	sqlite3_stmt **out);
 
 /* Returns the connection's transaction statement `kind`, reset. */
-int sh__tx_stmt(sh_db *db, sh__tx_kind kind, sqlite3_stmt **out);
+int sh_db__tx_stmt(sh_conn *db, sh__tx_kind kind, sqlite3_stmt **out);
 
 /* Returns the signal `id` of the database's hub. */
-static inline sh_signal *sh__signal(const sh_db *db, sh_builtin id)
+static inline sh_signal *sh__signal(const sh_conn *db, sh_builtin id)
 {
 	return db->database->orm->signals[id];
 }
 
 /* Steps a statement that returns no row, then resets it. Returns 0 or the
- * error of sh__db_error() with `what`. */
-int sh__db_exec(sh_db *db, sqlite3_stmt *stmt, const char *what);
+ * error of sh_db__conn_error() with `what`. */
+int sh_db__conn_exec(sh_conn *db, sqlite3_stmt *stmt, const char *what);
 
 /* Hands out a statement for `sql` that the caller holds until it gives it
- * back with sh__db_stmt_give(): one of the connection's spares when one was
+ * back with sh_db__conn_stmt_give(): one of the connection's spares when one was
  * prepared from the same text, else a newly prepared one. For statements
  * that stay open while receivers run (iteration), which may take statements
  * of the same text meanwhile. Returns 0, or SH_EDB with *out NULL. */
-int sh__db_stmt_take(sh_db *db, const char *sql, sqlite3_stmt **out);
+int sh_db__conn_stmt_take(sh_conn *db, const char *sql, sqlite3_stmt **out);
 
-/* Takes back a statement from sh__db_stmt_take(): resets it and keeps it
+/* Takes back a statement from sh_db__conn_stmt_take(): resets it and keeps it
  * as a spare, or finalizes it when the connection has enough spares. NULL
  * is a no-op. */
-void sh__db_stmt_give(sh_db *db, sqlite3_stmt *stmt);
+void sh_db__conn_stmt_give(sh_conn *db, sqlite3_stmt *stmt);
 
 /* Maps "table.column" (SQLite's constraint messages) to "app.Model.field"
  * in buf; returns buf, or NULL when the table is not a model's. */
-const char *sh__describe_column(const sh_database *database, const char *table_column,
+const char *sh_db__describe_column(const sh_database *database, const char *table_column,
 	char *buf, size_t size);
 
 /* ---- transaction.c ---- */
@@ -167,7 +167,7 @@ const char *sh__describe_column(const sh_database *database, const char *table_c
  * that block's sh_atomic_end() rolls back and reports the failure.
  *
  * sh__op_begin() stores in *own whether the operation opened its own
- * transaction and returns 0 or sh_atomic_begin()'s error. sh__op_end()
+ * transaction and returns 0 or sh_atomic_begin()'s error. sh_db__op_end()
  * closes it (or marks the block) and returns the operation's result:
  * `status`, or the commit's error, or the code of an operation of its
  * receivers that failed in its own transaction (and so marked it), or
@@ -176,7 +176,7 @@ const char *sh__describe_column(const sh_database *database, const char *table_c
  * success). `verb` and
  * `label` name the operation for that message ("saving", "shop.Alert").
  */
-static inline int sh__op_begin(sh_db *db, bool *own)
+static inline int sh__op_begin(sh_conn *db, bool *own)
 {
 	/* A transaction opened with raw SQL, outside sh_atomic_begin(), is the
 	 * caller's to end: the operation runs in it and has no block to mark. */
@@ -184,14 +184,14 @@ static inline int sh__op_begin(sh_db *db, bool *own)
 	return *own ? sh_atomic_begin(db) : 0;
 }
 
-int sh__op_end(sh_db *db, bool own, int status, const char *verb, const char *label);
+int sh_db__op_end(sh_conn *db, bool own, int status, const char *verb, const char *label);
 
 /* Marks the innermost open block for rollback because an operation failed
  * with `code` (its message, the error channel's, is kept for the block's
  * end). Keeps the first failure of a block. Returns `code`. */
-int sh__mark_failed(sh_db *db, int code);
+int sh_db__mark_failed(sh_conn *db, int code);
 
-/* ---- detached copies (copy.c; sh__set_model_copiers is in internal.h) ---- */
+/* ---- detached copies (copy.c; sh_db__set_model_copiers is in internal.h) ---- */
 
 /* Refuses a detached instance (an async receiver's copy) for `what`
  * ("save", "delete", "change the relations of"). Returns 0 or SH_EINVAL. */
@@ -214,19 +214,17 @@ typedef struct sh__buf {
 	bool failed;
 } sh__buf;
 
-void sh__buf_add(sh__buf *buf, const char *s);
-void sh__buf_addf(sh__buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sh_db__buf_add(sh__buf *buf, const char *s);
+void sh_db__buf_addf(sh__buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends an identifier from the registry, double-quoted. */
-void sh__buf_ident(sh__buf *buf, const char *name);
+void sh_db__buf_ident(sh__buf *buf, const char *name);
 /* Appends ", ?" count times (no leading comma for the first). */
-void sh__buf_params(sh__buf *buf, size_t count);
+void sh_db__buf_params(sh__buf *buf, size_t count);
 /* Returns the string (owned by the caller) or NULL after a failure, and
  * empties the buffer. */
-char *sh__buf_take(sh__buf *buf);
-void sh__buf_free(sh__buf *buf);
-
+char *sh_db__buf_take(sh__buf *buf);
 /* FNV-1a over a string. */
-uint64_t sh__hash(const char *s);
+uint64_t sh_db__hash(const char *s);
 
 /* ---- instance.c ---- */
 
@@ -235,25 +233,22 @@ uint64_t sh__hash(const char *s);
  * datetime written in canonical form), which must hold SH__SCRATCH bytes.
  * Returns 0 or SH_EINVAL naming model and field. */
 #define SH__SCRATCH 96
-int sh__convert(const sh_field *field, sh_datum in, sh_datum *out, char *scratch);
+int sh_db__convert(const sh_field *field, sh_datum in, sh_datum *out, char *scratch);
 
-/* sh__convert() that also stores the byte length of a text result in *len
+/* sh_db__convert() that also stores the byte length of a text result in *len
  * (0 for other results), so the caller need not measure it again. */
-int sh__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scratch,
+int sh_db__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *scratch,
 	size_t *len);
 
-/* Sets values[field] of the instance to `value`, already converted:
- * copies its text (reusing the current allocation when it fits). Returns 0
- * or SH_ENOMEM. */
-int sh__instance_store(sh_instance *instance, size_t field, sh_datum value);
-
-/* The same with the text's byte length known (`len`, for text values). */
-int sh__instance_store_len(sh_instance *instance, size_t field, sh_datum value, size_t len);
+/* Sets values[field] of the instance to `value`, already converted, whose
+ * text is `len` bytes long (for text values): copies its text (reusing the
+ * current allocation when it fits). Returns 0 or SH_ENOMEM. */
+int sh_db__instance_store_len(sh_instance *instance, size_t field, sh_datum value, size_t len);
 
 /* Builds an instance from the current row of `stmt`, whose columns are the
  * model's columns from column 0, without sending signals. The instance is
  * one allocation (values and text together). Returns 0, SH_ENOMEM. */
-int sh__instance_from_row(sh_instance **out, sh_db *db, const sh__model_sql *msql,
+int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql *msql,
 	sqlite3_stmt *stmt);
 
 /* The room an instance keeps for the text of each auto_now / auto_now_add
@@ -262,38 +257,38 @@ int sh__instance_from_row(sh_instance **out, sh_db *db, const sh__model_sql *msq
 
 /* Writes the current UTC time for an auto_now field of `type` (DATE or
  * DATETIME) into buf (SH__SCRATCH bytes). */
-void sh__now_text(sh_field_type type, char *buf);
+void sh_db__now_text(sh_field_type type, char *buf);
 
 /* Returns "app.Model pk=N" style text of an instance's pk into buf. */
-const char *sh__pk_text(const sh_instance *instance, char *buf, size_t size);
+const char *sh_db__pk_text(const sh_instance *instance, char *buf, size_t size);
 
 /* ---- save.c ---- */
 
 /* Sets the auto_now (always) and auto_now_add (when `adding`) fields among
  * `selected` (NULL: every field). Returns 0 or SH_ENOMEM. */
-int sh__apply_auto_now(sh_instance *instance, const bool *selected, bool adding);
+int sh_db__apply_auto_now(sh_instance *instance, const bool *selected, bool adding);
 
 /* Checks that no field among those written (`selected`, NULL: every
  * column but the pk) is NULL without null=true. Returns 0 or SH_EINVAL
  * ("<what> <model> pk=N: field 'x' is NULL ..."). */
-int sh__check_not_null(const sh_instance *instance, const bool *selected, const char *what);
+int sh_db__check_not_null(const sh_instance *instance, const bool *selected, const char *what);
 
 /* Binds the instance's values of the model's columns, skipping the pk when
  * `skip_pk`, from parameter `first`. Returns the next parameter index. */
-int sh__bind_columns(sh_db *db, sqlite3_stmt *stmt, const sh__model_sql *msql,
+int sh_db__bind_columns(sh_conn *db, sqlite3_stmt *stmt, const sh__model_sql *msql,
 	const sh_instance *instance, bool skip_pk, int first);
 
 /* After SQLITE_CONSTRAINT_FOREIGNKEY: finds which foreign key of the
  * instance points at no row and raises SH_EINTEGRITY naming it (or a
  * generic message). Returns SH_EINTEGRITY. */
-int sh__foreign_key_error(sh_instance *instance, const char *what);
+int sh_db__foreign_key_error(sh_instance *instance, const char *what);
 
 /* After a write inside a transaction, where SQLite defers foreign key
  * checks to COMMIT (the keys are DEFERRABLE INITIALLY DEFERRED, as
  * Django's): when SQLite has a violation pending, looks for a foreign key
  * among the written fields (`selected`, NULL: all) whose target row is
  * missing and raises SH_EINTEGRITY naming it. Returns 0 when none is. */
-int sh__instance_fk_check(sh_instance *instance, const bool *selected, const char *what);
+int sh_db__instance_fk_check(sh_instance *instance, const bool *selected, const char *what);
 
 /* ---- query.c ---- */
 
@@ -301,46 +296,54 @@ int sh__instance_fk_check(sh_instance *instance, const bool *selected, const cha
  * by pk), with the loading signals, appending the instances to *items
  * (grown as needed). Returns 0 or a negative code (instances loaded so far
  * stay in *items). */
-int sh__load_where_in(sh_db *db, const sh_model *model, const sh_field *field,
+int sh_db__load_where_in(sh_conn *db, const sh_model *model, const sh_field *field,
 	const int64_t *keys, size_t key_count, sh_instance ***items, size_t *count,
 	size_t *capacity);
 
 /* Runs `sql_head` + " WHERE <column> IN (...)" (+ `sql_tail`) for `keys`
  * in batches, binding `pre` (count `pre_count`) first. Adds
  * sqlite3_changes() to *changes when non-NULL. Returns 0 or an error. */
-int sh__exec_where_in(sh_db *db, const char *sql_head, const char *column,
+int sh_db__exec_where_in(sh_conn *db, const char *sql_head, const char *column,
 	const sh_datum *pre, size_t pre_count, const int64_t *keys, size_t key_count,
 	int64_t *changes, const char *what);
 
 /* Whether SQLite has a foreign key violation pending on the connection. */
-bool sh__fk_pending(sh_db *db);
+bool sh_db__fk_pending(sh_conn *db);
 
 /* Whether no row of f's target has pk `value`. Returns 1 (missing), 0, or
  * a negative code. */
-int sh__fk_missing(sh_db *db, const sh_field *f, int64_t value);
+int sh_db__fk_missing(sh_conn *db, const sh_field *f, int64_t value);
 
 /* The same check for values about to be or just written by an UPDATE of
  * `fields` (one value each). Returns 0 or SH_EINTEGRITY naming the field. */
-int sh__deferred_fk_check(sh_db *db, const sh_field *const *fields, const sh_datum *values,
+int sh_db__deferred_fk_check(sh_conn *db, const sh_field *const *fields, const sh_datum *values,
 	size_t count, const char *what);
 
 /* Loads every row of the query (not sliced) with the loading signals,
  * appending them to *items. Returns 0 or a negative code. */
-int sh__query_load_all(sh_query *query, sh_instance ***items, size_t *count, size_t *capacity);
+int sh_db__query_load_all(sh_query *query, sh_instance ***items, size_t *count, size_t *capacity);
 
-/* The query's model, conditions and connection, for the collector. */
-const sh_model *sh__query_model(const sh_query *query);
-bool sh__query_sliced(const sh_query *query);
 /* Deletes the matching rows with one DELETE, no loading (a fast delete).
  * Adds the rows deleted to *changes. */
-int sh__query_raw_delete(sh_query *query, int64_t *changes);
+int sh_db__query_raw_delete(sh_query *query, int64_t *changes);
 
 /* ---- delete.c ---- */
 
 /* Deletes `instances` (of one model) or, when instances is NULL, the rows
  * of `query`, through the collector. `origin` / `origin_model` as in
  * sh_delete_args. */
-int sh__collector_delete(sh_db *db, const sh_model *model, sh_instance **instances,
+int sh_db__collector_delete(sh_conn *db, const sh_model *model, sh_instance **instances,
 	size_t count, sh_query *query, const sh_instance *origin, int64_t *deleted);
+
+/* ---- model_sql.c ---- */
+
+/* Builds the SQL of every model's statements into database->orm, once,
+ * when the database opens (sh_database_open). Returns 0, SH_ENOMEM or
+ * SH_EINVAL (a model with a bad registry index); database->orm is set
+ * even then, for sh_db__orm_free(). */
+int sh_db__orm_build(sh_database *database);
+
+/* Frees what sh_db__orm_build() built. NULL is a no-op. */
+void sh_db__orm_free(struct sh__orm *orm);
 
 #endif

@@ -6,7 +6,7 @@
  * A query keeps its conditions as (field, lookup, converted value); the
  * SQL is written when the query runs, from the registry's quoted names and
  * "?" placeholders only. Iteration takes a statement the query holds
- * until it ends (sh__db_stmt_take), because receivers of pre_init/post_init
+ * until it ends (sh_db__conn_stmt_take), because receivers of pre_init/post_init
  * run between rows and may run queries of their own; the statement goes
  * back to the connection's spares afterwards, so the next query of the
  * same shape is not parsed again. Everything else uses the connection's
@@ -51,7 +51,7 @@ typedef struct sh__order {
 } sh__order;
 
 struct sh_query {
-	sh_db *db;
+	sh_conn *db;
 	const sh_model *model;
 	const sh__model_sql *msql;
 	sh__cond *conds;
@@ -63,14 +63,14 @@ struct sh_query {
 	bool started, finished;
 };
 
-int sh_query_new(sh_query **out, sh_db *db, const sh_model *model)
+int sh_query_new(sh_query **out, sh_conn *db, const sh_model *model)
 {
 	if (out == NULL || db == NULL || model == NULL)
 		return sh_error_set(SH_EINVAL, "sh_query_new: NULL argument");
 	*out = NULL;
 	const sh__model_sql *msql = sh__sql_of(db, model);
 	if (msql == NULL)
-		return sh__foreign_model(db, model);
+		return sh_db__foreign_model(db, model);
 	sh_query *q = calloc(1, sizeof *q);
 	if (q == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory creating a query of %s", model->label);
@@ -86,7 +86,7 @@ void sh_query_free(sh_query *query)
 {
 	if (query == NULL)
 		return;
-	sh__db_stmt_give(query->db, query->iter);
+	sh_db__conn_stmt_give(query->db, query->iter);
 	for (size_t i = 0; i < query->cond_count; i++)
 		free(query->conds[i].text);
 	free(query->conds);
@@ -94,7 +94,7 @@ void sh_query_free(sh_query *query)
 	free(query);
 }
 
-static int sh__query_frozen(const sh_query *query, const char *what)
+static int sh_db__query_frozen(const sh_query *query, const char *what)
 {
 	if (query->started)
 		return sh_error_set(SH_EINVAL, "cannot %s a query of %s once its rows are being read",
@@ -106,7 +106,7 @@ static int sh__query_frozen(const sh_query *query, const char *what)
 }
 
 /* Finds the field of a lookup's name part: a field, a key's column, or "pk". */
-static const sh_field *sh__lookup_field(const sh_model *model, const char *name, size_t len)
+static const sh_field *sh_db__lookup_field(const sh_model *model, const char *name, size_t len)
 {
 	char buf[256];
 	if (len >= sizeof buf)
@@ -115,15 +115,15 @@ static const sh_field *sh__lookup_field(const sh_model *model, const char *name,
 	buf[len] = '\0';
 	if (strcmp(buf, "pk") == 0)
 		return &model->fields[model->pk];
-	return sh__model_field(model, buf);
+	return sh_db__model_field(model, buf);
 }
 
-static int sh__add_cond(sh_query *query, const char *lookup, sh_datum value, bool negate)
+static int sh_db__add_cond(sh_query *query, const char *lookup, sh_datum value, bool negate)
 {
 	if (query == NULL || lookup == NULL)
 		return sh_error_set(SH_EINVAL, "sh_query_filter: NULL argument");
 	const char *verb = negate ? "exclude" : "filter";
-	int rc = sh__query_frozen(query, verb);
+	int rc = sh_db__query_frozen(query, verb);
 	if (rc < 0)
 		return rc;
 	const sh_model *m = query->model;
@@ -142,7 +142,7 @@ static int sh__add_cond(sh_query *query, const char *lookup, sh_datum value, boo
 			if (strcmp(suffix, sh__lookups[i].suffix) == 0)
 				break;
 		if (i == sizeof sh__lookups / sizeof *sh__lookups) {
-			field = sh__lookup_field(m, lookup, name_len);
+			field = sh_db__lookup_field(m, lookup, name_len);
 			if (field == NULL)
 				return sh_error_set(SH_EINVAL, "%s(%s) on %s: unsupported lookup '%s' (use "
 					"exact, lt, lte, gt, gte or isnull)", verb, lookup, m->label, suffix);
@@ -152,7 +152,7 @@ static int sh__add_cond(sh_query *query, const char *lookup, sh_datum value, boo
 		}
 	}
 	if (field == NULL)
-		field = sh__lookup_field(m, lookup, name_len);
+		field = sh_db__lookup_field(m, lookup, name_len);
 	if (field == NULL)
 		return sh_error_set(SH_EINVAL, "%s(%s): %s has no field '%.*s'", verb, lookup, m->label,
 			(int)name_len, lookup);
@@ -180,7 +180,7 @@ static int sh__add_cond(sh_query *query, const char *lookup, sh_datum value, boo
 			return sh_error_set(SH_EINVAL, "%s(%s): %s.%s compares with text, not a value of "
 				"another type", verb, lookup, m->label, field->name);
 		cond.value = value;
-	} else if ((rc = sh__convert(field, value, &cond.value, scratch)) < 0) {
+	} else if ((rc = sh_db__convert(field, value, &cond.value, scratch)) < 0) {
 		char reason[512];
 		snprintf(reason, sizeof reason, "%s", sh_error_last()->message);
 		return sh_error_set(rc, "%s(%s): %s", verb, lookup, reason);
@@ -207,24 +207,24 @@ static int sh__add_cond(sh_query *query, const char *lookup, sh_datum value, boo
 
 int sh_query_filter(sh_query *query, const char *lookup, sh_datum value)
 {
-	return sh__add_cond(query, lookup, value, false);
+	return sh_db__add_cond(query, lookup, value, false);
 }
 
 int sh_query_exclude(sh_query *query, const char *lookup, sh_datum value)
 {
-	return sh__add_cond(query, lookup, value, true);
+	return sh_db__add_cond(query, lookup, value, true);
 }
 
 int sh_query_order_by(sh_query *query, const char *field)
 {
 	if (query == NULL || field == NULL)
 		return sh_error_set(SH_EINVAL, "sh_query_order_by: NULL argument");
-	int rc = sh__query_frozen(query, "reorder");
+	int rc = sh_db__query_frozen(query, "reorder");
 	if (rc < 0)
 		return rc;
 	bool desc = field[0] == '-';
 	const char *name = desc ? field + 1 : field;
-	const sh_field *f = sh__lookup_field(query->model, name, strlen(name));
+	const sh_field *f = sh_db__lookup_field(query->model, name, strlen(name));
 	if (f == NULL || f->type == SH_FIELD_MANY_TO_MANY)
 		return sh_error_set(SH_EINVAL, "order_by('%s'): %s has no field '%s' to order by",
 			field, query->model->label, name);
@@ -268,49 +268,49 @@ int sh_query_slice(sh_query *query, int64_t offset, int64_t limit)
 
 /* ---- SQL ---- */
 
-static bool sh__sliced(const sh_query *query)
+static bool sh_db__sliced(const sh_query *query)
 {
 	return query->low != 0 || query->high != -1;
 }
 
-static void sh__add_column(sh__buf *buf, const sh_field *f)
+static void sh_db__add_column(sh__buf *buf, const sh_field *f)
 {
-	sh__buf_ident(buf, f->column);
+	sh_db__buf_ident(buf, f->column);
 }
 
-static void sh__add_where(sh__buf *buf, const sh_query *query)
+static void sh_db__add_where(sh__buf *buf, const sh_query *query)
 {
 	for (size_t i = 0; i < query->cond_count; i++) {
 		const sh__cond *c = &query->conds[i];
-		sh__buf_add(buf, i == 0 ? " WHERE " : " AND ");
+		sh_db__buf_add(buf, i == 0 ? " WHERE " : " AND ");
 		if (c->negate)
-			sh__buf_add(buf, "(");
-		sh__add_column(buf, c->field);
+			sh_db__buf_add(buf, "(");
+		sh_db__add_column(buf, c->field);
 		if (c->op == SH__OP_ISNULL)
-			sh__buf_add(buf, c->value.v.b ? " IS NULL" : " IS NOT NULL");
+			sh_db__buf_add(buf, c->value.v.b ? " IS NULL" : " IS NOT NULL");
 		else if (c->value.type == SH_DATUM_NULL)
-			sh__buf_add(buf, " IS NULL");
+			sh_db__buf_add(buf, " IS NULL");
 		else
-			sh__buf_add(buf, sh__lookups[c->op].sql);
+			sh_db__buf_add(buf, sh__lookups[c->op].sql);
 		if (c->op != SH__OP_ISNULL && c->op != SH__OP_EXACT && c->field->type == SH_FIELD_DATETIME)
-			sh__buf_add(buf, " COLLATE " SH__DATETIME_COLLATION);
+			sh_db__buf_add(buf, " COLLATE " SH__DATETIME_COLLATION);
 		/* exclude(): NOT, with rows whose column is NULL kept, as Django's */
 		if (c->negate)
-			sh__buf_add(buf, ") IS NOT 1");
+			sh_db__buf_add(buf, ") IS NOT 1");
 	}
 }
 
-static void sh__add_order(sh__buf *buf, const sh_query *query)
+static void sh_db__add_order(sh__buf *buf, const sh_query *query)
 {
 	const sh_model *m = query->model;
 	bool pk_seen = false;
-	sh__buf_add(buf, " ORDER BY ");
+	sh_db__buf_add(buf, " ORDER BY ");
 	for (size_t i = 0; i < query->order_count; i++) {
 		const sh__order *o = &query->order[i];
-		sh__add_column(buf, o->field);
+		sh_db__add_column(buf, o->field);
 		if (o->field->type == SH_FIELD_DATETIME)
-			sh__buf_add(buf, " COLLATE " SH__DATETIME_COLLATION);
-		sh__buf_add(buf, o->desc ? " DESC, " : ", ");
+			sh_db__buf_add(buf, " COLLATE " SH__DATETIME_COLLATION);
+		sh_db__buf_add(buf, o->desc ? " DESC, " : ", ");
 		pk_seen = pk_seen || o->field->index == m->pk;
 	}
 	if (pk_seen) {
@@ -320,36 +320,36 @@ static void sh__add_order(sh__buf *buf, const sh_query *query)
 	} else {
 		/* the pk last: equal keys come in a stable order, so slices of
 		 * an ordered query do not overlap */
-		sh__add_column(buf, &m->fields[m->pk]);
+		sh_db__add_column(buf, &m->fields[m->pk]);
 	}
 }
 
 /* Writes head + WHERE (+ ORDER BY) (+ LIMIT). */
-static char *sh__query_sql(const sh_query *query, const char *head, bool order, bool limit)
+static char *sh_db__query_sql(const sh_query *query, const char *head, bool order, bool limit)
 {
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, head);
-	sh__add_where(&buf, query);
+	sh_db__buf_add(&buf, head);
+	sh_db__add_where(&buf, query);
 	if (order)
-		sh__add_order(&buf, query);
-	if (limit && sh__sliced(query))
-		sh__buf_add(&buf, " LIMIT ? OFFSET ?");
-	return sh__buf_take(&buf);
+		sh_db__add_order(&buf, query);
+	if (limit && sh_db__sliced(query))
+		sh_db__buf_add(&buf, " LIMIT ? OFFSET ?");
+	return sh_db__buf_take(&buf);
 }
 
 /* Binds the conditions' values (then the slice when `limit`) from 1. */
-static int sh__query_bind(const sh_query *query, sqlite3_stmt *stmt, bool limit)
+static int sh_db__query_bind(const sh_query *query, sqlite3_stmt *stmt, bool limit)
 {
 	int index = 1;
 	for (size_t i = 0; i < query->cond_count; i++) {
 		const sh__cond *c = &query->conds[i];
 		if (c->op == SH__OP_ISNULL || c->value.type == SH_DATUM_NULL)
 			continue;
-		int rc = sh__db_bind(query->db, stmt, index++, c->value);
+		int rc = sh_db__conn_bind(query->db, stmt, index++, c->value);
 		if (rc < 0)
 			return rc;
 	}
-	if (limit && sh__sliced(query)) {
+	if (limit && sh_db__sliced(query)) {
 		sqlite3_bind_int64(stmt, index++, query->high >= 0 ? query->high - query->low : -1);
 		sqlite3_bind_int64(stmt, index++, query->low);
 	}
@@ -363,38 +363,38 @@ int sh_query_count(sh_query *query, int64_t *out)
 	if (query == NULL || out == NULL)
 		return sh_error_set(SH_EINVAL, "sh_query_count: NULL argument");
 	char *sql;
-	if (sh__sliced(query)) {
+	if (sh_db__sliced(query)) {
 		sh__buf head = { 0 };
-		sh__buf_add(&head, "SELECT 1 FROM ");
-		sh__buf_ident(&head, query->model->table);
-		char *h = sh__buf_take(&head);
-		char *inner = h ? sh__query_sql(query, h, true, true) : NULL;
+		sh_db__buf_add(&head, "SELECT 1 FROM ");
+		sh_db__buf_ident(&head, query->model->table);
+		char *h = sh_db__buf_take(&head);
+		char *inner = h ? sh_db__query_sql(query, h, true, true) : NULL;
 		free(h);
 		sh__buf buf = { 0 };
 		if (inner != NULL)
-			sh__buf_addf(&buf, "SELECT COUNT(*) FROM (%s)", inner);
+			sh_db__buf_addf(&buf, "SELECT COUNT(*) FROM (%s)", inner);
 		free(inner);
-		sql = inner != NULL ? sh__buf_take(&buf) : NULL;
+		sql = inner != NULL ? sh_db__buf_take(&buf) : NULL;
 	} else {
 		sh__buf head = { 0 };
-		sh__buf_add(&head, "SELECT COUNT(*) FROM ");
-		sh__buf_ident(&head, query->model->table);
-		char *h = sh__buf_take(&head);
-		sql = h ? sh__query_sql(query, h, false, false) : NULL;
+		sh_db__buf_add(&head, "SELECT COUNT(*) FROM ");
+		sh_db__buf_ident(&head, query->model->table);
+		char *h = sh_db__buf_take(&head);
+		sql = h ? sh_db__query_sql(query, h, false, false) : NULL;
 		free(h);
 	}
 	if (sql == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory counting %s", query->model->label);
 	sqlite3_stmt *stmt;
-	int rc = sh__db_prepare(query->db, sql, &stmt);
+	int rc = sh_db__conn_prepare(query->db, sql, &stmt);
 	free(sql);
 	if (rc < 0)
 		return rc;
-	if ((rc = sh__query_bind(query, stmt, true)) < 0)
+	if ((rc = sh_db__query_bind(query, stmt, true)) < 0)
 		return rc;
 	rc = sqlite3_step(stmt);
 	if (rc != SQLITE_ROW) {
-		rc = sh__db_error(query->db, "counting rows");
+		rc = sh_db__conn_error(query->db, "counting rows");
 		sqlite3_reset(stmt);
 		return rc;
 	}
@@ -409,14 +409,14 @@ int sh_query_next(sh_query *query, sh_instance **out)
 		return sh_error_set(SH_EINVAL, "sh_query_next: NULL argument");
 	*out = NULL;
 	if (!query->started) {
-		char *sql = sh__query_sql(query, query->msql->select, true, true);
+		char *sql = sh_db__query_sql(query, query->msql->select, true, true);
 		if (sql == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory querying %s", query->model->label);
-		int rc = sh__db_stmt_take(query->db, sql, &query->iter);
+		int rc = sh_db__conn_stmt_take(query->db, sql, &query->iter);
 		free(sql);
 		if (rc < 0)
 			return rc;
-		if ((rc = sh__query_bind(query, query->iter, true)) < 0)
+		if ((rc = sh_db__query_bind(query, query->iter, true)) < 0)
 			return rc;
 		query->started = true;
 	}
@@ -425,15 +425,15 @@ int sh_query_next(sh_query *query, sh_instance **out)
 	int rc = sqlite3_step(query->iter);
 	if (rc != SQLITE_ROW) {
 		query->finished = true;
-		int code = rc == SQLITE_DONE ? 0 : sh__db_error(query->db, "reading rows");
-		sh__db_stmt_give(query->db, query->iter);
+		int code = rc == SQLITE_DONE ? 0 : sh_db__conn_error(query->db, "reading rows");
+		sh_db__conn_stmt_give(query->db, query->iter);
 		query->iter = NULL;
 		return code;
 	}
 	sh_instance *inst;
-	if ((rc = sh__instance_from_row(&inst, query->db, query->msql, query->iter)) < 0)
+	if ((rc = sh_db__instance_from_row(&inst, query->db, query->msql, query->iter)) < 0)
 		return rc;
-	if ((rc = sh__instance_loaded(inst)) < 0) {
+	if ((rc = sh_db__instance_loaded(inst)) < 0) {
 		sh_instance_free(inst);
 		return rc;
 	}
@@ -441,33 +441,33 @@ int sh_query_next(sh_query *query, sh_instance **out)
 	return 1;
 }
 
-int sh_query_get(sh_instance **out, sh_db *db, const sh_model *model, int64_t pk)
+int sh_query_get(sh_instance **out, sh_conn *db, const sh_model *model, int64_t pk)
 {
 	if (out == NULL || db == NULL || model == NULL)
 		return sh_error_set(SH_EINVAL, "sh_query_get: NULL argument");
 	*out = NULL;
 	const sh__model_sql *msql = sh__sql_of(db, model);
 	if (msql == NULL)
-		return sh__foreign_model(db, model);
+		return sh_db__foreign_model(db, model);
 	sqlite3_stmt *stmt;
-	int rc = sh__model_stmt(db, msql, SH__SQL_SELECT_PK, &stmt);
+	int rc = sh_db__model_stmt(db, msql, SH__SQL_SELECT_PK, &stmt);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, pk);
 	rc = sqlite3_step(stmt);
 	sh_instance *inst = NULL;
 	if (rc == SQLITE_ROW)
-		rc = sh__instance_from_row(&inst, db, msql, stmt);
+		rc = sh_db__instance_from_row(&inst, db, msql, stmt);
 	else if (rc == SQLITE_DONE)
 		rc = sh_error_set(SH_ENOTFOUND, "%s matching pk=%lld does not exist", model->label,
 			(long long)pk);
 	else
-		rc = sh__db_error(db, "loading a row");
+		rc = sh_db__conn_error(db, "loading a row");
 	sqlite3_reset(stmt);
 	if (rc < 0)
 		return rc;
 	/* The statement is reset before receivers run: they may get rows too. */
-	if ((rc = sh__instance_loaded(inst)) < 0) {
+	if ((rc = sh_db__instance_loaded(inst)) < 0) {
 		sh_instance_free(inst);
 		return rc;
 	}
@@ -477,17 +477,17 @@ int sh_query_get(sh_instance **out, sh_db *db, const sh_model *model, int64_t pk
 
 /* ---- writing ---- */
 
-bool sh__fk_pending(sh_db *db)
+bool sh_db__fk_pending(sh_conn *db)
 {
 	int cur = 0, high = 0;
 	sqlite3_db_status(db->sqlite, SQLITE_DBSTATUS_DEFERRED_FKS, &cur, &high, 0);
 	return cur != 0;
 }
 
-int sh__fk_missing(sh_db *db, const sh_field *f, int64_t value)
+int sh_db__fk_missing(sh_conn *db, const sh_field *f, int64_t value)
 {
 	sqlite3_stmt *stmt;
-	int rc = sh__model_stmt(db, sh__sql_of(db, f->target), SH__SQL_EXISTS_PK, &stmt);
+	int rc = sh_db__model_stmt(db, sh__sql_of(db, f->target), SH__SQL_EXISTS_PK, &stmt);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, value);
@@ -497,21 +497,21 @@ int sh__fk_missing(sh_db *db, const sh_field *f, int64_t value)
 		return 0;
 	if (rc == SQLITE_DONE)
 		return 1;
-	return sh__db_error(db, "checking a foreign key");
+	return sh_db__conn_error(db, "checking a foreign key");
 }
 
 /* SQLite's status only says whether some violation is pending: when one
  * is, look for a value among `fields` whose target row is missing. */
-int sh__deferred_fk_check(sh_db *db, const sh_field *const *fields, const sh_datum *values,
+int sh_db__deferred_fk_check(sh_conn *db, const sh_field *const *fields, const sh_datum *values,
 	size_t count, const char *what)
 {
-	if (!sh__fk_pending(db))
+	if (!sh_db__fk_pending(db))
 		return 0;
 	for (size_t i = 0; i < count; i++) {
 		const sh_field *f = fields[i];
 		if (f->type != SH_FIELD_FOREIGN_KEY || values[i].type != SH_DATUM_INT)
 			continue;
-		int rc = sh__fk_missing(db, f, values[i].v.i);
+		int rc = sh_db__fk_missing(db, f, values[i].v.i);
 		if (rc < 0)
 			return rc;
 		if (rc == 1)
@@ -527,7 +527,7 @@ int sh_query_update(sh_query *query, const sh_field_value *values, size_t n, int
 	if (query == NULL || (values == NULL && n > 0))
 		return sh_error_set(SH_EINVAL, "sh_query_update: NULL argument");
 	const sh_model *m = query->model;
-	if (sh__sliced(query))
+	if (sh_db__sliced(query))
 		return sh_error_set(SH_EINVAL, "cannot update a query of %s once a slice has been taken",
 			m->label);
 	if (count != NULL)
@@ -541,14 +541,14 @@ int sh_query_update(sh_query *query, const sh_field_value *values, size_t n, int
 	if (fields == NULL || converted == NULL || scratch == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory updating %s", m->label);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		const sh_field *f = values[i].name ? sh__model_field(m, values[i].name) : NULL;
+		const sh_field *f = values[i].name ? sh_db__model_field(m, values[i].name) : NULL;
 		if (f == NULL)
 			rc = sh_error_set(SH_EINVAL, "update of %s: it has no field '%s'", m->label,
 				values[i].name ? values[i].name : "(null)");
 		else if (f->type == SH_FIELD_MANY_TO_MANY)
 			rc = sh_error_set(SH_EINVAL, "update of %s: '%s' is a many-to-many relation, which "
 				"update cannot set", m->label, f->name);
-		else if ((rc = sh__convert(f, values[i].value, &converted[i], scratch[i])) == 0
+		else if ((rc = sh_db__convert(f, values[i].value, &converted[i], scratch[i])) == 0
 				&& converted[i].type == SH_DATUM_NULL && !f->null && !f->primary_key)
 			rc = sh_error_set(SH_EINVAL, "update of %s: field '%s' does not allow null",
 				m->label, f->name);
@@ -557,16 +557,16 @@ int sh_query_update(sh_query *query, const sh_field_value *values, size_t n, int
 	char *sql = NULL;
 	if (rc == 0) {
 		sh__buf head = { 0 };
-		sh__buf_add(&head, "UPDATE ");
-		sh__buf_ident(&head, m->table);
-		sh__buf_add(&head, " SET ");
+		sh_db__buf_add(&head, "UPDATE ");
+		sh_db__buf_ident(&head, m->table);
+		sh_db__buf_add(&head, " SET ");
 		for (size_t i = 0; i < n; i++) {
-			sh__buf_add(&head, i ? ", " : "");
-			sh__buf_ident(&head, fields[i]->column);
-			sh__buf_add(&head, " = ?");
+			sh_db__buf_add(&head, i ? ", " : "");
+			sh_db__buf_ident(&head, fields[i]->column);
+			sh_db__buf_add(&head, " = ?");
 		}
-		char *h = sh__buf_take(&head);
-		sql = h ? sh__query_sql(query, h, false, false) : NULL;
+		char *h = sh_db__buf_take(&head);
+		sql = h ? sh_db__query_sql(query, h, false, false) : NULL;
 		free(h);
 		if (sql == NULL)
 			rc = sh_error_set(SH_ENOMEM, "out of memory updating %s", m->label);
@@ -574,27 +574,27 @@ int sh_query_update(sh_query *query, const sh_field_value *values, size_t n, int
 	bool own;
 	if (rc == 0 && (rc = sh__op_begin(query->db, &own)) == 0) {
 		sqlite3_stmt *stmt;
-		rc = sh__db_prepare(query->db, sql, &stmt);
+		rc = sh_db__conn_prepare(query->db, sql, &stmt);
 		for (size_t i = 0; rc == 0 && i < n; i++)
-			rc = sh__db_bind(query->db, stmt, (int)i + 1, converted[i]);
+			rc = sh_db__conn_bind(query->db, stmt, (int)i + 1, converted[i]);
 		if (rc == 0) {
 			/* conditions follow the SET values */
 			int index = (int)n + 1;
 			for (size_t i = 0; rc == 0 && i < query->cond_count; i++) {
 				const sh__cond *c = &query->conds[i];
 				if (c->op != SH__OP_ISNULL && c->value.type != SH_DATUM_NULL)
-					rc = sh__db_bind(query->db, stmt, index++, c->value);
+					rc = sh_db__conn_bind(query->db, stmt, index++, c->value);
 			}
 		}
 		char what[160];
 		snprintf(what, sizeof what, "updating %s", m->label);
 		if (rc == 0)
-			rc = sh__db_exec(query->db, stmt, what);
+			rc = sh_db__conn_exec(query->db, stmt, what);
 		if (rc == 0 && count != NULL)
 			*count = sqlite3_changes64(query->db->sqlite);
 		if (rc == 0)
-			rc = sh__deferred_fk_check(query->db, fields, converted, n, what);
-		rc = sh__op_end(query->db, own, rc, "updating", m->label);
+			rc = sh_db__deferred_fk_check(query->db, fields, converted, n, what);
+		rc = sh_db__op_end(query->db, own, rc, "updating", m->label);
 		if (rc < 0 && count != NULL)
 			*count = 0;
 	}
@@ -611,52 +611,40 @@ int sh_query_delete(sh_query *query, int64_t *count)
 		return sh_error_set(SH_EINVAL, "sh_query_delete: NULL query");
 	if (count != NULL)
 		*count = 0;
-	if (sh__sliced(query))
+	if (sh_db__sliced(query))
 		return sh_error_set(SH_EINVAL, "cannot delete a sliced query of %s (Django: cannot use "
 			"'limit' or 'offset' with delete())", query->model->label);
 	if (query->started)
 		return sh_error_set(SH_EINVAL, "cannot delete a query of %s whose rows are being read",
 			query->model->label);
-	return sh__collector_delete(query->db, query->model, NULL, 0, query, NULL, count);
+	return sh_db__collector_delete(query->db, query->model, NULL, 0, query, NULL, count);
 }
 
-/* ---- for the collector and m2m ---- */
-
-const sh_model *sh__query_model(const sh_query *query)
-{
-	return query->model;
-}
-
-bool sh__query_sliced(const sh_query *query)
-{
-	return sh__sliced(query);
-}
-
-int sh__query_raw_delete(sh_query *query, int64_t *changes)
+int sh_db__query_raw_delete(sh_query *query, int64_t *changes)
 {
 	sh__buf head = { 0 };
-	sh__buf_add(&head, "DELETE FROM ");
-	sh__buf_ident(&head, query->model->table);
-	char *h = sh__buf_take(&head);
-	char *sql = h ? sh__query_sql(query, h, false, false) : NULL;
+	sh_db__buf_add(&head, "DELETE FROM ");
+	sh_db__buf_ident(&head, query->model->table);
+	char *h = sh_db__buf_take(&head);
+	char *sql = h ? sh_db__query_sql(query, h, false, false) : NULL;
 	free(h);
 	if (sql == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory deleting %s", query->model->label);
 	sqlite3_stmt *stmt;
-	int rc = sh__db_prepare(query->db, sql, &stmt);
+	int rc = sh_db__conn_prepare(query->db, sql, &stmt);
 	free(sql);
-	if (rc == 0 && (rc = sh__query_bind(query, stmt, false)) > 0)
+	if (rc == 0 && (rc = sh_db__query_bind(query, stmt, false)) > 0)
 		rc = 0;
 	char what[160];
 	snprintf(what, sizeof what, "deleting rows of %s", query->model->label);
 	if (rc == 0)
-		rc = sh__db_exec(query->db, stmt, what);
+		rc = sh_db__conn_exec(query->db, stmt, what);
 	if (rc == 0 && changes != NULL)
 		*changes += sqlite3_changes64(query->db->sqlite);
 	return rc;
 }
 
-int sh__query_load_all(sh_query *query, sh_instance ***items, size_t *count, size_t *capacity)
+int sh_db__query_load_all(sh_query *query, sh_instance ***items, size_t *count, size_t *capacity)
 {
 	for (;;) {
 		sh_instance *inst;
@@ -678,45 +666,45 @@ int sh__query_load_all(sh_query *query, sh_instance ***items, size_t *count, siz
 }
 
 /* "[1,2,3]": a key list bound as one parameter and read with json_each(). */
-static char *sh__json_keys(const int64_t *keys, size_t count)
+static char *sh_db__json_keys(const int64_t *keys, size_t count)
 {
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, "[");
+	sh_db__buf_add(&buf, "[");
 	for (size_t i = 0; i < count; i++)
-		sh__buf_addf(&buf, i ? ",%lld" : "%lld", (long long)keys[i]);
-	sh__buf_add(&buf, "]");
-	return sh__buf_take(&buf);
+		sh_db__buf_addf(&buf, i ? ",%lld" : "%lld", (long long)keys[i]);
+	sh_db__buf_add(&buf, "]");
+	return sh_db__buf_take(&buf);
 }
 
-int sh__load_where_in(sh_db *db, const sh_model *model, const sh_field *field,
+int sh_db__load_where_in(sh_conn *db, const sh_model *model, const sh_field *field,
 	const int64_t *keys, size_t key_count, sh_instance ***items, size_t *count,
 	size_t *capacity)
 {
 	const sh__model_sql *msql = sh__sql_of(db, model);
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, msql->select);
-	sh__buf_add(&buf, " WHERE ");
-	sh__buf_ident(&buf, field->column);
-	sh__buf_add(&buf, " IN (SELECT value FROM json_each(?)) ORDER BY ");
-	sh__buf_ident(&buf, model->fields[model->pk].column);
-	char *sql = sh__buf_take(&buf);
-	char *json = sh__json_keys(keys, key_count);
+	sh_db__buf_add(&buf, msql->select);
+	sh_db__buf_add(&buf, " WHERE ");
+	sh_db__buf_ident(&buf, field->column);
+	sh_db__buf_add(&buf, " IN (SELECT value FROM json_each(?)) ORDER BY ");
+	sh_db__buf_ident(&buf, model->fields[model->pk].column);
+	char *sql = sh_db__buf_take(&buf);
+	char *json = sh_db__json_keys(keys, key_count);
 	size_t first = *count;
 	int rc = 0;
 	if (sql == NULL || json == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory loading %s", model->label);
 	sqlite3_stmt *stmt = NULL;
 	if (rc == 0)
-		rc = sh__db_prepare(db, sql, &stmt);
+		rc = sh_db__conn_prepare(db, sql, &stmt);
 	if (rc == 0)
-		rc = sh__db_bind(db, stmt, 1, sh_datum_text(json));
+		rc = sh_db__conn_bind(db, stmt, 1, sh_datum_text(json));
 	/* Read every row before any receiver runs: the statement is cached. */
 	while (rc == 0) {
 		int step = sqlite3_step(stmt);
 		if (step == SQLITE_DONE)
 			break;
 		if (step != SQLITE_ROW) {
-			rc = sh__db_error(db, "loading related rows");
+			rc = sh_db__conn_error(db, "loading related rows");
 			break;
 		}
 		if (*count == *capacity) {
@@ -729,7 +717,7 @@ int sh__load_where_in(sh_db *db, const sh_model *model, const sh_field *field,
 			*items = grown;
 			*capacity = cap;
 		}
-		rc = sh__instance_from_row(&(*items)[*count], db, msql, stmt);
+		rc = sh_db__instance_from_row(&(*items)[*count], db, msql, stmt);
 		if (rc == 0)
 			(*count)++;
 	}
@@ -738,33 +726,33 @@ int sh__load_where_in(sh_db *db, const sh_model *model, const sh_field *field,
 	free(sql);
 	free(json);
 	for (size_t i = first; rc == 0 && i < *count; i++)
-		rc = sh__instance_loaded((*items)[i]);
+		rc = sh_db__instance_loaded((*items)[i]);
 	return rc;
 }
 
-int sh__exec_where_in(sh_db *db, const char *sql_head, const char *column,
+int sh_db__exec_where_in(sh_conn *db, const char *sql_head, const char *column,
 	const sh_datum *pre, size_t pre_count, const int64_t *keys, size_t key_count,
 	int64_t *changes, const char *what)
 {
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, sql_head);
-	sh__buf_add(&buf, strstr(sql_head, " WHERE ") ? " AND " : " WHERE ");
-	sh__buf_ident(&buf, column);
-	sh__buf_add(&buf, " IN (SELECT value FROM json_each(?))");
-	char *sql = sh__buf_take(&buf);
-	char *json = sh__json_keys(keys, key_count);
+	sh_db__buf_add(&buf, sql_head);
+	sh_db__buf_add(&buf, strstr(sql_head, " WHERE ") ? " AND " : " WHERE ");
+	sh_db__buf_ident(&buf, column);
+	sh_db__buf_add(&buf, " IN (SELECT value FROM json_each(?))");
+	char *sql = sh_db__buf_take(&buf);
+	char *json = sh_db__json_keys(keys, key_count);
 	int rc = 0;
 	if (sql == NULL || json == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory: %s", what);
 	sqlite3_stmt *stmt = NULL;
 	if (rc == 0)
-		rc = sh__db_prepare(db, sql, &stmt);
+		rc = sh_db__conn_prepare(db, sql, &stmt);
 	for (size_t i = 0; rc == 0 && i < pre_count; i++)
-		rc = sh__db_bind(db, stmt, (int)i + 1, pre[i]);
+		rc = sh_db__conn_bind(db, stmt, (int)i + 1, pre[i]);
 	if (rc == 0)
-		rc = sh__db_bind(db, stmt, (int)pre_count + 1, sh_datum_text(json));
+		rc = sh_db__conn_bind(db, stmt, (int)pre_count + 1, sh_datum_text(json));
 	if (rc == 0)
-		rc = sh__db_exec(db, stmt, what);
+		rc = sh_db__conn_exec(db, stmt, what);
 	if (rc == 0 && changes != NULL)
 		*changes += sqlite3_changes64(db->sqlite);
 	free(sql);

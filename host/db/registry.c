@@ -16,7 +16,7 @@ int sh_models_new(sh_models **out, sh_hub *hub)
 	if (out == NULL || hub == NULL)
 		return sh_error_set(SH_EINVAL, "sh_models_new: out and hub are required");
 	/* Async receivers of the model signals get deep copies of their args. */
-	int rc = sh__set_model_copiers(hub);
+	int rc = sh_db__set_model_copiers(hub);
 	if (rc < 0)
 		return rc;
 	sh_models *models = calloc(1, sizeof *models);
@@ -32,7 +32,7 @@ void sh_models_free(sh_models *models)
 	if (models == NULL)
 		return;
 	for (size_t i = 0; i < models->count; i++)
-		sh__model_free(models->models[i]);
+		sh_db__model_free(models->models[i]);
 	free(models->models);
 	free(models);
 }
@@ -45,7 +45,7 @@ void sh_models_set_reporter(sh_models *models, sh_problem_fn fn, void *payload)
 	models->reporter_payload = payload;
 }
 
-int sh__models_problem(sh_models *models, int code, const char *where, const char *fmt, ...)
+int sh_db__models_problem(sh_models *models, int code, const char *where, const char *fmt, ...)
 {
 	char message[1024];
 	va_list ap;
@@ -67,27 +67,7 @@ int sh__models_problem(sh_models *models, int code, const char *where, const cha
 	return code;
 }
 
-/* ---- small helpers of the registry's files ---- */
-
-bool sh__ident_ok(const char *s)
-{
-	if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9'))
-		return false;
-	for (; *s != '\0'; s++) {
-		bool ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
-			|| (*s >= '0' && *s <= '9') || *s == '_';
-		if (!ok)
-			return false;
-	}
-	return true;
-}
-
-static int sh__ascii_lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-int sh__ascii_casecmp(const char *a, const char *b)
+int sh_db__ascii_casecmp(const char *a, const char *b)
 {
 	for (;; a++, b++) {
 		int ca = sh__ascii_lower((unsigned char)*a), cb = sh__ascii_lower((unsigned char)*b);
@@ -96,25 +76,17 @@ int sh__ascii_casecmp(const char *a, const char *b)
 	}
 }
 
-char *sh__lower_dup(const char *s)
-{
-	char *copy = strdup(s);
-	for (char *c = copy; c != NULL && *c != '\0'; c++)
-		*c = (char)sh__ascii_lower((unsigned char)*c);
-	return copy;
-}
-
-sh_model *sh__models_find(const sh_models *models, const char *app_label, const char *name)
+sh_model *sh_db__models_find(const sh_models *models, const char *app_label, const char *name)
 {
 	for (size_t i = 0; i < models->count; i++) {
 		sh_model *m = models->models[i];
-		if (strcmp(m->app_label, app_label) == 0 && sh__ascii_casecmp(m->name, name) == 0)
+		if (strcmp(m->app_label, app_label) == 0 && sh_db__ascii_casecmp(m->name, name) == 0)
 			return m;
 	}
 	return NULL;
 }
 
-sh_model *sh__models_find_label(const sh_models *models, const char *label)
+sh_model *sh_db__models_find_label(const sh_models *models, const char *label)
 {
 	const char *dot = strchr(label, '.');
 	if (dot == NULL || dot == label || strchr(dot + 1, '.') != NULL)
@@ -125,16 +97,16 @@ sh_model *sh__models_find_label(const sh_models *models, const char *label)
 		return NULL;
 	memcpy(app, label, len);
 	app[len] = '\0';
-	return sh__models_find(models, app, dot + 1);
+	return sh_db__models_find(models, app, dot + 1);
 }
 
-int sh__models_append(sh_models *models, sh_model *model)
+int sh_db__models_append(sh_models *models, sh_model *model)
 {
 	if (models->count == models->capacity) {
 		size_t cap = models->capacity ? models->capacity * 2 : 16;
 		sh_model **grown = realloc(models->models, cap * sizeof *grown);
 		if (grown == NULL) {
-			sh__model_free(model);
+			sh_db__model_free(model);
 			return sh_error_set(SH_ENOMEM, "out of memory");
 		}
 		models->models = grown;
@@ -158,12 +130,12 @@ int sh_models_declare(sh_models *models, const char *app_label, const char *name
 			"cannot declare %s.%s: the registry is prepared already (declare every model "
 			"before sh_models_prepare())", app_label, name);
 	models->first_problem = 0;
-	if (sh__decl_check(models, app_label, name, fields, count, where) > 0)
+	if (sh_db__decl_check(models, app_label, name, fields, count, where) > 0)
 		return models->first_problem;
 	sh_model *model;
-	int rc = sh__model_build(&model, models, app_label, name, fields, count, where, false);
+	int rc = sh_db__model_build(&model, models, app_label, name, fields, count, where, false);
 	if (rc == 0)
-		rc = sh__models_append(models, model);
+		rc = sh_db__models_append(models, model);
 	return rc;
 }
 
@@ -193,7 +165,7 @@ int sh_models_lookup(const sh_model **out, const sh_models *models, const char *
 {
 	if (out == NULL || models == NULL || label == NULL)
 		return sh_error_set(SH_EINVAL, "sh_models_lookup: out, registry and label are required");
-	const sh_model *m = sh__models_find_label(models, label);
+	const sh_model *m = sh_db__models_find_label(models, label);
 	if (m == NULL) {
 		if (strchr(label, '.') == NULL)
 			return sh_error_set(SH_ENOTFOUND,

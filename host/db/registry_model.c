@@ -9,7 +9,7 @@
 
 #include "registry_private.h"
 
-static void sh__field_dispose(sh_field *f)
+static void sh_db__field_dispose(sh_field *f)
 {
 	free(f->name);
 	free(f->column);
@@ -21,12 +21,12 @@ static void sh__field_dispose(sh_field *f)
 	free(f->where);
 }
 
-void sh__model_free(sh_model *m)
+void sh_db__model_free(sh_model *m)
 {
 	if (m == NULL)
 		return;
 	for (size_t i = 0; i < m->field_count; i++)
-		sh__field_dispose(&m->fields[i]);
+		sh_db__field_dispose(&m->fields[i]);
 	free(m->fields);
 	free(m->reverse_fks);
 	free(m->reverse_m2m);
@@ -41,22 +41,22 @@ void sh__model_free(sh_model *m)
 	free(m);
 }
 
-const char *sh__field_where(const sh_field *field)
+const char *sh_db__field_where(const sh_field *field)
 {
 	return field->where != NULL ? field->where : field->model->where;
 }
 
 /* "Model" and "self" mean a model of the declaring app; "app.Model" is kept. */
-static char *sh__qualify(const char *target, const char *app_label, const char *name)
+static char *sh_db__qualify(const char *target, const char *app_label, const char *name)
 {
 	if (strchr(target, '.') != NULL)
 		return strdup(target);
 	if (strcmp(target, "self") == 0)
-		return sh__format("%s.%s", app_label, name);
-	return sh__format("%s.%s", app_label, target);
+		return sh_base__format("%s.%s", app_label, name);
+	return sh_base__format("%s.%s", app_label, target);
 }
 
-static char *sh__dup_or_null(const char *s, bool *oom)
+static char *sh_db__dup_or_null(const char *s, bool *oom)
 {
 	if (s == NULL)
 		return NULL;
@@ -67,16 +67,16 @@ static char *sh__dup_or_null(const char *s, bool *oom)
 }
 
 /* Copies declaration `d` into `f` of model `m`. Returns false on ENOMEM. */
-static bool sh__field_fill(sh_field *f, const sh_field_decl *d, sh_model *m)
+static bool sh_db__field_fill(sh_field *f, const sh_field_decl *d, sh_model *m)
 {
 	bool oom = false;
 	bool relation = d->type == SH_FIELD_FOREIGN_KEY || d->type == SH_FIELD_MANY_TO_MANY;
-	f->name = sh__dup_or_null(d->name, &oom);
+	f->name = sh_db__dup_or_null(d->name, &oom);
 	f->type = d->type;
 	if (d->type == SH_FIELD_FOREIGN_KEY)
-		oom |= (f->column = sh__format("%s_id", d->name)) == NULL;
+		oom |= (f->column = sh_base__format("%s_id", d->name)) == NULL;
 	else if (d->type != SH_FIELD_MANY_TO_MANY)
-		f->column = sh__dup_or_null(d->name, &oom);
+		f->column = sh_db__dup_or_null(d->name, &oom);
 	f->null = d->null;
 	f->blank = d->blank;
 	f->primary_key = d->primary_key;
@@ -94,22 +94,22 @@ static bool sh__field_fill(sh_field *f, const sh_field_decl *d, sh_model *m)
 		f->default_value = sh_datum_real((double)d->default_value.v.i);
 	f->on_delete = d->on_delete;
 	if (relation) {
-		oom |= (f->to = sh__qualify(d->to, m->app_label, m->name)) == NULL;
+		oom |= (f->to = sh_db__qualify(d->to, m->app_label, m->name)) == NULL;
 		if (d->related_name != NULL)
-			f->related_name = sh__dup_or_null(d->related_name, &oom);
+			f->related_name = sh_db__dup_or_null(d->related_name, &oom);
 		else
-			oom |= (f->related_name = sh__format("%s_set", m->table
+			oom |= (f->related_name = sh_base__format("%s_set", m->table
 				+ strlen(m->app_label) + 1)) == NULL;
 	}
 	if (d->type == SH_FIELD_MANY_TO_MANY && d->through != NULL)
-		oom |= (f->through_label = sh__qualify(d->through, m->app_label, m->name)) == NULL;
-	f->where = sh__dup_or_null(d->where, &oom);
+		oom |= (f->through_label = sh_db__qualify(d->through, m->app_label, m->name)) == NULL;
+	f->where = sh_db__dup_or_null(d->where, &oom);
 	f->model = m;
 	return !oom;
 }
 
 /* Fills the added primary key "id". */
-static bool sh__field_auto_id(sh_field *f, sh_model *m)
+static bool sh_db__field_auto_id(sh_field *f, sh_model *m)
 {
 	f->name = strdup("id");
 	f->column = strdup("id");
@@ -120,21 +120,21 @@ static bool sh__field_auto_id(sh_field *f, sh_model *m)
 	return f->name != NULL && f->column != NULL;
 }
 
-static bool sh__model_names(sh_model *m, const char *app_label, const char *name,
+static bool sh_db__model_names(sh_model *m, const char *app_label, const char *name,
 	const char *where)
 {
 	bool oom = false;
-	m->app_label = sh__dup_or_null(app_label, &oom);
-	m->name = sh__dup_or_null(name, &oom);
-	m->label = sh__format("%s.%s", app_label, name);
-	char *lower = sh__lower_dup(name);
-	m->table = lower ? sh__format("%s_%s", app_label, lower) : NULL;
+	m->app_label = sh_db__dup_or_null(app_label, &oom);
+	m->name = sh_db__dup_or_null(name, &oom);
+	m->label = sh_base__format("%s.%s", app_label, name);
+	char *lower = sh_base__lower(name);
+	m->table = lower ? sh_base__format("%s_%s", app_label, lower) : NULL;
 	free(lower);
-	m->where = sh__dup_or_null(where, &oom);
+	m->where = sh_db__dup_or_null(where, &oom);
 	return !oom && m->label != NULL && m->table != NULL;
 }
 
-int sh__model_build(sh_model **out, sh_models *models, const char *app_label,
+int sh_db__model_build(sh_model **out, sh_models *models, const char *app_label,
 	const char *name, const sh_field_decl *fields, size_t count, const char *where,
 	bool auto_created)
 {
@@ -149,14 +149,14 @@ int sh__model_build(sh_model **out, sh_models *models, const char *app_label,
 		if (fields[i].primary_key)
 			pk = i;
 	size_t extra = pk == SIZE_MAX ? 1 : 0;
-	bool ok = sh__model_names(m, app_label, name, where);
+	bool ok = sh_db__model_names(m, app_label, name, where);
 	m->fields = ok ? calloc(count + extra, sizeof *m->fields) : NULL;
 	if (m->fields != NULL) {
 		m->field_count = count + extra;
 		if (extra)
-			ok = sh__field_auto_id(&m->fields[0], m);
+			ok = sh_db__field_auto_id(&m->fields[0], m);
 		for (size_t i = 0; ok && i < count; i++)
-			ok = sh__field_fill(&m->fields[i + extra], &fields[i], m);
+			ok = sh_db__field_fill(&m->fields[i + extra], &fields[i], m);
 		for (size_t i = 0; i < m->field_count; i++)
 			m->fields[i].index = i;
 		m->pk = extra ? 0 : pk;
@@ -165,6 +165,6 @@ int sh__model_build(sh_model **out, sh_models *models, const char *app_label,
 		*out = m;
 		return 0;
 	}
-	sh__model_free(m);
+	sh_db__model_free(m);
 	return sh_error_set(SH_ENOMEM, "out of memory");
 }

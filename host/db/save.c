@@ -29,7 +29,7 @@
 
 #include "orm.h"
 
-int sh__apply_auto_now(sh_instance *instance, const bool *selected, bool adding)
+int sh_db__apply_auto_now(sh_instance *instance, const bool *selected, bool adding)
 {
 	const sh_model *m = instance->model;
 	char now[SH__SCRATCH], today[SH__SCRATCH];
@@ -45,10 +45,10 @@ int sh__apply_auto_now(sh_instance *instance, const bool *selected, bool adding)
 			continue;
 		char *text = f->type == SH_FIELD_DATE ? today : now;
 		if (text[0] == '\0')
-			sh__now_text(f->type, text);
+			sh_db__now_text(f->type, text);
 		size_t len = strlen(text);
 		if (room == NULL || len >= SH__AUTO_TEXT) {
-			int rc = sh__instance_store_len(instance, i, sh_datum_text(text), len);
+			int rc = sh_db__instance_store_len(instance, i, sh_datum_text(text), len);
 			if (rc < 0)
 				return rc;
 			continue;
@@ -68,7 +68,7 @@ int sh__apply_auto_now(sh_instance *instance, const bool *selected, bool adding)
 /* With `skip_add`, auto_now_add fields are not checked: an instance being
  * added whose pk is set tries an UPDATE first, and its auto_now_add values
  * are set only if that matches no row and it is inserted (as Django). */
-static int sh__not_null(const sh_instance *instance, const sh__model_sql *msql,
+static int sh_db__not_null(const sh_instance *instance, const sh__model_sql *msql,
 	const bool *selected, const char *what, bool skip_add)
 {
 	const sh_model *m = instance->model;
@@ -79,20 +79,20 @@ static int sh__not_null(const sh_instance *instance, const sh__model_sql *msql,
 			continue;
 		char pk[128];
 		return sh_error_set(SH_EINVAL, "%s %s: field '%s' is NULL but does not allow null",
-			what, sh__pk_text(instance, pk, sizeof pk), m->fields[i].name);
+			what, sh_db__pk_text(instance, pk, sizeof pk), m->fields[i].name);
 	}
 	return 0;
 }
 
-int sh__check_not_null(const sh_instance *instance, const bool *selected, const char *what)
+int sh_db__check_not_null(const sh_instance *instance, const bool *selected, const char *what)
 {
-	return sh__not_null(instance, sh__sql_of(instance->db, instance->model), selected, what,
+	return sh_db__not_null(instance, sh__sql_of(instance->db, instance->model), selected, what,
 		false);
 }
 
-/* Binds one value without the error handling of sh__db_bind(): returns
+/* Binds one value without the error handling of sh_db__conn_bind(): returns
  * SQLite's code. */
-static inline int sh__bind_raw(sqlite3_stmt *stmt, int index, const sh_datum *v)
+static inline int sh_db__bind_raw(sqlite3_stmt *stmt, int index, const sh_datum *v)
 {
 	switch (v->type) {
 	case SH_DATUM_INT: return sqlite3_bind_int64(stmt, index, v->v.i);
@@ -103,7 +103,7 @@ static inline int sh__bind_raw(sqlite3_stmt *stmt, int index, const sh_datum *v)
 	}
 }
 
-int sh__bind_columns(sh_db *db, sqlite3_stmt *stmt, const sh__model_sql *msql,
+int sh_db__bind_columns(sh_conn *db, sqlite3_stmt *stmt, const sh__model_sql *msql,
 	const sh_instance *instance, bool skip_pk, int first)
 {
 	size_t pk = msql->model->pk;
@@ -114,19 +114,19 @@ int sh__bind_columns(sh_db *db, sqlite3_stmt *stmt, const sh__model_sql *msql,
 		size_t i = columns[c];
 		if (skip_pk && i == pk)
 			continue;
-		failed |= sh__bind_raw(stmt, index++, &values[i]);
+		failed |= sh_db__bind_raw(stmt, index++, &values[i]);
 	}
 	if (SH__UNLIKELY(failed != SQLITE_OK)) {
 		char what[256];
 		snprintf(what, sizeof what, "cannot bind the values of %s", msql->model->label);
-		return sh__db_error(db, what);
+		return sh_db__conn_error(db, what);
 	}
 	return index;
 }
 
 /* Looks for a foreign key among `selected` (NULL: all) whose target row is
  * missing. Returns SH_EINTEGRITY naming it, 0 when none is, or an error. */
-static int sh__find_missing_fk(sh_instance *instance, const bool *selected, const char *what)
+static int sh_db__find_missing_fk(sh_instance *instance, const bool *selected, const char *what)
 {
 	const sh_model *m = instance->model;
 	for (size_t i = 0; i < m->field_count; i++) {
@@ -135,7 +135,7 @@ static int sh__find_missing_fk(sh_instance *instance, const bool *selected, cons
 		if (f->type != SH_FIELD_FOREIGN_KEY || v->type != SH_DATUM_INT
 			|| (selected != NULL && !selected[i]))
 			continue;
-		int rc = sh__fk_missing(instance->db, f, v->v.i);
+		int rc = sh_db__fk_missing(instance->db, f, v->v.i);
 		if (rc < 0)
 			return rc;
 		if (rc == 1)
@@ -146,55 +146,55 @@ static int sh__find_missing_fk(sh_instance *instance, const bool *selected, cons
 	return 0;
 }
 
-int sh__foreign_key_error(sh_instance *instance, const char *what)
+int sh_db__foreign_key_error(sh_instance *instance, const char *what)
 {
-	int rc = sh__find_missing_fk(instance, NULL, what);
+	int rc = sh_db__find_missing_fk(instance, NULL, what);
 	if (rc < 0)
 		return rc;
 	return sh_error_set(SH_EINTEGRITY, "%s: FOREIGN KEY constraint failed", what);
 }
 
-int sh__instance_fk_check(sh_instance *instance, const bool *selected, const char *what)
+int sh_db__instance_fk_check(sh_instance *instance, const bool *selected, const char *what)
 {
-	if (!sh__fk_pending(instance->db))
+	if (!sh_db__fk_pending(instance->db))
 		return 0;
-	return sh__find_missing_fk(instance, selected, what);
+	return sh_db__find_missing_fk(instance, selected, what);
 }
 
 /* Describes the save for messages. */
-static SH__COLD const char *sh__what(const sh_instance *instance, char *buf, size_t size)
+static SH__COLD const char *sh_db__what(const sh_instance *instance, char *buf, size_t size)
 {
 	char pk[128];
-	snprintf(buf, size, "saving %s", sh__pk_text(instance, pk, sizeof pk));
+	snprintf(buf, size, "saving %s", sh_db__pk_text(instance, pk, sizeof pk));
 	return buf;
 }
 
 /* Turns a failed write into the error naming the field. */
-static SH__COLD int sh__write_failed(sh_instance *instance, sqlite3_stmt *stmt)
+static SH__COLD int sh_db__write_failed(sh_instance *instance, sqlite3_stmt *stmt)
 {
 	char what[192];
-	sh__what(instance, what, sizeof what);
+	sh_db__what(instance, what, sizeof what);
 	if (sqlite3_extended_errcode(instance->db->sqlite) == SQLITE_CONSTRAINT_FOREIGNKEY) {
 		sqlite3_reset(stmt);
-		return sh__foreign_key_error(instance, what);
+		return sh_db__foreign_key_error(instance, what);
 	}
-	int code = sh__db_error(instance->db, what);
+	int code = sh_db__conn_error(instance->db, what);
 	sqlite3_reset(stmt);
 	return code;
 }
 
 /* Steps a write. */
-static inline int sh__step_write(sh_instance *instance, sqlite3_stmt *stmt)
+static inline int sh_db__step_write(sh_instance *instance, sqlite3_stmt *stmt)
 {
 	int rc = sqlite3_step(stmt);
 	if (SH__UNLIKELY(rc != SQLITE_DONE && rc != SQLITE_ROW))
-		return sh__write_failed(instance, stmt);
+		return sh_db__write_failed(instance, stmt);
 	sqlite3_reset(stmt);
 	return 0;
 }
 
 /* The UPDATE of only the `selected` fields, cached per field set. */
-static SH__NOINLINE int sh__partial_stmt(sh_db *db, const sh__model_sql *msql, const bool *selected,
+static SH__NOINLINE int sh_db__partial_stmt(sh_conn *db, const sh__model_sql *msql, const bool *selected,
 	sqlite3_stmt **out)
 {
 	const sh_model *m = msql->model;
@@ -213,23 +213,23 @@ static SH__NOINLINE int sh__partial_stmt(sh_db *db, const sh__model_sql *msql, c
 		}
 	}
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, "UPDATE ");
-	sh__buf_ident(&buf, m->table);
-	sh__buf_add(&buf, " SET ");
+	sh_db__buf_add(&buf, "UPDATE ");
+	sh_db__buf_ident(&buf, m->table);
+	sh_db__buf_add(&buf, " SET ");
 	bool first = true;
 	for (size_t c = 0; c < msql->column_count; c++) {
 		size_t i = msql->columns[c];
 		if (!selected[i])
 			continue;
-		sh__buf_add(&buf, first ? "" : ", ");
-		sh__buf_ident(&buf, m->fields[i].column);
-		sh__buf_add(&buf, " = ?");
+		sh_db__buf_add(&buf, first ? "" : ", ");
+		sh_db__buf_ident(&buf, m->fields[i].column);
+		sh_db__buf_add(&buf, " = ?");
 		first = false;
 	}
-	sh__buf_add(&buf, " WHERE ");
-	sh__buf_ident(&buf, m->fields[m->pk].column);
-	sh__buf_add(&buf, " = ?");
-	char *sql = sh__buf_take(&buf);
+	sh_db__buf_add(&buf, " WHERE ");
+	sh_db__buf_ident(&buf, m->fields[m->pk].column);
+	sh_db__buf_add(&buf, " = ?");
+	char *sql = sh_db__buf_take(&buf);
 	if (sql == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory saving a %s", m->label);
 	int rc;
@@ -240,7 +240,7 @@ static SH__NOINLINE int sh__partial_stmt(sh_db *db, const sh__model_sql *msql, c
 		if (rc != SQLITE_OK) {
 			char what[1024];
 			snprintf(what, sizeof what, "cannot prepare SQL [%s]", sql);
-			rc = sh__db_error(db, what);
+			rc = sh_db__conn_error(db, what);
 		} else {
 			sqlite3_finalize(slot->stmt);
 			slot->stmt = stmt;
@@ -250,52 +250,52 @@ static SH__NOINLINE int sh__partial_stmt(sh_db *db, const sh__model_sql *msql, c
 			rc = 0;
 		}
 	} else {
-		rc = sh__db_prepare(db, sql, out);
+		rc = sh_db__conn_prepare(db, sql, out);
 	}
 	free(sql);
 	return rc;
 }
 
 /* Django's _do_update: returns whether a row was updated in *updated. */
-static int sh__do_update(sh_instance *instance, const sh__model_sql *msql, const bool *selected,
+static int sh_db__do_update(sh_instance *instance, const sh__model_sql *msql, const bool *selected,
 	bool *updated)
 {
-	sh_db *db = instance->db;
+	sh_conn *db = instance->db;
 	const sh_model *m = msql->model;
 	sqlite3_stmt *stmt;
 	int rc, next;
 	if (selected != NULL) {
-		rc = sh__partial_stmt(db, msql, selected, &stmt);
+		rc = sh_db__partial_stmt(db, msql, selected, &stmt);
 		if (rc < 0)
 			return rc;
 		next = 1;
 		for (size_t c = 0; c < msql->column_count; c++) {
 			size_t i = msql->columns[c];
-			if (selected[i] && (rc = sh__db_bind(db, stmt, next++, instance->values[i])) < 0)
+			if (selected[i] && (rc = sh_db__conn_bind(db, stmt, next++, instance->values[i])) < 0)
 				return rc;
 		}
 	} else if (msql->sql[SH__SQL_UPDATE] == NULL) {
 		/* Nothing but a pk: "updated" means the row exists, as Django's
 		 * _do_update answers with filtered.exists(). */
-		if ((rc = sh__model_stmt(db, msql, SH__SQL_EXISTS_PK, &stmt)) < 0
-			|| (rc = sh__db_bind(db, stmt, 1, instance->values[m->pk])) < 0)
+		if ((rc = sh_db__model_stmt(db, msql, SH__SQL_EXISTS_PK, &stmt)) < 0
+			|| (rc = sh_db__conn_bind(db, stmt, 1, instance->values[m->pk])) < 0)
 			return rc;
 		rc = sqlite3_step(stmt);
 		sqlite3_reset(stmt);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return sh__db_error(db, "checking a row exists");
+			return sh_db__conn_error(db, "checking a row exists");
 		*updated = rc == SQLITE_ROW;
 		return 0;
 	} else {
-		if ((rc = sh__model_stmt(db, msql, SH__SQL_UPDATE, &stmt)) < 0)
+		if ((rc = sh_db__model_stmt(db, msql, SH__SQL_UPDATE, &stmt)) < 0)
 			return rc;
-		next = sh__bind_columns(db, stmt, msql, instance, true, 1);
+		next = sh_db__bind_columns(db, stmt, msql, instance, true, 1);
 		if (next < 0)
 			return next;
 	}
-	if (SH__UNLIKELY(sh__bind_raw(stmt, next, &instance->values[m->pk]) != SQLITE_OK))
-		return sh__db_bind(db, stmt, next, instance->values[m->pk]);   /* says why */
-	rc = sh__step_write(instance, stmt);
+	if (SH__UNLIKELY(sh_db__bind_raw(stmt, next, &instance->values[m->pk]) != SQLITE_OK))
+		return sh_db__conn_bind(db, stmt, next, instance->values[m->pk]); /* says why */
+	rc = sh_db__step_write(instance, stmt);
 	if (rc < 0)
 		return rc;
 	*updated = sqlite3_changes(db->sqlite) > 0;
@@ -304,23 +304,23 @@ static int sh__do_update(sh_instance *instance, const sh__model_sql *msql, const
 
 /* Inside a transaction SQLite checks foreign keys only at COMMIT: find a
  * dangling key now, so the save fails naming it. */
-static inline int sh__fk_after_write(sh_instance *instance, const sh__model_sql *msql,
+static inline int sh_db__fk_after_write(sh_instance *instance, const sh__model_sql *msql,
 	const bool *selected)
 {
 	if (SH__LIKELY(!msql->has_fk) || sqlite3_get_autocommit(instance->db->sqlite))
 		return 0;
 	char what[192];
-	if (!sh__fk_pending(instance->db))
+	if (!sh_db__fk_pending(instance->db))
 		return 0;
-	return sh__instance_fk_check(instance, selected, sh__what(instance, what, sizeof what));
+	return sh_db__instance_fk_check(instance, selected, sh_db__what(instance, what, sizeof what));
 }
 
 /* Django's _save_table. Sets the auto_now fields (auto_now_add too for an
  * INSERT) right before the statement that writes them, unless raw. */
-static int sh__save_table(sh_instance *instance, const sh__model_sql *msql, const bool *selected,
+static int sh_db__save_table(sh_instance *instance, const sh__model_sql *msql, const bool *selected,
 	const sh_save_opts *opts, bool *created, bool *assigned_pk)
 {
-	sh_db *db = instance->db;
+	sh_conn *db = instance->db;
 	const sh_model *m = msql->model;
 	sh_datum *pk = &instance->values[m->pk];
 	bool pk_set = pk->type != SH_DATUM_NULL;
@@ -332,52 +332,52 @@ static int sh__save_table(sh_instance *instance, const sh__model_sql *msql, cons
 	int rc;
 
 	if (pk_set && !force_insert) {
-		if (auto_now && (rc = sh__apply_auto_now(instance, selected, false)) < 0)
+		if (auto_now && (rc = sh_db__apply_auto_now(instance, selected, false)) < 0)
 			return rc;
-		if ((rc = sh__not_null(instance, msql, selected, "saving", instance->adding)) < 0)
+		if ((rc = sh_db__not_null(instance, msql, selected, "saving", instance->adding)) < 0)
 			return rc;
 		bool updated = false;
-		if ((rc = sh__do_update(instance, msql, selected, &updated)) < 0)
+		if ((rc = sh_db__do_update(instance, msql, selected, &updated)) < 0)
 			return rc;
 		if (updated)
-			return sh__fk_after_write(instance, msql, selected);
+			return sh_db__fk_after_write(instance, msql, selected);
 		if (opts->force_update || selected != NULL)
 			return sh_error_set(SH_EDB, "%s: %s did not affect any rows",
-				sh__what(instance, what, sizeof what),
+				sh_db__what(instance, what, sizeof what),
 				selected != NULL ? "save with update_fields" : "forced update");
 	}
 	if (!pk_set && !msql->auto_pk)
 		return sh_error_set(SH_EINVAL, "%s: the primary key '%s' has no value",
-			sh__what(instance, what, sizeof what), m->fields[m->pk].name);
-	if (auto_now && (rc = sh__apply_auto_now(instance, NULL, true)) < 0)
+			sh_db__what(instance, what, sizeof what), m->fields[m->pk].name);
+	if (auto_now && (rc = sh_db__apply_auto_now(instance, NULL, true)) < 0)
 		return rc;
-	if ((rc = sh__not_null(instance, msql, NULL, "saving", false)) < 0)
+	if ((rc = sh_db__not_null(instance, msql, NULL, "saving", false)) < 0)
 		return rc;
 	sqlite3_stmt *stmt;
-	if ((rc = sh__model_stmt(db, msql, pk_set ? SH__SQL_INSERT_PK : SH__SQL_INSERT, &stmt)) < 0)
+	if ((rc = sh_db__model_stmt(db, msql, pk_set ? SH__SQL_INSERT_PK : SH__SQL_INSERT, &stmt)) < 0)
 		return rc;
-	int next = sh__bind_columns(db, stmt, msql, instance, !pk_set, 1);
+	int next = sh_db__bind_columns(db, stmt, msql, instance, !pk_set, 1);
 	if (next < 0)
 		return next;
-	if ((rc = sh__step_write(instance, stmt)) < 0)
+	if ((rc = sh_db__step_write(instance, stmt)) < 0)
 		return rc;
 	if (!pk_set) {
 		*pk = sh_datum_int(sqlite3_last_insert_rowid(db->sqlite));
 		*assigned_pk = true;
 	}
 	*created = true;
-	return sh__fk_after_write(instance, msql, NULL);
+	return sh_db__fk_after_write(instance, msql, NULL);
 }
 
 /* Marks the fields named in update_fields; Django's save() checks. */
-static SH__NOINLINE int sh__select_fields(const sh_instance *instance, const sh_save_opts *opts,
+static SH__NOINLINE int sh_db__select_fields(const sh_instance *instance, const sh_save_opts *opts,
 	bool *selected)
 {
 	const sh_model *m = instance->model;
 	memset(selected, 0, m->field_count * sizeof *selected);
 	for (size_t i = 0; i < opts->update_fields_count; i++) {
 		const char *name = opts->update_fields[i];
-		const sh_field *f = name != NULL ? sh__model_field(m, name) : NULL;
+		const sh_field *f = name != NULL ? sh_db__model_field(m, name) : NULL;
 		if (f == NULL)
 			return sh_error_set(SH_EINVAL, "saving %s: update_fields names '%s', which is not "
 				"a field of %s", m->label, name ? name : "(null)", m->label);
@@ -395,13 +395,13 @@ static SH__NOINLINE int sh__select_fields(const sh_instance *instance, const sh_
 /* The checks of save()'s options, before anything is sent or written: a
  * failure here leaves any enclosing block as it was (Django raises these
  * before save_base). */
-static SH__NOINLINE int sh__check_options(sh_instance *instance, const sh_save_opts *opts,
+static SH__NOINLINE int sh_db__save_check_options(sh_instance *instance, const sh_save_opts *opts,
 	bool *selected)
 {
 	const sh_model *m = instance->model;
 	if (opts->force_insert && opts->force_update)
 		return sh_error_set(SH_EINVAL, "saving %s: cannot force both insert and update", m->label);
-	int rc = selected != NULL ? sh__select_fields(instance, opts, selected) : 0;
+	int rc = selected != NULL ? sh_db__select_fields(instance, opts, selected) : 0;
 	if (rc < 0)
 		return rc;
 	bool pk_set = instance->values[m->pk].type != SH_DATUM_NULL;
@@ -424,7 +424,7 @@ int sh_instance_save(sh_instance *instance, const sh_save_opts *opts)
 	if (SH__UNLIKELY(rc < 0))
 		return rc;
 	const sh_model *m = instance->model;
-	sh_db *db = instance->db;
+	sh_conn *db = instance->db;
 	const sh__model_sql *msql = sh__sql_of(db, m);
 
 	bool partial = opts->update_fields != NULL;
@@ -437,7 +437,7 @@ int sh_instance_save(sh_instance *instance, const sh_save_opts *opts)
 			return sh_error_set(SH_ENOMEM, "out of memory saving a %s", m->label);
 	}
 	if ((partial || opts->force_insert || opts->force_update)
-		&& (rc = sh__check_options(instance, opts, selected)) < 0)
+		&& (rc = sh_db__save_check_options(instance, opts, selected)) < 0)
 		goto out;
 
 	sh_name_set names = { opts->update_fields, opts->update_fields_count };
@@ -448,14 +448,14 @@ int sh_instance_save(sh_instance *instance, const sh_save_opts *opts)
 	sh_pre_save_args pre = { instance, opts->raw, SH_DB_DEFAULT_ALIAS, update_fields };
 	rc = sh_signal_send(sh__signal(db, SH_PRE_SAVE), m->sender, &pre, NULL);
 	if (rc == 0)
-		rc = sh__save_table(instance, msql, selected, opts, &created, &assigned_pk);
+		rc = sh_db__save_table(instance, msql, selected, opts, &created, &assigned_pk);
 	if (rc == 0) {
 		instance->adding = false;
 		sh_post_save_args post = { instance, created, opts->raw, SH_DB_DEFAULT_ALIAS, update_fields };
 		rc = sh_signal_send(sh__signal(db, SH_POST_SAVE), m->sender, &post, NULL);
 	}
 	if (own || rc < 0)
-		rc = sh__op_end(db, own, rc, "saving", m->label);
+		rc = sh_db__op_end(db, own, rc, "saving", m->label);
 	if (SH__UNLIKELY(rc < 0)) {
 		/* The write is (or, with the enclosing block, will be) rolled back:
 		 * the instance is as unsaved as the database says. */

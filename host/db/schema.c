@@ -3,8 +3,8 @@
  * writes it (column types of django/db/backends/sqlite3, inline foreign
  * keys DEFERRABLE INITIALLY DEFERRED, indexes for db_index and keys, a
  * unique index per unique-together set), and sh_database_syncdb() that runs
- * it for the models without a table. Issue 5's migrations reuse
- * sh__schema_model_sql().
+ * it for the models without a table. The schema editor of host/migrate/
+ * writes its CREATE TABLE with sh_db__schema_model_sql() too (db.h).
  *
  * Identifiers come only from names the registry validated
  * ([A-Za-z_][A-Za-z0-9_]*) and are quoted all the same; no value is ever
@@ -22,7 +22,7 @@
 #define SH__MAX_NAME 200
 
 /* Writes `name` as a quoted identifier ("name", '"' doubled). */
-static void sh__quote(FILE *out, const char *name)
+void sh_db__quote(FILE *out, const char *name)
 {
 	fputc('"', out);
 	for (const char *c = name; *c != '\0'; c++) {
@@ -34,7 +34,7 @@ static void sh__quote(FILE *out, const char *name)
 }
 
 /* The column type of a field that is not a key (Django's data_types). */
-static const char *sh__plain_type(const sh_field *f, char *buf, size_t size)
+static const char *sh_db__plain_type(const sh_field *f, char *buf, size_t size)
 {
 	switch (f->type) {
 	case SH_FIELD_AUTO: return "integer";
@@ -56,30 +56,30 @@ static const char *sh__plain_type(const sh_field *f, char *buf, size_t size)
 
 /* The column type of a field; a key takes its target's primary key's
  * rel_db_type: an AUTO key (Django's BigAutoField) is referenced as bigint. */
-static const char *sh__column_type(const sh_field *f, char *buf, size_t size)
+static const char *sh_db__column_type(const sh_field *f, char *buf, size_t size)
 {
 	if (f->type != SH_FIELD_FOREIGN_KEY)
-		return sh__plain_type(f, buf, size);
+		return sh_db__plain_type(f, buf, size);
 	const sh_field *pk = &f->target->fields[f->target->pk];
-	return pk->type == SH_FIELD_AUTO ? "bigint" : sh__plain_type(pk, buf, size);
+	return pk->type == SH_FIELD_AUTO ? "bigint" : sh_db__plain_type(pk, buf, size);
 }
 
 /* One column definition, as Django's create_model writes it: type, NULL,
  * PRIMARY KEY or UNIQUE, CHECK, AUTOINCREMENT, then an inline REFERENCES. */
-static void sh__column_sql(FILE *out, const sh_field *f)
+static void sh_db__column_sql(FILE *out, const sh_field *f)
 {
 	char buf[32];
-	sh__quote(out, f->column);
-	fprintf(out, " %s %s", sh__column_type(f, buf, sizeof buf), f->null ? "NULL" : "NOT NULL");
+	sh_db__quote(out, f->column);
+	fprintf(out, " %s %s", sh_db__column_type(f, buf, sizeof buf), f->null ? "NULL" : "NOT NULL");
 	if (f->primary_key)
 		fputs(" PRIMARY KEY", out);
 	else if (f->unique)
 		fputs(" UNIQUE", out);
 	if (f->type == SH_FIELD_JSON) {
 		fputs(" CHECK ((JSON_VALID(", out);
-		sh__quote(out, f->column);
+		sh_db__quote(out, f->column);
 		fputs(") OR ", out);
-		sh__quote(out, f->column);
+		sh_db__quote(out, f->column);
 		fputs(" IS NULL))", out);
 	}
 	if (f->type == SH_FIELD_AUTO)
@@ -87,16 +87,16 @@ static void sh__column_sql(FILE *out, const sh_field *f)
 	if (f->type == SH_FIELD_FOREIGN_KEY) {
 		const sh_model *t = f->target;
 		fputs(" REFERENCES ", out);
-		sh__quote(out, t->table);
+		sh_db__quote(out, t->table);
 		fputs(" (", out);
-		sh__quote(out, t->fields[t->pk].column);
+		sh_db__quote(out, t->fields[t->pk].column);
 		fputs(") DEFERRABLE INITIALLY DEFERRED", out);
 	}
 }
 
 /* FNV-1a, 32 bits, over the strings in turn: the short digest in index
  * names (where Django puts the first 8 hex digits of an MD5). */
-static uint32_t sh__digest(const char *table, const char *const *columns, size_t count)
+static uint32_t sh_db__digest(const char *table, const char *const *columns, size_t count)
 {
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i <= count; i++)
@@ -109,11 +109,11 @@ static uint32_t sh__digest(const char *table, const char *const *columns, size_t
 
 /* Django's _create_index_name: "<table>_<columns>_<digest><suffix>",
  * shortened to 200 characters, and never starting with '_' or a digit. */
-static char *sh__index_name(const char *table, const char *const *columns, size_t count,
+static char *sh_db__index_name(const char *table, const char *const *columns, size_t count,
 	const char *suffix)
 {
 	char hash[64];
-	snprintf(hash, sizeof hash, "%08x%s", sh__digest(table, columns, count), suffix);
+	snprintf(hash, sizeof hash, "%08x%s", sh_db__digest(table, columns, count), suffix);
 	char *joined = NULL;
 	size_t joined_len = 0;
 	FILE *j = open_memstream(&joined, &joined_len);
@@ -144,10 +144,10 @@ static char *sh__index_name(const char *table, const char *const *columns, size_
 }
 
 /* Writes CREATE [UNIQUE] INDEX for `columns` of `model`; NULL on ENOMEM. */
-static char *sh__index_sql(const sh_model *model, const char *const *columns, size_t count,
+static char *sh_db__index_sql(const sh_model *model, const char *const *columns, size_t count,
 	bool unique)
 {
-	char *name = sh__index_name(model->table, columns, count, unique ? "_uniq" : "");
+	char *name = sh_db__index_name(model->table, columns, count, unique ? "_uniq" : "");
 	if (name == NULL)
 		return NULL;
 	char *sql = NULL;
@@ -158,14 +158,14 @@ static char *sh__index_sql(const sh_model *model, const char *const *columns, si
 		return NULL;
 	}
 	fprintf(out, "CREATE %sINDEX ", unique ? "UNIQUE " : "");
-	sh__quote(out, name);
+	sh_db__quote(out, name);
 	fputs(" ON ", out);
-	sh__quote(out, model->table);
+	sh_db__quote(out, model->table);
 	fputs(" (", out);
 	for (size_t i = 0; i < count; i++) {
 		if (i > 0)
 			fputs(", ", out);
-		sh__quote(out, columns[i]);
+		sh_db__quote(out, columns[i]);
 	}
 	fputs(")", out);
 	free(name);
@@ -176,7 +176,7 @@ static char *sh__index_sql(const sh_model *model, const char *const *columns, si
 	return sql;
 }
 
-static char *sh__table_sql(const sh_model *model)
+static char *sh_db__table_sql(const sh_model *model)
 {
 	char *sql = NULL;
 	size_t len = 0;
@@ -184,7 +184,7 @@ static char *sh__table_sql(const sh_model *model)
 	if (out == NULL)
 		return NULL;
 	fputs("CREATE TABLE ", out);
-	sh__quote(out, model->table);
+	sh_db__quote(out, model->table);
 	fputs(" (", out);
 	bool first = true;
 	for (size_t i = 0; i < model->field_count; i++) {
@@ -194,7 +194,7 @@ static char *sh__table_sql(const sh_model *model)
 		if (!first)
 			fputs(", ", out);
 		first = false;
-		sh__column_sql(out, f);
+		sh_db__column_sql(out, f);
 	}
 	fputs(")", out);
 	if (fclose(out) != 0) {
@@ -204,7 +204,7 @@ static char *sh__table_sql(const sh_model *model)
 	return sql;
 }
 
-void sh__schema_free(char **stmts, size_t count)
+void sh_db__schema_free(char **stmts, size_t count)
 {
 	if (stmts == NULL)
 		return;
@@ -213,7 +213,7 @@ void sh__schema_free(char **stmts, size_t count)
 	free(stmts);
 }
 
-int sh__schema_model_sql(const sh_model *model, char ***stmts, size_t *count)
+int sh_db__schema_model_sql(const sh_model *model, char ***stmts, size_t *count)
 {
 	*stmts = NULL;
 	*count = 0;
@@ -224,14 +224,14 @@ int sh__schema_model_sql(const sh_model *model, char ***stmts, size_t *count)
 	if (list == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	size_t n = 0;
-	bool ok = (list[n++] = sh__table_sql(model)) != NULL;
+	bool ok = (list[n++] = sh_db__table_sql(model)) != NULL;
 	for (size_t u = 0; ok && u < model->unique_together_count; u++) {
 		const sh__unique_together *set = &model->unique_together[u];
 		const char *columns[16];
 		size_t c = 0;
 		for (; c < set->count && c < 16; c++)
 			columns[c] = model->fields[set->fields[c]].column;
-		ok = (list[n++] = sh__index_sql(model, columns, c, true)) != NULL;
+		ok = (list[n++] = sh_db__index_sql(model, columns, c, true)) != NULL;
 	}
 	/* Django's _field_should_be_indexed: db_index and not unique. */
 	for (size_t i = 0; ok && i < model->field_count; i++) {
@@ -239,10 +239,10 @@ int sh__schema_model_sql(const sh_model *model, char ***stmts, size_t *count)
 		if (f->column == NULL || !f->db_index || f->unique)
 			continue;
 		const char *column = f->column;
-		ok = (list[n++] = sh__index_sql(model, &column, 1, false)) != NULL;
+		ok = (list[n++] = sh_db__index_sql(model, &column, 1, false)) != NULL;
 	}
 	if (!ok) {
-		sh__schema_free(list, n);
+		sh_db__schema_free(list, n);
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	*stmts = list;
@@ -252,70 +252,74 @@ int sh__schema_model_sql(const sh_model *model, char ***stmts, size_t *count)
 
 /* ---- syncdb ---- */
 
-/* Stores in *exists whether the table of `model` exists. Returns 0 or the
- * error of sh__db_error(). */
-static int sh__table_exists(sh_db *db, const sh_model *model, bool *exists)
+int sh_db__table_exists(sqlite3 *sqlite, const char *table, bool *exists)
 {
-	sqlite3 *s = sh_db_sqlite(db);
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(s, "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+	int rc = sqlite3_prepare_v2(sqlite, "SELECT 1 FROM sqlite_master WHERE type = 'table' "
 		"AND name = ?1 COLLATE NOCASE", -1, &stmt, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(stmt, 1, model->table, -1, SQLITE_STATIC);
+		rc = sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(stmt);
 		*exists = rc == SQLITE_ROW;
 		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 	}
 	sqlite3_finalize(stmt);
-	if (rc != SQLITE_OK) {
+	return rc;
+}
+
+/* Stores in *exists whether the table of `model` exists. Returns 0 or the
+ * error of sh_db__conn_error(). */
+static int sh_db__model_table_exists(sh_conn *db, const sh_model *model, bool *exists)
+{
+	if (sh_db__table_exists(sh_conn_sqlite(db), model->table, exists) != SQLITE_OK) {
 		char what[256];
 		snprintf(what, sizeof what, "cannot look for table \"%s\"", model->table);
-		return sh__db_error(db, what);
+		return sh_db__conn_error(db, what);
 	}
 	return 0;
 }
 
-static int sh__create_model(sh_db *db, const sh_model *model)
+static int sh_db__create_model(sh_conn *db, const sh_model *model)
 {
-	sqlite3 *s = sh_db_sqlite(db);
+	sqlite3 *s = sh_conn_sqlite(db);
 	char **stmts;
 	size_t count;
-	int rc = sh__schema_model_sql(model, &stmts, &count);
+	int rc = sh_db__schema_model_sql(model, &stmts, &count);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
 		if (sqlite3_exec(s, stmts[i], NULL, NULL, NULL) != SQLITE_OK) {
 			char what[512];
 			snprintf(what, sizeof what, "cannot create table \"%s\" of %s", model->table,
 				model->label);
-			rc = sh__db_error(db, what);
+			rc = sh_db__conn_error(db, what);
 		}
 	}
-	sh__schema_free(stmts, count);
+	sh_db__schema_free(stmts, count);
 	return rc;
 }
 
-static int sh__syncdb_models(sh_db *db, const sh_models *models)
+static int sh_db__syncdb_models(sh_conn *db, const sh_models *models)
 {
 	for (size_t i = 0; i < models->count; i++) {
 		bool exists = false;
-		int rc = sh__table_exists(db, models->models[i], &exists);
+		int rc = sh_db__model_table_exists(db, models->models[i], &exists);
 		if (rc == 0 && !exists)
-			rc = sh__create_model(db, models->models[i]);
+			rc = sh_db__create_model(db, models->models[i]);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
 }
 
-int sh_database_syncdb(sh_db *db)
+int sh_database_syncdb(sh_conn *db)
 {
 	if (db == NULL)
 		return sh_error_set(SH_EINVAL, "sh_database_syncdb: the connection is required");
-	const sh_models *models = sh_database_models(sh_db_database(db));
+	const sh_models *models = sh_database_models(sh_conn_database(db));
 	if (models == NULL || !models->prepared)
 		return sh_error_set(SH_EINVAL, "sh_database_syncdb: the registry is not prepared");
 	int rc = sh_atomic_begin(db);
 	if (rc == 0)
-		rc = sh_atomic_end(db, sh__syncdb_models(db, models));
+		rc = sh_atomic_end(db, sh_db__syncdb_models(db, models));
 	return rc;
 }

@@ -10,7 +10,7 @@
 
 #include "orm.h"
 
-static bool sh__buf_reserve(sh__buf *buf, size_t more)
+static bool sh_db__buf_reserve(sh__buf *buf, size_t more)
 {
 	if (buf->failed)
 		return false;
@@ -29,16 +29,16 @@ static bool sh__buf_reserve(sh__buf *buf, size_t more)
 	return true;
 }
 
-void sh__buf_add(sh__buf *buf, const char *s)
+void sh_db__buf_add(sh__buf *buf, const char *s)
 {
 	size_t n = strlen(s);
-	if (!sh__buf_reserve(buf, n))
+	if (!sh_db__buf_reserve(buf, n))
 		return;
 	memcpy(buf->data + buf->len, s, n + 1);
 	buf->len += n;
 }
 
-void sh__buf_addf(sh__buf *buf, const char *fmt, ...)
+void sh_db__buf_addf(sh__buf *buf, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -48,7 +48,7 @@ void sh__buf_addf(sh__buf *buf, const char *fmt, ...)
 		buf->failed = true;
 		return;
 	}
-	if (!sh__buf_reserve(buf, (size_t)n))
+	if (!sh_db__buf_reserve(buf, (size_t)n))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(buf->data + buf->len, (size_t)n + 1, fmt, ap);
@@ -56,25 +56,25 @@ void sh__buf_addf(sh__buf *buf, const char *fmt, ...)
 	buf->len += (size_t)n;
 }
 
-void sh__buf_ident(sh__buf *buf, const char *name)
+void sh_db__buf_ident(sh__buf *buf, const char *name)
 {
 	/* Registry names are identifier-like; a quote in one would be a
 	 * registry bug, and doubling it keeps the SQL well-formed regardless. */
-	sh__buf_add(buf, "\"");
+	sh_db__buf_add(buf, "\"");
 	for (const char *p = name; *p != '\0'; p++) {
 		char c[3] = { *p, *p == '"' ? '"' : '\0', '\0' };
-		sh__buf_add(buf, c);
+		sh_db__buf_add(buf, c);
 	}
-	sh__buf_add(buf, "\"");
+	sh_db__buf_add(buf, "\"");
 }
 
-void sh__buf_params(sh__buf *buf, size_t count)
+void sh_db__buf_params(sh__buf *buf, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
-		sh__buf_add(buf, i == 0 ? "?" : ", ?");
+		sh_db__buf_add(buf, i == 0 ? "?" : ", ?");
 }
 
-char *sh__buf_take(sh__buf *buf)
+char *sh_db__buf_take(sh__buf *buf)
 {
 	char *s = NULL;
 	if (!buf->failed)
@@ -85,13 +85,7 @@ char *sh__buf_take(sh__buf *buf)
 	return s;
 }
 
-void sh__buf_free(sh__buf *buf)
-{
-	free(buf->data);
-	*buf = (sh__buf){ 0 };
-}
-
-uint64_t sh__hash(const char *s)
+uint64_t sh_db__hash(const char *s)
 {
 	uint64_t h = 14695981039346656037ull;
 	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {

@@ -24,7 +24,7 @@
  * after the COMMIT, at depth 0.
  *
  * A block is marked for rollback by sh_atomic_set_rollback() or by a
- * model operation that failed inside it (sh__mark_failed: Django's
+ * model operation that failed inside it (sh_db__mark_failed: Django's
  * mark_for_rollback_on_error, since such an operation opens no savepoint of
  * its own). Its sh_atomic_end() rolls back; for a failure it returns the
  * failure's code and says so, keeping the failure's message, so that the
@@ -40,28 +40,28 @@
 #include "orm.h"
 
 /* Steps a transaction statement; on failure raises the error and returns it. */
-static int sh__tx(sh_db *db, sh__tx_kind kind, const char *what)
+static int sh_db__tx(sh_conn *db, sh__tx_kind kind, const char *what)
 {
 	sqlite3_stmt *stmt;
-	int rc = sh__tx_stmt(db, kind, &stmt);
+	int rc = sh_db__tx_stmt(db, kind, &stmt);
 	if (rc < 0)
 		return rc;
-	return sh__db_exec(db, stmt, what);
+	return sh_db__conn_exec(db, stmt, what);
 }
 
 /* Steps a rollback statement, leaving the error channel as it was: a
  * rollback happens because something else failed, and that is the error
  * the caller reports. */
-static void sh__tx_quiet(sh_db *db, sh__tx_kind kind)
+static void sh_db__tx_quiet(sh_conn *db, sh__tx_kind kind)
 {
 	sqlite3_stmt *stmt;
-	if (sh__tx_stmt(db, kind, &stmt) == 0) {
+	if (sh_db__tx_stmt(db, kind, &stmt) == 0) {
 		sqlite3_step(stmt);
 		sqlite3_reset(stmt);
 	}
 }
 
-int sh_atomic_begin(sh_db *db)
+int sh_atomic_begin(sh_conn *db)
 {
 	if (db == NULL)
 		return sh_error_set(SH_EINVAL, "sh_atomic_begin: NULL connection");
@@ -80,14 +80,14 @@ int sh_atomic_begin(sh_db *db)
 			return sh_error_set(SH_EDB, "cannot open an atomic block on %s: a transaction "
 				"opened outside sh_atomic_begin() is in progress", db->database->path);
 		pthread_mutex_lock(&db->database->write_lock);
-		rc = sh__tx(db, SH__TX_BEGIN, "cannot begin a transaction");
+		rc = sh_db__tx(db, SH__TX_BEGIN, "cannot begin a transaction");
 		if (rc < 0)
 			pthread_mutex_unlock(&db->database->write_lock);
 	} else {
 		if (!in_tx)
 			return sh_error_set(SH_EDB, "cannot open a nested atomic block on %s: SQLite "
 				"rolled the enclosing transaction back", db->database->path);
-		rc = sh__tx(db, SH__TX_SAVEPOINT, "cannot open a savepoint");
+		rc = sh_db__tx(db, SH__TX_SAVEPOINT, "cannot open a savepoint");
 	}
 	if (rc < 0)
 		return rc;
@@ -96,7 +96,7 @@ int sh_atomic_begin(sh_db *db)
 }
 
 /* Discards the on_commit registrations made at `depth` or deeper. */
-static void sh__on_commit_drop(sh_db *db, int depth)
+static void sh_db__on_commit_drop(sh_conn *db, int depth)
 {
 	size_t kept = 0;
 	for (size_t i = 0; i < db->on_commit_count; i++) {
@@ -112,7 +112,7 @@ static void sh__on_commit_drop(sh_db *db, int depth)
 }
 
 /* Hands the registrations of block `depth` to its enclosing block. */
-static void sh__on_commit_lift(sh_db *db, int depth)
+static void sh_db__on_commit_lift(sh_conn *db, int depth)
 {
 	for (size_t i = 0; i < db->on_commit_count; i++)
 		if (db->on_commit[i].depth >= depth)
@@ -122,7 +122,7 @@ static void sh__on_commit_lift(sh_db *db, int depth)
 /* Runs every registration, in order, after the outermost COMMIT. The list
  * is detached first: a callback may register more (they run at once, the
  * depth being 0) or open blocks of its own. */
-static void sh__on_commit_run(sh_db *db)
+static void sh_db__on_commit_run(sh_conn *db)
 {
 	sh__on_commit *items = db->on_commit;
 	size_t count = db->on_commit_count;
@@ -133,7 +133,7 @@ static void sh__on_commit_run(sh_db *db)
 	free(items);
 }
 
-int sh_atomic_end(sh_db *db, int status)
+int sh_atomic_end(sh_conn *db, int status)
 {
 	if (db == NULL || db->depth == 0)
 		return sh_error_set(SH_EINVAL, "sh_atomic_end: no atomic block is open");
@@ -142,15 +142,15 @@ int sh_atomic_end(sh_db *db, int status)
 	bool tx_gone = sqlite3_get_autocommit(db->sqlite) != 0;
 
 	if (status == 0 && !block.rollback && !tx_gone) {
-		int rc = sh__tx(db, depth == 1 ? SH__TX_COMMIT : SH__TX_RELEASE,
+		int rc = sh_db__tx(db, depth == 1 ? SH__TX_COMMIT : SH__TX_RELEASE,
 			depth == 1 ? "cannot commit" : "cannot release a savepoint");
 		if (rc == 0) {
 			db->depth--;
 			if (depth == 1) {
 				pthread_mutex_unlock(&db->database->write_lock);
-				sh__on_commit_run(db);
+				sh_db__on_commit_run(db);
 			} else {
-				sh__on_commit_lift(db, depth);
+				sh_db__on_commit_lift(db, depth);
 			}
 			return 0;
 		}
@@ -162,13 +162,13 @@ int sh_atomic_end(sh_db *db, int status)
 	}
 	if (!tx_gone) {
 		if (depth == 1) {
-			sh__tx_quiet(db, SH__TX_ROLLBACK);
+			sh_db__tx_quiet(db, SH__TX_ROLLBACK);
 		} else {
-			sh__tx_quiet(db, SH__TX_ROLLBACK_TO);
-			sh__tx_quiet(db, SH__TX_RELEASE);
+			sh_db__tx_quiet(db, SH__TX_ROLLBACK_TO);
+			sh_db__tx_quiet(db, SH__TX_RELEASE);
 		}
 	}
-	sh__on_commit_drop(db, depth);
+	sh_db__on_commit_drop(db, depth);
 	db->depth--;
 	if (depth == 1)
 		pthread_mutex_unlock(&db->database->write_lock);
@@ -185,7 +185,7 @@ int sh_atomic_end(sh_db *db, int status)
 	return 0;
 }
 
-int sh_atomic_set_rollback(sh_db *db)
+int sh_atomic_set_rollback(sh_conn *db)
 {
 	if (db == NULL || db->depth == 0)
 		return sh_error_set(SH_EINVAL, "sh_atomic_set_rollback: no atomic block is open");
@@ -193,7 +193,7 @@ int sh_atomic_set_rollback(sh_db *db)
 	return 0;
 }
 
-int sh__mark_failed(sh_db *db, int code)
+int sh_db__mark_failed(sh_conn *db, int code)
 {
 	if (db->depth == 0 || code >= 0)
 		return code;
@@ -206,10 +206,10 @@ int sh__mark_failed(sh_db *db, int code)
 	return code;
 }
 
-int sh__op_end(sh_db *db, bool own, int status, const char *verb, const char *label)
+int sh_db__op_end(sh_conn *db, bool own, int status, const char *verb, const char *label)
 {
 	if (!own)
-		return status < 0 ? sh__mark_failed(db, status) : status;
+		return status < 0 ? sh_db__mark_failed(db, status) : status;
 	if (SH__UNLIKELY(db->depth == 0))   /* a receiver closed more blocks than it opened */
 		return status != 0 ? status : sh_error_set(SH_EINVAL, "%s %s: a receiver closed the "
 			"operation's own transaction", verb, label);
@@ -226,12 +226,12 @@ int sh__op_end(sh_db *db, bool own, int status, const char *verb, const char *la
 	return sh_atomic_end(db, status);
 }
 
-int sh_atomic_depth(const sh_db *db)
+int sh_atomic_depth(const sh_conn *db)
 {
 	return db != NULL ? db->depth : 0;
 }
 
-int sh_on_commit(sh_db *db, void (*fn)(void *payload), void *payload,
+int sh_on_commit(sh_conn *db, void (*fn)(void *payload), void *payload,
 	void (*discard)(void *payload))
 {
 	if (db == NULL || fn == NULL)

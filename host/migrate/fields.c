@@ -10,25 +10,25 @@
 
 #include "internal.h"
 
-int sh__fdecl_copy(sh_field_decl *dst, const sh_field_decl *src)
+int sh_migrate__fdecl_copy(sh_field_decl *dst, const sh_field_decl *src)
 {
 	bool oom = false;
 	*dst = *src;
-	dst->name = sh__dup(src->name, &oom);
-	dst->to = sh__dup(src->to, &oom);
-	dst->through = sh__dup(src->through, &oom);
-	dst->related_name = sh__dup(src->related_name, &oom);
-	dst->where = sh__dup(src->where, &oom);
+	dst->name = sh_migrate__dup(src->name, &oom);
+	dst->to = sh_migrate__dup(src->to, &oom);
+	dst->through = sh_migrate__dup(src->through, &oom);
+	dst->related_name = sh_migrate__dup(src->related_name, &oom);
+	dst->where = sh_migrate__dup(src->where, &oom);
 	if (src->has_default && src->default_value.type == SH_DATUM_TEXT)
-		dst->default_value.v.s = sh__dup(src->default_value.v.s, &oom);
+		dst->default_value.v.s = sh_migrate__dup(src->default_value.v.s, &oom);
 	if (oom) {
-		sh__fdecl_dispose(dst);
+		sh_migrate__fdecl_dispose(dst);
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	return 0;
 }
 
-void sh__fdecl_dispose(sh_field_decl *d)
+void sh_migrate__fdecl_dispose(sh_field_decl *d)
 {
 	free((char *)d->name);
 	free((char *)d->to);
@@ -40,18 +40,18 @@ void sh__fdecl_dispose(sh_field_decl *d)
 	*d = (sh_field_decl)SH_FIELD_DECL_INIT;
 }
 
-char *sh__qualify(const char *target, const char *app_label, const char *model)
+char *sh_migrate__qualify(const char *target, const char *app_label, const char *model)
 {
 	if (target == NULL)
 		return NULL;
 	if (strchr(target, '.') != NULL)
 		return strdup(target);
 	if (strcmp(target, "self") == 0)
-		return sh__format("%s.%s", app_label, model);
-	return sh__format("%s.%s", app_label, target);
+		return sh_base__format("%s.%s", app_label, model);
+	return sh_base__format("%s.%s", app_label, target);
 }
 
-bool sh__label_eq(const char *a, const char *b)
+bool sh_migrate__label_eq(const char *a, const char *b)
 {
 	const char *da = strchr(a, '.'), *db = strchr(b, '.');
 	if (da == NULL || db == NULL)
@@ -60,7 +60,7 @@ bool sh__label_eq(const char *a, const char *b)
 		&& strcasecmp(da + 1, db + 1) == 0;
 }
 
-static bool sh__str_same(const char *a, const char *b)
+static bool sh_migrate__str_same(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
@@ -68,18 +68,18 @@ static bool sh__str_same(const char *a, const char *b)
 /* Relation targets: both qualified against the app, then compared. Bare
  * names cannot mean "self" here: the state and the manifests qualify
  * "self" before comparing. */
-static bool sh__target_same(const char *a, const char *b, const char *app_label)
+static bool sh_migrate__target_same(const char *a, const char *b, const char *app_label)
 {
 	if (a == NULL || b == NULL)
 		return a == b;
-	char *qa = sh__qualify(a, app_label, "?"), *qb = sh__qualify(b, app_label, "?");
-	bool same = qa != NULL && qb != NULL && sh__label_eq(qa, qb);
+	char *qa = sh_migrate__qualify(a, app_label, "?"), *qb = sh_migrate__qualify(b, app_label, "?");
+	bool same = qa != NULL && qb != NULL && sh_migrate__label_eq(qa, qb);
 	free(qa);
 	free(qb);
 	return same;
 }
 
-static bool sh__datum_same(sh_datum a, sh_datum b)
+static bool sh_migrate__datum_same(sh_datum a, sh_datum b)
 {
 	if (a.type != b.type) {
 		/* A real default may be read as an integer ("default: 1"). */
@@ -99,7 +99,7 @@ static bool sh__datum_same(sh_datum a, sh_datum b)
 	return false;
 }
 
-bool sh__fdecl_same(const sh_field_decl *a, const sh_field_decl *b, const char *app_label)
+bool sh_migrate__fdecl_same(const sh_field_decl *a, const sh_field_decl *b, const char *app_label)
 {
 	if (strcmp(a->name, b->name) != 0 || a->type != b->type || a->null != b->null
 			|| a->blank != b->blank || a->unique != b->unique
@@ -107,16 +107,16 @@ bool sh__fdecl_same(const sh_field_decl *a, const sh_field_decl *b, const char *
 			|| a->auto_now != b->auto_now || a->auto_now_add != b->auto_now_add
 			|| a->max_length != b->max_length || a->has_default != b->has_default)
 		return false;
-	if (a->has_default && !sh__datum_same(a->default_value, b->default_value))
+	if (a->has_default && !sh_migrate__datum_same(a->default_value, b->default_value))
 		return false;
 	if (a->type == SH_FIELD_FOREIGN_KEY && a->on_delete != b->on_delete)
 		return false;
-	return sh__target_same(a->to, b->to, app_label)
-		&& sh__target_same(a->through, b->through, app_label)
-		&& sh__str_same(a->related_name, b->related_name);
+	return sh_migrate__target_same(a->to, b->to, app_label)
+		&& sh_migrate__target_same(a->through, b->through, app_label)
+		&& sh_migrate__str_same(a->related_name, b->related_name);
 }
 
-int sh__fields_append(sh__fields *f, const sh_field_decl *decl)
+int sh_migrate__fields_append(sh__fields *f, const sh_field_decl *decl)
 {
 	if (f->count == f->capacity) {
 		size_t cap = f->capacity ? f->capacity * 2 : 8;
@@ -126,26 +126,26 @@ int sh__fields_append(sh__fields *f, const sh_field_decl *decl)
 		f->items = grown;
 		f->capacity = cap;
 	}
-	int rc = sh__fdecl_copy(&f->items[f->count], decl);
+	int rc = sh_migrate__fdecl_copy(&f->items[f->count], decl);
 	if (rc == 0)
 		f->count++;
 	return rc;
 }
 
-int sh__fields_copy(sh__fields *dst, const sh__fields *src)
+int sh_migrate__fields_copy(sh__fields *dst, const sh__fields *src)
 {
 	*dst = (sh__fields){ NULL, 0, 0 };
 	for (size_t i = 0; i < src->count; i++) {
-		int rc = sh__fields_append(dst, &src->items[i]);
+		int rc = sh_migrate__fields_append(dst, &src->items[i]);
 		if (rc < 0) {
-			sh__fields_dispose(dst);
+			sh_migrate__fields_dispose(dst);
 			return rc;
 		}
 	}
 	return 0;
 }
 
-long sh__fields_find(const sh__fields *f, const char *name)
+long sh_migrate__fields_find(const sh__fields *f, const char *name)
 {
 	for (size_t i = 0; i < f->count; i++)
 		if (strcasecmp(f->items[i].name, name) == 0)
@@ -153,18 +153,18 @@ long sh__fields_find(const sh__fields *f, const char *name)
 	return -1;
 }
 
-void sh__fields_remove(sh__fields *f, size_t index)
+void sh_migrate__fields_remove(sh__fields *f, size_t index)
 {
-	sh__fdecl_dispose(&f->items[index]);
+	sh_migrate__fdecl_dispose(&f->items[index]);
 	memmove(&f->items[index], &f->items[index + 1],
 		(f->count - index - 1) * sizeof *f->items);
 	f->count--;
 }
 
-void sh__fields_dispose(sh__fields *f)
+void sh_migrate__fields_dispose(sh__fields *f)
 {
 	for (size_t i = 0; i < f->count; i++)
-		sh__fdecl_dispose(&f->items[i]);
+		sh_migrate__fdecl_dispose(&f->items[i]);
 	free(f->items);
 	*f = (sh__fields){ NULL, 0, 0 };
 }

@@ -14,7 +14,7 @@
 
 #include "internal.h"
 
-sh__gapp *sh__graph_app(const sh_migrate_graph *g, const char *label)
+sh__gapp *sh_migrate__graph_app(const sh_migrate_graph *g, const char *label)
 {
 	for (size_t i = 0; i < g->app_count; i++)
 		if (strcmp(g->apps[i].label, label) == 0)
@@ -22,14 +22,14 @@ sh__gapp *sh__graph_app(const sh_migrate_graph *g, const char *label)
 	return NULL;
 }
 
-void sh__mlist_dispose(sh__mlist *l)
+void sh_migrate__mlist_dispose(sh__mlist *l)
 {
 	free(l->items);
 	free(l->backwards);
 	*l = (sh__mlist){ NULL, NULL, 0, 0 };
 }
 
-static int sh__mlist_add(sh__mlist *l, sh__migration *m, bool backwards)
+static int sh_migrate__mlist_add(sh__mlist *l, sh__migration *m, bool backwards)
 {
 	if (l->count == l->capacity) {
 		size_t cap = l->capacity ? l->capacity * 2 : 16;
@@ -50,7 +50,7 @@ static int sh__mlist_add(sh__mlist *l, sh__migration *m, bool backwards)
 
 /* Migrations are ordered by their index in graph->all: apps in load
  * order, names in order within an app. */
-static int sh__by_index(const void *a, const void *b)
+static int sh_migrate__by_index(const void *a, const void *b)
 {
 	const sh__migration *x = *(sh__migration *const *)a, *y = *(sh__migration *const *)b;
 	return (x->index > y->index) - (x->index < y->index);
@@ -58,7 +58,7 @@ static int sh__by_index(const void *a, const void *b)
 
 /* ---- resolving ---- */
 
-static sh__migration *sh__find(const sh__gapp *a, const char *name)
+static sh__migration *sh_migrate__find(const sh__gapp *a, const char *name)
 {
 	for (size_t i = 0; i < a->count; i++)
 		if (strcmp(a->migrations[i]->name, name) == 0)
@@ -67,7 +67,7 @@ static sh__migration *sh__find(const sh__gapp *a, const char *name)
 }
 
 /* The app's migrations without a parent in their own app, by name. */
-static sh__migration *sh__first_root(const sh__gapp *a)
+static sh__migration *sh_migrate__first_root(const sh__gapp *a)
 {
 	for (size_t i = 0; i < a->count; i++) {
 		const sh__migration *m = a->migrations[i];
@@ -80,7 +80,7 @@ static sh__migration *sh__first_root(const sh__gapp *a)
 	return NULL;
 }
 
-sh__migration *sh__graph_leaf(const sh__gapp *a)
+sh__migration *sh_migrate__graph_leaf(const sh__gapp *a)
 {
 	for (size_t i = a->count; i-- > 0;) {
 		const sh__migration *m = a->migrations[i];
@@ -93,7 +93,7 @@ sh__migration *sh__graph_leaf(const sh__gapp *a)
 	return NULL;
 }
 
-static int sh__link(sh__migration *m, sh__migration *parent)
+static int sh_migrate__link(sh__migration *m, sh__migration *parent)
 {
 	for (size_t i = 0; i < m->parent_count; i++)
 		if (m->parents[i] == parent)
@@ -103,13 +103,13 @@ static int sh__link(sh__migration *m, sh__migration *parent)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	m->parents = grown;
 	m->parents[m->parent_count++] = parent;
-	return sh__push((void ***)&parent->children, &parent->child_count, &parent->child_capacity,
+	return sh_migrate__push((void ***)&parent->children, &parent->child_count, &parent->child_capacity,
 		m);
 }
 
 /* Resolves the dependencies named `pass` 0: by name, 1: __first__ and
  * __latest__ (which need the app's roots and leaves, from pass 0). */
-static int sh__resolve(sh_migrate_graph *g, int pass)
+static int sh_migrate__resolve(sh_migrate_graph *g, int pass)
 {
 	for (size_t i = 0; i < g->count; i++) {
 		sh__migration *m = g->all[i];
@@ -118,33 +118,33 @@ static int sh__resolve(sh_migrate_graph *g, int pass)
 			bool special = strcmp(d->name, "__first__") == 0 || strcmp(d->name, "__latest__") == 0;
 			if (special != (pass == 1))
 				continue;
-			const sh__gapp *a = sh__graph_app(g, d->app_label);
+			const sh__gapp *a = sh_migrate__graph_app(g, d->app_label);
 			if (a == NULL) {
-				sh__problem_where(&g->problems, SH_EMANIFEST, d->where, "%s.%s depends on "
+				sh_migrate__problem_where(&g->problems, SH_EMANIFEST, d->where, "%s.%s depends on "
 					"app '%s', which is not installed", m->app_label, m->name, d->app_label);
 				continue;
 			}
 			if (special) {
 				/* Django: an app without migrations satisfies these at once. */
-				d->target = d->name[2] == 'f' ? sh__first_root(a) : sh__graph_leaf(a);
-			} else if ((d->target = sh__find(a, d->name)) == NULL) {
+				d->target = d->name[2] == 'f' ? sh_migrate__first_root(a) : sh_migrate__graph_leaf(a);
+			} else if ((d->target = sh_migrate__find(a, d->name)) == NULL) {
 				if (a->count == 0)
-					sh__problem_where(&g->problems, SH_EMANIFEST, d->where, "%s.%s depends on "
+					sh_migrate__problem_where(&g->problems, SH_EMANIFEST, d->where, "%s.%s depends on "
 						"%s.%s, but app '%s' has no migrations", m->app_label, m->name,
 						d->app_label, d->name, d->app_label);
 				else
-					sh__problem_where(&g->problems, SH_EMANIFEST, d->where, "%s.%s depends on "
+					sh_migrate__problem_where(&g->problems, SH_EMANIFEST, d->where, "%s.%s depends on "
 						"%s.%s, which does not exist (no file %s.yaml in %s)", m->app_label,
 						m->name, d->app_label, d->name, d->name, a->dir);
 				continue;
 			}
 			if (d->target == m) {
-				sh__problem_where(&g->problems, SH_EMANIFEST, d->where, "%s.%s depends on "
+				sh_migrate__problem_where(&g->problems, SH_EMANIFEST, d->where, "%s.%s depends on "
 					"itself", m->app_label, m->name);
 				d->target = NULL;
 				continue;
 			}
-			if (d->target != NULL && sh__link(m, d->target) < 0)
+			if (d->target != NULL && sh_migrate__link(m, d->target) < 0)
 				return SH_ENOMEM;
 		}
 	}
@@ -155,7 +155,7 @@ static int sh__resolve(sh_migrate_graph *g, int pass)
 
 /* Depth-first from every node; a node met again while on the path closes
  * a cycle, reported once, at the dependency that closes it. */
-static int sh__check_cycles(sh_migrate_graph *g, bool *found)
+static int sh_migrate__check_cycles(sh_migrate_graph *g, bool *found)
 {
 	*found = false;
 	unsigned char *color = calloc(g->count ? g->count : 1, 1);   /* 0 new, 1 on path, 2 done */
@@ -204,7 +204,7 @@ static int sh__check_cycles(sh_migrate_graph *g, bool *found)
 				for (size_t k = 0; k < m->dep_count; k++)
 					if (m->deps[k].target == p)
 						where = m->deps[k].where;
-				sh__problem_where(&g->problems, SH_EMANIFEST, where, "dependency cycle: %s "
+				sh_migrate__problem_where(&g->problems, SH_EMANIFEST, where, "dependency cycle: %s "
 					"(each depends on the next)", text);
 				*found = true;
 			}
@@ -221,7 +221,7 @@ static int sh__check_cycles(sh_migrate_graph *g, bool *found)
 /* Depth-first post-order over parents (forwards) or children
  * (backwards), in sorted order, from `target`. Appends each node reached
  * for which keep(node) holds and skip is not set, then sets skip. */
-static int sh__walk(sh__mlist *list, const sh_migrate_graph *g, sh__migration *target,
+static int sh_migrate__walk(sh__mlist *list, const sh_migrate_graph *g, sh__migration *target,
 	bool *skip, bool backwards, bool applied_only)
 {
 	bool *seen = calloc(g->count ? g->count : 1, sizeof *seen);
@@ -249,7 +249,7 @@ static int sh__walk(sh__mlist *list, const sh_migrate_graph *g, sh__migration *t
 		if (skip[m->index] || (applied_only && !m->applied))
 			continue;
 		skip[m->index] = true;
-		rc = sh__mlist_add(list, m, backwards);
+		rc = sh_migrate__mlist_add(list, m, backwards);
 	}
 	free(seen);
 	free(next);
@@ -257,22 +257,22 @@ static int sh__walk(sh__mlist *list, const sh_migrate_graph *g, sh__migration *t
 	return rc;
 }
 
-int sh__graph_forwards(sh__mlist *list, const sh_migrate_graph *g, sh__migration *target,
+int sh_migrate__graph_forwards(sh__mlist *list, const sh_migrate_graph *g, sh__migration *target,
 	bool *skip)
 {
-	return sh__walk(list, g, target, skip, false, false);
+	return sh_migrate__walk(list, g, target, skip, false, false);
 }
 
-int sh__graph_backwards(sh__mlist *list, const sh_migrate_graph *g, sh__migration *target,
+int sh_migrate__graph_backwards(sh__mlist *list, const sh_migrate_graph *g, sh__migration *target,
 	bool *skip)
 {
-	return sh__walk(list, g, target, skip, true, true);
+	return sh_migrate__walk(list, g, target, skip, true, true);
 }
 
 /* The migration of `a` that `target` names (a name or a unique prefix). */
-static int sh__match(sh__migration **out, const sh__gapp *a, const char *target)
+static int sh_migrate__match(sh__migration **out, const sh__gapp *a, const char *target)
 {
-	*out = sh__find(a, target);
+	*out = sh_migrate__find(a, target);
 	if (*out != NULL)
 		return 0;
 	size_t n = strlen(target), hits = 0;
@@ -295,7 +295,7 @@ static int sh__match(sh__migration **out, const sh__gapp *a, const char *target)
 		target, a->label);
 }
 
-int sh__graph_plan(sh__mlist *list, const sh_migrate_graph *g, const char *app_label,
+int sh_migrate__graph_plan(sh__mlist *list, const sh_migrate_graph *g, const char *app_label,
 	const char *target)
 {
 	*list = (sh__mlist){ NULL, NULL, 0, 0 };
@@ -304,7 +304,7 @@ int sh__graph_plan(sh__mlist *list, const sh_migrate_graph *g, const char *app_l
 	if (planned == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	int rc = 0;
-	const sh__gapp *a = app_label ? sh__graph_app(g, app_label) : NULL;
+	const sh__gapp *a = app_label ? sh_migrate__graph_app(g, app_label) : NULL;
 	if (app_label != NULL && a == NULL)
 		rc = sh_error_set(SH_ENOTFOUND, "no installed app with label '%s'", app_label);
 	else if (a != NULL && a->count == 0)
@@ -312,18 +312,18 @@ int sh__graph_plan(sh__mlist *list, const sh_migrate_graph *g, const char *app_l
 	sh__migration *node = NULL;
 	bool zero = target != NULL && strcmp(target, "zero") == 0;
 	if (rc == 0 && a != NULL && target != NULL && !zero)
-		rc = sh__match(&node, a, target);
+		rc = sh_migrate__match(&node, a, target);
 	for (size_t i = 0; rc == 0 && i < g->count; i++)
 		planned[i] = (a == NULL || target == NULL || (node != NULL && !node->applied))
 			&& g->all[i]->applied;
 	if (rc == 0 && a == NULL) {
 		for (size_t i = 0; rc == 0 && i < g->app_count; i++) {
-			sh__migration *leaf = sh__graph_leaf(&g->apps[i]);
+			sh__migration *leaf = sh_migrate__graph_leaf(&g->apps[i]);
 			if (leaf != NULL)
-				rc = sh__graph_forwards(list, g, leaf, planned);
+				rc = sh_migrate__graph_forwards(list, g, leaf, planned);
 		}
 	} else if (rc == 0 && (target == NULL || (node != NULL && !node->applied))) {
-		rc = sh__graph_forwards(list, g, node ? node : sh__graph_leaf(a), planned);
+		rc = sh_migrate__graph_forwards(list, g, node ? node : sh_migrate__graph_leaf(a), planned);
 	} else if (rc == 0 && zero) {
 		for (size_t i = 0; rc == 0 && i < a->count; i++) {
 			sh__migration *m = a->migrations[i];
@@ -331,24 +331,24 @@ int sh__graph_plan(sh__mlist *list, const sh_migrate_graph *g, const char *app_l
 			for (size_t k = 0; k < m->parent_count && root; k++)
 				root = strcmp(m->parents[k]->app_label, a->label) != 0;
 			if (root)
-				rc = sh__graph_backwards(list, g, m, planned);
+				rc = sh_migrate__graph_backwards(list, g, m, planned);
 		}
 	} else if (rc == 0 && node != NULL) {
 		/* Applied: roll back what follows it in its app, not further. */
 		for (size_t k = 0; rc == 0 && k < node->child_count; k++)
 			if (strcmp(node->children[k]->app_label, a->label) == 0)
-				rc = sh__graph_backwards(list, g, node->children[k], planned);
+				rc = sh_migrate__graph_backwards(list, g, node->children[k], planned);
 	}
 	free(planned);
 	if (rc < 0)
-		sh__mlist_dispose(list);
+		sh_migrate__mlist_dispose(list);
 	return rc;
 }
 
 /* ---- building ---- */
 
 /* Each app's migrations in apply order: graph->order filtered. */
-static int sh__order(sh_migrate_graph *g)
+static int sh_migrate__order(sh_migrate_graph *g)
 {
 	bool *planned = calloc(g->count ? g->count : 1, sizeof *planned);
 	if (planned == NULL)
@@ -356,10 +356,10 @@ static int sh__order(sh_migrate_graph *g)
 	sh__mlist all = { NULL, NULL, 0, 0 };
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < g->count; i++)
-		rc = sh__graph_forwards(&all, g, g->all[i], planned);
+		rc = sh_migrate__graph_forwards(&all, g, g->all[i], planned);
 	free(planned);
 	if (rc < 0) {
-		sh__mlist_dispose(&all);
+		sh_migrate__mlist_dispose(&all);
 		return rc;
 	}
 	g->order = all.items;
@@ -367,7 +367,7 @@ static int sh__order(sh_migrate_graph *g)
 	for (size_t i = 0; i < g->app_count; i++) {
 		sh__gapp *a = &g->apps[i];
 		size_t n = 0;
-		/* sh__graph_forwards put each of the g->count migrations in `all`,
+		/* sh_migrate__graph_forwards put each of the g->count migrations in `all`,
 		 * so g->order has that many. */
 		for (size_t k = 0; k < g->count; k++)
 			/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
@@ -378,7 +378,7 @@ static int sh__order(sh_migrate_graph *g)
 }
 
 /* Two leaves in one app: Django's "Conflicting migrations detected". */
-static void sh__check_conflicts(sh_migrate_graph *g)
+static void sh_migrate__check_conflicts(sh_migrate_graph *g)
 {
 	for (size_t i = 0; i < g->app_count; i++) {
 		const sh__gapp *a = &g->apps[i];
@@ -400,32 +400,32 @@ static void sh__check_conflicts(sh_migrate_graph *g)
 			snprintf(names + len, sizeof names - len, "%s%s", k == 0 ? "" : k + 1 == n
 				? " and " : ", ", leaves[k]->name);
 		}
-		sh__problem_where(&g->problems, SH_EMANIFEST, leaves[n - 1]->where, "conflicting "
+		sh_migrate__problem_where(&g->problems, SH_EMANIFEST, leaves[n - 1]->where, "conflicting "
 			"migrations in app '%s': %s are %s latest (nothing in the app depends on them); "
 			"add a migration that depends on each of them to merge them", a->label, names,
 			n == 2 ? "both" : "all");
 	}
 }
 
-int sh__graph_build(sh_migrate_graph *g)
+int sh_migrate__graph_build(sh_migrate_graph *g)
 {
 	for (size_t i = 0; i < g->count; i++)
 		g->all[i]->index = i;
-	if (sh__resolve(g, 0) < 0 || sh__resolve(g, 1) < 0)
+	if (sh_migrate__resolve(g, 0) < 0 || sh_migrate__resolve(g, 1) < 0)
 		return SH_ENOMEM;
 	for (size_t i = 0; i < g->count; i++) {
 		sh__migration *m = g->all[i];
 		if (m->parent_count > 1)
-			qsort(m->parents, m->parent_count, sizeof *m->parents, sh__by_index);
+			qsort(m->parents, m->parent_count, sizeof *m->parents, sh_migrate__by_index);
 		if (m->child_count > 1)
-			qsort(m->children, m->child_count, sizeof *m->children, sh__by_index);
+			qsort(m->children, m->child_count, sizeof *m->children, sh_migrate__by_index);
 	}
 	bool cycle = false;
-	int rc = sh__check_cycles(g, &cycle);
+	int rc = sh_migrate__check_cycles(g, &cycle);
 	if (rc < 0 || cycle)
 		return rc;
-	if ((rc = sh__order(g)) < 0)
+	if ((rc = sh_migrate__order(g)) < 0)
 		return rc;
-	sh__check_conflicts(g);
+	sh_migrate__check_conflicts(g);
 	return 0;
 }

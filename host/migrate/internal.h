@@ -20,13 +20,13 @@
 #include <sighost/app.h>
 #include <sighost/db.h>
 #include <sighost/error.h>
-#include <sighost/migrate.h>
+#include <sighost/sys/migrate.h>
 #include <sighost/model.h>
-#include <sighost/project.h>
+#include <sighost/sys/project.h>
 
 #include "base/text.h"
 
-#include "app/internal.h"
+#include "app/app.h"
 
 /* ---- owned field definitions (fields.c) ---- */
 
@@ -39,40 +39,40 @@ typedef struct sh__fields {
 
 /* Copies `src` into `dst`, duplicating its strings. Returns 0 or SH_ENOMEM
  * (dst is then empty). */
-int sh__fdecl_copy(sh_field_decl *dst, const sh_field_decl *src);
+int sh_migrate__fdecl_copy(sh_field_decl *dst, const sh_field_decl *src);
 
-/* Frees the strings of a definition made by sh__fdecl_copy(). */
-void sh__fdecl_dispose(sh_field_decl *decl);
+/* Frees the strings of a definition made by sh_migrate__fdecl_copy(). */
+void sh_migrate__fdecl_dispose(sh_field_decl *decl);
 
 /* True when two definitions declare the same field (`where` ignored;
  * relation targets compared as labels, the model name without regard to
  * case; `app_label` qualifies bare model names of both). */
-bool sh__fdecl_same(const sh_field_decl *a, const sh_field_decl *b, const char *app_label);
+bool sh_migrate__fdecl_same(const sh_field_decl *a, const sh_field_decl *b, const char *app_label);
 
 /* Appends a copy of `decl`. Returns 0 or SH_ENOMEM. */
-int sh__fields_append(sh__fields *fields, const sh_field_decl *decl);
+int sh_migrate__fields_append(sh__fields *fields, const sh_field_decl *decl);
 
 /* Copies a whole list. Returns 0 or SH_ENOMEM. */
-int sh__fields_copy(sh__fields *dst, const sh__fields *src);
+int sh_migrate__fields_copy(sh__fields *dst, const sh__fields *src);
 
 /* Returns the index of the field called `name` (without regard to case,
  * as SQLite compares columns), or -1. */
-long sh__fields_find(const sh__fields *fields, const char *name);
+long sh_migrate__fields_find(const sh__fields *fields, const char *name);
 
 /* Removes field `index`, freeing it. */
-void sh__fields_remove(sh__fields *fields, size_t index);
+void sh_migrate__fields_remove(sh__fields *fields, size_t index);
 
 /* Frees every field and the list. */
-void sh__fields_dispose(sh__fields *fields);
+void sh_migrate__fields_dispose(sh__fields *fields);
 
 /* Makes a relation target a label: "self" and "Model" become
  * "app_label.Model" (of `model` for self). Returns a new string, NULL on
  * ENOMEM. */
-char *sh__qualify(const char *target, const char *app_label, const char *model);
+char *sh_migrate__qualify(const char *target, const char *app_label, const char *model);
 
 /* Compares two model labels: the app exactly, the model name without
  * regard to case. */
-bool sh__label_eq(const char *a, const char *b);
+bool sh_migrate__label_eq(const char *a, const char *b);
 
 /* ---- the model state (state.c) ---- */
 
@@ -103,38 +103,38 @@ struct sh_state {
 };
 
 /* Creates an empty state whose registries use `hub`. Returns 0 or SH_ENOMEM. */
-int sh__state_new(sh_state **out, sh_hub *hub);
+int sh_migrate__state_new(sh_state **out, sh_hub *hub);
 
 /* Frees a state. NULL is a no-op. */
-void sh__state_free(sh_state *state);
+void sh_migrate__state_free(sh_state *state);
 
 /* Deep-copies a state (not its registry). Returns 0 or SH_ENOMEM. */
-int sh__state_copy(sh_state **out, const sh_state *state);
+int sh_migrate__state_copy(sh_state **out, const sh_state *state);
 
 /* Returns the model `app_label`.`name` (name without regard to case), NULL. */
-sh__smodel *sh__state_find(const sh_state *state, const char *app_label, const char *name);
+sh__smodel *sh_migrate__state_find(const sh_state *state, const char *app_label, const char *name);
 
 /* Returns the model of label "app.Model", NULL. */
-sh__smodel *sh__state_find_label(const sh_state *state, const char *label);
+sh__smodel *sh_migrate__state_find_label(const sh_state *state, const char *label);
 
 /* Adds a model with copies of `fields` (relation targets qualified),
  * defined at `where` (may be NULL). Stores it in *out (out may be NULL).
  * Returns 0 or SH_ENOMEM. */
-int sh__state_add(sh__smodel **out, sh_state *state, const char *app_label, const char *name,
+int sh_migrate__state_add(sh__smodel **out, sh_state *state, const char *app_label, const char *name,
 	const sh__fields *fields, bool unmigrated, const char *where);
 
 /* Adds a copy of `decl` to model `m`, its relation targets qualified.
  * Returns 0 or SH_ENOMEM. */
-int sh__smodel_add_field(sh__smodel *m, const sh_field_decl *decl);
+int sh_migrate__smodel_add_field(sh__smodel *m, const sh_field_decl *decl);
 
 /* Replaces field `index` of `m` by a copy of `decl` (targets qualified). */
-int sh__smodel_set_field(sh__smodel *m, size_t index, const sh_field_decl *decl);
+int sh_migrate__smodel_set_field(sh__smodel *m, size_t index, const sh_field_decl *decl);
 
 /* Removes and frees model `m`. */
-void sh__state_remove(sh_state *state, sh__smodel *m);
+void sh_migrate__state_remove(sh_state *state, sh__smodel *m);
 
 /* Marks the rendered registry stale (after a change). */
-void sh__state_changed(sh_state *state);
+void sh_migrate__state_changed(sh_state *state);
 
 /*
  * Renders the state: a new registry on the state's hub with every model
@@ -143,31 +143,27 @@ void sh__state_changed(sh_state *state);
  * problem (its `where` names the file, line and column of the definition),
  * SH_ENOMEM.
  */
-int sh__state_render(sh_models **out, sh_state *state);
+int sh_migrate__state_render(sh_models **out, sh_state *state);
 
 /*
  * Renders only the model `app_label`.`name` and the models its relations
  * reach (recursively), into a new registry stored in *out (the caller
  * frees it): enough for that model's DDL and its join tables, at a
  * fraction of a whole render when the state is large. Returns as
- * sh__state_render().
+ * sh_migrate__state_render().
  */
-int sh__state_render_part(sh_models **out, const sh_state *state, const char *app_label,
+int sh_migrate__state_render_part(sh_models **out, const sh_state *state, const char *app_label,
 	const char *name);
 
 /* Returns the rendered model of `app_label`.`name`, NULL (the state must
  * be rendered). */
-const sh_model *sh__state_model(const sh_state *state, const char *app_label, const char *name);
+const sh_model *sh_migrate__state_model(const sh_state *state, const char *app_label, const char *name);
 
 /* Reads the models of an app manifest (its `models` map) into the state,
  * flagged unmigrated as told. Problems go to `problems`. Returns 0 or
  * SH_ENOMEM. */
-int sh__state_add_manifest(sh_state *state, const sh_app *app, bool unmigrated,
+int sh_migrate__state_add_manifest(sh_state *state, const sh_app *app, bool unmigrated,
 	sh__problems *problems);
-
-/* The table Django names for model `name` of app `app_label`
- * ("alert_alert"); newly allocated, NULL on ENOMEM. */
-char *sh__table_name(const char *app_label, const char *name);
 
 /* ---- operations (operations.c) ---- */
 
@@ -186,7 +182,7 @@ typedef enum sh__op_kind {
 } sh__op_kind;
 
 /* Returns the operation's name as files write it ("add_field"). */
-const char *sh__op_name(sh__op_kind kind);
+const char *sh_migrate__op_name(sh__op_kind kind);
 
 /* One operation of a migration. */
 typedef struct sh__op {
@@ -208,11 +204,11 @@ typedef struct sh__op {
 } sh__op;
 
 /* Frees what an operation holds. */
-void sh__op_dispose(sh__op *op);
+void sh_migrate__op_dispose(sh__op *op);
 
 /* The index of the index called `name` (any case) of a state model, -1
  * when there is none (operations.c). */
-long sh__index_find(const sh__smodel *m, const char *name);
+long sh_migrate__index_find(const sh__smodel *m, const char *name);
 
 /*
  * Applies the operation to the state (Django's state_forwards) for a
@@ -221,43 +217,44 @@ long sh__index_find(const sh__smodel *m, const char *name);
  * naming the file, line and column, also recorded in `problems` when
  * non-NULL.
  */
-int sh__op_state_forwards(const sh__op *op, const char *app_label, sh_state *state,
+int sh_migrate__op_state_forwards(const sh__op *op, const char *app_label, sh_state *state,
 	sh__problems *problems);
 
 /* True when the operation can be unapplied. */
-bool sh__op_reversible(const sh__op *op);
+bool sh_migrate__op_reversible(const sh__op *op);
 
 /* Writes Django's description of the operation into buf (snprintf's
  * rules); returns the full length. */
-int sh__op_describe(char *buf, size_t size, const sh__op *op);
+int sh_migrate__op_describe(char *buf, size_t size, const sh__op *op);
 
 /* Django's migration_name_fragment of the operation, into buf; "" when it
  * has none. */
-void sh__op_fragment(char *buf, size_t size, const sh__op *op);
+void sh_migrate__op_fragment(char *buf, size_t size, const sh__op *op);
 
 /*
  * Changes the database as the operation does, between `from` (the state
  * before it) and `to` (after it) — Django's database_forwards — or undoes
  * it when `backwards` (then `from` is the state after the operation and
  * `to` the state before). Runs inside the caller's transaction. Returns 0
- * or SH_EDB/SH_EMANIFEST with the reason (not yet naming the operation).
+ * or SH_EDB/SH_EMANIFEST with the reason; the caller names the operation
+ * (run.c adds the migration, the operation and its file:line:col).
  */
-int sh__op_database(const sh__op *op, const char *app_label, sqlite3 *db, sh_state *from,
+int sh_migrate__op_database(const sh__op *op, const char *app_label, sqlite3 *db, sh_state *from,
 	sh_state *to, bool backwards);
 
 /* ---- the schema editor (editor.c) ---- */
 
 /* Runs one SQL statement; on failure raises SH_EDB with SQLite's message. */
-int sh__exec(sqlite3 *db, const char *sql);
+int sh_migrate__exec(sqlite3 *db, const char *sql);
 
 /* Runs `before` "name" `after`, the name quoted (DROP TABLE "x"). */
-int sh__exec_named(sqlite3 *db, const char *before, const char *name, const char *after);
+int sh_migrate__exec_named(sqlite3 *db, const char *before, const char *name, const char *after);
 
 /* Creates the table, indexes and join tables of a rendered model. */
-int sh__editor_create(sqlite3 *db, const sh_model *model);
+int sh_migrate__editor_create(sqlite3 *db, const sh_model *model);
 
 /* Drops the tables of a rendered model and its join tables. */
-int sh__editor_delete(sqlite3 *db, const sh_model *model);
+int sh_migrate__editor_delete(sqlite3 *db, const sh_model *model);
 
 /* One column of a table rebuild: where the new column's values come from. */
 typedef struct sh__copy {
@@ -276,12 +273,12 @@ typedef struct sh__copy {
  * AUTOINCREMENT sequence. The caller turned foreign key enforcement off.
  * Returns 0 or SH_EDB.
  */
-int sh__editor_remake(sqlite3 *db, const char *old_table, const sh_model *model,
+int sh_migrate__editor_remake(sqlite3 *db, const char *old_table, const sh_model *model,
 	const sh__copy *copies, size_t copy_count, const sh__index *indexes, size_t index_count);
 
 /* Rebuilds a table keeping every column of `model` whose column exists in
  * `old` (a model of the state before), as Django's _remake_table(model). */
-int sh__editor_remake_same(sqlite3 *db, const sh_model *old, const sh_model *model,
+int sh_migrate__editor_remake_same(sqlite3 *db, const sh_model *old, const sh_model *model,
 	const sh__index *indexes, size_t index_count);
 
 /*
@@ -293,7 +290,7 @@ int sh__editor_remake_same(sqlite3 *db, const sh_model *old, const sh_model *mod
  * when the CREATE TABLE SQLite stores differs from the model's. Returns 0
  * or SH_EDB.
  */
-int sh__editor_morph(sqlite3 *db, const sh_model *old, const sh_model *model,
+int sh_migrate__editor_morph(sqlite3 *db, const sh_model *old, const sh_model *model,
 	const sh__index *old_indexes, size_t old_index_count,
 	const sh__index *indexes, size_t index_count);
 
@@ -303,20 +300,17 @@ int sh__editor_morph(sqlite3 *db, const sh_model *old, const sh_model *model,
  * drops the old ones that are gone or changed, creates the missing ones.
  * Indexes neither declares (a run_sql's) are left alone.
  */
-int sh__editor_sync_indexes(sqlite3 *db, const sh_model *old, const sh__index *old_indexes,
+int sh_migrate__editor_sync_indexes(sqlite3 *db, const sh_model *old, const sh__index *old_indexes,
 	size_t old_index_count, const sh_model *model, const sh__index *indexes,
 	size_t index_count);
 
 /* The CREATE INDEX of an add_index index on the table of `model`; newly
  * allocated, NULL on ENOMEM or an unknown field (then raised). */
-char *sh__editor_index_sql(const sh_model *model, const sh__index *index);
+char *sh_migrate__editor_index_sql(const sh_model *model, const sh__index *index);
 
 /* Stores in *out (newly allocated) the SQL SQLite keeps for table `table`,
  * NULL when there is none. Returns 0 or SH_EDB. */
-int sh__editor_table_sql(sqlite3 *db, const char *table, char **out);
-
-/* Writes a quoted identifier ("name", '"' doubled). */
-void sh__quote(FILE *out, const char *name);
+int sh_migrate__editor_table_sql(sqlite3 *db, const char *table, char **out);
 
 /* ---- migration files (file.c) ---- */
 
@@ -354,14 +348,14 @@ typedef struct sh__migration {
  * file name without ".yaml"), into *out (NULL when it had problems, which
  * are recorded with file, line and column). Returns 0 or SH_ENOMEM.
  */
-int sh__migration_read(sh__migration **out, const char *path, const char *app_label,
+int sh_migrate__migration_read(sh__migration **out, const char *path, const char *app_label,
 	const char *name, sh__problems *problems);
 
 /* Frees a migration. NULL is a no-op. */
-void sh__migration_free(sh__migration *migration);
+void sh_migrate__migration_free(sh__migration *migration);
 
 /* True when `name` is a valid migration name: [A-Za-z0-9_]+ */
-bool sh__migration_name_ok(const char *name);
+bool sh_migrate__migration_name_ok(const char *name);
 
 /* ---- the graph (graph.c, load.c) ---- */
 
@@ -389,12 +383,12 @@ struct sh_migrate_graph {
 };
 
 /* Returns the app `label` of the graph, NULL. */
-sh__gapp *sh__graph_app(const sh_migrate_graph *graph, const char *label);
+sh__gapp *sh_migrate__graph_app(const sh_migrate_graph *graph, const char *label);
 
 /* Resolves dependencies, builds parents/children, checks missing nodes,
  * cycles and conflicts (problems recorded) and computes graph->order and
  * each app's order. Returns 0 or SH_ENOMEM. */
-int sh__graph_build(sh_migrate_graph *graph);
+int sh_migrate__graph_build(sh_migrate_graph *graph);
 
 /* A list of migrations (a plan in progress). */
 typedef struct sh__mlist {
@@ -404,78 +398,86 @@ typedef struct sh__mlist {
 	size_t capacity;
 } sh__mlist;
 
-void sh__mlist_dispose(sh__mlist *list);
+void sh_migrate__mlist_dispose(sh__mlist *list);
 
 /* Appends to `list` the forwards plan of `target` (its dependencies
  * first, depth first in sorted order, then itself), skipping what `skip`
  * marks (indexed by migration index) and marking what it adds. */
-int sh__graph_forwards(sh__mlist *list, const sh_migrate_graph *graph, sh__migration *target,
+int sh_migrate__graph_forwards(sh__mlist *list, const sh_migrate_graph *graph, sh__migration *target,
 	bool *skip);
 
 /* Appends the backwards plan of `target`: what depends on it first. */
-int sh__graph_backwards(sh__mlist *list, const sh_migrate_graph *graph, sh__migration *target,
+int sh_migrate__graph_backwards(sh__mlist *list, const sh_migrate_graph *graph, sh__migration *target,
 	bool *skip);
 
 /* Computes Django's migration_plan into `list` from the applied flags.
  * Returns 0, SH_ENOTFOUND, SH_EINVAL, SH_ENOMEM. */
-int sh__graph_plan(sh__mlist *list, const sh_migrate_graph *graph, const char *app_label,
+int sh_migrate__graph_plan(sh__mlist *list, const sh_migrate_graph *graph, const char *app_label,
 	const char *target);
 
 /* Returns the leaf migration of an app (NULL for none). */
-sh__migration *sh__graph_leaf(const sh__gapp *app);
+sh__migration *sh_migrate__graph_leaf(const sh__gapp *app);
 
 /*
  * Makes the state of the migrations `applied` marks (indexed by migration
  * index; NULL: all), replayed in graph order, plus the models of the apps
  * without migrations. Returns 0, SH_EMANIFEST, SH_ENOMEM.
  */
-int sh__graph_state(sh_state **out, const sh_migrate_graph *graph, const bool *applied);
+int sh_migrate__graph_state(sh_state **out, const sh_migrate_graph *graph, const bool *applied);
 
 /* Records a problem at "file:line:col" `where` (may be NULL). */
-void sh__problem_where(sh__problems *problems, int code, const char *where,
+void sh_migrate__problem_where(sh__problems *problems, int code, const char *where,
 	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 
 /* "file:line:col" of a value, newly allocated (NULL on ENOMEM). */
-char *sh__where_of(const sh_value *value);
+char *sh_migrate__where_of(const sh_value *value);
 
 /* ---- the recorder (recorder.c) ---- */
 
 /* Reads the applied set into the graph's flags (none without the table). */
-int sh__recorder_read(sh_migrate_graph *graph, sqlite3 *db, bool *has_table);
+int sh_migrate__recorder_read(sh_migrate_graph *graph, sqlite3 *db, bool *has_table);
 
 /* Creates the table when missing. */
-int sh__recorder_ensure(sqlite3 *db);
+int sh_migrate__recorder_ensure(sqlite3 *db);
 
 /* Records (applied true) or forgets a migration. */
-int sh__recorder_set(sqlite3 *db, const sh__migration *migration, bool applied);
+int sh_migrate__recorder_set(sqlite3 *db, const sh__migration *migration, bool applied);
 
 /* ---- writing YAML (writer.c) ---- */
 
 /* Writes the migration `ops` with dependencies `deps` as a YAML document
  * into *out (newly allocated), through libyaml's emitter. Returns 0,
  * SH_ENOMEM, SH_ERROR (the emitter's message). */
-int sh__write_migration(char **out, bool initial, const sh__dep *deps, size_t dep_count,
+int sh_migrate__write_migration(char **out, bool initial, const sh__dep *deps, size_t dep_count,
 	const sh__op *ops, size_t op_count);
 
 /* ---- small helpers (util.c) ---- */
 
 /* strdup that accepts NULL (returns NULL) and reports ENOMEM in *oom. */
-char *sh__dup(const char *s, bool *oom);
-
+char *sh_migrate__dup(const char *s, bool *oom);
 
 /* Raises `code` with the message "<fmt...>: <the current message>" (the
  * current one is copied first: it lives in the buffer being written).
  * Returns code. */
-int sh__error_prefix(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sh_migrate__error_prefix(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A lower-case copy, NULL on ENOMEM. */
-char *sh__lower(const char *s);
+/* Makes `db` the connection whose SQL errors sh_migrate__sql_error() maps
+ * on this thread (NULL: none). */
+void sh_migrate__use_conn(sh_conn *db);
 
-/* True for [A-Za-z_][A-Za-z0-9_]*. */
-bool sh__ident(const char *s);
+/*
+ * Raises SQLite's last error on `sqlite` (migrate's own SQL: the recorder,
+ * the schema editor, run_sql) and returns its code. On the connection
+ * given to sh_migrate__use_conn() it goes through the db layer's one
+ * mapping (sh_db__sqlite_error: SH_EUNAVAILABLE for a full, read-only, locked
+ * or failing database, naming the file; SH_ENOMEM); a constraint failure,
+ * or another handle, is SH_EDB with SQLite's message. The message starts
+ * with "`what`: " unless `what` is NULL.
+ */
+int sh_migrate__sql_error(sqlite3 *sqlite, const char *what);
 
 /* Appends a pointer to a growable array. Returns 0 or SH_ENOMEM. */
-int sh__push(void ***items, size_t *count, size_t *capacity, void *item);
+int sh_migrate__push(void ***items, size_t *count, size_t *capacity, void *item);
 
 #endif

@@ -14,7 +14,7 @@
 
 #include "internal.h"
 
-void sh__problem_where(sh__problems *problems, int code, const char *where,
+void sh_migrate__problem_where(sh__problems *problems, int code, const char *where,
 	const char *fmt, ...)
 {
 	char message[2048];
@@ -24,23 +24,23 @@ void sh__problem_where(sh__problems *problems, int code, const char *where,
 	va_end(ap);
 	char file[4096];
 	unsigned line = 0, column = 0;
-	if (where != NULL && sh__where_split(where, file, sizeof file, &line, &column))
-		sh__problem_add(problems, code, file, line, column, "%s", message);
+	if (where != NULL && sh_base__where_split(where, file, sizeof file, &line, &column))
+		sh_manifest__problem_add(problems, code, file, line, column, "%s", message);
 	else
-		sh__problem_add(problems, code, where, 0, 0, "%s", message);
+		sh_manifest__problem_add(problems, code, where, 0, 0, "%s", message);
 }
 
 /* ---- reading the folders ---- */
 
 /* The app's migrations folder: the manifest's `migrations`, relative to
  * the manifest's directory. */
-static int sh__app_dir(sh__gapp *a)
+static int sh_migrate__app_dir(sh__gapp *a)
 {
 	const char *rel = sh_value_path_string(sh_app_manifest(a->app), "migrations", NULL);
 	if (rel == NULL)
 		return 0;
-	char *dir = sh__path_dir(sh_app_manifest_path(a->app));
-	a->dir = dir ? sh__path_join(dir, rel) : NULL;
+	char *dir = sh_manifest__path_dir(sh_app_manifest_path(a->app));
+	a->dir = dir ? sh_manifest__path_join(dir, rel) : NULL;
 	free(dir);
 	if (a->dir == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
@@ -53,13 +53,13 @@ static int sh__app_dir(sh__gapp *a)
 	return 0;
 }
 
-static int sh__by_name(const void *a, const void *b)
+static int sh_migrate__by_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The names of the migration files in `dir`, sorted ("0001_initial.yaml"). */
-static int sh__list(char ***out, size_t *count, const char *dir)
+static int sh_migrate__list(char ***out, size_t *count, const char *dir)
 {
 	*out = NULL;
 	*count = 0;
@@ -76,46 +76,46 @@ static int sh__list(char ***out, size_t *count, const char *dir)
 				|| e->d_name[0] == '_' || e->d_name[0] == '~')
 			continue;
 		char *name = strdup(e->d_name);
-		if (name == NULL || sh__push((void ***)out, count, &capacity, name) < 0) {
+		if (name == NULL || sh_migrate__push((void ***)out, count, &capacity, name) < 0) {
 			free(name);
 			rc = sh_error_set(SH_ENOMEM, "out of memory");
 		}
 	}
 	closedir(d);
 	if (rc == 0 && *count > 1)
-		qsort(*out, *count, sizeof **out, sh__by_name);
+		qsort(*out, *count, sizeof **out, sh_migrate__by_name);
 	return rc;
 }
 
-static int sh__load_app(sh_migrate_graph *g, sh__gapp *a)
+static int sh_migrate__load_app(sh_migrate_graph *g, sh__gapp *a)
 {
-	int rc = sh__app_dir(a);
+	int rc = sh_migrate__app_dir(a);
 	if (rc < 0 || a->dir == NULL)
 		return rc;
 	char **names;
 	size_t n;
-	if ((rc = sh__list(&names, &n, a->dir)) < 0) {
-		sh__problem_add(&g->problems, rc, a->dir, 0, 0, "%s", sh_error_last()->message);
+	if ((rc = sh_migrate__list(&names, &n, a->dir)) < 0) {
+		sh_manifest__problem_add(&g->problems, rc, a->dir, 0, 0, "%s", sh_error_last()->message);
 		return rc == SH_ENOMEM ? rc : 0;
 	}
 	a->migrations = calloc(n ? n : 1, sizeof *a->migrations);
 	if (a->migrations == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory");
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		char *path = sh__format("%s/%s", a->dir, names[i]);
+		char *path = sh_base__format("%s/%s", a->dir, names[i]);
 		names[i][strlen(names[i]) - 5] = '\0';
 		sh__migration *m = NULL;
 		if (path == NULL)
 			rc = sh_error_set(SH_ENOMEM, "out of memory");
-		else if (!sh__migration_name_ok(names[i]))
-			sh__problem_add(&g->problems, SH_EMANIFEST, path, 0, 0, "'%s' is not a valid "
+		else if (!sh_migrate__migration_name_ok(names[i]))
+			sh_manifest__problem_add(&g->problems, SH_EMANIFEST, path, 0, 0, "'%s' is not a valid "
 				"migration name: use letters, digits and '_' (0002_alert_priority.yaml)",
 				names[i]);
 		else
-			rc = sh__migration_read(&m, path, a->label, names[i], &g->problems);
+			rc = sh_migrate__migration_read(&m, path, a->label, names[i], &g->problems);
 		if (m != NULL) {
 			a->migrations[a->count++] = m;
-			rc = sh__push((void ***)&g->all, &g->count, &g->capacity, m);
+			rc = sh_migrate__push((void ***)&g->all, &g->count, &g->capacity, m);
 		}
 		free(path);
 	}
@@ -127,27 +127,27 @@ static int sh__load_app(sh_migrate_graph *g, sh__gapp *a)
 
 /* ---- states ---- */
 
-int sh__graph_state(sh_state **out, const sh_migrate_graph *g, const bool *applied)
+int sh_migrate__graph_state(sh_state **out, const sh_migrate_graph *g, const bool *applied)
 {
 	*out = NULL;
 	sh_state *s;
-	int rc = sh__state_new(&s, g->hub);
+	int rc = sh_migrate__state_new(&s, g->hub);
 	if (rc < 0)
 		return rc;
-	sh__problems scratch = { NULL, 0, 0, false };
+	sh__problems scratch = { 0 };
 	for (size_t i = 0; rc == 0 && i < g->app_count; i++)
 		if (g->apps[i].count == 0)
-			rc = sh__state_add_manifest(s, g->apps[i].app, true, &scratch);
-	sh__problems_dispose(&scratch);
+			rc = sh_migrate__state_add_manifest(s, g->apps[i].app, true, &scratch);
+	sh_manifest__problems_dispose(&scratch);
 	for (size_t i = 0; rc == 0 && g->order != NULL && i < g->count; i++) {
 		const sh__migration *m = g->order[i];
 		if (applied != NULL && !applied[m->index])
 			continue;
 		for (size_t k = 0; rc == 0 && k < m->op_count; k++)
-			rc = sh__op_state_forwards(&m->ops[k], m->app_label, s, NULL);
+			rc = sh_migrate__op_state_forwards(&m->ops[k], m->app_label, s, NULL);
 	}
 	if (rc < 0) {
-		sh__state_free(s);
+		sh_migrate__state_free(s);
 		return rc;
 	}
 	*out = s;
@@ -156,24 +156,24 @@ int sh__graph_state(sh_state **out, const sh_migrate_graph *g, const bool *appli
 
 /* Replays every migration in order on the state of the apps without
  * migrations, recording the first problem; then renders the result. */
-static int sh__replay(sh_migrate_graph *g)
+static int sh_migrate__replay(sh_migrate_graph *g)
 {
 	sh_state *s;
-	int rc = sh__state_new(&s, g->hub);
+	int rc = sh_migrate__state_new(&s, g->hub);
 	if (rc < 0)
 		return rc;
-	sh__problems scratch = { NULL, 0, 0, false };
+	sh__problems scratch = { 0 };
 	for (size_t i = 0; rc == 0 && i < g->app_count; i++)
 		if (g->apps[i].count == 0)
-			rc = sh__state_add_manifest(s, g->apps[i].app, true, &scratch);
-	sh__problems_dispose(&scratch);
+			rc = sh_migrate__state_add_manifest(s, g->apps[i].app, true, &scratch);
+	sh_manifest__problems_dispose(&scratch);
 	for (size_t i = 0; rc == 0 && i < g->count; i++) {
 		const sh__migration *m = g->order[i];
 		for (size_t k = 0; rc == 0 && k < m->op_count; k++)
-			rc = sh__op_state_forwards(&m->ops[k], m->app_label, s, &g->problems);
+			rc = sh_migrate__op_state_forwards(&m->ops[k], m->app_label, s, &g->problems);
 	}
 	if (rc == SH_EMANIFEST) {
-		sh__state_free(s);
+		sh_migrate__state_free(s);
 		return 0;
 	}
 	g->final = s;
@@ -182,7 +182,7 @@ static int sh__replay(sh_migrate_graph *g)
 
 /* An app without migrations cannot point at a model of an app with
  * migrations: its tables are made before any migration runs. */
-static void sh__check_unmigrated(sh_migrate_graph *g)
+static void sh_migrate__check_unmigrated(sh_migrate_graph *g)
 {
 	const sh_state *s = g->final;
 	for (size_t i = 0; s != NULL && i < s->count; i++) {
@@ -198,10 +198,10 @@ static void sh__check_unmigrated(sh_migrate_graph *g)
 					continue;
 				char app[256];
 				snprintf(app, sizeof app, "%.*s", (int)(dot - targets[t]), targets[t]);
-				const sh__gapp *a = sh__graph_app(g, app);
+				const sh__gapp *a = sh_migrate__graph_app(g, app);
 				if (a == NULL || a->count == 0)
 					continue;
-				sh__problem_where(&g->problems, SH_EMANIFEST, f->where, "%s.%s.%s points at "
+				sh_migrate__problem_where(&g->problems, SH_EMANIFEST, f->where, "%s.%s.%s points at "
 					"%s, a model of an app with migrations, but app '%s' has none: give it a "
 					"migrations folder (sighost makemigrations %s)", m->app_label, m->name,
 					f->name, targets[t], m->app_label, m->app_label);
@@ -215,7 +215,7 @@ int sh_migrate_load(sh_migrate_graph **out, sh_project *project)
 	if (out == NULL || project == NULL)
 		return sh_error_set(SH_EINVAL, "sh_migrate_load: out and project are required");
 	*out = NULL;
-	if (!project->read_ok)
+	if (!sh_app__project_was_read(project))
 		return sh_error_set(SH_EINVAL, "sh_migrate_load: the project was not read successfully");
 	sh_migrate_graph *g = calloc(1, sizeof *g);
 	if (g == NULL)
@@ -229,21 +229,21 @@ int sh_migrate_load(sh_migrate_graph **out, sh_project *project)
 		sh__gapp *a = &g->apps[g->app_count++];
 		a->app = sh_project_app_at(project, i);
 		a->label = sh_app_label(a->app);
-		rc = sh__load_app(g, a);
+		rc = sh_migrate__load_app(g, a);
 	}
 	if (rc == 0 && g->problems.count == 0)
-		rc = sh__graph_build(g);
+		rc = sh_migrate__graph_build(g);
 	if (rc == 0 && g->problems.count == 0)
-		rc = sh__replay(g);
+		rc = sh_migrate__replay(g);
 	if (rc == 0 && g->problems.count == 0)
-		sh__check_unmigrated(g);
+		sh_migrate__check_unmigrated(g);
 	if (rc == 0 && g->problems.count == 0) {
 		sh_models *r;
-		if (sh__state_render(&r, g->final) < 0) {
+		if (sh_migrate__state_render(&r, g->final) < 0) {
 			if (sh_error_last()->code == SH_ENOMEM)
 				rc = SH_ENOMEM;
 			else
-				sh__problem_where(&g->problems, SH_EMANIFEST, NULL, "the models the migrations "
+				sh_migrate__problem_where(&g->problems, SH_EMANIFEST, NULL, "the models the migrations "
 					"make are not valid: %s", sh_error_last()->message);
 		}
 	}
@@ -263,9 +263,9 @@ void sh_migrate_free(sh_migrate_graph *g)
 {
 	if (g == NULL)
 		return;
-	sh__state_free(g->final);
+	sh_migrate__state_free(g->final);
 	for (size_t i = 0; i < g->count; i++)
-		sh__migration_free(g->all[i]);
+		sh_migrate__migration_free(g->all[i]);
 	free(g->all);
 	free(g->order);
 	for (size_t i = 0; i < g->app_count; i++) {
@@ -273,7 +273,7 @@ void sh_migrate_free(sh_migrate_graph *g)
 		free(g->apps[i].migrations);
 	}
 	free(g->apps);
-	sh__problems_dispose(&g->problems);
+	sh_manifest__problems_dispose(&g->problems);
 	sh_hub_free(g->hub);
 	free(g);
 }
@@ -292,13 +292,13 @@ const sh_problem *sh_migrate_problem(const sh_migrate_graph *g, size_t index)
 
 bool sh_migrate_app_migrated(const sh_migrate_graph *g, const char *label)
 {
-	const sh__gapp *a = g && label ? sh__graph_app(g, label) : NULL;
+	const sh__gapp *a = g && label ? sh_migrate__graph_app(g, label) : NULL;
 	return a != NULL && a->count > 0;
 }
 
 const char *sh_migrate_app_dir(const sh_migrate_graph *g, const char *label)
 {
-	const sh__gapp *a = g && label ? sh__graph_app(g, label) : NULL;
+	const sh__gapp *a = g && label ? sh_migrate__graph_app(g, label) : NULL;
 	return a ? a->dir : NULL;
 }
 
@@ -308,12 +308,12 @@ size_t sh_migrate_count(const sh_migrate_graph *g, const char *label)
 		return 0;
 	if (label == NULL)
 		return g->count;
-	const sh__gapp *a = sh__graph_app(g, label);
+	const sh__gapp *a = sh_migrate__graph_app(g, label);
 	return a ? a->count : 0;
 }
 
 /* Migration `index` of app `label` (of all, apps in load order, when NULL). */
-static const sh__migration *sh__nth(const sh_migrate_graph *g, const char *label, size_t index)
+static const sh__migration *sh_migrate__nth(const sh_migrate_graph *g, const char *label, size_t index)
 {
 	for (size_t i = 0; i < g->app_count; i++) {
 		const sh__gapp *a = &g->apps[i];
@@ -331,7 +331,7 @@ static const sh__migration *sh__nth(const sh_migrate_graph *g, const char *label
 int sh_migrate_at(sh_migration_info *out, const sh_migrate_graph *g, const char *label,
 	size_t index)
 {
-	const sh__migration *m = out && g ? sh__nth(g, label, index) : NULL;
+	const sh__migration *m = out && g ? sh_migrate__nth(g, label, index) : NULL;
 	if (m == NULL)
 		return sh_error_set(SH_ENOTFOUND, "no migration %zu%s%s", index, label ? " in app " : "",
 			label ? label : "");
@@ -343,10 +343,10 @@ int sh_migrate_at(sh_migration_info *out, const sh_migrate_graph *g, const char 
 int sh_migrate_describe(char *buf, size_t size, const sh_migrate_graph *g, const char *label,
 	const char *name, size_t op)
 {
-	const sh__gapp *a = g && label && name ? sh__graph_app(g, label) : NULL;
+	const sh__gapp *a = g && label && name ? sh_migrate__graph_app(g, label) : NULL;
 	for (size_t i = 0; a != NULL && i < a->count; i++)
 		if (strcmp(a->migrations[i]->name, name) == 0 && op < a->migrations[i]->op_count)
-			return sh__op_describe(buf, size, &a->migrations[i]->ops[op]);
+			return sh_migrate__op_describe(buf, size, &a->migrations[i]->ops[op]);
 	return sh_error_set(SH_ENOTFOUND, "no operation %zu in migration %s.%s", op,
 		label ? label : "?", name ? name : "?");
 }

@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "db/internal.h"
+#include "db/db.h"
 #include "internal.h"
 
 static const char *const sh__op_names[SH__OP_KIND_COUNT] = {
@@ -17,12 +17,12 @@ static const char *const sh__op_names[SH__OP_KIND_COUNT] = {
 	"rename_field", "rename_model", "add_index", "remove_index", "run_sql",
 };
 
-const char *sh__op_name(sh__op_kind kind)
+const char *sh_migrate__op_name(sh__op_kind kind)
 {
 	return kind < SH__OP_KIND_COUNT ? sh__op_names[kind] : "?";
 }
 
-void sh__op_dispose(sh__op *op)
+void sh_migrate__op_dispose(sh__op *op)
 {
 	free(op->where);
 	free(op->model);
@@ -30,7 +30,7 @@ void sh__op_dispose(sh__op *op)
 	free(op->new_name);
 	free(op->where_model);
 	free(op->where_name);
-	sh__fields_dispose(&op->fields);
+	sh_migrate__fields_dispose(&op->fields);
 	for (size_t i = 0; i < op->index_field_count; i++)
 		free(op->index_fields[i]);
 	free(op->index_fields);
@@ -39,16 +39,16 @@ void sh__op_dispose(sh__op *op)
 	memset(op, 0, sizeof *op);
 }
 
-bool sh__op_reversible(const sh__op *op)
+bool sh_migrate__op_reversible(const sh__op *op)
 {
 	return op->kind != SH__OP_RUN_SQL || op->reverse_sql != NULL;
 }
 
 /* ---- descriptions (Django's describe() and migration_name_fragment) ---- */
 
-int sh__op_describe(char *buf, size_t size, const sh__op *op)
+int sh_migrate__op_describe(char *buf, size_t size, const sh__op *op)
 {
-	char *lower = op->model ? sh__lower(op->model) : NULL;
+	char *lower = op->model ? sh_base__lower(op->model) : NULL;
 	const char *m = lower ? lower : "?";
 	int n;
 	switch (op->kind) {
@@ -85,11 +85,11 @@ int sh__op_describe(char *buf, size_t size, const sh__op *op)
 	return n;
 }
 
-void sh__op_fragment(char *buf, size_t size, const sh__op *op)
+void sh_migrate__op_fragment(char *buf, size_t size, const sh__op *op)
 {
-	char *m = op->model ? sh__lower(op->model) : NULL;
-	char *f = op->name ? sh__lower(op->name) : NULL;
-	char *nn = op->new_name ? sh__lower(op->new_name) : NULL;
+	char *m = op->model ? sh_base__lower(op->model) : NULL;
+	char *f = op->name ? sh_base__lower(op->name) : NULL;
+	char *nn = op->new_name ? sh_base__lower(op->new_name) : NULL;
 	const char *M = m ? m : "", *F = f ? f : "", *N = nn ? nn : "";
 	switch (op->kind) {
 	case SH__OP_CREATE_MODEL: snprintf(buf, size, "%s", M); break;
@@ -110,11 +110,11 @@ void sh__op_fragment(char *buf, size_t size, const sh__op *op)
 
 /* ---- the state ---- */
 
-static int sh__fail(sh__problems *problems, const char *where, const char *fmt, ...)
+static int sh_migrate__fail(sh__problems *problems, const char *where, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Raises SH_EMANIFEST "where: message" and records it when `problems`. */
-static int sh__fail(sh__problems *problems, const char *where, const char *fmt, ...)
+static int sh_migrate__fail(sh__problems *problems, const char *where, const char *fmt, ...)
 {
 	char message[1024];
 	va_list ap;
@@ -122,50 +122,50 @@ static int sh__fail(sh__problems *problems, const char *where, const char *fmt, 
 	vsnprintf(message, sizeof message, fmt, ap);
 	va_end(ap);
 	if (problems != NULL)
-		sh__problem_where(problems, SH_EMANIFEST, where, "%s", message);
+		sh_migrate__problem_where(problems, SH_EMANIFEST, where, "%s", message);
 	if (where != NULL)
 		return sh_error_set(SH_EMANIFEST, "%s: %s", where, message);
 	return sh_error_set(SH_EMANIFEST, "%s", message);
 }
 
-static const char *sh__at(const char *specific, const sh__op *op)
+static const char *sh_migrate__at(const char *specific, const sh__op *op)
 {
 	return specific != NULL ? specific : op->where;
 }
 
-static sh__smodel *sh__need_model(const sh__op *op, const char *app, sh_state *s,
+static sh__smodel *sh_migrate__need_model(const sh__op *op, const char *app, sh_state *s,
 	sh__problems *problems, int *rc)
 {
-	sh__smodel *m = sh__state_find(s, app, op->model);
+	sh__smodel *m = sh_migrate__state_find(s, app, op->model);
 	if (m == NULL)
-		*rc = sh__fail(problems, sh__at(op->where_model, op), "%s: no model '%s.%s' in the "
-			"migration state (no earlier migration creates it)", sh__op_name(op->kind), app,
+		*rc = sh_migrate__fail(problems, sh_migrate__at(op->where_model, op), "%s: no model '%s.%s' in the "
+			"migration state (no earlier migration creates it)", sh_migrate__op_name(op->kind), app,
 			op->model);
 	return m;
 }
 
-static long sh__need_field(const sh__op *op, const char *app, const sh__smodel *m,
+static long sh_migrate__need_field(const sh__op *op, const char *app, const sh__smodel *m,
 	const char *name, sh__problems *problems, int *rc)
 {
-	long i = sh__fields_find(&m->fields, name);
+	long i = sh_migrate__fields_find(&m->fields, name);
 	if (i < 0)
-		*rc = sh__fail(problems, sh__at(op->where_name, op), "%s: no field '%s' on %s.%s in "
-			"the migration state", sh__op_name(op->kind), name, app, m->name);
+		*rc = sh_migrate__fail(problems, sh_migrate__at(op->where_name, op), "%s: no field '%s' on %s.%s in "
+			"the migration state", sh_migrate__op_name(op->kind), name, app, m->name);
 	return i;
 }
 
-static bool sh__fields_same(const sh__fields *a, const sh__fields *b, const char *app)
+static bool sh_migrate__fields_same(const sh__fields *a, const sh__fields *b, const char *app)
 {
 	if (a->count != b->count)
 		return false;
 	for (size_t i = 0; i < a->count; i++)
-		if (!sh__fdecl_same(&a->items[i], &b->items[i], app))
+		if (!sh_migrate__fdecl_same(&a->items[i], &b->items[i], app))
 			return false;
 	return true;
 }
 
 /* Relations to `old` (a label) are made relations to `new`. */
-static int sh__retarget(sh_state *s, const char *old, const char *new_label)
+static int sh_migrate__retarget(sh_state *s, const char *old, const char *new_label)
 {
 	for (size_t i = 0; i < s->count; i++) {
 		sh__smodel *m = s->models[i];
@@ -173,7 +173,7 @@ static int sh__retarget(sh_state *s, const char *old, const char *new_label)
 			sh_field_decl *f = &m->fields.items[k];
 			const char **slots[2] = { &f->to, &f->through };
 			for (size_t j = 0; j < 2; j++) {
-				if (*slots[j] == NULL || !sh__label_eq(*slots[j], old))
+				if (*slots[j] == NULL || !sh_migrate__label_eq(*slots[j], old))
 					continue;
 				char *copy = strdup(new_label);
 				if (copy == NULL)
@@ -186,7 +186,7 @@ static int sh__retarget(sh_state *s, const char *old, const char *new_label)
 	return 0;
 }
 
-long sh__index_find(const sh__smodel *m, const char *name)
+long sh_migrate__index_find(const sh__smodel *m, const char *name)
 {
 	for (size_t i = 0; i < m->index_count; i++)
 		if (strcasecmp(m->indexes[i].name, name) == 0)
@@ -194,7 +194,7 @@ long sh__index_find(const sh__smodel *m, const char *name)
 	return -1;
 }
 
-static void sh__index_remove(sh__smodel *m, size_t i)
+static void sh_migrate__index_remove(sh__smodel *m, size_t i)
 {
 	free(m->indexes[i].name);
 	for (size_t k = 0; k < m->indexes[i].count; k++)
@@ -204,7 +204,7 @@ static void sh__index_remove(sh__smodel *m, size_t i)
 	m->index_count--;
 }
 
-static int sh__index_add(sh__smodel *m, const sh__op *op)
+static int sh_migrate__index_add(sh__smodel *m, const sh__op *op)
 {
 	sh__index *grown = realloc(m->indexes, (m->index_count + 1) * sizeof *grown);
 	if (grown == NULL)
@@ -212,65 +212,65 @@ static int sh__index_add(sh__smodel *m, const sh__op *op)
 	m->indexes = grown;
 	sh__index *x = &m->indexes[m->index_count];
 	bool oom = false;
-	x->name = sh__dup(op->name, &oom);
+	x->name = sh_migrate__dup(op->name, &oom);
 	x->fields = calloc(op->index_field_count ? op->index_field_count : 1, sizeof *x->fields);
 	x->count = 0;
 	oom |= x->fields == NULL;
 	for (size_t i = 0; !oom && i < op->index_field_count; i++)
-		x->fields[x->count++] = sh__dup(op->index_fields[i], &oom);
+		x->fields[x->count++] = sh_migrate__dup(op->index_fields[i], &oom);
 	m->index_count++;
 	if (oom) {
-		sh__index_remove(m, m->index_count - 1);
+		sh_migrate__index_remove(m, m->index_count - 1);
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	return 0;
 }
 
-static int sh__state_create(const sh__op *op, const char *app, sh_state *s, sh__problems *p)
+static int sh_migrate__state_create(const sh__op *op, const char *app, sh_state *s, sh__problems *p)
 {
-	if (sh__state_find(s, app, op->model) != NULL)
-		return sh__fail(p, sh__at(op->where_model, op), "create_model: model '%s.%s' already "
+	if (sh_migrate__state_find(s, app, op->model) != NULL)
+		return sh_migrate__fail(p, sh_migrate__at(op->where_model, op), "create_model: model '%s.%s' already "
 			"exists in the migration state", app, op->model);
-	return sh__state_add(NULL, s, app, op->model, &op->fields, false, op->where);
+	return sh_migrate__state_add(NULL, s, app, op->model, &op->fields, false, op->where);
 }
 
-static int sh__state_delete(const sh__op *op, const char *app, sh_state *s, sh__problems *p)
+static int sh_migrate__state_delete(const sh__op *op, const char *app, sh_state *s, sh__problems *p)
 {
 	int rc = 0;
-	sh__smodel *m = sh__need_model(op, app, s, p, &rc);
+	sh__smodel *m = sh_migrate__need_model(op, app, s, p, &rc);
 	if (m == NULL)
 		return rc;
-	if (op->has_fields && !sh__fields_same(&op->fields, &m->fields, app))
-		return sh__fail(p, op->where, "delete_model: the fields it keeps for %s.%s differ from "
+	if (op->has_fields && !sh_migrate__fields_same(&op->fields, &m->fields, app))
+		return sh_migrate__fail(p, op->where, "delete_model: the fields it keeps for %s.%s differ from "
 			"the model's in the migration state", app, m->name);
-	sh__state_remove(s, m);
+	sh_migrate__state_remove(s, m);
 	return 0;
 }
 
-static int sh__state_field(const sh__op *op, const char *app, sh_state *s, sh__problems *p)
+static int sh_migrate__state_field(const sh__op *op, const char *app, sh_state *s, sh__problems *p)
 {
 	int rc = 0;
-	sh__smodel *m = sh__need_model(op, app, s, p, &rc);
+	sh__smodel *m = sh_migrate__need_model(op, app, s, p, &rc);
 	if (m == NULL)
 		return rc;
-	long i = sh__fields_find(&m->fields, op->name);
+	long i = sh_migrate__fields_find(&m->fields, op->name);
 	if (op->kind == SH__OP_ADD_FIELD) {
 		if (i >= 0)
-			return sh__fail(p, sh__at(op->where_name, op), "add_field: %s.%s already has a "
+			return sh_migrate__fail(p, sh_migrate__at(op->where_name, op), "add_field: %s.%s already has a "
 				"field '%s'", app, m->name, m->fields.items[i].name);
-		rc = sh__smodel_add_field(m, &op->fields.items[0]);
-	} else if ((i = sh__need_field(op, app, m, op->name, p, &rc)) < 0) {
+		rc = sh_migrate__smodel_add_field(m, &op->fields.items[0]);
+	} else if ((i = sh_migrate__need_field(op, app, m, op->name, p, &rc)) < 0) {
 		return rc;
 	} else if (op->kind == SH__OP_REMOVE_FIELD) {
-		if (op->has_fields && !sh__fdecl_same(&op->fields.items[0], &m->fields.items[i], app))
-			return sh__fail(p, op->where, "remove_field: the definition it keeps for %s.%s.%s "
+		if (op->has_fields && !sh_migrate__fdecl_same(&op->fields.items[0], &m->fields.items[i], app))
+			return sh_migrate__fail(p, op->where, "remove_field: the definition it keeps for %s.%s.%s "
 				"differs from the field's in the migration state", app, m->name, op->name);
-		sh__fields_remove(&m->fields, (size_t)i);
+		sh_migrate__fields_remove(&m->fields, (size_t)i);
 		/* An index of the field goes with it, as its column does. */
 		for (size_t k = m->index_count; k-- > 0;)
 			for (size_t j = 0; j < m->indexes[k].count; j++)
 				if (strcasecmp(m->indexes[k].fields[j], op->name) == 0) {
-					sh__index_remove(m, k);
+					sh_migrate__index_remove(m, k);
 					break;
 				}
 	} else {
@@ -278,30 +278,30 @@ static int sh__state_field(const sh__op *op, const char *app, sh_state *s, sh__p
 		bool old_m2m = old->type == SH_FIELD_MANY_TO_MANY;
 		bool new_m2m = new_def->type == SH_FIELD_MANY_TO_MANY;
 		if (old_m2m != new_m2m)
-			return sh__fail(p, op->where, "alter_field: %s.%s.%s cannot change %s a "
+			return sh_migrate__fail(p, op->where, "alter_field: %s.%s.%s cannot change %s a "
 				"many_to_many field; remove the field and add it again", app, m->name,
 				op->name, old_m2m ? "from" : "into");
 		if (old_m2m && ((old->through == NULL) != (new_def->through == NULL)
-				|| (old->through != NULL && !sh__label_eq(old->through, new_def->through))))
-			return sh__fail(p, op->where, "alter_field: %s.%s.%s cannot change its 'through' "
+				|| (old->through != NULL && !sh_migrate__label_eq(old->through, new_def->through))))
+			return sh_migrate__fail(p, op->where, "alter_field: %s.%s.%s cannot change its 'through' "
 				"model; remove the field and add it again", app, m->name, op->name);
-		rc = sh__smodel_set_field(m, (size_t)i, new_def);
+		rc = sh_migrate__smodel_set_field(m, (size_t)i, new_def);
 	}
-	sh__state_changed(s);
+	sh_migrate__state_changed(s);
 	return rc;
 }
 
-static int sh__state_rename_field(const sh__op *op, const char *app, sh_state *s,
+static int sh_migrate__state_rename_field(const sh__op *op, const char *app, sh_state *s,
 	sh__problems *p)
 {
 	int rc = 0;
-	sh__smodel *m = sh__need_model(op, app, s, p, &rc);
-	long i = m ? sh__need_field(op, app, m, op->name, p, &rc) : -1;
+	sh__smodel *m = sh_migrate__need_model(op, app, s, p, &rc);
+	long i = m ? sh_migrate__need_field(op, app, m, op->name, p, &rc) : -1;
 	if (i < 0)
 		return rc;
-	long other = sh__fields_find(&m->fields, op->new_name);
+	long other = sh_migrate__fields_find(&m->fields, op->new_name);
 	if (other >= 0 && other != i)
-		return sh__fail(p, op->where, "rename_field: %s.%s already has a field '%s'", app,
+		return sh_migrate__fail(p, op->where, "rename_field: %s.%s already has a field '%s'", app,
 			m->name, op->new_name);
 	char *copy = strdup(op->new_name);
 	if (copy == NULL)
@@ -317,27 +317,27 @@ static int sh__state_rename_field(const sh__op *op, const char *app, sh_state *s
 				free(m->indexes[k].fields[j]);
 				m->indexes[k].fields[j] = name;
 			}
-	sh__state_changed(s);
+	sh_migrate__state_changed(s);
 	return 0;
 }
 
-static int sh__state_rename_model(const sh__op *op, const char *app, sh_state *s,
+static int sh_migrate__state_rename_model(const sh__op *op, const char *app, sh_state *s,
 	sh__problems *p)
 {
 	int rc = 0;
-	sh__smodel *m = sh__need_model(op, app, s, p, &rc);
+	sh__smodel *m = sh_migrate__need_model(op, app, s, p, &rc);
 	if (m == NULL)
 		return rc;
-	sh__smodel *other = sh__state_find(s, app, op->new_name);
+	sh__smodel *other = sh_migrate__state_find(s, app, op->new_name);
 	if (other != NULL && other != m)
-		return sh__fail(p, sh__at(op->where_name, op), "rename_model: model '%s.%s' already "
+		return sh_migrate__fail(p, sh_migrate__at(op->where_name, op), "rename_model: model '%s.%s' already "
 			"exists in the migration state", app, other->name);
-	char *old = sh__format("%s.%s", app, m->name), *new_label = sh__format("%s.%s", app, op->new_name);
+	char *old = sh_base__format("%s.%s", app, m->name), *new_label = sh_base__format("%s.%s", app, op->new_name);
 	char *name = strdup(op->new_name);
 	if (old == NULL || new_label == NULL || name == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = sh__retarget(s, old, new_label);
+		rc = sh_migrate__retarget(s, old, new_label);
 	if (rc == 0) {
 		free(m->name);
 		m->name = name;
@@ -346,56 +346,56 @@ static int sh__state_rename_model(const sh__op *op, const char *app, sh_state *s
 	free(name);
 	free(old);
 	free(new_label);
-	sh__state_changed(s);
+	sh_migrate__state_changed(s);
 	return rc;
 }
 
-static int sh__state_index(const sh__op *op, const char *app, sh_state *s, sh__problems *p)
+static int sh_migrate__operations_state_index(const sh__op *op, const char *app, sh_state *s, sh__problems *p)
 {
 	int rc = 0;
-	sh__smodel *m = sh__need_model(op, app, s, p, &rc);
+	sh__smodel *m = sh_migrate__need_model(op, app, s, p, &rc);
 	if (m == NULL)
 		return rc;
-	long i = sh__index_find(m, op->name);
+	long i = sh_migrate__index_find(m, op->name);
 	if (op->kind == SH__OP_REMOVE_INDEX) {
 		if (i < 0)
-			return sh__fail(p, sh__at(op->where_name, op), "remove_index: %s.%s has no index "
+			return sh_migrate__fail(p, sh_migrate__at(op->where_name, op), "remove_index: %s.%s has no index "
 				"'%s' in the migration state", app, m->name, op->name);
-		sh__index_remove(m, (size_t)i);
-		sh__state_changed(s);
+		sh_migrate__index_remove(m, (size_t)i);
+		sh_migrate__state_changed(s);
 		return 0;
 	}
 	for (size_t k = 0; k < s->count; k++)
-		if (sh__index_find(s->models[k], op->name) >= 0)
-			return sh__fail(p, sh__at(op->where_name, op), "add_index: an index named '%s' "
+		if (sh_migrate__index_find(s->models[k], op->name) >= 0)
+			return sh_migrate__fail(p, sh_migrate__at(op->where_name, op), "add_index: an index named '%s' "
 				"exists already (on %s.%s)", op->name, s->models[k]->app_label,
 				s->models[k]->name);
 	for (size_t k = 0; k < op->index_field_count; k++) {
-		long f = sh__need_field(op, app, m, op->index_fields[k], p, &rc);
+		long f = sh_migrate__need_field(op, app, m, op->index_fields[k], p, &rc);
 		if (f < 0)
 			return rc;
 		if (m->fields.items[f].type == SH_FIELD_MANY_TO_MANY)
-			return sh__fail(p, op->where, "add_index: %s.%s.%s is a many_to_many field, "
+			return sh_migrate__fail(p, op->where, "add_index: %s.%s.%s is a many_to_many field, "
 				"which has no column to index", app, m->name, op->index_fields[k]);
 	}
-	rc = sh__index_add(m, op);
-	sh__state_changed(s);
+	rc = sh_migrate__index_add(m, op);
+	sh_migrate__state_changed(s);
 	return rc;
 }
 
-int sh__op_state_forwards(const sh__op *op, const char *app, sh_state *s,
+int sh_migrate__op_state_forwards(const sh__op *op, const char *app, sh_state *s,
 	sh__problems *problems)
 {
 	switch (op->kind) {
-	case SH__OP_CREATE_MODEL: return sh__state_create(op, app, s, problems);
-	case SH__OP_DELETE_MODEL: return sh__state_delete(op, app, s, problems);
+	case SH__OP_CREATE_MODEL: return sh_migrate__state_create(op, app, s, problems);
+	case SH__OP_DELETE_MODEL: return sh_migrate__state_delete(op, app, s, problems);
 	case SH__OP_ADD_FIELD:
 	case SH__OP_REMOVE_FIELD:
-	case SH__OP_ALTER_FIELD: return sh__state_field(op, app, s, problems);
-	case SH__OP_RENAME_FIELD: return sh__state_rename_field(op, app, s, problems);
-	case SH__OP_RENAME_MODEL: return sh__state_rename_model(op, app, s, problems);
+	case SH__OP_ALTER_FIELD: return sh_migrate__state_field(op, app, s, problems);
+	case SH__OP_RENAME_FIELD: return sh_migrate__state_rename_field(op, app, s, problems);
+	case SH__OP_RENAME_MODEL: return sh_migrate__state_rename_model(op, app, s, problems);
 	case SH__OP_ADD_INDEX:
-	case SH__OP_REMOVE_INDEX: return sh__state_index(op, app, s, problems);
+	case SH__OP_REMOVE_INDEX: return sh_migrate__operations_state_index(op, app, s, problems);
 	default: return 0;
 	}
 }

@@ -8,55 +8,51 @@
 #include <string.h>
 #include <time.h>
 
+#include "db/db.h"
 #include "internal.h"
 
-int sh__recorder_ensure(sqlite3 *db)
+int sh_migrate__recorder_ensure(sqlite3 *db)
 {
-	return sh__exec(db, "CREATE TABLE IF NOT EXISTS \"" SH_MIGRATE_TABLE "\" ("
+	return sh_migrate__exec(db, "CREATE TABLE IF NOT EXISTS \"" SH_MIGRATE_TABLE "\" ("
 		"\"id\" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "
 		"\"app\" varchar(255) NOT NULL, \"name\" varchar(255) NOT NULL, "
 		"\"applied\" datetime NOT NULL)");
 }
 
-static int sh__db_fail(sqlite3 *db, const char *what)
+static int sh_migrate__db_fail(sqlite3 *db, const char *what)
 {
-	return sh_error_set(SH_EDB, "%s: %s", what, sqlite3_errmsg(db));
+	return sh_migrate__sql_error(db, what);
 }
 
-int sh__recorder_read(sh_migrate_graph *g, sqlite3 *db, bool *has_table)
+int sh_migrate__recorder_read(sh_migrate_graph *g, sqlite3 *db, bool *has_table)
 {
 	*has_table = false;
 	for (size_t i = 0; i < g->count; i++)
 		g->all[i]->applied = false;
-	sqlite3_stmt *stmt;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '"
-			SH_MIGRATE_TABLE "'", -1, &stmt, NULL) != SQLITE_OK)
-		return sh__db_fail(db, "cannot read the applied migrations");
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc == SQLITE_DONE)
+	if (sh_db__table_exists(db, SH_MIGRATE_TABLE, has_table) != SQLITE_OK)
+		return sh_migrate__db_fail(db, "cannot read the applied migrations");
+	if (!*has_table)
 		return 0;
-	if (rc != SQLITE_ROW)
-		return sh__db_fail(db, "cannot read the applied migrations");
-	*has_table = true;
+	sqlite3_stmt *stmt;
+	int rc;
 	if (sqlite3_prepare_v2(db, "SELECT app, name FROM \"" SH_MIGRATE_TABLE "\"", -1, &stmt,
 			NULL) != SQLITE_OK)
-		return sh__db_fail(db, "cannot read " SH_MIGRATE_TABLE);
+		return sh_migrate__db_fail(db, "cannot read " SH_MIGRATE_TABLE);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *app = (const char *)sqlite3_column_text(stmt, 0);
 		const char *name = (const char *)sqlite3_column_text(stmt, 1);
-		const sh__gapp *a = app ? sh__graph_app(g, app) : NULL;
+		const sh__gapp *a = app ? sh_migrate__graph_app(g, app) : NULL;
 		for (size_t i = 0; a != NULL && name != NULL && i < a->count; i++)
 			if (strcmp(a->migrations[i]->name, name) == 0)
 				a->migrations[i]->applied = true;
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)
-		return sh__db_fail(db, "cannot read " SH_MIGRATE_TABLE);
+		return sh_migrate__db_fail(db, "cannot read " SH_MIGRATE_TABLE);
 	return 0;
 }
 
-int sh__recorder_set(sqlite3 *db, const sh__migration *m, bool applied)
+int sh_migrate__recorder_set(sqlite3 *db, const sh__migration *m, bool applied)
 {
 	sqlite3_stmt *stmt;
 	const char *sql = applied
@@ -64,7 +60,7 @@ int sh__recorder_set(sqlite3 *db, const sh__migration *m, bool applied)
 		  "VALUES (?1, ?2, ?3)"
 		: "DELETE FROM \"" SH_MIGRATE_TABLE "\" WHERE \"app\" = ?1 AND \"name\" = ?2";
 	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
-		return sh__db_fail(db, "cannot record the migration");
+		return sh_migrate__db_fail(db, "cannot record the migration");
 	/* cppcheck-suppress variableScope ; bound SQLITE_STATIC: lives until the step */
 	char now[64] = "";
 	if (applied) {
@@ -81,5 +77,5 @@ int sh__recorder_set(sqlite3 *db, const sh__migration *m, bool applied)
 	sqlite3_bind_text(stmt, 2, m->name, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : sh__db_fail(db, "cannot record the migration");
+	return rc == SQLITE_DONE ? 0 : sh_migrate__db_fail(db, "cannot record the migration");
 }

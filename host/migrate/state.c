@@ -3,7 +3,7 @@
  * migrations made them, each a list of field definitions, and its
  * rendering into a registry of its own (Django's StateApps) so that the
  * schema editor can take DDL from the same code as syncdb
- * (sh__schema_model_sql). A rendered registry sends class_prepared through
+ * (sh_db__schema_model_sql). A rendered registry sends class_prepared through
  * a private hub with no receivers.
  */
 #include <stdio.h>
@@ -11,10 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "app/fields_read.h"
+#include "app/app.h"
 #include "internal.h"
 
-int sh__state_new(sh_state **out, sh_hub *hub)
+int sh_migrate__state_new(sh_state **out, sh_hub *hub)
 {
 	sh_state *s = calloc(1, sizeof *s);
 	if (s == NULL)
@@ -24,7 +24,7 @@ int sh__state_new(sh_state **out, sh_hub *hub)
 	return 0;
 }
 
-static void sh__index_dispose(sh__index *index)
+static void sh_migrate__index_dispose(sh__index *index)
 {
 	free(index->name);
 	for (size_t i = 0; i < index->count; i++)
@@ -32,102 +32,102 @@ static void sh__index_dispose(sh__index *index)
 	free(index->fields);
 }
 
-static void sh__smodel_free(sh__smodel *m)
+static void sh_migrate__smodel_free(sh__smodel *m)
 {
 	if (m == NULL)
 		return;
 	free(m->app_label);
 	free(m->name);
 	free(m->where);
-	sh__fields_dispose(&m->fields);
+	sh_migrate__fields_dispose(&m->fields);
 	for (size_t i = 0; i < m->index_count; i++)
-		sh__index_dispose(&m->indexes[i]);
+		sh_migrate__index_dispose(&m->indexes[i]);
 	free(m->indexes);
 	free(m);
 }
 
-void sh__state_changed(sh_state *s)
+void sh_migrate__state_changed(sh_state *s)
 {
 	sh_models_free(s->registry);
 	s->registry = NULL;
 }
 
-void sh__state_free(sh_state *s)
+void sh_migrate__state_free(sh_state *s)
 {
 	if (s == NULL)
 		return;
 	for (size_t i = 0; i < s->count; i++)
-		sh__smodel_free(s->models[i]);
+		sh_migrate__smodel_free(s->models[i]);
 	free(s->models);
 	sh_models_free(s->registry);
 	free(s);
 }
 
-static int sh__index_copy(sh__index *dst, const sh__index *src)
+static int sh_migrate__index_copy(sh__index *dst, const sh__index *src)
 {
 	bool oom = false;
-	dst->name = sh__dup(src->name, &oom);
+	dst->name = sh_migrate__dup(src->name, &oom);
 	dst->fields = calloc(src->count ? src->count : 1, sizeof *dst->fields);
 	dst->count = 0;
 	if (dst->fields == NULL)
 		oom = true;
 	for (size_t i = 0; !oom && i < src->count; i++)
-		dst->fields[dst->count++] = sh__dup(src->fields[i], &oom);
+		dst->fields[dst->count++] = sh_migrate__dup(src->fields[i], &oom);
 	if (oom) {
-		sh__index_dispose(dst);
+		sh_migrate__index_dispose(dst);
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	return 0;
 }
 
-static int sh__smodel_copy(sh__smodel **out, const sh__smodel *src)
+static int sh_migrate__smodel_copy(sh__smodel **out, const sh__smodel *src)
 {
 	sh__smodel *m = calloc(1, sizeof *m);
 	if (m == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	bool oom = false;
-	m->app_label = sh__dup(src->app_label, &oom);
-	m->name = sh__dup(src->name, &oom);
-	m->where = sh__dup(src->where, &oom);
+	m->app_label = sh_migrate__dup(src->app_label, &oom);
+	m->name = sh_migrate__dup(src->name, &oom);
+	m->where = sh_migrate__dup(src->where, &oom);
 	m->unmigrated = src->unmigrated;
-	if (!oom && sh__fields_copy(&m->fields, &src->fields) < 0)
+	if (!oom && sh_migrate__fields_copy(&m->fields, &src->fields) < 0)
 		oom = true;
 	if (!oom && src->index_count > 0) {
 		m->indexes = calloc(src->index_count, sizeof *m->indexes);
 		oom = m->indexes == NULL;
 		for (size_t i = 0; !oom && i < src->index_count; i++) {
-			oom = sh__index_copy(&m->indexes[i], &src->indexes[i]) < 0;
+			oom = sh_migrate__index_copy(&m->indexes[i], &src->indexes[i]) < 0;
 			if (!oom)
 				m->index_count++;
 		}
 	}
 	if (oom) {
-		sh__smodel_free(m);
+		sh_migrate__smodel_free(m);
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	*out = m;
 	return 0;
 }
 
-int sh__state_copy(sh_state **out, const sh_state *src)
+int sh_migrate__state_copy(sh_state **out, const sh_state *src)
 {
 	sh_state *s = NULL;
-	int rc = sh__state_new(&s, src->hub);
+	int rc = sh_migrate__state_new(&s, src->hub);
 	for (size_t i = 0; rc == 0 && i < src->count; i++) {
 		sh__smodel *m = NULL;
-		rc = sh__smodel_copy(&m, src->models[i]);
-		if (rc == 0 && (rc = sh__push((void ***)&s->models, &s->count, &s->capacity, m)) < 0)
-			sh__smodel_free(m);
+		rc = sh_migrate__smodel_copy(&m, src->models[i]);
+		if (rc == 0 && (rc = sh_migrate__push((void ***)&s->models, &s->count, &s->capacity, m)) < 0)
+			sh_migrate__smodel_free(m);
 	}
 	if (rc < 0) {
-		sh__state_free(s);
+		sh_migrate__state_free(s);
 		return rc;
 	}
 	*out = s;
 	return 0;
 }
 
-sh__smodel *sh__state_find(const sh_state *s, const char *app_label, const char *name)
+sh__smodel *sh_migrate__state_find(const sh_state *s, const char *app_label, const char *name)
 {
 	for (size_t i = 0; i < s->count; i++)
 		if (strcmp(s->models[i]->app_label, app_label) == 0
@@ -136,7 +136,7 @@ sh__smodel *sh__state_find(const sh_state *s, const char *app_label, const char 
 	return NULL;
 }
 
-sh__smodel *sh__state_find_label(const sh_state *s, const char *label)
+sh__smodel *sh_migrate__state_find_label(const sh_state *s, const char *label)
 {
 	const char *dot = strchr(label, '.');
 	if (dot == NULL)
@@ -152,17 +152,17 @@ sh__smodel *sh__state_find_label(const sh_state *s, const char *label)
 }
 
 /* Qualifies the relation targets of a copied definition in place. */
-static int sh__qualify_decl(sh_field_decl *d, const char *app_label, const char *model)
+static int sh_migrate__qualify_decl(sh_field_decl *d, const char *app_label, const char *model)
 {
 	if (d->to != NULL) {
-		char *q = sh__qualify(d->to, app_label, model);
+		char *q = sh_migrate__qualify(d->to, app_label, model);
 		if (q == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory");
 		free((char *)d->to);
 		d->to = q;
 	}
 	if (d->through != NULL) {
-		char *q = sh__qualify(d->through, app_label, model);
+		char *q = sh_migrate__qualify(d->through, app_label, model);
 		if (q == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory");
 		free((char *)d->through);
@@ -171,51 +171,51 @@ static int sh__qualify_decl(sh_field_decl *d, const char *app_label, const char 
 	return 0;
 }
 
-int sh__smodel_add_field(sh__smodel *m, const sh_field_decl *decl)
+int sh_migrate__smodel_add_field(sh__smodel *m, const sh_field_decl *decl)
 {
-	int rc = sh__fields_append(&m->fields, decl);
+	int rc = sh_migrate__fields_append(&m->fields, decl);
 	if (rc == 0)
-		rc = sh__qualify_decl(&m->fields.items[m->fields.count - 1], m->app_label, m->name);
+		rc = sh_migrate__qualify_decl(&m->fields.items[m->fields.count - 1], m->app_label, m->name);
 	return rc;
 }
 
-int sh__smodel_set_field(sh__smodel *m, size_t index, const sh_field_decl *decl)
+int sh_migrate__smodel_set_field(sh__smodel *m, size_t index, const sh_field_decl *decl)
 {
 	sh_field_decl copy;
-	int rc = sh__fdecl_copy(&copy, decl);
-	if (rc == 0 && (rc = sh__qualify_decl(&copy, m->app_label, m->name)) < 0)
-		sh__fdecl_dispose(&copy);
+	int rc = sh_migrate__fdecl_copy(&copy, decl);
+	if (rc == 0 && (rc = sh_migrate__qualify_decl(&copy, m->app_label, m->name)) < 0)
+		sh_migrate__fdecl_dispose(&copy);
 	if (rc < 0)
 		return rc;
-	sh__fdecl_dispose(&m->fields.items[index]);
+	sh_migrate__fdecl_dispose(&m->fields.items[index]);
 	m->fields.items[index] = copy;
 	return 0;
 }
 
-int sh__state_add(sh__smodel **out, sh_state *s, const char *app_label, const char *name,
+int sh_migrate__state_add(sh__smodel **out, sh_state *s, const char *app_label, const char *name,
 	const sh__fields *fields, bool unmigrated, const char *where)
 {
 	sh__smodel *m = calloc(1, sizeof *m);
 	if (m == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	bool oom = false;
-	m->app_label = sh__dup(app_label, &oom);
-	m->name = sh__dup(name, &oom);
-	m->where = sh__dup(where, &oom);
+	m->app_label = sh_migrate__dup(app_label, &oom);
+	m->name = sh_migrate__dup(name, &oom);
+	m->where = sh_migrate__dup(where, &oom);
 	m->unmigrated = unmigrated;
 	for (size_t i = 0; !oom && fields != NULL && i < fields->count; i++)
-		oom = sh__smodel_add_field(m, &fields->items[i]) < 0;
-	if (oom || sh__push((void ***)&s->models, &s->count, &s->capacity, m) < 0) {
-		sh__smodel_free(m);
+		oom = sh_migrate__smodel_add_field(m, &fields->items[i]) < 0;
+	if (oom || sh_migrate__push((void ***)&s->models, &s->count, &s->capacity, m) < 0) {
+		sh_migrate__smodel_free(m);
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
-	sh__state_changed(s);
+	sh_migrate__state_changed(s);
 	if (out != NULL)
 		*out = m;
 	return 0;
 }
 
-void sh__state_remove(sh_state *s, sh__smodel *m)
+void sh_migrate__state_remove(sh_state *s, sh__smodel *m)
 {
 	for (size_t i = 0; i < s->count; i++)
 		if (s->models[i] == m) {
@@ -223,11 +223,11 @@ void sh__state_remove(sh_state *s, sh__smodel *m)
 			s->count--;
 			break;
 		}
-	sh__smodel_free(m);
-	sh__state_changed(s);
+	sh_migrate__smodel_free(m);
+	sh_migrate__state_changed(s);
 }
 
-int sh__state_render(sh_models **out, sh_state *s)
+int sh_migrate__state_render(sh_models **out, sh_state *s)
 {
 	if (s->registry != NULL) {
 		*out = s->registry;
@@ -257,16 +257,16 @@ int sh__state_render(sh_models **out, sh_state *s)
 }
 
 /* The index of the model of label `label`, -1. */
-static long sh__state_index(const sh_state *s, const char *label)
+static long sh_migrate__state_state_index(const sh_state *s, const char *label)
 {
-	const sh__smodel *m = sh__state_find_label(s, label);
+	const sh__smodel *m = sh_migrate__state_find_label(s, label);
 	for (size_t i = 0; m != NULL && i < s->count; i++)
 		if (s->models[i] == m)
 			return (long)i;
 	return -1;
 }
 
-int sh__state_render_part(sh_models **out, const sh_state *s, const char *app_label,
+int sh_migrate__state_render_part(sh_models **out, const sh_state *s, const char *app_label,
 	const char *name)
 {
 	*out = NULL;
@@ -274,7 +274,7 @@ int sh__state_render_part(sh_models **out, const sh_state *s, const char *app_la
 	size_t *queue = calloc(s->count + 1, sizeof *queue);
 	int rc = in && queue ? 0 : sh_error_set(SH_ENOMEM, "out of memory");
 	size_t head = 0, tail = 0;
-	const sh__smodel *start = rc == 0 ? sh__state_find(s, app_label, name) : NULL;
+	const sh__smodel *start = rc == 0 ? sh_migrate__state_find(s, app_label, name) : NULL;
 	for (size_t i = 0; start != NULL && i < s->count; i++)
 		if (s->models[i] == start) {
 			in[i] = true;
@@ -286,7 +286,7 @@ int sh__state_render_part(sh_models **out, const sh_state *s, const char *app_la
 		for (size_t k = 0; k < m->fields.count; k++) {
 			const char *targets[2] = { m->fields.items[k].to, m->fields.items[k].through };
 			for (size_t t = 0; t < 2; t++) {
-				long j = targets[t] ? sh__state_index(s, targets[t]) : -1;
+				long j = targets[t] ? sh_migrate__state_state_index(s, targets[t]) : -1;
 				if (j >= 0 && !in[j]) {
 					in[j] = true;
 					queue[tail++] = (size_t)j;
@@ -318,7 +318,7 @@ int sh__state_render_part(sh_models **out, const sh_state *s, const char *app_la
 	return 0;
 }
 
-const sh_model *sh__state_model(const sh_state *s, const char *app_label, const char *name)
+const sh_model *sh_migrate__state_model(const sh_state *s, const char *app_label, const char *name)
 {
 	if (s->registry == NULL)
 		return NULL;
@@ -334,22 +334,14 @@ const sh_models *sh_state_models(const sh_state *state)
 	return state != NULL ? state->registry : NULL;
 }
 
-char *sh__table_name(const char *app_label, const char *name)
-{
-	char *lower = sh__lower(name);
-	char *table = lower ? sh__format("%s_%s", app_label, lower) : NULL;
-	free(lower);
-	return table;
-}
-
 /* ---- models of a manifest ---- */
 
-static int sh__collect(const sh_field_decl *field, void *payload)
+static int sh_migrate__state_collect(const sh_field_decl *field, void *payload)
 {
-	return sh__fields_append(payload, field);
+	return sh_migrate__fields_append(payload, field);
 }
 
-int sh__state_add_manifest(sh_state *s, const sh_app *app, bool unmigrated,
+int sh_migrate__state_add_manifest(sh_state *s, const sh_app *app, bool unmigrated,
 	sh__problems *problems)
 {
 	const sh_value *models = sh_value_get(sh_app_manifest(app), "models");
@@ -359,18 +351,18 @@ int sh__state_add_manifest(sh_state *s, const sh_app *app, bool unmigrated,
 	int rc = 0;
 	for (size_t i = 0; rc >= 0 && i < models->count; i++) {
 		const sh__entry *e = &models->entries[i];
-		if (sh__value_entry(models, e->key) != e)
+		if (sh_manifest__value_entry(models, e->key) != e)
 			continue;   /* a duplicate key, reported by the reader */
 		sh__fields fields = { NULL, 0, 0 };
-		rc = sh__fields_read(problems, label, e->key, sh_value_get(e->value, "fields"),
-			sh__collect, &fields);
-		char *where = rc >= 0 ? sh__format("%s:%u:%u", e->value->file, e->line, e->column) : NULL;
+		rc = sh_app__fields_read(problems, label, e->key, sh_value_get(e->value, "fields"),
+			sh_migrate__state_collect, &fields);
+		char *where = rc >= 0 ? sh_base__format("%s:%u:%u", e->value->file, e->line, e->column) : NULL;
 		if (rc >= 0 && where == NULL)
 			rc = sh_error_set(SH_ENOMEM, "out of memory");
 		if (rc >= 0)
-			rc = sh__state_add(NULL, s, label, e->key, &fields, unmigrated, where);
+			rc = sh_migrate__state_add(NULL, s, label, e->key, &fields, unmigrated, where);
 		free(where);
-		sh__fields_dispose(&fields);
+		sh_migrate__fields_dispose(&fields);
 	}
 	return rc < 0 ? rc : 0;
 }

@@ -33,7 +33,7 @@ typedef struct sh__emit {
 	bool failed;
 } sh__emit;
 
-static int sh__write_handler(void *data, unsigned char *buffer, size_t size)
+static int sh_migrate__write_handler(void *data, unsigned char *buffer, size_t size)
 {
 	sh__emit *e = data;
 	return fwrite(buffer, 1, size, e->out) == size;
@@ -41,7 +41,7 @@ static int sh__write_handler(void *data, unsigned char *buffer, size_t size)
 
 /* Emits an event just made (the emitter frees it, also on failure); after
  * a failure events are only freed. */
-static void sh__event(sh__emit *e, yaml_event_t *event, int made)
+static void sh_migrate__writer_event(sh__emit *e, yaml_event_t *event, int made)
 {
 	if (!made) {
 		e->failed = true;
@@ -55,7 +55,7 @@ static void sh__event(sh__emit *e, yaml_event_t *event, int made)
 
 /* True when the reader would type the plain scalar `s` as other than a
  * string (YAML 1.2 core schema, see settings.h), or it is empty. */
-static bool sh__needs_quotes(const char *s)
+static bool sh_migrate__needs_quotes(const char *s)
 {
 	static const char *const words[] = { "~", "null", "Null", "NULL", "true", "True", "TRUE",
 		"false", "False", "FALSE" };
@@ -73,62 +73,62 @@ static bool sh__needs_quotes(const char *s)
 	return true;
 }
 
-static void sh__str(sh__emit *e, const char *s)
+static void sh_migrate__str(sh__emit *e, const char *s)
 {
 	yaml_event_t ev;
-	yaml_scalar_style_t style = sh__needs_quotes(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
+	yaml_scalar_style_t style = sh_migrate__needs_quotes(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
 		: YAML_ANY_SCALAR_STYLE;
-	sh__event(e, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s,
+	sh_migrate__writer_event(e, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s,
 		(int)strlen(s), 1, 1, style));
 }
 
 /* A map key: the reader takes keys as text, so none is quoted for its
  * type (the emitter still quotes what needs it). */
-static void sh__emit_key(sh__emit *e, const char *s)
+static void sh_migrate__emit_key(sh__emit *e, const char *s)
 {
 	yaml_event_t ev;
-	sh__event(e, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s,
+	sh_migrate__writer_event(e, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s,
 		(int)strlen(s), 1, 1, YAML_ANY_SCALAR_STYLE));
 }
 
 /* A scalar the reader takes as it is: an integer, a boolean, null. */
-static void sh__plain(sh__emit *e, const char *s)
+static void sh_migrate__plain(sh__emit *e, const char *s)
 {
 	yaml_event_t ev;
-	sh__event(e, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s,
+	sh_migrate__writer_event(e, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s,
 		(int)strlen(s), 1, 0, YAML_PLAIN_SCALAR_STYLE));
 }
 
-static void sh__map_start(sh__emit *e, bool flow)
+static void sh_migrate__map_start(sh__emit *e, bool flow)
 {
 	yaml_event_t ev;
-	sh__event(e, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+	sh_migrate__writer_event(e, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
 		flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE));
 }
 
-static void sh__map_end(sh__emit *e)
+static void sh_migrate__map_end(sh__emit *e)
 {
 	yaml_event_t ev;
-	sh__event(e, &ev, yaml_mapping_end_event_initialize(&ev));
+	sh_migrate__writer_event(e, &ev, yaml_mapping_end_event_initialize(&ev));
 }
 
-static void sh__seq_start(sh__emit *e, bool flow)
+static void sh_migrate__seq_start(sh__emit *e, bool flow)
 {
 	yaml_event_t ev;
-	sh__event(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+	sh_migrate__writer_event(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
 		flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE));
 }
 
-static void sh__seq_end(sh__emit *e)
+static void sh_migrate__seq_end(sh__emit *e)
 {
 	yaml_event_t ev;
-	sh__event(e, &ev, yaml_sequence_end_event_initialize(&ev));
+	sh_migrate__writer_event(e, &ev, yaml_sequence_end_event_initialize(&ev));
 }
 
-static void sh__key_str(sh__emit *e, const char *key, const char *value)
+static void sh_migrate__key_str(sh__emit *e, const char *key, const char *value)
 {
-	sh__emit_key(e, key);
-	sh__str(e, value);
+	sh_migrate__emit_key(e, key);
+	sh_migrate__str(e, value);
 }
 
 /* ---- field definitions ---- */
@@ -141,46 +141,46 @@ static const char *const sh__type_names[SH_FIELD_TYPE_COUNT] = {
 static const char *const sh__on_delete_names[] = { "cascade", "protect", "set_null", "restrict" };
 
 /* A JSON value (a json field's default) as YAML, inside a flow map. */
-static void sh__json(sh__emit *e, const json_t *j)
+static void sh_migrate__json(sh__emit *e, const json_t *j)
 {
 	char buf[64];
 	switch (json_typeof(j)) {
 	case JSON_OBJECT: {
-		sh__map_start(e, true);
+		sh_migrate__map_start(e, true);
 		const char *key;
 		json_t *v;
 		json_object_foreach((json_t *)j, key, v) {
-			sh__emit_key(e, key);
-			sh__json(e, v);
+			sh_migrate__emit_key(e, key);
+			sh_migrate__json(e, v);
 		}
-		sh__map_end(e);
+		sh_migrate__map_end(e);
 		break;
 	}
 	case JSON_ARRAY: {
-		sh__seq_start(e, true);
+		sh_migrate__seq_start(e, true);
 		size_t i;
 		json_t *v;
 		json_array_foreach(j, i, v)
-			sh__json(e, v);
-		sh__seq_end(e);
+			sh_migrate__json(e, v);
+		sh_migrate__seq_end(e);
 		break;
 	}
-	case JSON_STRING: sh__str(e, json_string_value(j)); break;
+	case JSON_STRING: sh_migrate__str(e, json_string_value(j)); break;
 	case JSON_INTEGER:
 		snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(j));
-		sh__plain(e, buf);
+		sh_migrate__plain(e, buf);
 		break;
 	case JSON_REAL:
 		snprintf(buf, sizeof buf, "%.17g", json_real_value(j));
-		sh__str(e, buf);
+		sh_migrate__str(e, buf);
 		break;
-	case JSON_TRUE: sh__plain(e, "true"); break;
-	case JSON_FALSE: sh__plain(e, "false"); break;
-	case JSON_NULL: sh__plain(e, "null"); break;
+	case JSON_TRUE: sh_migrate__plain(e, "true"); break;
+	case JSON_FALSE: sh_migrate__plain(e, "false"); break;
+	case JSON_NULL: sh_migrate__plain(e, "null"); break;
 	}
 }
 
-static void sh__default(sh__emit *e, const sh_field_decl *f)
+static void sh_migrate__default(sh__emit *e, const sh_field_decl *f)
 {
 	char buf[64];
 	sh_datum d = f->default_value;
@@ -190,137 +190,137 @@ static void sh__default(sh__emit *e, const sh_field_decl *f)
 			e->failed = true;
 			return;
 		}
-		sh__json(e, j);
+		sh_migrate__json(e, j);
 		json_decref(j);
 		return;
 	}
 	switch (d.type) {
-	case SH_DATUM_NULL: sh__plain(e, "null"); break;
+	case SH_DATUM_NULL: sh_migrate__plain(e, "null"); break;
 	case SH_DATUM_INT:
 		snprintf(buf, sizeof buf, "%lld", (long long)d.v.i);
-		sh__plain(e, buf);
+		sh_migrate__plain(e, buf);
 		break;
 	case SH_DATUM_REAL:
 		/* Read back as text and parsed as a number by a real field. */
 		snprintf(buf, sizeof buf, "%.17g", d.v.r);
 		if (strspn(buf, "-0123456789") == strlen(buf))
-			sh__plain(e, buf);
+			sh_migrate__plain(e, buf);
 		else
-			sh__str(e, buf);
+			sh_migrate__str(e, buf);
 		break;
-	case SH_DATUM_TEXT: sh__str(e, d.v.s); break;
-	case SH_DATUM_BOOL: sh__plain(e, d.v.b ? "true" : "false"); break;
+	case SH_DATUM_TEXT: sh_migrate__str(e, d.v.s); break;
+	case SH_DATUM_BOOL: sh_migrate__plain(e, d.v.b ? "true" : "false"); break;
 	}
 }
 
-static void sh__flag(sh__emit *e, const char *key, bool on)
+static void sh_migrate__flag(sh__emit *e, const char *key, bool on)
 {
 	if (on) {
-		sh__emit_key(e, key);
-		sh__plain(e, "true");
+		sh_migrate__emit_key(e, key);
+		sh_migrate__plain(e, "true");
 	}
 }
 
 /* `{type: ..., options...}` in the order of the manifests' keys. */
-static void sh__field(sh__emit *e, const sh_field_decl *f)
+static void sh_migrate__field(sh__emit *e, const sh_field_decl *f)
 {
-	sh__map_start(e, true);
-	sh__key_str(e, "type", f->type < SH_FIELD_TYPE_COUNT ? sh__type_names[f->type] : "?");
-	sh__flag(e, "null", f->null);
-	sh__flag(e, "blank", f->blank);
-	sh__flag(e, "unique", f->unique);
-	sh__flag(e, "db_index", f->db_index);
-	sh__flag(e, "primary_key", f->primary_key);
-	sh__flag(e, "auto_now", f->auto_now);
-	sh__flag(e, "auto_now_add", f->auto_now_add);
+	sh_migrate__map_start(e, true);
+	sh_migrate__key_str(e, "type", f->type < SH_FIELD_TYPE_COUNT ? sh__type_names[f->type] : "?");
+	sh_migrate__flag(e, "null", f->null);
+	sh_migrate__flag(e, "blank", f->blank);
+	sh_migrate__flag(e, "unique", f->unique);
+	sh_migrate__flag(e, "db_index", f->db_index);
+	sh_migrate__flag(e, "primary_key", f->primary_key);
+	sh_migrate__flag(e, "auto_now", f->auto_now);
+	sh_migrate__flag(e, "auto_now_add", f->auto_now_add);
 	if (f->max_length > 0) {
 		char buf[32];
 		snprintf(buf, sizeof buf, "%d", f->max_length);
-		sh__emit_key(e, "max_length");
-		sh__plain(e, buf);
+		sh_migrate__emit_key(e, "max_length");
+		sh_migrate__plain(e, buf);
 	}
 	if (f->has_default) {
-		sh__emit_key(e, "default");
-		sh__default(e, f);
+		sh_migrate__emit_key(e, "default");
+		sh_migrate__default(e, f);
 	}
 	if (f->to != NULL)
-		sh__key_str(e, "to", f->to);
+		sh_migrate__key_str(e, "to", f->to);
 	if (f->type == SH_FIELD_FOREIGN_KEY && (size_t)f->on_delete < 4)
-		sh__key_str(e, "on_delete", sh__on_delete_names[f->on_delete]);
+		sh_migrate__key_str(e, "on_delete", sh__on_delete_names[f->on_delete]);
 	if (f->through != NULL)
-		sh__key_str(e, "through", f->through);
+		sh_migrate__key_str(e, "through", f->through);
 	if (f->related_name != NULL)
-		sh__key_str(e, "related_name", f->related_name);
-	sh__map_end(e);
+		sh_migrate__key_str(e, "related_name", f->related_name);
+	sh_migrate__map_end(e);
 }
 
-static void sh__emit_fields(sh__emit *e, const sh__fields *fields)
+static void sh_migrate__emit_fields(sh__emit *e, const sh__fields *fields)
 {
-	sh__emit_key(e, "fields");
-	sh__map_start(e, false);
+	sh_migrate__emit_key(e, "fields");
+	sh_migrate__map_start(e, false);
 	for (size_t i = 0; i < fields->count; i++) {
-		sh__emit_key(e, fields->items[i].name);
-		sh__field(e, &fields->items[i]);
+		sh_migrate__emit_key(e, fields->items[i].name);
+		sh_migrate__field(e, &fields->items[i]);
 	}
-	sh__map_end(e);
+	sh_migrate__map_end(e);
 }
 
 /* ---- operations ---- */
 
-static void sh__emit_op(sh__emit *e, const sh__op *op)
+static void sh_migrate__emit_op(sh__emit *e, const sh__op *op)
 {
-	sh__map_start(e, false);
-	sh__emit_key(e, sh__op_name(op->kind));
-	sh__map_start(e, false);
+	sh_migrate__map_start(e, false);
+	sh_migrate__emit_key(e, sh_migrate__op_name(op->kind));
+	sh_migrate__map_start(e, false);
 	switch (op->kind) {
 	case SH__OP_CREATE_MODEL:
 	case SH__OP_DELETE_MODEL:
-		sh__key_str(e, "name", op->model);
+		sh_migrate__key_str(e, "name", op->model);
 		if (op->fields.count > 0)
-			sh__emit_fields(e, &op->fields);
+			sh_migrate__emit_fields(e, &op->fields);
 		break;
 	case SH__OP_ADD_FIELD:
 	case SH__OP_REMOVE_FIELD:
 	case SH__OP_ALTER_FIELD:
-		sh__key_str(e, "model", op->model);
-		sh__key_str(e, "name", op->name);
+		sh_migrate__key_str(e, "model", op->model);
+		sh_migrate__key_str(e, "name", op->name);
 		if (op->fields.count > 0) {
-			sh__emit_key(e, "field");
-			sh__field(e, &op->fields.items[0]);
+			sh_migrate__emit_key(e, "field");
+			sh_migrate__field(e, &op->fields.items[0]);
 		}
 		break;
 	case SH__OP_RENAME_FIELD:
-		sh__key_str(e, "model", op->model);
-		sh__key_str(e, "old_name", op->name);
-		sh__key_str(e, "new_name", op->new_name);
+		sh_migrate__key_str(e, "model", op->model);
+		sh_migrate__key_str(e, "old_name", op->name);
+		sh_migrate__key_str(e, "new_name", op->new_name);
 		break;
 	case SH__OP_RENAME_MODEL:
-		sh__key_str(e, "old_name", op->model);
-		sh__key_str(e, "new_name", op->new_name);
+		sh_migrate__key_str(e, "old_name", op->model);
+		sh_migrate__key_str(e, "new_name", op->new_name);
 		break;
 	case SH__OP_ADD_INDEX:
 	case SH__OP_REMOVE_INDEX:
-		sh__key_str(e, "model", op->model);
-		sh__key_str(e, "name", op->name);
-		sh__emit_key(e, "fields");
-		sh__seq_start(e, true);
+		sh_migrate__key_str(e, "model", op->model);
+		sh_migrate__key_str(e, "name", op->name);
+		sh_migrate__emit_key(e, "fields");
+		sh_migrate__seq_start(e, true);
 		for (size_t i = 0; i < op->index_field_count; i++)
-			sh__str(e, op->index_fields[i]);
-		sh__seq_end(e);
+			sh_migrate__str(e, op->index_fields[i]);
+		sh_migrate__seq_end(e);
 		break;
 	case SH__OP_RUN_SQL:
-		sh__key_str(e, "sql", op->sql ? op->sql : "");
+		sh_migrate__key_str(e, "sql", op->sql ? op->sql : "");
 		if (op->reverse_sql != NULL)
-			sh__key_str(e, "reverse_sql", op->reverse_sql);
+			sh_migrate__key_str(e, "reverse_sql", op->reverse_sql);
 		break;
 	case SH__OP_KIND_COUNT:
 		break;
 	}
-	sh__map_end(e);
-	sh__map_end(e);
+	sh_migrate__map_end(e);
+	sh_migrate__map_end(e);
 }
 
-int sh__write_migration(char **out, bool initial, const sh__dep *deps, size_t dep_count,
+int sh_migrate__write_migration(char **out, bool initial, const sh__dep *deps, size_t dep_count,
 	const sh__op *ops, size_t op_count)
 {
 	*out = NULL;
@@ -341,35 +341,35 @@ int sh__write_migration(char **out, bool initial, const sh__dep *deps, size_t de
 		free(text);
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
-	yaml_emitter_set_output(&e.emitter, sh__write_handler, &e);
+	yaml_emitter_set_output(&e.emitter, sh_migrate__write_handler, &e);
 	yaml_emitter_set_unicode(&e.emitter, 1);
 	yaml_emitter_set_width(&e.emitter, -1);
 	yaml_emitter_set_indent(&e.emitter, 2);
 	yaml_event_t ev;
-	sh__event(&e, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
-	sh__event(&e, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
-	sh__map_start(&e, false);
+	sh_migrate__writer_event(&e, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
+	sh_migrate__writer_event(&e, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
+	sh_migrate__map_start(&e, false);
 	if (initial) {
-		sh__emit_key(&e, "initial");
-		sh__plain(&e, "true");
+		sh_migrate__emit_key(&e, "initial");
+		sh_migrate__plain(&e, "true");
 	}
-	sh__emit_key(&e, "dependencies");
-	sh__seq_start(&e, dep_count == 0);
+	sh_migrate__emit_key(&e, "dependencies");
+	sh_migrate__seq_start(&e, dep_count == 0);
 	for (size_t i = 0; i < dep_count; i++) {
-		sh__seq_start(&e, true);
-		sh__str(&e, deps[i].app_label);
-		sh__str(&e, deps[i].name);
-		sh__seq_end(&e);
+		sh_migrate__seq_start(&e, true);
+		sh_migrate__str(&e, deps[i].app_label);
+		sh_migrate__str(&e, deps[i].name);
+		sh_migrate__seq_end(&e);
 	}
-	sh__seq_end(&e);
-	sh__emit_key(&e, "operations");
-	sh__seq_start(&e, op_count == 0);
+	sh_migrate__seq_end(&e);
+	sh_migrate__emit_key(&e, "operations");
+	sh_migrate__seq_start(&e, op_count == 0);
 	for (size_t i = 0; i < op_count; i++)
-		sh__emit_op(&e, &ops[i]);
-	sh__seq_end(&e);
-	sh__map_end(&e);
-	sh__event(&e, &ev, yaml_document_end_event_initialize(&ev, 1));
-	sh__event(&e, &ev, yaml_stream_end_event_initialize(&ev));
+		sh_migrate__emit_op(&e, &ops[i]);
+	sh_migrate__seq_end(&e);
+	sh_migrate__map_end(&e);
+	sh_migrate__writer_event(&e, &ev, yaml_document_end_event_initialize(&ev, 1));
+	sh_migrate__writer_event(&e, &ev, yaml_stream_end_event_initialize(&ev));
 	if (!e.failed && !yaml_emitter_flush(&e.emitter))
 		e.failed = true;
 	char problem[256] = "";

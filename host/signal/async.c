@@ -1,6 +1,6 @@
 /*
  * async.c: asynchronous receivers (signal.h). A snapshot holds
- * sh__async_receiver in place of an async connection's function, so the
+ * sh_signal__async_receiver in place of an async connection's function, so the
  * send path has no extra branch for them: the stand-in copies the args and
  * hands a job to the hub's executor, which later calls the real receiver
  * with the copy on one of its threads.
@@ -25,7 +25,7 @@ typedef struct sh__async_job {
 	char *name;              /* the receiver's name, for the log */
 } sh__async_job;
 
-static void sh__async_job_free(sh__async_job *job)
+static void sh_signal__async_job_free(sh__async_job *job)
 {
 	if (job->args != NULL)
 		job->free_args(job->args);
@@ -34,7 +34,7 @@ static void sh__async_job_free(sh__async_job *job)
 	free(job);
 }
 
-static void sh__async_run(void *context)
+static void sh_signal__async_run(void *context)
 {
 	sh__async_job *job = context;
 	void *response = NULL;
@@ -43,20 +43,20 @@ static void sh__async_run(void *context)
 		sh_hub_log(job->signal->hub, SH_LOG_ERROR, job->origin,
 			"async receiver %s of signal '%s' failed: %s", job->name,
 			job->signal->name, sh_error_last()->message);
-	sh__async_job_free(job);
+	sh_signal__async_job_free(job);
 }
 
-static const char *sh__conn_label(const sh__conn *conn)
+static const char *sh_signal__conn_label(const sh__conn *conn)
 {
 	return conn->info.name != NULL ? conn->info.name : "(unnamed)";
 }
 
-static char *sh__dup(const char *s)
+static char *sh_signal__dup(const char *s)
 {
 	return s != NULL ? strdup(s) : NULL;
 }
 
-int sh__async_receiver(sh_signal *signal, const sh_sender *sender, const void *args,
+int sh_signal__async_receiver(sh_signal *signal, const sh_sender *sender, const void *args,
 	void **response, void *payload)
 {
 	const sh__conn *conn = payload;
@@ -67,28 +67,28 @@ int sh__async_receiver(sh_signal *signal, const sh_sender *sender, const void *a
 	const char *origin = conn->info.owner != NULL ? conn->info.owner : "sighost";
 	if (args != NULL && signal->copy_args == NULL) {
 		sh_hub_log(hub, SH_LOG_ERROR, origin, "async receiver %s of signal '%s' not run: "
-			"the signal has no argument copier", sh__conn_label(conn), signal->name);
+			"the signal has no argument copier", sh_signal__conn_label(conn), signal->name);
 		return 0;
 	}
 	sh__async_job *job = calloc(1, sizeof *job);
 	if (job == NULL) {
 		sh_hub_log(hub, SH_LOG_ERROR, origin, "async receiver %s of signal '%s' not run: "
-			"out of memory", sh__conn_label(conn), signal->name);
+			"out of memory", sh_signal__conn_label(conn), signal->name);
 		return 0;
 	}
 	*job = (sh__async_job){ conn->info.receiver, conn->info.payload, signal, sender, NULL,
-		signal->free_args, sh__dup(origin), sh__dup(sh__conn_label(conn)) };
+		signal->free_args, sh_signal__dup(origin), sh_signal__dup(sh_signal__conn_label(conn)) };
 	if (args != NULL && (job->args = signal->copy_args(args)) == NULL) {
 		sh_hub_log(hub, SH_LOG_ERROR, origin, "async receiver %s of signal '%s' not run: "
-			"copying its arguments failed", sh__conn_label(conn), signal->name);
-		sh__async_job_free(job);
+			"copying its arguments failed", sh_signal__conn_label(conn), signal->name);
+		sh_signal__async_job_free(job);
 		return 0;
 	}
 	if (job->origin == NULL || job->name == NULL
-		|| hub->executor(sh__async_run, job, hub->executor_payload) < 0) {
+		|| hub->executor(sh_signal__async_run, job, hub->executor_payload) < 0) {
 		sh_hub_log(hub, SH_LOG_ERROR, origin, "async receiver %s of signal '%s' not run: "
-			"the executor refused it", sh__conn_label(conn), signal->name);
-		sh__async_job_free(job);
+			"the executor refused it", sh_signal__conn_label(conn), signal->name);
+		sh_signal__async_job_free(job);
 	}
 	return 0;
 }

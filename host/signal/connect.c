@@ -9,7 +9,7 @@
 
 #include "internal.h"
 
-static char *sh__strdup_or_null(const char *s, bool *failed)
+static char *sh_signal__strdup_or_null(const char *s, bool *failed)
 {
 	if (s == NULL)
 		return NULL;
@@ -19,7 +19,7 @@ static char *sh__strdup_or_null(const char *s, bool *failed)
 	return copy;
 }
 
-void sh__conn_free(sh__conn *conn)
+void sh_signal__conn_free(sh__conn *conn)
 {
 	if (conn == NULL)
 		return;
@@ -29,35 +29,35 @@ void sh__conn_free(sh__conn *conn)
 	free(conn);
 }
 
-static void sh__snapshot_free(sh__snapshot *snap)
+static void sh_signal__snapshot_free(sh__snapshot *snap)
 {
 	for (size_t i = 0; i < snap->dead_count; i++)
-		sh__conn_free(snap->dead[i]);
+		sh_signal__conn_free(snap->dead[i]);
 	free(snap->dead);
 	free(snap);
 }
 
-static void sh__snapshot_free_rcu(struct rcu_head *head)
+static void sh_signal__snapshot_free_rcu(struct rcu_head *head)
 {
-	sh__snapshot_free(caa_container_of(head, sh__snapshot, rcu));
+	sh_signal__snapshot_free(caa_container_of(head, sh__snapshot, rcu));
 }
 
-static bool sh__conn_hears(const sh__conn *conn, const sh_sender *sender)
+static bool sh_signal__conn_hears(const sh__conn *conn, const sh_sender *sender)
 {
 	return conn->info.sender == NULL || conn->info.sender == sender;
 }
 
 /* Fills `slots` with the connections of `conns` that hear `sender` (NULL:
  * the any-sender ones), in order. Returns how many. */
-static size_t sh__fill_slots(sh__slot *slots, sh__conn *const *conns, size_t n,
+static size_t sh_signal__fill_slots(sh__slot *slots, sh__conn *const *conns, size_t n,
 	const sh_sender *sender)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (sender == NULL ? conns[i]->info.sender != NULL : !sh__conn_hears(conns[i], sender))
+		if (sender == NULL ? conns[i]->info.sender != NULL : !sh_signal__conn_hears(conns[i], sender))
 			continue;
 		slots[k++] = conns[i]->info.async
-			? (sh__slot){ sh__async_receiver, conns[i], conns[i] }
+			? (sh__slot){ sh_signal__async_receiver, conns[i], conns[i] }
 			: (sh__slot){ conns[i]->info.receiver, conns[i]->info.payload, conns[i] };
 	}
 	return k;
@@ -68,7 +68,7 @@ static size_t sh__fill_slots(sh__slot *slots, sh__conn *const *conns, size_t n,
  * the list of all connections, the any-sender slots, then one slot array
  * per distinct sender. Returns NULL with *failed unset for an empty list.
  */
-static sh__snapshot *sh__snapshot_build(sh__conn *const *conns, size_t n, bool *failed)
+static sh__snapshot *sh_signal__snapshot_build(sh__conn *const *conns, size_t n, bool *failed)
 {
 	if (n == 0)
 		return NULL;
@@ -112,7 +112,7 @@ static sh__snapshot *sh__snapshot_build(sh__conn *const *conns, size_t n, bool *
 	snap->all = all;
 	snap->all_count = n;
 	snap->any = slots;
-	snap->any_count = sh__fill_slots(slots, conns, n, NULL);
+	snap->any_count = sh_signal__fill_slots(slots, conns, n, NULL);
 	slots += snap->any_count;
 	if (buckets > 0) {
 		snap->buckets = table;
@@ -129,7 +129,7 @@ static sh__snapshot *sh__snapshot_build(sh__conn *const *conns, size_t n, bool *
 				continue;
 			table[b].sender = s;
 			table[b].slots = slots;
-			table[b].count = sh__fill_slots(slots, conns, n, s);
+			table[b].count = sh_signal__fill_slots(slots, conns, n, s);
 			slots += table[b].count;
 		}
 	}
@@ -141,10 +141,10 @@ static sh__snapshot *sh__snapshot_build(sh__conn *const *conns, size_t n, bool *
  * takes `dead` (connections no longer in the list) along to be freed after
  * the grace period. Caller holds the lock. On SH_ENOMEM nothing changed.
  */
-static int sh__publish_locked(sh_signal *signal, sh__conn **dead, size_t dead_count)
+static int sh_signal__publish_locked(sh_signal *signal, sh__conn **dead, size_t dead_count)
 {
 	bool failed = false;
-	sh__snapshot *next = sh__snapshot_build(signal->conns, signal->conn_count, &failed);
+	sh__snapshot *next = sh_signal__snapshot_build(signal->conns, signal->conn_count, &failed);
 	if (failed)
 		return sh_error_set(SH_ENOMEM, "out of memory building the receivers of '%s'", signal->name);
 	sh__snapshot *prev = signal->snap;
@@ -152,14 +152,14 @@ static int sh__publish_locked(sh_signal *signal, sh__conn **dead, size_t dead_co
 	if (prev != NULL) {
 		prev->dead = dead;
 		prev->dead_count = dead_count;
-		call_rcu(&prev->rcu, sh__snapshot_free_rcu);
+		call_rcu(&prev->rcu, sh_signal__snapshot_free_rcu);
 	} else {
 		free(dead);
 	}
 	return 0;
 }
 
-static bool sh__same_identity(const sh__conn *c, sh_receiver_fn fn, void *payload,
+static bool sh_signal__same_identity(const sh__conn *c, sh_receiver_fn fn, void *payload,
 	const sh_sender *sender, const char *uid)
 {
 	if (c->info.sender != sender)
@@ -169,18 +169,18 @@ static bool sh__same_identity(const sh__conn *c, sh_receiver_fn fn, void *payloa
 	return c->uid == NULL && c->info.receiver == fn && c->info.payload == payload;
 }
 
-static sh__conn *sh__conn_new(sh_hub *hub, sh_receiver_fn fn, void *payload,
+static sh__conn *sh_signal__conn_new(sh_hub *hub, sh_receiver_fn fn, void *payload,
 	const sh_connect_opts *opts)
 {
 	sh__conn *c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return NULL;
 	bool failed = false;
-	c->uid = sh__strdup_or_null(opts->dispatch_uid, &failed);
-	c->owner = sh__strdup_or_null(opts->owner, &failed);
-	c->name = sh__strdup_or_null(opts->name, &failed);
+	c->uid = sh_signal__strdup_or_null(opts->dispatch_uid, &failed);
+	c->owner = sh_signal__strdup_or_null(opts->owner, &failed);
+	c->name = sh_signal__strdup_or_null(opts->name, &failed);
 	if (failed) {
-		sh__conn_free(c);
+		sh_signal__conn_free(c);
 		return NULL;
 	}
 	c->info = (sh_connection_info){
@@ -197,11 +197,11 @@ static sh__conn *sh__conn_new(sh_hub *hub, sh_receiver_fn fn, void *payload,
 	return c;
 }
 
-static int sh__connect_locked(sh_connection_id *out, sh_signal *signal, sh_receiver_fn fn,
+static int sh_signal__connect_locked(sh_connection_id *out, sh_signal *signal, sh_receiver_fn fn,
 	void *payload, const sh_connect_opts *opts)
 {
 	for (size_t i = 0; i < signal->conn_count; i++) {
-		if (sh__same_identity(signal->conns[i], fn, payload, opts->sender, opts->dispatch_uid)) {
+		if (sh_signal__same_identity(signal->conns[i], fn, payload, opts->sender, opts->dispatch_uid)) {
 			if (out != NULL)
 				*out = signal->conns[i]->info.id;
 			return 1;
@@ -215,7 +215,7 @@ static int sh__connect_locked(sh_connection_id *out, sh_signal *signal, sh_recei
 		signal->conns = grown;
 		signal->conn_capacity = cap;
 	}
-	sh__conn *c = sh__conn_new(signal->hub, fn, payload, opts);
+	sh__conn *c = sh_signal__conn_new(signal->hub, fn, payload, opts);
 	if (c == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory connecting to '%s'", signal->name);
 	/* After every connection of the same or a lower priority: equal
@@ -227,12 +227,12 @@ static int sh__connect_locked(sh_connection_id *out, sh_signal *signal, sh_recei
 		(signal->conn_count - at) * sizeof *signal->conns);
 	signal->conns[at] = c;
 	signal->conn_count++;
-	int rc = sh__publish_locked(signal, NULL, 0);
+	int rc = sh_signal__publish_locked(signal, NULL, 0);
 	if (rc < 0) {
 		memmove(signal->conns + at, signal->conns + at + 1,
 			(signal->conn_count - at - 1) * sizeof *signal->conns);
 		signal->conn_count--;
-		sh__conn_free(c);
+		sh_signal__conn_free(c);
 		return rc;
 	}
 	if (out != NULL)
@@ -253,12 +253,12 @@ int sh_signal_connect(sh_connection_id *out, sh_signal *signal, sh_receiver_fn r
 		return sh_error_set(SH_EINVAL, "sh_signal_connect: options version %u is not known "
 			"(this library knows up to %d)", opts->version, SH_CONNECT_OPTS_VERSION);
 	pthread_mutex_lock(&signal->hub->lock);
-	int rc = sh__connect_locked(out, signal, receiver, payload, opts);
+	int rc = sh_signal__connect_locked(out, signal, receiver, payload, opts);
 	pthread_mutex_unlock(&signal->hub->lock);
 	return rc;
 }
 
-int sh__signal_remove_locked(sh_signal *signal,
+int sh_signal__signal_remove_locked(sh_signal *signal,
 	bool (*match)(const sh__conn *conn, const void *ctx), const void *ctx)
 {
 	size_t hits = 0;
@@ -285,7 +285,7 @@ int sh__signal_remove_locked(sh_signal *signal,
 	signal->conns = keep;
 	signal->conn_count = kept;
 	signal->conn_capacity = old_count;
-	int rc = sh__publish_locked(signal, dead, gone);
+	int rc = sh_signal__publish_locked(signal, dead, gone);
 	if (rc < 0) {
 		signal->conns = old;
 		signal->conn_count = old_count;
@@ -298,25 +298,25 @@ int sh__signal_remove_locked(sh_signal *signal,
 }
 
 /* Disconnects with `match` under the lock; 1 when removed, 0 when not. */
-static int sh__disconnect(sh_signal *signal, bool (*match)(const sh__conn *, const void *),
+static int sh_signal__disconnect(sh_signal *signal, bool (*match)(const sh__conn *, const void *),
 	const void *ctx)
 {
 	if (signal == NULL)
 		return sh_error_set(SH_EINVAL, "disconnect: signal is NULL");
 	pthread_mutex_lock(&signal->hub->lock);
-	int rc = sh__signal_remove_locked(signal, match, ctx);
+	int rc = sh_signal__signal_remove_locked(signal, match, ctx);
 	pthread_mutex_unlock(&signal->hub->lock);
 	return rc > 0 ? 1 : rc;
 }
 
-static bool sh__match_id(const sh__conn *c, const void *ctx)
+static bool sh_signal__match_id(const sh__conn *c, const void *ctx)
 {
 	return c->info.id == *(const sh_connection_id *)ctx;
 }
 
 int sh_signal_disconnect(sh_signal *signal, sh_connection_id id)
 {
-	return sh__disconnect(signal, sh__match_id, &id);
+	return sh_signal__disconnect(signal, sh_signal__match_id, &id);
 }
 
 struct sh__identity {
@@ -326,17 +326,17 @@ struct sh__identity {
 	const char *uid;
 };
 
-static bool sh__match_identity(const sh__conn *c, const void *ctx)
+static bool sh_signal__match_identity(const sh__conn *c, const void *ctx)
 {
 	const struct sh__identity *id = ctx;
-	return sh__same_identity(c, id->fn, id->payload, id->sender, id->uid);
+	return sh_signal__same_identity(c, id->fn, id->payload, id->sender, id->uid);
 }
 
 int sh_signal_disconnect_receiver(sh_signal *signal, sh_receiver_fn receiver, void *payload,
 	const sh_sender *sender)
 {
 	struct sh__identity id = { receiver, payload, sender, NULL };
-	return sh__disconnect(signal, sh__match_identity, &id);
+	return sh_signal__disconnect(signal, sh_signal__match_identity, &id);
 }
 
 int sh_signal_disconnect_uid(sh_signal *signal, const char *dispatch_uid, const sh_sender *sender)
@@ -344,7 +344,7 @@ int sh_signal_disconnect_uid(sh_signal *signal, const char *dispatch_uid, const 
 	if (dispatch_uid == NULL)
 		return sh_error_set(SH_EINVAL, "sh_signal_disconnect_uid: dispatch_uid is NULL");
 	struct sh__identity id = { NULL, NULL, sender, dispatch_uid };
-	return sh__disconnect(signal, sh__match_identity, &id);
+	return sh_signal__disconnect(signal, sh_signal__match_identity, &id);
 }
 
 int sh_signal_foreach_connection(const sh_signal *signal,
@@ -368,18 +368,18 @@ size_t sh_signal_connection_count(const sh_signal *signal)
 	return n;
 }
 
-void sh__signal_release(sh_signal *signal)
+void sh_signal__signal_release(sh_signal *signal)
 {
 	if (signal->snap != NULL)
-		sh__snapshot_free(signal->snap);
+		sh_signal__snapshot_free(signal->snap);
 	for (size_t i = 0; i < signal->conn_count; i++)
-		sh__conn_free(signal->conns[i]);
+		sh_signal__conn_free(signal->conns[i]);
 	free(signal->conns);
 	free(signal->name);
 	free(signal->declared_by);
 }
 
-int sh__signal_init(sh_signal *signal, sh_hub *hub, const char *name, bool builtin)
+int sh_signal__signal_init(sh_signal *signal, sh_hub *hub, const char *name, bool builtin)
 {
 	memset(signal, 0, sizeof *signal);
 	signal->hub = hub;

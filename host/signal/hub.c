@@ -20,7 +20,7 @@ int sh_hub_new(sh_hub **out)
 		return sh_error_set(SH_ENOMEM, "out of memory creating a hub");
 	pthread_mutex_init(&hub->lock, NULL);
 	for (int i = 0; i < SH_BUILTIN_COUNT; i++) {
-		if (sh__signal_init(&hub->builtins[i], hub, sh_builtin_name((sh_builtin)i), true) < 0) {
+		if (sh_signal__signal_init(&hub->builtins[i], hub, sh_builtin_name((sh_builtin)i), true) < 0) {
 			sh_hub_free(hub);
 			return SH_ENOMEM;
 		}
@@ -36,9 +36,9 @@ void sh_hub_free(sh_hub *hub)
 	/* Let every deferred free of earlier snapshots run first. */
 	rcu_barrier();
 	for (int i = 0; i < SH_BUILTIN_COUNT; i++)
-		sh__signal_release(&hub->builtins[i]);
+		sh_signal__signal_release(&hub->builtins[i]);
 	for (size_t i = 0; i < hub->custom_count; i++) {
-		sh__signal_release(hub->customs[i]);
+		sh_signal__signal_release(hub->customs[i]);
 		free(hub->customs[i]);
 	}
 	free(hub->customs);
@@ -79,7 +79,7 @@ void sh_hub_log(sh_hub *hub, sh_log_level level, const char *origin, const char 
 	hub->log_fn(level, origin, message, hub->log_payload);
 }
 
-static void sh__trace_free_rcu(struct rcu_head *head)
+static void sh_signal__trace_free_rcu(struct rcu_head *head)
 {
 	free(caa_container_of(head, sh__trace, rcu));
 }
@@ -103,7 +103,7 @@ int sh_hub_set_trace(sh_hub *hub, sh_trace_fn fn, void *payload)
 	}
 	pthread_mutex_unlock(&hub->lock);
 	if (prev != NULL)
-		call_rcu(&prev->rcu, sh__trace_free_rcu);
+		call_rcu(&prev->rcu, sh_signal__trace_free_rcu);
 	return 0;
 }
 
@@ -113,7 +113,7 @@ void sh_hub_synchronize(sh_hub *hub)
 	synchronize_rcu();
 }
 
-static bool sh__match_owner(const sh__conn *c, const void *owner)
+static bool sh_signal__match_owner(const sh__conn *c, const void *owner)
 {
 	return c->owner != NULL && strcmp(c->owner, owner) == 0;
 }
@@ -127,7 +127,7 @@ int sh_hub_disconnect_owner(sh_hub *hub, const char *owner)
 	pthread_mutex_lock(&hub->lock);
 	for (size_t i = 0; i < SH_BUILTIN_COUNT + hub->custom_count && total >= 0; i++) {
 		sh_signal *s = i < SH_BUILTIN_COUNT ? &hub->builtins[i] : hub->customs[i - SH_BUILTIN_COUNT];
-		int rc = sh__signal_remove_locked(s, sh__match_owner, owner);
+		int rc = sh_signal__signal_remove_locked(s, sh_signal__match_owner, owner);
 		total = rc < 0 ? rc : total + rc;
 	}
 	pthread_mutex_unlock(&hub->lock);
@@ -160,7 +160,7 @@ int sh_hub_foreach_signal(sh_hub *hub, int (*fn)(sh_signal *signal, void *payloa
 
 /* ---- signals by name ---------------------------------------------------- */
 
-static sh_signal *sh__find_locked(sh_hub *hub, const char *name)
+static sh_signal *sh_signal__find_locked(sh_hub *hub, const char *name)
 {
 	for (int i = 0; i < SH_BUILTIN_COUNT; i++)
 		if (strcmp(hub->builtins[i].name, name) == 0)
@@ -171,7 +171,7 @@ static sh_signal *sh__find_locked(sh_hub *hub, const char *name)
 	return NULL;
 }
 
-static int sh__create_locked(sh_signal **out, sh_hub *hub, const char *name)
+static int sh_signal__create_locked(sh_signal **out, sh_hub *hub, const char *name)
 {
 	if (hub->custom_count == hub->custom_capacity) {
 		size_t cap = hub->custom_capacity ? 2 * hub->custom_capacity : 8;
@@ -182,7 +182,7 @@ static int sh__create_locked(sh_signal **out, sh_hub *hub, const char *name)
 		hub->custom_capacity = cap;
 	}
 	sh_signal *s = malloc(sizeof *s);
-	if (s == NULL || sh__signal_init(s, hub, name, false) < 0) {
+	if (s == NULL || sh_signal__signal_init(s, hub, name, false) < 0) {
 		free(s);
 		return sh_error_set(SH_ENOMEM, "out of memory creating signal '%s'", name);
 	}
@@ -192,7 +192,7 @@ static int sh__create_locked(sh_signal **out, sh_hub *hub, const char *name)
 	return 0;
 }
 
-static int sh__check_name(sh_signal **out, sh_hub *hub, const char *name, const char *what)
+static int sh_signal__check_name(sh_signal **out, sh_hub *hub, const char *name, const char *what)
 {
 	if (out == NULL || hub == NULL || name == NULL || name[0] == '\0')
 		return sh_error_set(SH_EINVAL, "%s: %s is NULL or empty", what,
@@ -202,30 +202,30 @@ static int sh__check_name(sh_signal **out, sh_hub *hub, const char *name, const 
 
 int sh_signal_named(sh_signal **out, sh_hub *hub, const char *name)
 {
-	int rc = sh__check_name(out, hub, name, "sh_signal_named");
+	int rc = sh_signal__check_name(out, hub, name, "sh_signal_named");
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&hub->lock);
-	sh_signal *s = sh__find_locked(hub, name);
+	sh_signal *s = sh_signal__find_locked(hub, name);
 	if (s != NULL)
 		*out = s;
 	else
-		rc = sh__create_locked(out, hub, name);
+		rc = sh_signal__create_locked(out, hub, name);
 	pthread_mutex_unlock(&hub->lock);
 	return rc;
 }
 
 int sh_signal_declare(sh_signal **out, sh_hub *hub, const char *name, const char *owner)
 {
-	int rc = sh__check_name(out, hub, name, "sh_signal_declare");
+	int rc = sh_signal__check_name(out, hub, name, "sh_signal_declare");
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&hub->lock);
-	sh_signal *s = sh__find_locked(hub, name);
+	sh_signal *s = sh_signal__find_locked(hub, name);
 	if (s != NULL && s->builtin) {
 		rc = sh_error_set(SH_EINVAL, "'%s' is a built-in signal and cannot be declared", name);
 	} else if (s == NULL) {
-		rc = sh__create_locked(&s, hub, name);
+		rc = sh_signal__create_locked(&s, hub, name);
 	}
 	if (rc == 0 && s->declared_by == NULL && owner != NULL) {
 		s->declared_by = strdup(owner);
@@ -240,11 +240,11 @@ int sh_signal_declare(sh_signal **out, sh_hub *hub, const char *name, const char
 
 int sh_signal_lookup(sh_signal **out, sh_hub *hub, const char *name)
 {
-	int rc = sh__check_name(out, hub, name, "sh_signal_lookup");
+	int rc = sh_signal__check_name(out, hub, name, "sh_signal_lookup");
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&hub->lock);
-	sh_signal *s = sh__find_locked(hub, name);
+	sh_signal *s = sh_signal__find_locked(hub, name);
 	pthread_mutex_unlock(&hub->lock);
 	if (s == NULL)
 		return sh_error_set(SH_ENOTFOUND, "no signal named '%s'", name);

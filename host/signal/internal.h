@@ -123,23 +123,23 @@ static inline size_t sh__sender_slot(const sh_sender *sender, unsigned int shift
 }
 
 /* Initialises a signal of `hub` called `name` (copied). Returns 0 or SH_ENOMEM. */
-int sh__signal_init(sh_signal *signal, sh_hub *hub, const char *name, bool builtin);
+int sh_signal__signal_init(sh_signal *signal, sh_hub *hub, const char *name, bool builtin);
 
 /* Frees what a signal owns (not the struct). No send may be running. */
-void sh__signal_release(sh_signal *signal);
+void sh_signal__signal_release(sh_signal *signal);
 
 /* Removes every connection of `signal` for which match(conn, ctx) is true,
  * publishing a new snapshot. Caller holds hub->lock. Returns the count
  * removed, or SH_ENOMEM (then nothing was removed). */
-int sh__signal_remove_locked(sh_signal *signal,
+int sh_signal__signal_remove_locked(sh_signal *signal,
 	bool (*match)(const sh__conn *conn, const void *ctx), const void *ctx);
 
 /* Frees a connection and its strings. */
-void sh__conn_free(sh__conn *conn);
+void sh_signal__conn_free(sh__conn *conn);
 
 /* The receiver that stands in a snapshot for an async connection (whose
  * sh__conn is the payload): hands the call to the hub's executor (async.c). */
-int sh__async_receiver(sh_signal *signal, const sh_sender *sender, const void *args,
+int sh_signal__async_receiver(sh_signal *signal, const sh_sender *sender, const void *args,
 	void **response, void *payload);
 
 #endif

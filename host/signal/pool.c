@@ -26,7 +26,7 @@ struct sh_pool {
 	unsigned int thread_count;
 };
 
-static void *sh__pool_worker(void *arg)
+static void *sh_signal__pool_worker(void *arg)
 {
 	sh_pool *pool = arg;
 	pthread_mutex_lock(&pool->lock);
@@ -70,7 +70,7 @@ int sh_pool_new(sh_pool **out, unsigned int threads, size_t capacity)
 	pthread_cond_init(&pool->room, NULL);
 	pthread_cond_init(&pool->idle, NULL);
 	for (; pool->thread_count < threads; pool->thread_count++) {
-		if (pthread_create(&pool->threads[pool->thread_count], NULL, sh__pool_worker, pool) != 0) {
+		if (pthread_create(&pool->threads[pool->thread_count], NULL, sh_signal__pool_worker, pool) != 0) {
 			unsigned failed = pool->thread_count + 1;   /* read before the pool is freed */
 			sh_pool_free(pool);
 			return sh_error_set(SH_ERROR, "cannot start worker thread %u of %u", failed,

@@ -12,7 +12,7 @@
 #include <sighost/error.h>
 #include <sighost/receiver.h>
 
-static int sh__decl_order(const void *a, const void *b)
+static int sh_signal__decl_order(const void *a, const void *b)
 {
 	const sh_receiver_decl *x = *(const sh_receiver_decl *const *)a;
 	const sh_receiver_decl *y = *(const sh_receiver_decl *const *)b;
@@ -22,7 +22,7 @@ static int sh__decl_order(const void *a, const void *b)
 	return (x->line > y->line) - (x->line < y->line);
 }
 
-static int sh__connect_decl(sh_hub *hub, const char *owner, void *payload,
+static int sh_signal__connect_decl(sh_hub *hub, const char *owner, void *payload,
 	const sh_receiver_decl *d)
 {
 	if (d->version == 0 || d->version > SH_RECEIVER_DECL_VERSION || d->fn == NULL)
@@ -60,10 +60,10 @@ int sh_receivers_connect(sh_hub *hub, const char *owner, void *payload,
 		return sh_error_set(SH_ENOMEM, "out of memory connecting declared receivers");
 	for (size_t i = 0; i < n; i++)
 		order[i] = &begin[i];
-	qsort(order, n, sizeof *order, sh__decl_order);
+	qsort(order, n, sizeof *order, sh_signal__decl_order);
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = sh__connect_decl(hub, owner, payload, order[i]);
+		rc = sh_signal__connect_decl(hub, owner, payload, order[i]);
 	free(order);
 	return rc;
 }

@@ -24,7 +24,7 @@ void sh_responses_dispose(sh_responses *responses)
 	*responses = (sh_responses)SH_RESPONSES_INIT;
 }
 
-static int sh__record(sh_responses *out, const sh__slot *slot, void *value, int error)
+static int sh_signal__record(sh_responses *out, const sh__slot *slot, void *value, int error)
 {
 	if (out->count == out->capacity) {
 		size_t cap = out->capacity ? 2 * out->capacity : 8;
@@ -49,7 +49,7 @@ static int sh__record(sh_responses *out, const sh__slot *slot, void *value, int 
 }
 
 /* The slots a send from `sender` calls. */
-static inline const sh__slot *sh__match(const sh__snapshot *snap, const sh_sender *sender,
+static inline const sh__slot *sh_signal__match(const sh__snapshot *snap, const sh_sender *sender,
 	size_t *count)
 {
 	if (snap->buckets != NULL && sender != NULL) {
@@ -71,7 +71,7 @@ static inline const sh__slot *sh__match(const sh__snapshot *snap, const sh_sende
 
 /* Turns a receiver's non-zero status into the error a send reports, making
  * sure the error channel says which receiver failed. */
-static int sh__receiver_failed(sh_signal *signal, const sh__slot *slot, int status)
+static int sh_signal__receiver_failed(sh_signal *signal, const sh__slot *slot, int status)
 {
 	int code = status < 0 ? status : SH_ERECEIVER;
 	const sh_error *last = sh_error_last();
@@ -84,7 +84,7 @@ static int sh__receiver_failed(sh_signal *signal, const sh__slot *slot, int stat
 	return code;
 }
 
-static uint64_t sh__now_ns(void)
+static uint64_t sh_signal__now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -95,23 +95,23 @@ static uint64_t sh__now_ns(void)
  * Calls the receivers of one send. Inlined into each caller with constant
  * `robust` and `trace`, so the plain send compiles to a tight loop.
  */
-static inline __attribute__((always_inline)) int sh__dispatch(sh_signal *signal, const sh_sender *sender,
+static inline __attribute__((always_inline)) int sh_signal__dispatch(sh_signal *signal, const sh_sender *sender,
 	const void *args, sh_responses *out, bool robust, const sh__trace *trace)
 {
 	int result = 0;
-	uint64_t start = trace != NULL ? sh__now_ns() : 0;
+	uint64_t start = trace != NULL ? sh_signal__now_ns() : 0;
 	rcu_read_lock();
 	const sh__snapshot *snap = rcu_dereference(signal->snap);
 	size_t count = 0;
-	const sh__slot *slots = snap != NULL ? sh__match(snap, sender, &count) : NULL;
+	const sh__slot *slots = snap != NULL ? sh_signal__match(snap, sender, &count) : NULL;
 	for (size_t i = 0; i < count; i++) {
 		void *response = NULL;
-		uint64_t t0 = trace != NULL ? sh__now_ns() : 0;
+		uint64_t t0 = trace != NULL ? sh_signal__now_ns() : 0;
 		int status = slots[i].fn(signal, sender, args, &response, slots[i].payload);
-		int error = SH__UNLIKELY(status != 0) ? sh__receiver_failed(signal, &slots[i], status) : 0;
+		int error = SH__UNLIKELY(status != 0) ? sh_signal__receiver_failed(signal, &slots[i], status) : 0;
 		if (trace != NULL) {
 			sh_trace_event ev = { SH_TRACE_RECEIVER, signal, sender, robust,
-				&slots[i].conn->info, sh__now_ns() - t0, error };
+				&slots[i].conn->info, sh_signal__now_ns() - t0, error };
 			trace->fn(&ev, trace->payload);
 		}
 		if (SH__UNLIKELY(error != 0) && robust) {
@@ -120,7 +120,7 @@ static inline __attribute__((always_inline)) int sh__dispatch(sh_signal *signal,
 				"error calling receiver of signal '%s': %s", signal->name,
 				sh_error_last()->message);
 		}
-		if (out != NULL && sh__record(out, &slots[i], response, error) < 0) {
+		if (out != NULL && sh_signal__record(out, &slots[i], response, error) < 0) {
 			result = SH_ENOMEM;
 			break;
 		}
@@ -132,23 +132,23 @@ static inline __attribute__((always_inline)) int sh__dispatch(sh_signal *signal,
 	rcu_read_unlock();
 	if (trace != NULL) {
 		sh_trace_event ev = { SH_TRACE_SEND, signal, sender, robust, NULL,
-			sh__now_ns() - start, result };
+			sh_signal__now_ns() - start, result };
 		trace->fn(&ev, trace->payload);
 	}
 	return result;
 }
 
 /* The slow path, taken only while a trace hook is set. */
-static __attribute__((noinline)) int sh__send_traced(sh_signal *signal,
+static __attribute__((noinline)) int sh_signal__send_traced(sh_signal *signal,
 	const sh_sender *sender, const void *args, sh_responses *out, bool robust)
 {
 	rcu_read_lock();
 	const sh__trace *trace = rcu_dereference(signal->hub->trace);
 	int rc = trace != NULL
-		? (robust ? sh__dispatch(signal, sender, args, out, true, trace)
-		          : sh__dispatch(signal, sender, args, out, false, trace))
-		: (robust ? sh__dispatch(signal, sender, args, out, true, NULL)
-		          : sh__dispatch(signal, sender, args, out, false, NULL));
+		? (robust ? sh_signal__dispatch(signal, sender, args, out, true, trace)
+		          : sh_signal__dispatch(signal, sender, args, out, false, trace))
+		: (robust ? sh_signal__dispatch(signal, sender, args, out, true, NULL)
+		          : sh_signal__dispatch(signal, sender, args, out, false, NULL));
 	rcu_read_unlock();
 	return rc;
 }
@@ -156,43 +156,43 @@ static __attribute__((noinline)) int sh__send_traced(sh_signal *signal,
 /* The untraced sends, one copy per (robust, collecting) pair, so that the
  * entry points below stay small enough to return at once when nothing is
  * connected. */
-static __attribute__((noinline)) int sh__send_plain(sh_signal *signal,
+static __attribute__((noinline)) int sh_signal__send_plain(sh_signal *signal,
 	const sh_sender *sender, const void *args)
 {
-	return sh__dispatch(signal, sender, args, NULL, false, NULL);
+	return sh_signal__dispatch(signal, sender, args, NULL, false, NULL);
 }
 
-static __attribute__((noinline)) int sh__send_collect(sh_signal *signal,
+static __attribute__((noinline)) int sh_signal__send_collect(sh_signal *signal,
 	const sh_sender *sender, const void *args, sh_responses *out)
 {
-	return sh__dispatch(signal, sender, args, out, false, NULL);
+	return sh_signal__dispatch(signal, sender, args, out, false, NULL);
 }
 
-static __attribute__((noinline)) int sh__send_robust(sh_signal *signal,
+static __attribute__((noinline)) int sh_signal__send_robust(sh_signal *signal,
 	const sh_sender *sender, const void *args, sh_responses *out)
 {
-	return sh__dispatch(signal, sender, args, out, true, NULL);
+	return sh_signal__dispatch(signal, sender, args, out, true, NULL);
 }
 
 int sh_signal_send(sh_signal *signal, const sh_sender *sender, const void *args,
 	sh_responses *out)
 {
 	if (SH__UNLIKELY(CMM_LOAD_SHARED(signal->traced)))
-		return sh__send_traced(signal, sender, args, out, false);
+		return sh_signal__send_traced(signal, sender, args, out, false);
 	if (CMM_LOAD_SHARED(signal->snap) == NULL)
 		return 0;
-	return out == NULL ? sh__send_plain(signal, sender, args)
-	                   : sh__send_collect(signal, sender, args, out);
+	return out == NULL ? sh_signal__send_plain(signal, sender, args)
+	                   : sh_signal__send_collect(signal, sender, args, out);
 }
 
 int sh_signal_send_robust(sh_signal *signal, const sh_sender *sender, const void *args,
 	sh_responses *out)
 {
 	if (SH__UNLIKELY(CMM_LOAD_SHARED(signal->traced)))
-		return sh__send_traced(signal, sender, args, out, true);
+		return sh_signal__send_traced(signal, sender, args, out, true);
 	if (CMM_LOAD_SHARED(signal->snap) == NULL)
 		return 0;
-	return sh__send_robust(signal, sender, args, out);
+	return sh_signal__send_robust(signal, sender, args, out);
 }
 
 bool sh_signal_has_listeners(const sh_signal *signal, const sh_sender *sender)
@@ -203,7 +203,7 @@ bool sh_signal_has_listeners(const sh_signal *signal, const sh_sender *sender)
 	const sh__snapshot *snap = rcu_dereference(signal->snap);
 	size_t count = 0;
 	if (snap != NULL)
-		sh__match(snap, sender, &count);
+		sh_signal__match(snap, sender, &count);
 	rcu_read_unlock();
 	return count > 0;
 }

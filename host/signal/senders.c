@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-static uint64_t sh__hash_name(const char *name)
+static uint64_t sh_signal__hash_name(const char *name)
 {
 	uint64_t h = 1469598103934665603ull;          /* FNV-1a */
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
@@ -18,7 +18,7 @@ static uint64_t sh__hash_name(const char *name)
 	return h;
 }
 
-static int sh__grow_locked(sh_hub *hub)
+static int sh_signal__grow_locked(sh_hub *hub)
 {
 	size_t buckets = hub->sender_buckets ? 2 * hub->sender_buckets : 64;
 	struct sh_sender **table = calloc(buckets, sizeof *table);
@@ -38,9 +38,9 @@ static int sh__grow_locked(sh_hub *hub)
 	return 0;
 }
 
-static int sh__intern_locked(const sh_sender **out, sh_hub *hub, const char *name)
+static int sh_signal__intern_locked(const sh_sender **out, sh_hub *hub, const char *name)
 {
-	uint64_t hash = sh__hash_name(name);
+	uint64_t hash = sh_signal__hash_name(name);
 	if (hub->sender_buckets > 0) {
 		for (struct sh_sender *s = hub->senders[hash & (hub->sender_buckets - 1)]; s; s = s->next) {
 			if (s->hash == hash && strcmp(s->name, name) == 0) {
@@ -49,7 +49,7 @@ static int sh__intern_locked(const sh_sender **out, sh_hub *hub, const char *nam
 			}
 		}
 	}
-	if (hub->sender_count >= hub->sender_buckets && sh__grow_locked(hub) < 0)
+	if (hub->sender_count >= hub->sender_buckets && sh_signal__grow_locked(hub) < 0)
 		return sh_error_set(SH_ENOMEM, "out of memory interning sender '%s'", name);
 	size_t len = strlen(name);
 	struct sh_sender *s = malloc(sizeof *s + len + 1);
@@ -71,7 +71,7 @@ int sh_sender_intern(const sh_sender **out, sh_hub *hub, const char *name)
 		return sh_error_set(SH_EINVAL, "sh_sender_intern: %s is NULL or empty",
 			out == NULL ? "out" : hub == NULL ? "hub" : "name");
 	pthread_mutex_lock(&hub->lock);
-	int rc = sh__intern_locked(out, hub, name);
+	int rc = sh_signal__intern_locked(out, hub, name);
 	pthread_mutex_unlock(&hub->lock);
 	return rc;
 }

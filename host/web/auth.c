@@ -37,16 +37,16 @@ static const char sh__token_ddl[] =
 	"\"key_hash\" char(64) NOT NULL UNIQUE, "
 	"\"created\" datetime NOT NULL)";
 
-int sh_token_table_ensure(sh_db *db)
+int sh_token_table_ensure(sh_conn *db)
 {
 	if (db == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_table_ensure: db is required");
-	if (sqlite3_exec(sh_db_sqlite(db), sh__token_ddl, NULL, NULL, NULL) != SQLITE_OK)
-		return sh_db_error(db, "cannot create the table " SH_TOKEN_TABLE);
+	if (sqlite3_exec(sh_conn_sqlite(db), sh__token_ddl, NULL, NULL, NULL) != SQLITE_OK)
+		return sh_conn_error(db, "cannot create the table " SH_TOKEN_TABLE);
 	return 0;
 }
 
-static void sh__hex(char *out, const uint8_t *bytes, size_t n)
+static void sh_web__hex(char *out, const uint8_t *bytes, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
 	for (size_t i = 0; i < n; i++) {
@@ -57,18 +57,18 @@ static void sh__hex(char *out, const uint8_t *bytes, size_t n)
 }
 
 /* The SHA-256 of `key`, as 64 hex digits. */
-static void sh__key_hash(char out[2 * SHA256_DIGEST_SIZE + 1], const char *key)
+static void sh_web__key_hash(char out[2 * SHA256_DIGEST_SIZE + 1], const char *key)
 {
 	struct sha256_ctx ctx;
 	uint8_t digest[SHA256_DIGEST_SIZE];
 	sha256_init(&ctx);
 	sha256_update(&ctx, strlen(key), (const uint8_t *)key);
 	sha256_digest(&ctx, sizeof digest, digest);
-	sh__hex(out, digest, sizeof digest);
+	sh_web__hex(out, digest, sizeof digest);
 }
 
 /* True for UTF-8 text of 1..150 characters without control characters. */
-static bool sh__user_ok(const char *user)
+static bool sh_web__user_ok(const char *user)
 {
 	size_t chars = 0;
 	const unsigned char *s = (const unsigned char *)user;
@@ -87,7 +87,7 @@ static bool sh__user_ok(const char *user)
 	return chars >= 1 && chars <= SH__USER_MAX;
 }
 
-static int sh__random(uint8_t *out, size_t n)
+static int sh_web__random(uint8_t *out, size_t n)
 {
 	size_t got = 0;
 	while (got < n) {
@@ -101,14 +101,14 @@ static int sh__random(uint8_t *out, size_t n)
 	return 0;
 }
 
-int sh_token_create(char **out, sh_db *db, const char *user)
+int sh_token_create(char **out, sh_conn *db, const char *user)
 {
 	if (out == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_create: out is required");
 	*out = NULL;
 	if (db == NULL || user == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_create: db and user are required");
-	if (!sh__user_ok(user))
+	if (!sh_web__user_ok(user))
 		return sh_error_set(SH_EINVAL, "bad user name: a user is 1 to %d characters of "
 			"UTF-8 without control characters", SH__USER_MAX);
 	int rc = sh_token_table_ensure(db);
@@ -118,19 +118,19 @@ int sh_token_create(char **out, sh_db *db, const char *user)
 	char *key = malloc(2 * SH__TOKEN_BYTES + 1);
 	if (key == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
-	if ((rc = sh__random(bytes, sizeof bytes)) < 0) {
+	if ((rc = sh_web__random(bytes, sizeof bytes)) < 0) {
 		free(key);
 		return rc;
 	}
-	sh__hex(key, bytes, sizeof bytes);
+	sh_web__hex(key, bytes, sizeof bytes);
 	char hash[2 * SHA256_DIGEST_SIZE + 1];
-	sh__key_hash(hash, key);
+	sh_web__key_hash(hash, key);
 	char created[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	sqlite3 *sql = sh_db_sqlite(db);
+	sqlite3 *sql = sh_conn_sqlite(db);
 	sqlite3_stmt *stmt = NULL;
 	int src = sqlite3_prepare_v2(sql, "INSERT INTO \"" SH_TOKEN_TABLE "\" "
 		"(\"user\", \"key_hash\", \"created\") VALUES (?, ?, ?)", -1, &stmt, NULL);
@@ -141,7 +141,7 @@ int sh_token_create(char **out, sh_db *db, const char *user)
 		src = sqlite3_step(stmt);
 	}
 	if (src != SQLITE_DONE) {
-		rc = sh_db_error(db, "cannot store the token");
+		rc = sh_conn_error(db, "cannot store the token");
 		sqlite3_finalize(stmt);
 		free(key);
 		return rc;
@@ -152,7 +152,7 @@ int sh_token_create(char **out, sh_db *db, const char *user)
 }
 
 /* True for 64 lowercase hex digits. */
-static bool sh__key_shape_ok(const char *key)
+static bool sh_web__key_shape_ok(const char *key)
 {
 	size_t n = 0;
 	for (; key[n] != '\0'; n++)
@@ -161,25 +161,25 @@ static bool sh__key_shape_ok(const char *key)
 	return n == SH_TOKEN_KEY_LENGTH;
 }
 
-int sh_token_authenticate(char **out, sh_db *db, const char *key)
+int sh_token_authenticate(char **out, sh_conn *db, const char *key)
 {
 	if (out == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_authenticate: out is required");
 	*out = NULL;
 	if (db == NULL || key == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_authenticate: db and key are required");
-	if (!sh__key_shape_ok(key))
+	if (!sh_web__key_shape_ok(key))
 		return sh_error_set(SH_ENOTFOUND, "invalid token");
 	char hash[2 * SHA256_DIGEST_SIZE + 1];
-	sh__key_hash(hash, key);
-	sqlite3 *sql = sh_db_sqlite(db);
+	sh_web__key_hash(hash, key);
+	sqlite3 *sql = sh_conn_sqlite(db);
 	sqlite3_stmt *stmt = NULL;
 	int src = sqlite3_prepare_v2(sql, "SELECT \"user\", \"key_hash\" FROM \"" SH_TOKEN_TABLE
 		"\" WHERE \"key_hash\" = ?", -1, &stmt, NULL);
 	if (src != SQLITE_OK) {
 		bool missing = strstr(sqlite3_errmsg(sql), "no such table") != NULL;
 		int rc = missing ? sh_error_set(SH_ENOTFOUND, "invalid token")
-			: sh_db_error(db, "cannot read the tokens");
+			: sh_conn_error(db, "cannot read the tokens");
 		sqlite3_finalize(stmt);
 		return rc;
 	}
@@ -195,7 +195,7 @@ int sh_token_authenticate(char **out, sh_db *db, const char *key)
 			rc = *out != NULL ? 0 : sh_error_set(SH_ENOMEM, "out of memory");
 		}
 	} else if (src != SQLITE_DONE) {
-		rc = sh_db_error(db, "cannot read the tokens");
+		rc = sh_conn_error(db, "cannot read the tokens");
 	}
 	sqlite3_finalize(stmt);
 	if (rc == 0)
@@ -206,7 +206,7 @@ int sh_token_authenticate(char **out, sh_db *db, const char *key)
 /* The key of an Authorization header of the Token or Bearer scheme (the
  * scheme compared without case, as RFC 9110 says), NULL for another
  * scheme. */
-static const char *sh__credentials(const char *header, bool *malformed)
+static const char *sh_web__credentials(const char *header, bool *malformed)
 {
 	static const char *const schemes[] = { "Token", "Bearer" };
 	*malformed = false;
@@ -224,19 +224,19 @@ static const char *sh__credentials(const char *header, bool *malformed)
 	return NULL;
 }
 
-int sh__request_authenticate(sh_request *r)
+int sh_web__request_authenticate(sh_request *r)
 {
 	const char *header = sh_request_header(r, "Authorization");
 	if (header == NULL)
 		return 0;
 	bool malformed;
-	const char *key = sh__credentials(header, &malformed);
+	const char *key = sh_web__credentials(header, &malformed);
 	if (key == NULL)
 		return 0;   /* another scheme: not ours to judge */
 	if (malformed)
 		return 1;
 	sh_database *database = sh_project_database(r->server->project);
-	sh_db *db;
+	sh_conn *db;
 	if (database == NULL)
 		return 1;
 	int rc = sh_database_connection(&db, database);

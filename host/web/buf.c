@@ -10,7 +10,7 @@
 #include "internal.h"
 
 /* Makes room for `n` more bytes and a NUL. */
-static int sh__wbuf_reserve(sh__wbuf *buf, size_t n)
+static int sh_web__wbuf_reserve(sh__wbuf *buf, size_t n)
 {
 	if (n > SIZE_MAX - buf->len - 1)
 		return sh_error_set(SH_ENOMEM, "out of memory");
@@ -28,11 +28,11 @@ static int sh__wbuf_reserve(sh__wbuf *buf, size_t n)
 	return 0;
 }
 
-int sh__wbuf_add(sh__wbuf *buf, const void *bytes, size_t n)
+int sh_web__wbuf_add(sh__wbuf *buf, const void *bytes, size_t n)
 {
 	if (n == 0)
 		return 0;
-	int rc = sh__wbuf_reserve(buf, n);
+	int rc = sh_web__wbuf_reserve(buf, n);
 	if (rc < 0)
 		return rc;
 	memcpy(buf->data + buf->len, bytes, n);
@@ -41,12 +41,12 @@ int sh__wbuf_add(sh__wbuf *buf, const void *bytes, size_t n)
 	return 0;
 }
 
-int sh__wbuf_puts(sh__wbuf *buf, const char *s)
+int sh_web__wbuf_puts(sh__wbuf *buf, const char *s)
 {
-	return sh__wbuf_add(buf, s, strlen(s));
+	return sh_web__wbuf_add(buf, s, strlen(s));
 }
 
-int sh__wbuf_printf(sh__wbuf *buf, const char *fmt, ...)
+int sh_web__wbuf_printf(sh__wbuf *buf, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -54,7 +54,7 @@ int sh__wbuf_printf(sh__wbuf *buf, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return sh_error_set(SH_EINVAL, "bad format");
-	int rc = sh__wbuf_reserve(buf, (size_t)n);
+	int rc = sh_web__wbuf_reserve(buf, (size_t)n);
 	if (rc < 0)
 		return rc;
 	va_start(ap, fmt);
@@ -64,15 +64,15 @@ int sh__wbuf_printf(sh__wbuf *buf, const char *fmt, ...)
 	return 0;
 }
 
-int sh__wbuf_finish(sh__wbuf *buf)
+int sh_web__wbuf_finish(sh__wbuf *buf)
 {
-	int rc = sh__wbuf_reserve(buf, 0);
+	int rc = sh_web__wbuf_reserve(buf, 0);
 	if (rc == 0)
 		buf->data[buf->len] = '\0';
 	return rc;
 }
 
-void sh__wbuf_dispose(sh__wbuf *buf)
+void sh_web__wbuf_dispose(sh__wbuf *buf)
 {
 	free(buf->data);
 	buf->data = NULL;

@@ -25,13 +25,13 @@
 #include "internal.h"
 
 /* Bytes to copy `s` with its NUL, 0 for NULL. */
-static size_t sh__len(const char *s)
+static size_t sh_web__len(const char *s)
 {
 	return s != NULL ? strlen(s) + 1 : 0;
 }
 
 /* Copies `s` to *at and advances it; returns the copy (NULL for NULL). */
-static const char *sh__put(char **at, const char *s)
+static const char *sh_web__put(char **at, const char *s)
 {
 	if (s == NULL)
 		return NULL;
@@ -42,20 +42,20 @@ static const char *sh__put(char **at, const char *s)
 }
 
 /* Bytes of the strings of `count` headers. */
-static size_t sh__headers_len(const sh_header *headers, size_t count)
+static size_t sh_web__headers_len(const sh_header *headers, size_t count)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < count; i++)
-		n += sh__len(headers[i].name) + sh__len(headers[i].value);
+		n += sh_web__len(headers[i].name) + sh_web__len(headers[i].value);
 	return n;
 }
 
 /* Copies `count` headers into `to`, their strings to *at. */
-static void sh__headers_put(sh_header *to, char **at, const sh_header *from, size_t count)
+static void sh_web__headers_put(sh_header *to, char **at, const sh_header *from, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
-		to[i].name = sh__put(at, from[i].name);
-		to[i].value = sh__put(at, from[i].value);
+		to[i].name = sh_web__put(at, from[i].name);
+		to[i].value = sh_web__put(at, from[i].value);
 	}
 }
 
@@ -67,7 +67,7 @@ typedef struct sh__started_copy {
 	sh_header headers[];        /* then the strings */
 } sh__started_copy;
 
-static void *sh__started_copy_args(const void *args)
+static void *sh_web__started_copy_args(const void *args)
 {
 	const sh_request_started_args *a = args;
 	const sh_environ *e = a->environ;
@@ -76,16 +76,16 @@ static void *sh__started_copy_args(const void *args)
 		return c;   /* environ NULL, as sent */
 	}
 	size_t count = e->headers != NULL ? e->header_count : 0;
-	size_t strings = sh__len(e->method) + sh__len(e->path) + sh__len(e->query_string)
-		+ sh__len(e->remote_addr) + sh__headers_len(e->headers, count);
+	size_t strings = sh_web__len(e->method) + sh_web__len(e->path) + sh_web__len(e->query_string)
+		+ sh_web__len(e->remote_addr) + sh_web__headers_len(e->headers, count);
 	sh__started_copy *c = malloc(sizeof *c + count * sizeof(sh_header) + strings);
 	if (c == NULL)
 		return NULL;
 	char *at = (char *)&c->headers[count];
-	c->environ = (sh_environ){ sh__put(&at, e->method), sh__put(&at, e->path),
-		sh__put(&at, e->query_string), sh__put(&at, e->remote_addr),
+	c->environ = (sh_environ){ sh_web__put(&at, e->method), sh_web__put(&at, e->path),
+		sh_web__put(&at, e->query_string), sh_web__put(&at, e->remote_addr),
 		count > 0 ? c->headers : NULL, count };
-	sh__headers_put(c->headers, &at, e->headers, count);
+	sh_web__headers_put(c->headers, &at, e->headers, count);
 	c->args.environ = &c->environ;
 	return c;
 }
@@ -99,78 +99,78 @@ typedef struct sh__exception_copy {
 } sh__exception_copy;
 
 /* Bytes of the matched route's parameter texts. */
-static size_t sh__params_len(const sh__match *m)
+static size_t sh_web__params_len(const sh__match *m)
 {
 	size_t n = 0;
 	size_t count = m->route != NULL ? m->route->pattern.param_count : 0;
 	for (size_t i = 0; i < count; i++)
-		n += sh__len(m->param_text[i]);
+		n += sh_web__len(m->param_text[i]);
 	return n;
 }
 
 /* Fills the detached request `to` from `from`; strings go to *at, header
  * and query pairs to `pairs`. Returns 0 or SH_ENOMEM (the body). */
-static int sh__request_put(sh_request *to, sh_header *pairs, char **at, const sh_request *from)
+static int sh_web__request_put(sh_request *to, sh_header *pairs, char **at, const sh_request *from)
 {
 	to->server = from->server;
-	to->raw_uri = (char *)sh__put(at, from->raw_uri);
-	to->method = sh__put(at, from->method);
-	to->path = sh__put(at, from->path);
-	to->version = sh__put(at, from->version);
-	to->query_string = sh__put(at, from->query_string);
+	to->raw_uri = (char *)sh_web__put(at, from->raw_uri);
+	to->method = sh_web__put(at, from->method);
+	to->path = sh_web__put(at, from->path);
+	to->version = sh_web__put(at, from->version);
+	to->query_string = sh_web__put(at, from->query_string);
 	to->headers = from->header_count > 0 ? pairs : NULL;
 	to->header_count = from->header_count;
-	sh__headers_put(pairs, at, from->headers, from->header_count);
+	sh_web__headers_put(pairs, at, from->headers, from->header_count);
 	to->query = from->query_count > 0 ? pairs + from->header_count : NULL;
 	to->query_count = from->query_count;
-	sh__headers_put(pairs + from->header_count, at, from->query, from->query_count);
+	sh_web__headers_put(pairs + from->header_count, at, from->query, from->query_count);
 	memcpy(to->remote_addr, from->remote_addr, sizeof to->remote_addr);
-	to->user = (char *)sh__put(at, from->user);
+	to->user = (char *)sh_web__put(at, from->user);
 	to->app = from->app;
 	to->match.route = from->match.route;
 	to->match.allow = from->match.allow;
 	to->match.spans = from->match.spans;
 	size_t params = from->match.route != NULL ? from->match.route->pattern.param_count : 0;
 	for (size_t i = 0; i < params; i++)
-		to->match.param_text[i] = sh__put(at, from->match.param_text[i]);
+		to->match.param_text[i] = sh_web__put(at, from->match.param_text[i]);
 	to->response.request = to;
 	to->response.status = 200;
 	to->begun = to->started = to->answered = true;
-	if (from->body.len > 0 && sh__wbuf_add(&to->body, from->body.data, from->body.len) < 0)
+	if (from->body.len > 0 && sh_web__wbuf_add(&to->body, from->body.data, from->body.len) < 0)
 		return SH_ENOMEM;
 	return 0;
 }
 
-static void sh__exception_copy_free(void *copy)
+static void sh_web__exception_copy_free(void *copy)
 {
 	sh__exception_copy *c = copy;
 	if (c == NULL)
 		return;
 	json_decref(c->request.json);   /* parsed by a receiver's sh_request_json() */
-	sh__wbuf_dispose(&c->request.body);
+	sh_web__wbuf_dispose(&c->request.body);
 	free(c);
 }
 
-static void *sh__exception_copy_args(const void *args)
+static void *sh_web__exception_copy_args(const void *args)
 {
 	const sh_got_request_exception_args *a = args;
 	const sh_request *r = a->request;
 	size_t pairs = r != NULL ? r->header_count + r->query_count : 0;
-	size_t strings = sh__len(a->message);
+	size_t strings = sh_web__len(a->message);
 	if (r != NULL)
-		strings += sh__len(r->raw_uri) + sh__len(r->method) + sh__len(r->path)
-			+ sh__len(r->version) + sh__len(r->query_string) + sh__len(r->user)
-			+ sh__headers_len(r->headers, r->header_count)
-			+ sh__headers_len(r->query, r->query_count) + sh__params_len(&r->match);
+		strings += sh_web__len(r->raw_uri) + sh_web__len(r->method) + sh_web__len(r->path)
+			+ sh_web__len(r->version) + sh_web__len(r->query_string) + sh_web__len(r->user)
+			+ sh_web__headers_len(r->headers, r->header_count)
+			+ sh_web__headers_len(r->query, r->query_count) + sh_web__params_len(&r->match);
 	sh__exception_copy *c = calloc(1, sizeof *c + pairs * sizeof(sh_header) + strings);
 	if (c == NULL)
 		return NULL;
 	char *at = (char *)&c->pairs[pairs];
 	c->args.error = a->error;
-	c->args.message = sh__put(&at, a->message);
+	c->args.message = sh_web__put(&at, a->message);
 	if (r != NULL) {
-		if (sh__request_put(&c->request, c->pairs, &at, r) < 0) {
-			sh__exception_copy_free(c);
+		if (sh_web__request_put(&c->request, c->pairs, &at, r) < 0) {
+			sh_web__exception_copy_free(c);
 			return NULL;
 		}
 		c->args.request = &c->request;
@@ -185,7 +185,7 @@ typedef struct sh__rendered_copy {
 	sh_context context;
 } sh__rendered_copy;
 
-static void *sh__rendered_copy_args(const void *args)
+static void *sh_web__rendered_copy_args(const void *args)
 {
 	const sh_template_rendered_args *a = args;
 	sh__rendered_copy *c = calloc(1, sizeof *c);
@@ -203,7 +203,7 @@ static void *sh__rendered_copy_args(const void *args)
 	return c;
 }
 
-static void sh__rendered_copy_free(void *copy)
+static void sh_web__rendered_copy_free(void *copy)
 {
 	sh__rendered_copy *c = copy;
 	if (c == NULL)
@@ -214,15 +214,15 @@ static void sh__rendered_copy_free(void *copy)
 
 /* ---- setting them ----------------------------------------------------- */
 
-int sh__web_set_copiers(sh_hub *hub)
+int sh_web__web_set_copiers(sh_hub *hub)
 {
 	int rc = sh_signal_set_copier(sh_hub_builtin(hub, SH_REQUEST_STARTED),
-		sh__started_copy_args, free);
+		sh_web__started_copy_args, free);
 	if (rc == 0)
 		rc = sh_signal_set_copier(sh_hub_builtin(hub, SH_GOT_REQUEST_EXCEPTION),
-			sh__exception_copy_args, sh__exception_copy_free);
+			sh_web__exception_copy_args, sh_web__exception_copy_free);
 	if (rc == 0)
 		rc = sh_signal_set_copier(sh_hub_builtin(hub, SH_TEMPLATE_RENDERED),
-			sh__rendered_copy_args, sh__rendered_copy_free);
+			sh_web__rendered_copy_args, sh_web__rendered_copy_free);
 	return rc;
 }

@@ -3,14 +3,14 @@
  * and back (Django's BaseHandler). libmicrohttpd calls, on one worker
  * thread per connection:
  *
- *   sh__on_uri        the request line is in: the request object is made
- *   sh__on_access     headers in: the request is filled; a body announced
+ *   sh_web__on_uri        the request line is in: the request object is made
+ *   sh_web__on_access     headers in: the request is filled; a body announced
  *                     larger than max_body_size is answered 413 at once
  *                     (libmicrohttpd then closes the connection)
- *   sh__on_access     with each piece of the body: accumulated
- *   sh__on_access     body complete: request_started, routing, the view,
+ *   sh_web__on_access     with each piece of the body: accumulated
+ *   sh_web__on_access     body complete: request_started, routing, the view,
  *                     got_request_exception on failure, the response
- *   sh__on_completed  the response was sent or the connection ended:
+ *   sh_web__on_completed  the response was sent or the connection ended:
  *                     request_finished, the request is freed
  *
  * Answers the host makes itself (404, 405, 500...) carry fixed bodies that
@@ -33,7 +33,7 @@
  * timeout, a hint rather than a promise. */
 #define SH__RETRY_AFTER "5"
 
-void *sh__on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
+void *sh_web__on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
 {
 	sh_server *s = cls;
 	sh_request *r = calloc(1, sizeof *r);
@@ -56,7 +56,7 @@ typedef struct sh__collect {
 	size_t capacity;
 } sh__collect;
 
-static enum MHD_Result sh__collect_one(void *cls, enum MHD_ValueKind kind, const char *key,
+static enum MHD_Result sh_web__collect_one(void *cls, enum MHD_ValueKind kind, const char *key,
 	const char *value)
 {
 	(void)kind;
@@ -66,7 +66,7 @@ static enum MHD_Result sh__collect_one(void *cls, enum MHD_ValueKind kind, const
 	return MHD_YES;
 }
 
-static int sh__collect_all(struct MHD_Connection *connection, enum MHD_ValueKind kind,
+static int sh_web__collect_all(struct MHD_Connection *connection, enum MHD_ValueKind kind,
 	sh_header **out, size_t *count)
 {
 	int n = MHD_get_connection_values(connection, kind, NULL, NULL);
@@ -77,13 +77,13 @@ static int sh__collect_all(struct MHD_Connection *connection, enum MHD_ValueKind
 	sh__collect c = { calloc((size_t)n, sizeof(sh_header)), 0, (size_t)n };
 	if (c.items == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
-	MHD_get_connection_values(connection, kind, sh__collect_one, &c);
+	MHD_get_connection_values(connection, kind, sh_web__collect_one, &c);
 	*out = c.items;
 	*count = c.count;
 	return 0;
 }
 
-static void sh__remote_addr(sh_request *r)
+static void sh_web__remote_addr(sh_request *r)
 {
 	snprintf(r->remote_addr, sizeof r->remote_addr, "unknown");
 	const union MHD_ConnectionInfo *info = MHD_get_connection_info(r->connection,
@@ -96,7 +96,7 @@ static void sh__remote_addr(sh_request *r)
 	getnameinfo(addr, len, r->remote_addr, sizeof r->remote_addr, NULL, 0, NI_NUMERICHOST);
 }
 
-static int sh__request_fill(sh_request *r, const char *url, const char *method,
+static int sh_web__request_fill(sh_request *r, const char *url, const char *method,
 	const char *version)
 {
 	r->method = method;
@@ -104,17 +104,17 @@ static int sh__request_fill(sh_request *r, const char *url, const char *method,
 	r->version = version;
 	const char *q = r->raw_uri != NULL ? strchr(r->raw_uri, '?') : NULL;
 	r->query_string = q != NULL ? q + 1 : "";
-	sh__remote_addr(r);
-	int rc = sh__collect_all(r->connection, MHD_HEADER_KIND, &r->headers, &r->header_count);
+	sh_web__remote_addr(r);
+	int rc = sh_web__collect_all(r->connection, MHD_HEADER_KIND, &r->headers, &r->header_count);
 	if (rc == 0)
-		rc = sh__collect_all(r->connection, MHD_GET_ARGUMENT_KIND, &r->query, &r->query_count);
+		rc = sh_web__collect_all(r->connection, MHD_GET_ARGUMENT_KIND, &r->query, &r->query_count);
 	return rc;
 }
 
 /* ---- answering -------------------------------------------------------- */
 
 /* The request line for the log, with control characters made visible. */
-static void sh__request_line(char *buf, size_t size, const sh_request *r)
+static void sh_web__request_line(char *buf, size_t size, const sh_request *r)
 {
 	snprintf(buf, size, "%s %s %s", r->method ? r->method : "-",
 		r->raw_uri ? r->raw_uri : "-", r->version ? r->version : "-");
@@ -124,7 +124,7 @@ static void sh__request_line(char *buf, size_t size, const sh_request *r)
 }
 
 /* Sends the request's response; takes its body. */
-static enum MHD_Result sh__queue(sh_request *r)
+static enum MHD_Result sh_web__queue(sh_request *r)
 {
 	sh_server *s = r->server;
 	sh_http_response *resp = &r->response;
@@ -156,14 +156,14 @@ static enum MHD_Result sh__queue(sh_request *r)
 	if (!s->config.access_log)
 		return result;
 	char line[512];
-	sh__request_line(line, sizeof line, r);
+	sh_web__request_line(line, sizeof line, r);
 	sh_hub_log(s->hub, SH_LOG_INFO, "sighost.server", "\"%s\" %d %zu", line, resp->status,
 		length);
 	return result;
 }
 
 /* The bodies of the answers the host makes itself. */
-static const char *sh__status_body(int status)
+static const char *sh_web__status_body(int status)
 {
 	switch (status) {
 	case 401: return "<h1>Unauthorized (401)</h1>";
@@ -177,7 +177,7 @@ static const char *sh__status_body(int status)
 }
 
 /* The JSON bodies of the host's answers on a model route (the JSON API). */
-static const char *sh__status_json(const sh_request *r, int status)
+static const char *sh_web__status_json(const sh_request *r, int status)
 {
 	switch (status) {
 	case 401:
@@ -191,38 +191,38 @@ static const char *sh__status_json(const sh_request *r, int status)
 }
 
 /* Answers with one of the host's own responses. */
-static enum MHD_Result sh__answer(sh_request *r, int status)
+static enum MHD_Result sh_web__answer(sh_request *r, int status)
 {
 	sh_http_response *resp = &r->response;
-	sh__response_reset(resp);
+	sh_web__response_reset(resp);
 	resp->status = status;
 	bool json = r->match.route != NULL && r->match.route->model != NULL;
-	const char *body = json ? sh__status_json(r, status) : sh__status_body(status);
-	if (sh__wbuf_puts(&resp->body, body) < 0)
-		sh__wbuf_dispose(&resp->body);   /* an empty body then */
+	const char *body = json ? sh_web__status_json(r, status) : sh_web__status_body(status);
+	if (sh_web__wbuf_puts(&resp->body, body) < 0)
+		sh_web__wbuf_dispose(&resp->body);   /* an empty body then */
 	if (json)
 		sh_http_response_set_header(resp, "Content-Type", "application/json");
 	if (status == 405) {
 		char allow[128];
-		sh__methods_text(allow, sizeof allow, r->match.allow);
+		sh_web__methods_text(allow, sizeof allow, r->match.allow);
 		sh_http_response_set_header(resp, "Allow", allow);
 	} else if (status == 401) {
 		sh_http_response_set_header(resp, "WWW-Authenticate", "Token");
 	} else if (status == 503) {
 		sh_http_response_set_header(resp, "Retry-After", SH__RETRY_AFTER);
 	}
-	return sh__queue(r);
+	return sh_web__queue(r);
 }
 
 /* The status of the host's answer to a request that failed with `rc`. */
-static int sh__failure_status(int rc)
+static int sh_web__failure_status(int rc)
 {
 	return rc == SH_EUNAVAILABLE ? 503 : 500;
 }
 
 /* Whether the route runs in one transaction: its own `atomic`, else the
  * project's atomic_requests. */
-static bool sh__atomic(const sh_server *s, const sh_route *route)
+static bool sh_web__atomic(const sh_server *s, const sh_route *route)
 {
 	return route->atomic >= 0 ? route->atomic == 1 : s->config.atomic_requests;
 }
@@ -232,12 +232,12 @@ static bool sh__atomic(const sh_server *s, const sh_route *route)
  * rolled back, a successful one's committed before the response is sent.
  * Returns the view's status, or the failure to open or commit the block;
  * `message` gets the failure's text. */
-static int sh__call_view(sh_request *r, const sh_route *route, char *message, size_t size)
+static int sh_web__call_view(sh_request *r, const sh_route *route, char *message, size_t size)
 {
-	sh_db *db = NULL;
-	bool atomic = sh__atomic(r->server, route);
+	sh_conn *db = NULL;
+	bool atomic = sh_web__atomic(r->server, route);
 	sh_error_clear();
-	int rc = atomic ? sh_app_db(&db, route->app) : 0;
+	int rc = atomic ? sh_app_conn(&db, route->app) : 0;
 	if (rc == 0 && atomic)
 		rc = sh_atomic_begin(db);
 	if (rc < 0) {
@@ -263,15 +263,15 @@ static int sh__call_view(sh_request *r, const sh_route *route, char *message, si
 
 /* Runs the view; on failure logs, sends got_request_exception, answers 500
  * (503 when the database is unavailable). */
-static enum MHD_Result sh__run_view(sh_request *r, const sh_route *route)
+static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 {
 	sh_server *s = r->server;
 	char message[1024];
-	int rc = sh__call_view(r, route, message, sizeof message);
+	int rc = sh_web__call_view(r, route, message, sizeof message);
 	if (rc >= 0)
-		return sh__queue(r);
+		return sh_web__queue(r);
 	char line[512];
-	sh__request_line(line, sizeof line, r);
+	sh_web__request_line(line, sizeof line, r);
 	if (route->view != NULL)
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "view %s.%s failed on \"%s\": %s: %s",
 			sh_app_label(route->app), route->view, line, sh_error_name(rc), message);
@@ -281,11 +281,11 @@ static enum MHD_Result sh__run_view(sh_request *r, const sh_route *route)
 			sh_error_name(rc), message);
 	sh_got_request_exception_args args = { r, rc, message };
 	sh_signal_send_robust(s->got_request_exception, NULL, &args, NULL);
-	return sh__answer(r, sh__failure_status(rc));
+	return sh_web__answer(r, sh_web__failure_status(rc));
 }
 
 /* The whole request is in: Django's get_response. */
-static enum MHD_Result sh__dispatch(sh_request *r)
+static enum MHD_Result sh_web__dispatch(sh_request *r)
 {
 	sh_server *s = r->server;
 	sh_environ env = { r->method, r->path, r->query_string, r->remote_addr,
@@ -296,36 +296,36 @@ static enum MHD_Result sh__dispatch(sh_request *r)
 	if (rc < 0) {
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server",
 			"a request_started receiver failed: %s", sh_error_last()->message);
-		return sh__answer(r, sh__failure_status(rc));
+		return sh_web__answer(r, sh_web__failure_status(rc));
 	}
 	if (r->too_large)
-		return sh__answer(r, 413);
+		return sh_web__answer(r, 413);
 	if (r->failed)
-		return sh__answer(r, 500);
-	rc = sh__router_match(&r->match, s->router, r->method, r->path);
+		return sh_web__answer(r, 500);
+	rc = sh_web__router_match(&r->match, s->router, r->method, r->path);
 	if (rc == SH_ENOTFOUND)
-		return sh__answer(r, 404);
+		return sh_web__answer(r, 404);
 	if (rc == SH_EPERM)
-		return sh__answer(r, 405);
+		return sh_web__answer(r, 405);
 	if (rc < 0)
-		return sh__answer(r, 500);
+		return sh_web__answer(r, 500);
 	const sh_route *route = r->match.route;
 	r->app = route->app;
 	/* DRF's order: a bad token is refused whatever the route needs */
-	rc = sh__request_authenticate(r);
+	rc = sh_web__request_authenticate(r);
 	if (rc < 0) {
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "cannot check the API token: %s",
 			sh_error_last()->message);
-		return sh__answer(r, sh__failure_status(rc));
+		return sh_web__answer(r, sh_web__failure_status(rc));
 	}
 	if (rc > 0 || (route->login_required && sh_request_user(r) == NULL))
-		return sh__answer(r, 401);
+		return sh_web__answer(r, 401);
 	if (route->fn == NULL)
-		return sh__answer(r, 501);   /* not resolved: sh_server_new refuses that */
-	return sh__run_view(r, route);
+		return sh_web__answer(r, 501);   /* not resolved: sh_server_new refuses that */
+	return sh_web__run_view(r, route);
 }
 
-enum MHD_Result sh__on_access(void *cls, struct MHD_Connection *connection, const char *url,
+enum MHD_Result sh_web__on_access(void *cls, struct MHD_Connection *connection, const char *url,
 	const char *method, const char *version, const char *upload_data,
 	size_t *upload_data_size, void **con_cls)
 {
@@ -336,12 +336,12 @@ enum MHD_Result sh__on_access(void *cls, struct MHD_Connection *connection, cons
 		return r == NULL ? MHD_NO : MHD_YES;
 	if (!r->begun) {
 		r->begun = true;
-		r->failed = sh__request_fill(r, url, method, version) < 0;
+		r->failed = sh_web__request_fill(r, url, method, version) < 0;
 		const char *declared = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND,
 			MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (declared != NULL && strtoull(declared, NULL, 10) > r->server->config.max_body_size) {
 			r->too_large = true;
-			return sh__dispatch(r);   /* 413 before the body is read */
+			return sh_web__dispatch(r);   /* 413 before the body is read */
 		}
 		return MHD_YES;
 	}
@@ -352,17 +352,17 @@ enum MHD_Result sh__on_access(void *cls, struct MHD_Connection *connection, cons
 			return MHD_YES;
 		if (r->body.len + n > r->server->config.max_body_size) {
 			r->too_large = true;   /* a chunked body past the limit */
-			sh__wbuf_dispose(&r->body);
-		} else if (sh__wbuf_add(&r->body, upload_data, n) < 0) {
+			sh_web__wbuf_dispose(&r->body);
+		} else if (sh_web__wbuf_add(&r->body, upload_data, n) < 0) {
 			r->failed = true;
-			sh__wbuf_dispose(&r->body);
+			sh_web__wbuf_dispose(&r->body);
 		}
 		return MHD_YES;
 	}
-	return sh__dispatch(r);
+	return sh_web__dispatch(r);
 }
 
-void sh__on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+void sh_web__on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 	enum MHD_RequestTerminationCode toe)
 {
 	(void)connection;
@@ -381,6 +381,6 @@ void sh__on_completed(void *cls, struct MHD_Connection *connection, void **con_c
 	if (sh_database_close_unusable(sh_project_database(s->project)) == 1)
 		sh_hub_log(s->hub, SH_LOG_INFO, "sighost.server", "closed this thread's database "
 			"connection, which cannot write; the next request opens a new one");
-	sh__request_free(r);
+	sh_web__request_free(r);
 	atomic_fetch_sub(&s->in_flight, 1);
 }

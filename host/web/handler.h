@@ -10,15 +10,15 @@
 #include "internal.h"
 
 /* MHD_OPTION_URI_LOG_CALLBACK: creates the request. */
-void *sh__on_uri(void *cls, const char *uri, struct MHD_Connection *connection);
+void *sh_web__on_uri(void *cls, const char *uri, struct MHD_Connection *connection);
 
 /* The access handler: headers, body chunks, then the dispatch. */
-enum MHD_Result sh__on_access(void *cls, struct MHD_Connection *connection, const char *url,
+enum MHD_Result sh_web__on_access(void *cls, struct MHD_Connection *connection, const char *url,
 	const char *method, const char *version, const char *upload_data,
 	size_t *upload_data_size, void **con_cls);
 
 /* MHD_OPTION_NOTIFY_COMPLETED: request_finished, then frees the request. */
-void sh__on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+void sh_web__on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 	enum MHD_RequestTerminationCode toe);
 
 #endif

@@ -17,16 +17,18 @@
 #include <sighost/error.h>
 #include <sighost/pool.h>
 #include <sighost/template.h>
-#include <sighost/web.h>
+#include <sighost/sys/web.h>
 
 #include "base/suggest.h"
+#include "base/text.h"
+#include "manifest/manifest.h"
 
 #define SH__COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- growable byte buffer (buf.c) ------------------------------------- */
 
 /* A byte string that grows; `data` is NUL-terminated whenever len > 0 or
- * after sh__wbuf_finish. */
+ * after sh_web__wbuf_finish. */
 typedef struct sh__wbuf {
 	char *data;
 	size_t len;
@@ -34,44 +36,23 @@ typedef struct sh__wbuf {
 } sh__wbuf;
 
 /* Appends `n` bytes. Returns 0 or SH_ENOMEM (the buffer is unchanged). */
-int sh__wbuf_add(sh__wbuf *buf, const void *bytes, size_t n);
+int sh_web__wbuf_add(sh__wbuf *buf, const void *bytes, size_t n);
 
 /* Appends a C string. */
-int sh__wbuf_puts(sh__wbuf *buf, const char *s);
+int sh_web__wbuf_puts(sh__wbuf *buf, const char *s);
 
 /* Appends printf-style text. */
-int sh__wbuf_printf(sh__wbuf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sh_web__wbuf_printf(sh__wbuf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Makes sure data is a NUL-terminated string ("" for an empty buffer).
  * Returns 0 or SH_ENOMEM. */
-int sh__wbuf_finish(sh__wbuf *buf);
+int sh_web__wbuf_finish(sh__wbuf *buf);
 
 /* Frees the buffer's memory and empties it. */
-void sh__wbuf_dispose(sh__wbuf *buf);
+void sh_web__wbuf_dispose(sh__wbuf *buf);
 
-/* ---- problems (problems.c) -------------------------------------------- */
+/* ---- problems: sh__problems of manifest.h, with raise_each set ---------- */
 
-/* Problems found by the router and the server, as sh_problem records. */
-typedef struct sh__wproblems {
-	sh_problem *items;
-	size_t count;
-	size_t capacity;
-} sh__wproblems;
-
-/* Records a problem at (file, line, column); file may be NULL. Returns the
- * problem's code, or SH_ENOMEM when it could not be recorded. */
-int sh__wproblem_add(sh__wproblems *problems, int code, const char *file, unsigned line,
-	unsigned column, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-/* Records a problem at the position of `where` (may be NULL). */
-int sh__wproblem_at(sh__wproblems *problems, int code, const sh_value *where,
-	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-void sh__wproblems_dispose(sh__wproblems *problems);
-
-
-/* True for [A-Za-z_][A-Za-z0-9_]* of at most `max` bytes. */
-bool sh__is_identifier(const char *s, size_t max);
 
 /* ---- path patterns (pattern.c) ---------------------------------------- */
 
@@ -111,12 +92,9 @@ typedef struct sh__pattern_error {
 
 /* Compiles `source` into *out. Returns 0, SH_EINVAL for a bad pattern
  * (described in *err; *out is left empty), SH_ENOMEM. */
-int sh__pattern_compile(sh__pattern *out, const char *source, sh__pattern_error *err);
+int sh_web__pattern_compile(sh__pattern *out, const char *source, sh__pattern_error *err);
 
-void sh__pattern_dispose(sh__pattern *pattern);
-
-/* Returns the name of a converter ("int"). */
-const char *sh__conv_name(sh__conv conv);
+void sh_web__pattern_dispose(sh__pattern *pattern);
 
 /* A path matched against a pattern: each parameter's span in the path. */
 typedef struct sh__spans {
@@ -128,7 +106,7 @@ typedef struct sh__spans {
 /* Matches the whole of `path` against the pattern, storing the spans and
  * the converted int parameters. An int that overflows int64_t does not
  * match (Django's converter raising ValueError). */
-bool sh__pattern_match(const sh__pattern *pattern, const char *path, sh__spans *spans);
+bool sh_web__pattern_match(const sh__pattern *pattern, const char *path, sh__spans *spans);
 
 /* ---- routes (routes.c, router.c) -------------------------------------- */
 
@@ -144,11 +122,11 @@ enum {
 };
 
 /* Returns the bit of a method name (exact, uppercase), 0 when unknown. */
-unsigned sh__method_bit(const char *method);
+unsigned sh_web__method_bit(const char *method);
 
 /* Writes the methods of `mask` as "GET, HEAD, POST" (HEAD added where GET
  * is). Returns as snprintf. */
-int sh__methods_text(char *buf, size_t size, unsigned mask);
+int sh_web__methods_text(char *buf, size_t size, unsigned mask);
 
 struct sh_route {
 	sh__pattern pattern;
@@ -172,7 +150,7 @@ struct sh_router {
 	sh_route **routes;
 	size_t count;
 	size_t capacity;
-	sh__wproblems problems;
+	sh__problems problems;
 };
 
 /* The outcome of matching a request. */
@@ -185,13 +163,13 @@ typedef struct sh__match {
 } sh__match;
 
 /* Matches like sh_router_match into `m` (which the caller disposes). */
-int sh__router_match(sh__match *m, const sh_router *router, const char *method,
+int sh_web__router_match(sh__match *m, const sh_router *router, const char *method,
 	const char *path);
 
-void sh__match_dispose(sh__match *m);
+void sh_web__match_dispose(sh__match *m);
 
 /* Parameter lookups shared by requests and public matches. */
-const char *sh__match_param(const sh__match *m, const char *name, int *index);
+const char *sh_web__match_param(const sh__match *m, const char *name, int *index);
 
 /* ---- the JSON API of models (model_api*.c) ---------------------------- */
 
@@ -206,12 +184,12 @@ enum {
 
 /* Resolves a model route (its model, its kind, its methods), recording
  * problems at the route's `model` or `path`. Sets route->fn to
- * sh__model_api when the route is fine. Returns 0, or SH_EMANIFEST after
+ * sh_web__model_api when the route is fine. Returns 0, or SH_EMANIFEST after
  * recording a problem. */
-int sh__model_route_resolve(sh_router *router, sh_route *route);
+int sh_web__model_route_resolve(sh_router *router, sh_route *route);
 
 /* The view that answers every model route. */
-int sh__model_api(sh_request *request, sh_http_response *response, void *payload);
+int sh_web__model_api(sh_request *request, sh_http_response *response, void *payload);
 
 /* ---- templates (template_*.c) ----------------------------------------- */
 
@@ -233,21 +211,21 @@ struct sh_context {
  * template in messages (its file, or its name). Returns 0 with *out, or
  * SH_EINVAL (syntax error, "label:line:col: ..." in the error channel),
  * SH_ENOMEM. */
-int sh__template_parse(sh__node **out, const char *label, const char *source, size_t length);
+int sh_web__template_parse(sh__node **out, const char *label, const char *source, size_t length);
 
 /* Compiles a template read from the file `origin` (template_render.c):
  * sh_template_compile() with the origin kept and named in messages. */
-int sh__template_load(sh_template **out, sh_hub *hub, const char *name, const char *origin,
+int sh_web__template_load(sh_template **out, sh_hub *hub, const char *name, const char *origin,
 	const char *source, size_t length);
 
 /* Frees a node list. */
-void sh__nodes_free(sh__node *nodes);
+void sh_web__nodes_free(sh__node *nodes);
 
 /* Renders a node list with `context` into `out` (template_render.c). */
-int sh__nodes_render(sh__wbuf *out, const sh__node *nodes, const json_t *context);
+int sh_web__nodes_render(sh__wbuf *out, const sh__node *nodes, const json_t *context);
 
 /* Appends `text` HTML-escaped (Django's escape()). */
-int sh__html_escape(sh__wbuf *out, const char *text, size_t len);
+int sh_web__html_escape(sh__wbuf *out, const char *text, size_t len);
 
 /* ---- requests and responses (request.c, response.c) ------------------- */
 
@@ -266,7 +244,7 @@ struct sh_http_response {
 };
 
 /* Empties a response back to 200, no header, no body. */
-void sh__response_reset(sh_http_response *response);
+void sh_web__response_reset(sh_http_response *response);
 
 struct sh_server;
 
@@ -303,10 +281,10 @@ struct sh_request {
  * Returns 0 (authenticated, or no credentials of these schemes: anonymous),
  * 1 when credentials of these schemes were given and are not valid (401),
  * or a negative code when the database failed (500). */
-int sh__request_authenticate(sh_request *request);
+int sh_web__request_authenticate(sh_request *request);
 
 /* Frees what a request owns (not the request's libmicrohttpd strings). */
-void sh__request_free(sh_request *request);
+void sh_web__request_free(sh_request *request);
 
 /* ---- the server (server.c, server_config.c, handler.c) ---------------- */
 
@@ -327,7 +305,7 @@ struct sh_server {
 	sh_hub *hub;
 	sh_router *router;
 	sh_templates *templates;
-	sh__wproblems problems;     /* the settings' (the router keeps its own) */
+	sh__problems problems;     /* the settings' (the router keeps its own) */
 	sh__server_config config;
 	const sh_sender *handler;   /* "sighost.handler" */
 	sh_signal *request_started;
@@ -345,13 +323,13 @@ struct sh_server {
 /* Reads the server keys of the project manifest and `opts` into the
  * server's config, recording problems (server_config.c). Returns 0 or
  * SH_ENOMEM. */
-int sh__server_config_read(sh_server *server, const sh_server_opts *opts);
+int sh_web__server_config_read(sh_server *server, const sh_server_opts *opts);
 
-void sh__server_config_dispose(sh__server_config *config);
+void sh_web__server_config_dispose(sh__server_config *config);
 
 /* Sets the argument copiers of request_started, got_request_exception and
  * template_rendered on `hub` (copiers.c), so async receivers can hear
  * them. Returns 0 or a negative code. */
-int sh__web_set_copiers(sh_hub *hub);
+int sh_web__web_set_copiers(sh_hub *hub);
 
 #endif

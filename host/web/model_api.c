@@ -9,7 +9,7 @@
  *               "remove": [...]}, DELETE clears
  *
  * Every read and write goes through the model layer on the thread's
- * connection (sh_app_db), so every model signal is sent as from C. Each
+ * connection (sh_app_conn), so every model signal is sent as from C. Each
  * write runs in its own atomic block (a savepoint inside atomic_requests),
  * rolled back on any failure: a request that fails writes nothing. Client
  * errors are answered here as JSON ({"error": ..., "field": ...}); a
@@ -21,37 +21,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "model_api.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
 /* The field called `name` exactly (a foreign key's column name is not one
  * of the API's names), NULL when none. */
-static const sh_field *sh__field_exact(const sh_model *model, const char *name)
+static const sh_field *sh_web__field_exact(const sh_model *model, const char *name)
 {
 	const sh_field *f = sh_model_field(model, name);
 	return f != NULL && strcmp(sh_field_name(f), name) == 0 ? f : NULL;
 }
 
 /* Answers 400 for an unknown field, with the nearest name. */
-static int sh__unknown_field(sh__api *api, const char *what, const char *name)
+static int sh_web__unknown_field(sh__api *api, const char *what, const char *name)
 {
 	size_t n = sh_model_field_count(api->model);
 	const char *names[256];
 	size_t k = 0;
 	for (size_t i = 0; i < n && k < SH__COUNT(names); i++)
 		names[k++] = sh_field_name(sh_model_field_at(api->model, i));
-	const char *near = sh__suggest(name, names, k);
-	return sh__api_error(api, 400, name, "unknown %s '%s': %s has no such field%s%s%s", what,
+	const char *near = sh_base__suggest(name, names, k);
+	return sh_web__api_error(api, 400, name, "unknown %s '%s': %s has no such field%s%s%s", what,
 		name, sh_model_label(api->model), near ? " (did you mean '" : "", near ? near : "",
 		near ? "'?)" : "");
 }
 
 /* Sends the object of `instance` with `status`. */
-static int sh__reply_object(sh__api *api, int status, sh_instance *instance)
+static int sh_web__reply_object(sh__api *api, int status, sh_instance *instance)
 {
 	json_t *object;
-	int rc = sh__api_object(&object, api, instance);
+	int rc = sh_web__api_object(&object, api, instance);
 	if (rc < 0)
 		return rc;
 	rc = sh_http_response_json(api->response, status, object);
@@ -60,7 +61,7 @@ static int sh__reply_object(sh__api *api, int status, sh_instance *instance)
 }
 
 /* The pk of the item or relation route's <int:...> parameter. */
-static int64_t sh__route_pk(const sh__api *api)
+static int64_t sh_web__route_pk(const sh__api *api)
 {
 	int64_t pk = 0;
 	sh_request_param_int(api->request, api->route->pattern.names[0], &pk);
@@ -68,25 +69,25 @@ static int64_t sh__route_pk(const sh__api *api)
 }
 
 /* Loads the instance of the route's pk; answers 404 when there is none. */
-static int sh__load(sh_instance **out, sh__api *api)
+static int sh_web__model_api_load(sh_instance **out, sh__api *api)
 {
-	int64_t pk = sh__route_pk(api);
+	int64_t pk = sh_web__route_pk(api);
 	int rc = sh_query_get(out, api->db, api->model, pk);
 	if (rc == SH_ENOTFOUND)
-		return sh__api_error(api, 404, NULL, "%s matching pk=%lld does not exist",
+		return sh_web__api_error(api, 404, NULL, "%s matching pk=%lld does not exist",
 			sh_model_label(api->model), (long long)pk);
 	return rc;
 }
 
 /* Opens the atomic block of a write. */
-static int sh__begin(sh__api *api)
+static int sh_web__begin(sh__api *api)
 {
 	return sh_atomic_begin(api->db);
 }
 
 /* Closes it: commits when `rc` is 0, rolls back otherwise (a client error
  * included). Returns `rc`, or the commit's failure. */
-static int sh__end(sh__api *api, int rc)
+static int sh_web__end(sh__api *api, int rc)
 {
 	int end = sh_atomic_end(api->db, rc == 0 ? 0 : rc < 0 ? rc : SH_ERROR);
 	return rc != 0 ? rc : end;
@@ -94,7 +95,7 @@ static int sh__end(sh__api *api, int rc)
 
 /* Sets "Location" to the item route of the model for `pk`, when the
  * router has one. */
-static int sh__location(sh__api *api, int64_t pk)
+static int sh_web__location(sh__api *api, int64_t pk)
 {
 	const sh_router *router = api->request->server->router;
 	for (size_t i = 0; i < router->count; i++) {
@@ -105,14 +106,14 @@ static int sh__location(sh__api *api, int64_t pk)
 		int rc = 0;
 		for (size_t k = 0; rc == 0 && k < route->pattern.piece_count; k++) {
 			const sh__piece *p = &route->pattern.pieces[k];
-			rc = p->param < 0 ? sh__wbuf_add(&url, p->text, p->len)
-				: sh__wbuf_printf(&url, "%lld", (long long)pk);
+			rc = p->param < 0 ? sh_web__wbuf_add(&url, p->text, p->len)
+				: sh_web__wbuf_printf(&url, "%lld", (long long)pk);
 		}
 		if (rc == 0)
-			rc = sh__wbuf_finish(&url);
+			rc = sh_web__wbuf_finish(&url);
 		if (rc == 0)
 			rc = sh_http_response_set_header(api->response, "Location", url.data);
-		sh__wbuf_dispose(&url);
+		sh_web__wbuf_dispose(&url);
 		return rc;
 	}
 	return 0;
@@ -121,7 +122,7 @@ static int sh__location(sh__api *api, int64_t pk)
 /* ---- list ------------------------------------------------------------- */
 
 /* Applies ?ordering=a,-b. */
-static int sh__ordering(sh__api *api, sh_query *query, const char *text)
+static int sh_web__ordering(sh__api *api, sh_query *query, const char *text)
 {
 	char *copy = strdup(text);
 	if (copy == NULL)
@@ -134,18 +135,18 @@ static int sh__ordering(sh__api *api, sh_query *query, const char *text)
 		const sh_field *f = strcmp(name, "pk") == 0 ? sh_model_pk(api->model)
 			: sh_model_field(api->model, name);
 		if (f == NULL)
-			rc = sh__unknown_field(api, "ordering field", name);
+			rc = sh_web__unknown_field(api, "ordering field", name);
 		else if (sh_field_type_of(f) == SH_FIELD_MANY_TO_MANY)
-			rc = sh__api_error(api, 400, name, "cannot order by the many-to-many field '%s'",
+			rc = sh_web__api_error(api, 400, name, "cannot order by the many-to-many field '%s'",
 				name);
 		else if ((rc = sh_query_order_by(query, key)) < 0)
-			rc = sh__api_fail(api, rc, name);
+			rc = sh_web__api_fail(api, rc, name);
 	}
 	free(copy);
 	return rc;
 }
 
-static bool sh__is_lookup(const char *op)
+static bool sh_web__is_lookup(const char *op)
 {
 	static const char *const ops[] = { "exact", "lt", "lte", "gt", "gte", "isnull" };
 	for (size_t i = 0; i < SH__COUNT(ops); i++)
@@ -155,17 +156,17 @@ static bool sh__is_lookup(const char *op)
 }
 
 /* Applies the filter ?lookup=value. */
-static int sh__filter(sh__api *api, sh_query *query, const char *lookup, const char *value)
+static int sh_web__filter(sh__api *api, sh_query *query, const char *lookup, const char *value)
 {
 	char name[128];
-	if (!sh__utf8_ok(lookup, strlen(lookup)) || strlen(lookup) >= sizeof name)
-		return sh__api_error(api, 400, NULL, "bad filter name");
+	if (!sh_base__utf8_valid(lookup, strlen(lookup)) || strlen(lookup) >= sizeof name)
+		return sh_web__api_error(api, 400, NULL, "bad filter name");
 	snprintf(name, sizeof name, "%s", lookup);
 	const char *op = "exact";
 	char *sep = strstr(name, "__");
 	if (sep != NULL) {
-		if (strstr(sep + 2, "__") != NULL || !sh__is_lookup(sep + 2))
-			return sh__api_error(api, 400, lookup, "unknown filter '%s': lookups are "
+		if (strstr(sep + 2, "__") != NULL || !sh_web__is_lookup(sep + 2))
+			return sh_web__api_error(api, 400, lookup, "unknown filter '%s': lookups are "
 				"field, field__exact, __lt, __lte, __gt, __gte and __isnull", lookup);
 		*sep = '\0';
 		op = sep + 2;
@@ -173,35 +174,35 @@ static int sh__filter(sh__api *api, sh_query *query, const char *lookup, const c
 	const sh_field *f = strcmp(name, "pk") == 0 ? sh_model_pk(api->model)
 		: sh_model_field(api->model, name);
 	if (f == NULL)
-		return sh__unknown_field(api, "filter", name);
+		return sh_web__unknown_field(api, "filter", name);
 	if (sh_field_type_of(f) == SH_FIELD_MANY_TO_MANY)
-		return sh__api_error(api, 400, lookup, "cannot filter on the many-to-many field '%s'",
+		return sh_web__api_error(api, 400, lookup, "cannot filter on the many-to-many field '%s'",
 			name);
 	sh_datum datum;
-	int rc = sh__api_query_datum(&datum, api, f, strcmp(op, "isnull") == 0, lookup, value);
+	int rc = sh_web__api_query_datum(&datum, api, f, strcmp(op, "isnull") == 0, lookup, value);
 	if (rc != 0)
 		return rc;
 	rc = sh_query_filter(query, lookup, datum);
-	return rc < 0 ? sh__api_fail(api, rc, lookup) : 0;
+	return rc < 0 ? sh_web__api_fail(api, rc, lookup) : 0;
 }
 
 /* Reads ?limit= or ?offset=. */
-static int sh__page_value(sh__api *api, const char *name, const char *text, int64_t min,
+static int sh_web__page_value(sh__api *api, const char *name, const char *text, int64_t min,
 	int64_t *out)
 {
-	if (!sh__api_int(text, out) || *out < min)
-		return sh__api_error(api, 400, name, "'%s' must be an integer from %lld on, not '%s'",
+	if (!sh_web__api_int(text, out) || *out < min)
+		return sh_web__api_error(api, 400, name, "'%s' must be an integer from %lld on, not '%s'",
 			name, (long long)min, text);
 	return 0;
 }
 
-static int sh__list_rows(sh__api *api, sh_query *query, json_t *results)
+static int sh_web__list_rows(sh__api *api, sh_query *query, json_t *results)
 {
 	sh_instance *row;
 	int rc;
 	while ((rc = sh_query_next(query, &row)) == 1) {
 		json_t *object;
-		rc = sh__api_object(&object, api, row);
+		rc = sh_web__api_object(&object, api, row);
 		sh_instance_free(row);
 		if (rc < 0)
 			return rc;
@@ -211,7 +212,7 @@ static int sh__list_rows(sh__api *api, sh_query *query, json_t *results)
 	return rc;
 }
 
-static int sh__list(sh__api *api)
+static int sh_web__model_api_list(sh__api *api)
 {
 	sh_query *query;
 	int rc = sh_query_new(&query, api->db, api->model);
@@ -222,13 +223,13 @@ static int sh__list(sh__api *api)
 		const char *name;
 		const char *value = sh_request_query_at(api->request, i, &name);
 		if (strcmp(name, "ordering") == 0)
-			rc = sh__ordering(api, query, value);
+			rc = sh_web__ordering(api, query, value);
 		else if (strcmp(name, "limit") == 0)
-			rc = sh__page_value(api, "limit", value, 1, &limit);
+			rc = sh_web__page_value(api, "limit", value, 1, &limit);
 		else if (strcmp(name, "offset") == 0)
-			rc = sh__page_value(api, "offset", value, 0, &offset);
+			rc = sh_web__page_value(api, "offset", value, 0, &offset);
 		else
-			rc = sh__filter(api, query, name, value);
+			rc = sh_web__filter(api, query, name, value);
 	}
 	if (limit > SH__API_MAX_PAGE_SIZE)
 		limit = SH__API_MAX_PAGE_SIZE;   /* as DRF's max_limit */
@@ -241,7 +242,7 @@ static int sh__list(sh__api *api)
 	if (rc == 0 && results == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = sh__list_rows(api, query, results);
+		rc = sh_web__list_rows(api, query, results);
 	sh_query_free(query);
 	if (rc == 0) {
 		json_t *page = json_pack("{s:I, s:o}", "count", (json_int_t)count, "results", results);
@@ -269,7 +270,7 @@ typedef struct sh__changes {
 	sh__api_field fields[128];
 } sh__changes;
 
-static void sh__changes_free(sh__changes *c)
+static void sh_web__changes_free(sh__changes *c)
 {
 	for (size_t i = 0; i < c->count; i++)
 		free(c->owned[i]);
@@ -277,20 +278,20 @@ static void sh__changes_free(sh__changes *c)
 
 typedef enum sh__mode { SH__MODE_CREATE, SH__MODE_REPLACE, SH__MODE_PATCH } sh__mode;
 
-static int sh__changes_read(sh__changes *c, sh__api *api, const json_t *body, sh__mode mode)
+static int sh_web__changes_read(sh__changes *c, sh__api *api, const json_t *body, sh__mode mode)
 {
 	size_t n = sh_model_field_count(api->model);
 	if (n > SH__COUNT(c->fields))
 		return sh_error_set(SH_EINVAL, "%s has too many fields for the JSON API",
 			sh_model_label(api->model));
 	for (size_t i = 0; i < n; i++)
-		sh__api_describe(&c->fields[i], api, i);
+		sh_web__api_describe(&c->fields[i], api, i);
 	const char *key;
 	const json_t *value;
 	json_object_foreach((json_t *)body, key, value) {
-		const sh_field *f = sh__field_exact(api->model, key);
+		const sh_field *f = sh_web__field_exact(api->model, key);
 		if (f == NULL)
-			return sh__unknown_field(api, "field", key);
+			return sh_web__unknown_field(api, "field", key);
 	}
 	for (size_t i = 0; i < n; i++) {
 		const sh__api_field *f = &c->fields[i];
@@ -300,7 +301,7 @@ static int sh__changes_read(sh__changes *c, sh__api *api, const json_t *body, sh
 		if (value == NULL) {
 			bool needed = mode == SH__MODE_REPLACE || (mode == SH__MODE_CREATE && f->required);
 			if (needed)
-				return sh__api_error(api, 400, f->name, "field '%s' is required%s", f->name,
+				return sh_web__api_error(api, 400, f->name, "field '%s' is required%s", f->name,
 					mode == SH__MODE_REPLACE ? " (PUT replaces every field; PATCH changes some)" : "");
 			continue;
 		}
@@ -311,7 +312,7 @@ static int sh__changes_read(sh__changes *c, sh__api *api, const json_t *body, sh
 			c->m2m_value[c->m2m_count++] = value;
 			continue;
 		}
-		int rc = sh__api_datum(&c->values[c->count].value, &c->owned[c->count], api, f, value);
+		int rc = sh_web__api_datum(&c->values[c->count].value, &c->owned[c->count], api, f, value);
 		if (rc != 0)
 			return rc;
 		c->values[c->count].name = f->name;
@@ -321,27 +322,27 @@ static int sh__changes_read(sh__changes *c, sh__api *api, const json_t *body, sh
 }
 
 /* Sets the many-to-many fields the body gave (the instance is saved). */
-static int sh__m2m_apply(sh__api *api, sh__changes *c, sh_instance *instance)
+static int sh_web__m2m_apply(sh__api *api, sh__changes *c, sh_instance *instance)
 {
 	for (size_t i = 0; i < c->m2m_count; i++) {
 		int64_t *pks;
 		size_t count;
-		int rc = sh__api_pks(&pks, &count, api, c->m2m[i]->name, c->m2m_value[i]);
+		int rc = sh_web__api_pks(&pks, &count, api, c->m2m[i]->name, c->m2m_value[i]);
 		if (rc != 0)
 			return rc;
 		rc = sh_m2m_set(instance, c->m2m[i]->name, pks, count);
 		free(pks);
 		if (rc < 0)
-			return sh__api_fail(api, rc, c->m2m[i]->name);
+			return sh_web__api_fail(api, rc, c->m2m[i]->name);
 	}
 	return 0;
 }
 
 /* POST on the collection. */
-static int sh__create(sh__api *api)
+static int sh_web__create(sh__api *api)
 {
 	json_t *body;
-	int rc = sh__api_body(&body, api);
+	int rc = sh_web__api_body(&body, api);
 	if (rc != 0)
 		return rc;
 	sh__changes *c = calloc(1, sizeof *c);
@@ -350,30 +351,30 @@ static int sh__create(sh__api *api)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	sh_instance *instance = NULL;
-	rc = sh__changes_read(c, api, body, SH__MODE_CREATE);
-	if (rc == 0 && (rc = sh__begin(api)) == 0) {
+	rc = sh_web__changes_read(c, api, body, SH__MODE_CREATE);
+	if (rc == 0 && (rc = sh_web__begin(api)) == 0) {
 		rc = sh_instance_new(&instance, api->db, api->model, c->values, c->count);
 		if (rc == 0 && (rc = sh_instance_save(instance, NULL)) == 0)
-			rc = sh__m2m_apply(api, c, instance);
-		rc = rc < 0 ? sh__api_fail(api, rc, NULL) : rc;
-		rc = sh__end(api, rc);
+			rc = sh_web__m2m_apply(api, c, instance);
+		rc = rc < 0 ? sh_web__api_fail(api, rc, NULL) : rc;
+		rc = sh_web__end(api, rc);
 	}
 	if (rc == 0)
-		rc = sh__location(api, sh_instance_pk(instance));
+		rc = sh_web__location(api, sh_instance_pk(instance));
 	if (rc == 0)
-		rc = sh__reply_object(api, 201, instance);
+		rc = sh_web__reply_object(api, 201, instance);
 	sh_instance_free(instance);
-	sh__changes_free(c);
+	sh_web__changes_free(c);
 	free(c);
 	json_decref(body);
 	return rc;
 }
 
 /* PUT and PATCH on an item. */
-static int sh__update(sh__api *api, sh__mode mode)
+static int sh_web__update(sh__api *api, sh__mode mode)
 {
 	json_t *body;
-	int rc = sh__api_body(&body, api);
+	int rc = sh_web__api_body(&body, api);
 	if (rc != 0)
 		return rc;
 	sh__changes *c = calloc(1, sizeof *c);
@@ -382,27 +383,27 @@ static int sh__update(sh__api *api, sh__mode mode)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	sh_instance *instance = NULL;
-	rc = sh__changes_read(c, api, body, mode);
-	if (rc == 0 && (rc = sh__begin(api)) == 0) {
-		rc = sh__load(&instance, api);
+	rc = sh_web__changes_read(c, api, body, mode);
+	if (rc == 0 && (rc = sh_web__begin(api)) == 0) {
+		rc = sh_web__model_api_load(&instance, api);
 		for (size_t i = 0; rc == 0 && i < c->count; i++)
 			if ((rc = sh_instance_set(instance, c->names[i], c->values[i].value)) < 0)
-				rc = sh__api_fail(api, rc, c->names[i]);
+				rc = sh_web__api_fail(api, rc, c->names[i]);
 		if (rc == 0) {
 			sh_save_opts opts = SH_SAVE_OPTS_INIT;
 			opts.update_fields = c->names;
 			opts.update_fields_count = c->count;
 			rc = sh_instance_save(instance, mode == SH__MODE_PATCH ? &opts : NULL);
-			rc = rc < 0 ? sh__api_fail(api, rc, NULL) : rc;
+			rc = rc < 0 ? sh_web__api_fail(api, rc, NULL) : rc;
 		}
 		if (rc == 0)
-			rc = sh__m2m_apply(api, c, instance);
-		rc = sh__end(api, rc);
+			rc = sh_web__m2m_apply(api, c, instance);
+		rc = sh_web__end(api, rc);
 	}
 	if (rc == 0)
-		rc = sh__reply_object(api, 200, instance);
+		rc = sh_web__reply_object(api, 200, instance);
 	sh_instance_free(instance);
-	sh__changes_free(c);
+	sh_web__changes_free(c);
 	free(c);
 	json_decref(body);
 	return rc;
@@ -410,26 +411,26 @@ static int sh__update(sh__api *api, sh__mode mode)
 
 /* ---- retrieve and delete ---------------------------------------------- */
 
-static int sh__retrieve(sh__api *api)
+static int sh_web__retrieve(sh__api *api)
 {
 	sh_instance *instance = NULL;
-	int rc = sh__load(&instance, api);
+	int rc = sh_web__model_api_load(&instance, api);
 	if (rc == 0)
-		rc = sh__reply_object(api, 200, instance);
+		rc = sh_web__reply_object(api, 200, instance);
 	sh_instance_free(instance);
 	return rc;
 }
 
-static int sh__delete(sh__api *api)
+static int sh_web__delete(sh__api *api)
 {
 	sh_instance *instance = NULL;
-	int rc = sh__begin(api);
+	int rc = sh_web__begin(api);
 	if (rc < 0)
 		return rc;
-	rc = sh__load(&instance, api);
+	rc = sh_web__model_api_load(&instance, api);
 	if (rc == 0 && (rc = sh_instance_delete(instance, NULL)) < 0)
-		rc = sh__api_fail(api, rc, NULL);
-	rc = sh__end(api, rc);
+		rc = sh_web__api_fail(api, rc, NULL);
+	rc = sh_web__end(api, rc);
 	sh_instance_free(instance);
 	if (rc == 0)
 		rc = sh_http_response_set_status(api->response, 204);
@@ -438,7 +439,7 @@ static int sh__delete(sh__api *api)
 
 /* ---- relations -------------------------------------------------------- */
 
-static int sh__reply_relation(sh__api *api, sh_instance *instance)
+static int sh_web__reply_relation(sh__api *api, sh_instance *instance)
 {
 	int64_t *pks = NULL;
 	size_t count = 0;
@@ -457,16 +458,16 @@ static int sh__reply_relation(sh__api *api, sh_instance *instance)
 }
 
 /* POST {"add": [...], "remove": [...]}: the removes, then the adds. */
-static int sh__relation_change(sh__api *api, sh_instance *instance, const json_t *body)
+static int sh_web__relation_change(sh__api *api, sh_instance *instance, const json_t *body)
 {
 	const char *key;
 	const json_t *value;
 	json_object_foreach((json_t *)body, key, value)
 		if (strcmp(key, "add") != 0 && strcmp(key, "remove") != 0)
-			return sh__api_error(api, 400, key, "unknown key '%s': the body is "
+			return sh_web__api_error(api, 400, key, "unknown key '%s': the body is "
 				"{\"add\": [pks], \"remove\": [pks]}", key);
 	if (json_object_size(body) == 0)
-		return sh__api_error(api, 400, NULL, "nothing to do: the body is "
+		return sh_web__api_error(api, 400, NULL, "nothing to do: the body is "
 			"{\"add\": [pks], \"remove\": [pks]}");
 	static const char *const actions[] = { "remove", "add" };
 	int rc = 0;
@@ -476,41 +477,41 @@ static int sh__relation_change(sh__api *api, sh_instance *instance, const json_t
 			continue;
 		int64_t *pks;
 		size_t count;
-		if ((rc = sh__api_pks(&pks, &count, api, actions[i], value)) != 0)
+		if ((rc = sh_web__api_pks(&pks, &count, api, actions[i], value)) != 0)
 			break;
 		rc = i == 0 ? sh_m2m_remove(instance, api->route->relation, pks, count)
 			: sh_m2m_add(instance, api->route->relation, pks, count);
 		free(pks);
 		if (rc < 0)
-			rc = sh__api_fail(api, rc, actions[i]);
+			rc = sh_web__api_fail(api, rc, actions[i]);
 	}
 	return rc;
 }
 
-static int sh__relation(sh__api *api, const char *method)
+static int sh_web__model_api_relation(sh__api *api, const char *method)
 {
 	bool get = strcmp(method, "GET") == 0;
 	json_t *body = NULL;
 	int rc = 0;
-	if (strcmp(method, "POST") == 0 && (rc = sh__api_body(&body, api)) != 0)
+	if (strcmp(method, "POST") == 0 && (rc = sh_web__api_body(&body, api)) != 0)
 		return rc;
 	sh_instance *instance = NULL;
 	if (!get)
-		rc = sh__begin(api);
+		rc = sh_web__begin(api);
 	if (rc < 0) {
 		json_decref(body);
 		return rc;
 	}
-	rc = sh__load(&instance, api);
+	rc = sh_web__model_api_load(&instance, api);
 	if (rc == 0 && body != NULL)
-		rc = sh__relation_change(api, instance, body);
+		rc = sh_web__relation_change(api, instance, body);
 	else if (rc == 0 && !get && (rc = sh_m2m_clear(instance, api->route->relation)) < 0)
-		rc = sh__api_fail(api, rc, NULL);
+		rc = sh_web__api_fail(api, rc, NULL);
 	if (!get)
-		rc = sh__end(api, rc);
+		rc = sh_web__end(api, rc);
 	if (rc == 0)
 		rc = strcmp(method, "DELETE") == 0 ? sh_http_response_set_status(api->response, 204)
-			: sh__reply_relation(api, instance);
+			: sh_web__reply_relation(api, instance);
 	sh_instance_free(instance);
 	json_decref(body);
 	return rc;
@@ -518,12 +519,12 @@ static int sh__relation(sh__api *api, const char *method)
 
 /* ---- the view --------------------------------------------------------- */
 
-int sh__model_api(sh_request *request, sh_http_response *response, void *payload)
+int sh_web__model_api(sh_request *request, sh_http_response *response, void *payload)
 {
 	(void)payload;
 	const sh_route *route = request->match.route;
 	sh__api api = { request, response, route, route->model_ref, NULL };
-	int rc = sh_app_db(&api.db, route->app);
+	int rc = sh_app_conn(&api.db, route->app);
 	if (rc < 0)
 		return rc;
 	const char *method = sh_request_method(request);
@@ -531,18 +532,18 @@ int sh__model_api(sh_request *request, sh_http_response *response, void *payload
 		method = "GET";
 	switch (route->model_kind) {
 	case SH__API_COLLECTION:
-		rc = strcmp(method, "POST") == 0 ? sh__create(&api) : sh__list(&api);
+		rc = strcmp(method, "POST") == 0 ? sh_web__create(&api) : sh_web__model_api_list(&api);
 		break;
 	case SH__API_ITEM:
 		if (strcmp(method, "GET") == 0)
-			rc = sh__retrieve(&api);
+			rc = sh_web__retrieve(&api);
 		else if (strcmp(method, "DELETE") == 0)
-			rc = sh__delete(&api);
+			rc = sh_web__delete(&api);
 		else
-			rc = sh__update(&api, strcmp(method, "PUT") == 0 ? SH__MODE_REPLACE : SH__MODE_PATCH);
+			rc = sh_web__update(&api, strcmp(method, "PUT") == 0 ? SH__MODE_REPLACE : SH__MODE_PATCH);
 		break;
 	default:
-		rc = sh__relation(&api, method);
+		rc = sh_web__model_api_relation(&api, method);
 		break;
 	}
 	return rc < 0 ? rc : 0;

@@ -31,7 +31,7 @@ typedef struct sh__api {
 	sh_http_response *response;
 	const sh_route *route;
 	const sh_model *model;
-	sh_db *db;
+	sh_conn *db;
 } sh__api;
 
 /* What the JSON API makes of a field. */
@@ -45,52 +45,49 @@ typedef struct sh__api_field {
 } sh__api_field;
 
 /* Describes field `index` of the request's model. */
-void sh__api_describe(sh__api_field *out, const sh__api *api, size_t index);
+void sh_web__api_describe(sh__api_field *out, const sh__api *api, size_t index);
 
 /* Puts {"error": <message>, "field": <field>} (field left out when NULL)
  * in the response with `status`; the message is printf-style, made valid
  * UTF-8. Returns SH__ANSWERED, or SH_ENOMEM. */
-int sh__api_error(sh__api *api, int status, const char *field, const char *fmt, ...)
+int sh_web__api_error(sh__api *api, int status, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Turns a model-layer failure into an answer: SH_EINVAL, SH_EINTEGRITY
  * and SH_ENOTFOUND are the client's (400, naming `field`, or the field the
  * message names when `field` is NULL), SH_EPROTECTED is 409; anything else
  * is returned as it is (a 500). */
-int sh__api_fail(sh__api *api, int rc, const char *field);
+int sh_web__api_fail(sh__api *api, int rc, const char *field);
 
 /* The object of an instance: every non-many-to-many field (a foreign key
  * as its target's pk), then each many-to-many field as the list of related
  * pks. Stores it in *out. Returns 0 or a negative code. */
-int sh__api_object(json_t **out, sh__api *api, sh_instance *instance);
+int sh_web__api_object(json_t **out, sh__api *api, sh_instance *instance);
 
 /* Converts the JSON value given for a field into a datum (text points
  * into `value` or into *owned, which the caller frees). Returns 0 or
  * SH__ANSWERED (400 naming the field). */
-int sh__api_datum(sh_datum *out, char **owned, sh__api *api, const sh__api_field *field,
+int sh_web__api_datum(sh_datum *out, char **owned, sh__api *api, const sh__api_field *field,
 	const json_t *value);
 
 /* Converts query text given for a field into a datum (text points into
  * `text`); `isnull` reads a boolean. Returns 0 or SH__ANSWERED (400 naming
  * the parameter `param`). */
-int sh__api_query_datum(sh_datum *out, sh__api *api, const sh_field *field, bool isnull,
+int sh_web__api_query_datum(sh_datum *out, sh__api *api, const sh_field *field, bool isnull,
 	const char *param, const char *text);
 
 /* Reads the body as a JSON object (Content-Type application/json, UTF-8,
  * no duplicate keys, numbers that fit). Stores it in *out (the caller
  * decrefs). Returns 0, or SH__ANSWERED (400 or 415). */
-int sh__api_body(json_t **out, sh__api *api);
+int sh_web__api_body(json_t **out, sh__api *api);
 
 /* Reads a JSON list of primary keys given under `name`. Stores a new array
  * (free()) and its length. Returns 0, SH__ANSWERED (400 naming `name`),
  * SH_ENOMEM. */
-int sh__api_pks(int64_t **out, size_t *count, sh__api *api, const char *name,
+int sh_web__api_pks(int64_t **out, size_t *count, sh__api *api, const char *name,
 	const json_t *value);
 
 /* Parses a decimal int64 ("-12"); false when it is not one or overflows. */
-bool sh__api_int(const char *text, int64_t *out);
-
-/* True when `n` bytes at `s` are UTF-8 without NUL. */
-bool sh__utf8_ok(const char *s, size_t n);
+bool sh_web__api_int(const char *text, int64_t *out);
 
 #endif

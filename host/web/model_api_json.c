@@ -4,7 +4,7 @@
  * checked, the request body read strictly, and the JSON error answers.
  * Everything the client sends is checked here before the model layer sees
  * it; the model layer's own checks (lengths, dates, NOT NULL, uniqueness)
- * come back through sh__api_fail.
+ * come back through sh_web__api_fail.
  */
 #include <errno.h>
 #include <math.h>
@@ -14,45 +14,18 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/utf8.h"
 #include "model_api.h"
 
-bool sh__utf8_ok(const char *text, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)text;
-	for (size_t i = 0; i < n;) {
-		unsigned c = s[i];
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t more = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 0;
-		if (more == 0 || c < 0xc2 || c > 0xf4 || n - i <= more)
-			return false;
-		unsigned cp = c & (0x3fu >> more);
-		for (size_t k = 1; k <= more; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3fu);
-		}
-		if ((more == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-			|| (more == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		i += more + 1;
-	}
-	return true;
-}
-
 /* Replaces the bytes of `s` that are not UTF-8 by '?', in place. */
-static void sh__utf8_scrub(char *s)
+static void sh_web__utf8_scrub(char *s)
 {
 	size_t n = strlen(s);
 	for (size_t i = 0; i < n;) {
 		unsigned c = (unsigned char)s[i];
 		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
 			: (c & 0xf8) == 0xf0 ? 4 : 0;
-		if (len == 0 || i + len > n || !sh__utf8_ok(s + i, len)) {
+		if (len == 0 || i + len > n || !sh_base__utf8_valid(s + i, len)) {
 			s[i++] = '?';
 			continue;
 		}
@@ -60,19 +33,19 @@ static void sh__utf8_scrub(char *s)
 	}
 }
 
-int sh__api_error(sh__api *api, int status, const char *field, const char *fmt, ...)
+int sh_web__api_error(sh__api *api, int status, const char *field, const char *fmt, ...)
 {
 	char message[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof message, fmt, ap);
 	va_end(ap);
-	sh__utf8_scrub(message);
+	sh_web__utf8_scrub(message);
 	json_t *body = json_pack("{s:s}", "error", message);
 	if (body != NULL && field != NULL) {
 		char name[256];
 		snprintf(name, sizeof name, "%s", field);
-		sh__utf8_scrub(name);
+		sh_web__utf8_scrub(name);
 		json_object_set_new(body, "field", json_string(name));
 	}
 	int rc = body != NULL ? sh_http_response_json(api->response, status, body)
@@ -83,7 +56,7 @@ int sh__api_error(sh__api *api, int status, const char *field, const char *fmt, 
 
 /* The field of the model that a model-layer message names
  * ("alert.Alert.content: ..."), NULL when none. */
-static const char *sh__field_named(const sh__api *api, const char *message)
+static const char *sh_web__field_named(const sh__api *api, const char *message)
 {
 	const char *label = sh_model_label(api->model);
 	size_t n = strlen(label);
@@ -102,7 +75,7 @@ static const char *sh__field_named(const sh__api *api, const char *message)
 	return NULL;
 }
 
-int sh__api_fail(sh__api *api, int rc, const char *field)
+int sh_web__api_fail(sh__api *api, int rc, const char *field)
 {
 	char message[1024];
 	snprintf(message, sizeof message, "%s", sh_error_last()->message);
@@ -110,10 +83,10 @@ int sh__api_fail(sh__api *api, int rc, const char *field)
 	case SH_EINVAL:
 	case SH_EINTEGRITY:
 	case SH_ENOTFOUND:
-		return sh__api_error(api, 400, field != NULL ? field : sh__field_named(api, message),
+		return sh_web__api_error(api, 400, field != NULL ? field : sh_web__field_named(api, message),
 			"%s", message);
 	case SH_EPROTECTED:
-		return sh__api_error(api, 409, NULL, "%s", message);
+		return sh_web__api_error(api, 409, NULL, "%s", message);
 	default:
 		return rc;
 	}
@@ -121,7 +94,7 @@ int sh__api_fail(sh__api *api, int rc, const char *field)
 
 /* ---- instances to JSON ------------------------------------------------ */
 
-static json_t *sh__datum_json(const sh_datum *d, sh_field_type type)
+static json_t *sh_web__datum_json(const sh_datum *d, sh_field_type type)
 {
 	switch (d->type) {
 	case SH_DATUM_INT:
@@ -145,7 +118,7 @@ static json_t *sh__datum_json(const sh_datum *d, sh_field_type type)
 	}
 }
 
-int sh__api_object(json_t **out, sh__api *api, sh_instance *instance)
+int sh_web__api_object(json_t **out, sh__api *api, sh_instance *instance)
 {
 	*out = NULL;
 	json_t *object = json_object();
@@ -154,7 +127,7 @@ int sh__api_object(json_t **out, sh__api *api, sh_instance *instance)
 	size_t n = sh_model_field_count(api->model);
 	for (size_t i = 0; i < n; i++) {
 		sh__api_field f;
-		sh__api_describe(&f, api, i);
+		sh_web__api_describe(&f, api, i);
 		json_t *value;
 		if (f.type == SH_FIELD_MANY_TO_MANY) {
 			int64_t *pks = NULL;
@@ -175,7 +148,7 @@ int sh__api_object(json_t **out, sh__api *api, sh_instance *instance)
 				json_decref(object);
 				return rc;
 			}
-			value = sh__datum_json(&d, f.type);
+			value = sh_web__datum_json(&d, f.type);
 		}
 		if (value == NULL || json_object_set_new(object, f.name, value) < 0) {
 			json_decref(object);
@@ -188,7 +161,7 @@ int sh__api_object(json_t **out, sh__api *api, sh_instance *instance)
 
 /* ---- JSON and query text to datums ------------------------------------ */
 
-static const char *sh__json_type_name(const json_t *v)
+static const char *sh_web__json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return "an object";
@@ -203,13 +176,13 @@ static const char *sh__json_type_name(const json_t *v)
 	return "a value";
 }
 
-int sh__api_datum(sh_datum *out, char **owned, sh__api *api, const sh__api_field *f,
+int sh_web__api_datum(sh_datum *out, char **owned, sh__api *api, const sh__api_field *f,
 	const json_t *v)
 {
 	*owned = NULL;
 	if (json_is_null(v)) {
 		if (!sh_field_null(f->field))
-			return sh__api_error(api, 400, f->name, "field '%s' may not be null", f->name);
+			return sh_web__api_error(api, 400, f->name, "field '%s' may not be null", f->name);
 		*out = sh_datum_null();
 		return 0;
 	}
@@ -260,11 +233,11 @@ int sh__api_datum(sh_datum *out, char **owned, sh__api *api, const sh__api_field
 		want = "a value";
 		break;
 	}
-	return sh__api_error(api, 400, f->name, "field '%s' must be %s, not %s", f->name, want,
-		sh__json_type_name(v));
+	return sh_web__api_error(api, 400, f->name, "field '%s' must be %s, not %s", f->name, want,
+		sh_web__json_type_name(v));
 }
 
-bool sh__api_int(const char *text, int64_t *out)
+bool sh_web__api_int(const char *text, int64_t *out)
 {
 	if (text == NULL || text[0] == '\0' || strlen(text) > 20)
 		return false;
@@ -283,7 +256,7 @@ bool sh__api_int(const char *text, int64_t *out)
 	return true;
 }
 
-static bool sh__parse_bool(const char *text, bool *out)
+static bool sh_web__parse_bool(const char *text, bool *out)
 {
 	static const char *const yes[] = { "true", "True", "1" }, *const no[] = { "false", "False", "0" };
 	for (size_t i = 0; i < SH__COUNT(yes); i++) {
@@ -295,13 +268,13 @@ static bool sh__parse_bool(const char *text, bool *out)
 	return false;
 }
 
-int sh__api_query_datum(sh_datum *out, sh__api *api, const sh_field *field, bool isnull,
+int sh_web__api_query_datum(sh_datum *out, sh__api *api, const sh_field *field, bool isnull,
 	const char *param, const char *text)
 {
 	bool b;
 	if (isnull || sh_field_type_of(field) == SH_FIELD_BOOLEAN) {
-		if (!sh__parse_bool(text, &b))
-			return sh__api_error(api, 400, param, "filter '%s' takes true or false, not '%s'",
+		if (!sh_web__parse_bool(text, &b))
+			return sh_web__api_error(api, 400, param, "filter '%s' takes true or false, not '%s'",
 				param, text);
 		*out = sh_datum_bool(b);
 		return 0;
@@ -312,8 +285,8 @@ int sh__api_query_datum(sh_datum *out, sh__api *api, const sh_field *field, bool
 	case SH_FIELD_BIG_INTEGER:
 	case SH_FIELD_FOREIGN_KEY: {
 		int64_t i;
-		if (!sh__api_int(text, &i))
-			return sh__api_error(api, 400, param,
+		if (!sh_web__api_int(text, &i))
+			return sh_web__api_error(api, 400, param,
 				"filter '%s' takes an integer that fits in 64 bits, not '%s'", param, text);
 		*out = sh_datum_int(i);
 		return 0;
@@ -323,14 +296,14 @@ int sh__api_query_datum(sh_datum *out, sh__api *api, const sh_field *field, bool
 		errno = 0;
 		double r = strtod(text, &end);
 		if (text[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(r))
-			return sh__api_error(api, 400, param, "filter '%s' takes a number, not '%s'",
+			return sh_web__api_error(api, 400, param, "filter '%s' takes a number, not '%s'",
 				param, text);
 		*out = sh_datum_real(r);
 		return 0;
 	}
 	default:
-		if (!sh__utf8_ok(text, strlen(text)))
-			return sh__api_error(api, 400, param, "filter '%s': the value is not UTF-8 text",
+		if (!sh_base__utf8_valid(text, strlen(text)))
+			return sh_web__api_error(api, 400, param, "filter '%s': the value is not UTF-8 text",
 				param);
 		*out = sh_datum_text(text);
 		return 0;
@@ -340,7 +313,7 @@ int sh__api_query_datum(sh_datum *out, sh__api *api, const sh_field *field, bool
 /* ---- the body --------------------------------------------------------- */
 
 /* True for "application/json", any case, parameters allowed. */
-static bool sh__is_json_type(const char *type)
+static bool sh_web__is_json_type(const char *type)
 {
 	static const char json[] = "application/json";
 	if (type == NULL)
@@ -352,38 +325,38 @@ static bool sh__is_json_type(const char *type)
 		&& (type[n] == '\0' || type[n] == ';' || type[n] == ' ' || type[n] == '\t');
 }
 
-int sh__api_body(json_t **out, sh__api *api)
+int sh_web__api_body(json_t **out, sh__api *api)
 {
 	*out = NULL;
 	const char *type = sh_request_header(api->request, "Content-Type");
-	if (!sh__is_json_type(type))
-		return sh__api_error(api, 415, NULL, "unsupported media type '%s': send "
+	if (!sh_web__is_json_type(type))
+		return sh_web__api_error(api, 415, NULL, "unsupported media type '%s': send "
 			"'Content-Type: application/json'", type != NULL ? type : "(none)");
 	size_t length;
 	const char *body = sh_request_body(api->request, &length);
 	if (length == 0)
-		return sh__api_error(api, 400, NULL, "the body is empty (a JSON object is expected)");
+		return sh_web__api_error(api, 400, NULL, "the body is empty (a JSON object is expected)");
 	json_error_t error;
 	json_t *value = json_loadb(body, length, JSON_REJECT_DUPLICATES, &error);
 	if (value == NULL)
-		return sh__api_error(api, 400, NULL, "the body is not valid JSON: line %d, column %d: %s",
+		return sh_web__api_error(api, 400, NULL, "the body is not valid JSON: line %d, column %d: %s",
 			error.line, error.column, error.text);
 	if (!json_is_object(value)) {
 		json_decref(value);   /* not JSON_DECODE_ANY: an array is all it can be */
-		return sh__api_error(api, 400, NULL, "the body must be a JSON object, not a list");
+		return sh_web__api_error(api, 400, NULL, "the body must be a JSON object, not a list");
 	}
 	*out = value;
 	return 0;
 }
 
-int sh__api_pks(int64_t **out, size_t *count, sh__api *api, const char *name,
+int sh_web__api_pks(int64_t **out, size_t *count, sh__api *api, const char *name,
 	const json_t *value)
 {
 	*out = NULL;
 	*count = 0;
 	if (!json_is_array(value))
-		return sh__api_error(api, 400, name, "'%s' must be a list of primary keys, not %s",
-			name, sh__json_type_name(value));
+		return sh_web__api_error(api, 400, name, "'%s' must be a list of primary keys, not %s",
+			name, sh_web__json_type_name(value));
 	size_t n = json_array_size(value);
 	int64_t *pks = malloc((n > 0 ? n : 1) * sizeof *pks);
 	if (pks == NULL)
@@ -392,8 +365,8 @@ int sh__api_pks(int64_t **out, size_t *count, sh__api *api, const char *name,
 		const json_t *item = json_array_get(value, i);
 		if (!json_is_integer(item)) {
 			free(pks);
-			return sh__api_error(api, 400, name, "'%s' must be a list of primary keys "
-				"(integers); item %zu is %s", name, i, sh__json_type_name(item));
+			return sh_web__api_error(api, 400, name, "'%s' must be a list of primary keys "
+				"(integers); item %zu is %s", name, i, sh_web__json_type_name(item));
 		}
 		pks[i] = (int64_t)json_integer_value(item);
 	}

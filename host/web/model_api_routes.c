@@ -21,7 +21,7 @@
 #include "model_api.h"
 
 /* Methods each shape answers (HEAD comes with GET). */
-static unsigned sh__kind_methods(int kind)
+static unsigned sh_web__kind_methods(int kind)
 {
 	switch (kind) {
 	case SH__API_COLLECTION: return SH__GET | SH__HEAD | SH__POST;
@@ -30,7 +30,7 @@ static unsigned sh__kind_methods(int kind)
 	}
 }
 
-static const char *sh__kind_name(int kind)
+static const char *sh_web__kind_name(int kind)
 {
 	return kind == SH__API_COLLECTION ? "a collection route" : kind == SH__API_ITEM
 		? "an item route" : "a relation route";
@@ -39,7 +39,7 @@ static const char *sh__kind_name(int kind)
 /* The relation called `name` from `model`: its many-to-many field, or the
  * related_name of a many-to-many field of any model that points at it.
  * Returns the model at the other end, NULL when there is no such relation. */
-static const sh_model *sh__relation(const sh_models *models, const sh_model *model,
+static const sh_model *sh_web__model_api_routes_relation(const sh_models *models, const sh_model *model,
 	const char *name)
 {
 	const sh_field *own = sh_model_field(model, name);
@@ -60,7 +60,7 @@ static const sh_model *sh__relation(const sh_models *models, const sh_model *mod
 /* Reads the shape of the route's pattern into route->model_kind (and
  * route->relation). Returns 0, SH_EINVAL for a pattern of no shape,
  * SH_ENOMEM. */
-static int sh__route_shape(sh_route *route)
+static int sh_web__route_shape(sh_route *route)
 {
 	const sh__pattern *p = &route->pattern;
 	if (p->param_count == 0) {
@@ -82,7 +82,7 @@ static int sh__route_shape(sh_route *route)
 		return SH_EINVAL;
 	memcpy(name, last->text + 1, last->len - 1);
 	name[last->len - 1] = '\0';
-	if (!sh__is_identifier(name, 100))
+	if (!sh_base__is_identifier(name, 100))
 		return SH_EINVAL;
 	if ((route->relation = strdup(name)) == NULL)
 		return SH_ENOMEM;
@@ -90,7 +90,7 @@ static int sh__route_shape(sh_route *route)
 	return 0;
 }
 
-int sh__model_route_resolve(sh_router *router, sh_route *route)
+int sh_web__model_route_resolve(sh_router *router, sh_route *route)
 {
 	const sh_value *at_model = sh_value_get(route->where, "model");
 	const sh_value *at_path = sh_value_get(route->where, "path");
@@ -98,39 +98,39 @@ int sh__model_route_resolve(sh_router *router, sh_route *route)
 	const sh_model *model = NULL;
 	if (models == NULL || sh_models_lookup(&model, models, route->model) < 0
 		|| sh_model_auto_created(model))
-		return sh__wproblem_at(&router->problems, SH_EMANIFEST, at_model,
+		return sh_manifest__problem_at(&router->problems, SH_EMANIFEST, at_model,
 			"model '%s' is not a model of an installed app", route->model);
-	int rc = sh__route_shape(route);
+	int rc = sh_web__route_shape(route);
 	if (rc == SH_ENOMEM)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	if (rc < 0)
-		return sh__wproblem_at(&router->problems, SH_EMANIFEST, at_path,
+		return sh_manifest__problem_at(&router->problems, SH_EMANIFEST, at_path,
 			"model route '%s' must be a collection (no parameter: /api/alerts), an item "
 			"(one <int:pk> at the end: /api/alerts/<int:pk>) or a relation "
 			"(/api/alerts/<int:pk>/tags)", route->pattern.source);
 	if (route->model_kind == SH__API_RELATION
-		&& (route->related = sh__relation(models, model, route->relation)) == NULL)
-		return sh__wproblem_at(&router->problems, SH_EMANIFEST, at_path,
+		&& (route->related = sh_web__model_api_routes_relation(models, model, route->relation)) == NULL)
+		return sh_manifest__problem_at(&router->problems, SH_EMANIFEST, at_path,
 			"'%s' is not a many-to-many relation of %s", route->relation,
 			sh_model_label(model));
-	unsigned extra = route->methods & ~sh__kind_methods(route->model_kind);
+	unsigned extra = route->methods & ~sh_web__kind_methods(route->model_kind);
 	if (extra != 0) {
 		char methods[128], allowed[128];
-		sh__methods_text(methods, sizeof methods, extra);
-		sh__methods_text(allowed, sizeof allowed, sh__kind_methods(route->model_kind));
+		sh_web__methods_text(methods, sizeof methods, extra);
+		sh_web__methods_text(allowed, sizeof allowed, sh_web__kind_methods(route->model_kind));
 		const sh_value *at = sh_value_get(route->where, "methods");
-		return sh__wproblem_at(&router->problems, SH_EMANIFEST, at != NULL ? at : at_path,
-			"%s of a model answers %s, not %s", sh__kind_name(route->model_kind), allowed,
+		return sh_manifest__problem_at(&router->problems, SH_EMANIFEST, at != NULL ? at : at_path,
+			"%s of a model answers %s, not %s", sh_web__kind_name(route->model_kind), allowed,
 			methods);
 	}
 	route->model_ref = model;
-	route->fn = sh__model_api;
+	route->fn = sh_web__model_api;
 	return 0;
 }
 
 /* ---- field options ---------------------------------------------------- */
 
-void sh__api_describe(sh__api_field *out, const sh__api *api, size_t index)
+void sh_web__api_describe(sh__api_field *out, const sh__api *api, size_t index)
 {
 	const sh_field *f = sh_model_field_at(api->model, index);
 	*out = (sh__api_field){ 0 };

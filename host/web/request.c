@@ -67,13 +67,13 @@ const sh_header *sh_request_header_at(const sh_request *request, size_t index)
 
 const char *sh_request_param(const sh_request *request, const char *name)
 {
-	return sh__match_param(&request->match, name, NULL);
+	return sh_web__match_param(&request->match, name, NULL);
 }
 
 int sh_request_param_int(const sh_request *request, const char *name, int64_t *out)
 {
 	int index = -1;
-	if (sh__match_param(&request->match, name, &index) == NULL)
+	if (sh_web__match_param(&request->match, name, &index) == NULL)
 		return sh_error_set(SH_ENOTFOUND, "no path parameter '%s'", name ? name : "(null)");
 	if (request->match.route->pattern.convs[index] != SH__CONV_INT)
 		return sh_error_set(SH_EINVAL, "path parameter '%s' is not an <int:...>", name);
@@ -128,7 +128,7 @@ const char *sh_request_user(const sh_request *request)
 	return request->user;
 }
 
-static int sh__hexval(char c)
+static int sh_web__hexval(char c)
 {
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
 		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
@@ -136,7 +136,7 @@ static int sh__hexval(char c)
 
 /* Decodes `n` bytes of a form field ('+' is a space, %XX a byte) into a
  * new string; NULL with the error set when it is not UTF-8 text. */
-static char *sh__form_decode(const char *s, size_t n)
+static char *sh_web__form_decode(const char *s, size_t n)
 {
 	char *out = malloc(n + 1);
 	if (out == NULL) {
@@ -149,7 +149,7 @@ static char *sh__form_decode(const char *s, size_t n)
 		if (s[i] == '+')
 			out[k++] = ' ';
 		else if (s[i] == '%' && i + 2 < n
-			&& (hi = sh__hexval(s[i + 1])) >= 0 && (lo = sh__hexval(s[i + 2])) >= 0) {
+			&& (hi = sh_web__hexval(s[i + 1])) >= 0 && (lo = sh_web__hexval(s[i + 2])) >= 0) {
 			out[k++] = (char)(hi * 16 + lo);
 			i += 2;
 		} else
@@ -189,14 +189,14 @@ char *sh_request_form(const sh_request *request, const char *name)
 		const char *field = body + at;
 		const char *eq = memchr(field, '=', n);
 		size_t key_len = eq != NULL ? (size_t)(eq - field) : n;
-		char *key = sh__form_decode(field, key_len);
+		char *key = sh_web__form_decode(field, key_len);
 		if (key == NULL)
 			return NULL;
 		bool hit = strlen(key) == want && strcmp(key, name) == 0;
 		free(key);
 		if (hit)
-			return eq != NULL ? sh__form_decode(eq + 1, n - key_len - 1)
-				: sh__form_decode("", 0);
+			return eq != NULL ? sh_web__form_decode(eq + 1, n - key_len - 1)
+				: sh_web__form_decode("", 0);
 		at += n + 1;
 	}
 	sh_error_set(SH_ENOTFOUND, "the form has no field '%s'", name);
@@ -218,14 +218,14 @@ const char *sh_request_route(const sh_request *request)
 	return request->match.route != NULL ? request->match.route->pattern.source : NULL;
 }
 
-void sh__request_free(sh_request *request)
+void sh_web__request_free(sh_request *request)
 {
 	if (request == NULL)
 		return;
-	sh__response_reset(&request->response);
+	sh_web__response_reset(&request->response);
 	free(request->response.headers);
-	sh__wbuf_dispose(&request->body);
-	sh__match_dispose(&request->match);
+	sh_web__wbuf_dispose(&request->body);
+	sh_web__match_dispose(&request->match);
 	json_decref(request->json);
 	free(request->user);
 	free(request->headers);

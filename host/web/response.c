@@ -10,23 +10,23 @@
 
 #include "internal.h"
 
-static bool sh__status_ok(int status)
+static bool sh_web__status_ok(int status)
 {
 	return status >= 200 && status <= 599;
 }
 
-static bool sh__token_char(char c)
+static bool sh_web__token_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
 		|| (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static int sh__header_check(const char *name, const char *value)
+static int sh_web__header_check(const char *name, const char *value)
 {
 	if (name == NULL || value == NULL || name[0] == '\0')
 		return sh_error_set(SH_EINVAL, "a header needs a name and a value");
 	for (const char *c = name; *c != '\0'; c++)
-		if (!sh__token_char(*c))
+		if (!sh_web__token_char(*c))
 			return sh_error_set(SH_EINVAL, "header name '%s' is not an HTTP token", name);
 	for (const char *c = value; *c != '\0'; c++)
 		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
@@ -38,20 +38,20 @@ static int sh__header_check(const char *name, const char *value)
 	return 0;
 }
 
-void sh__response_reset(sh_http_response *response)
+void sh_web__response_reset(sh_http_response *response)
 {
 	for (size_t i = 0; i < response->header_count; i++) {
 		free(response->headers[i].name);
 		free(response->headers[i].value);
 	}
 	response->header_count = 0;
-	sh__wbuf_dispose(&response->body);
+	sh_web__wbuf_dispose(&response->body);
 	response->status = 200;
 }
 
 int sh_http_response_set_status(sh_http_response *response, int status)
 {
-	if (!sh__status_ok(status))
+	if (!sh_web__status_ok(status))
 		return sh_error_set(SH_EINVAL, "status %d is not in 200..599", status);
 	response->status = status;
 	return 0;
@@ -62,7 +62,7 @@ int sh_http_response_status(const sh_http_response *response)
 	return response->status;
 }
 
-static void sh__header_remove(sh_http_response *response, const char *name)
+static void sh_web__header_remove(sh_http_response *response, const char *name)
 {
 	size_t kept = 0;
 	for (size_t i = 0; i < response->header_count; i++) {
@@ -76,10 +76,10 @@ static void sh__header_remove(sh_http_response *response, const char *name)
 	response->header_count = kept;
 }
 
-static int sh__header_add(sh_http_response *response, const char *name, const char *value,
+static int sh_web__header_add(sh_http_response *response, const char *name, const char *value,
 	bool replace)
 {
-	int rc = sh__header_check(name, value);
+	int rc = sh_web__header_check(name, value);
 	if (rc < 0)
 		return rc;
 	if (response->header_count == response->header_capacity) {
@@ -97,7 +97,7 @@ static int sh__header_add(sh_http_response *response, const char *name, const ch
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	if (replace)
-		sh__header_remove(response, name);
+		sh_web__header_remove(response, name);
 	response->headers[response->header_count++] = (sh__owned_header){ n, v };
 	return 0;
 }
@@ -105,13 +105,13 @@ static int sh__header_add(sh_http_response *response, const char *name, const ch
 int sh_http_response_set_header(sh_http_response *response, const char *name,
 	const char *value)
 {
-	return sh__header_add(response, name, value, true);
+	return sh_web__header_add(response, name, value, true);
 }
 
 int sh_http_response_add_header(sh_http_response *response, const char *name,
 	const char *value)
 {
-	return sh__header_add(response, name, value, false);
+	return sh_web__header_add(response, name, value, false);
 }
 
 const char *sh_http_response_header(const sh_http_response *response, const char *name)
@@ -127,10 +127,10 @@ int sh_http_response_set_body(sh_http_response *response, const void *data, size
 	if (data == NULL && length > 0)
 		return sh_error_set(SH_EINVAL, "sh_http_response_set_body: NULL data");
 	sh__wbuf body = { 0 };
-	int rc = sh__wbuf_add(&body, data, length);
+	int rc = sh_web__wbuf_add(&body, data, length);
 	if (rc < 0)
 		return rc;
-	sh__wbuf_dispose(&response->body);
+	sh_web__wbuf_dispose(&response->body);
 	response->body = body;
 	return 0;
 }
@@ -139,19 +139,19 @@ int sh_http_response_write(sh_http_response *response, const void *data, size_t 
 {
 	if (data == NULL && length > 0)
 		return sh_error_set(SH_EINVAL, "sh_http_response_write: NULL data");
-	return sh__wbuf_add(&response->body, data, length);
+	return sh_web__wbuf_add(&response->body, data, length);
 }
 
 /* Sets status, Content-Type and takes `body` (malloc'd, `length` bytes). */
-static int sh__response_take(sh_http_response *response, int status, const char *type,
+static int sh_web__response_take(sh_http_response *response, int status, const char *type,
 	char *body, size_t length)
 {
-	int rc = sh__header_add(response, "Content-Type", type, true);
+	int rc = sh_web__header_add(response, "Content-Type", type, true);
 	if (rc < 0) {
 		free(body);
 		return rc;
 	}
-	sh__wbuf_dispose(&response->body);
+	sh_web__wbuf_dispose(&response->body);
 	response->body = (sh__wbuf){ body, length, length + 1 };
 	response->status = status;
 	return 0;
@@ -159,30 +159,30 @@ static int sh__response_take(sh_http_response *response, int status, const char 
 
 int sh_http_response_text(sh_http_response *response, int status, const char *text)
 {
-	if (!sh__status_ok(status) || text == NULL)
+	if (!sh_web__status_ok(status) || text == NULL)
 		return sh_error_set(SH_EINVAL, "sh_http_response_text: status in 200..599 and a text "
 			"are required");
 	char *copy = strdup(text);
 	if (copy == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
-	return sh__response_take(response, status, "text/plain; charset=utf-8", copy, strlen(copy));
+	return sh_web__response_take(response, status, "text/plain; charset=utf-8", copy, strlen(copy));
 }
 
 int sh_http_response_json(sh_http_response *response, int status, const json_t *value)
 {
-	if (!sh__status_ok(status) || value == NULL)
+	if (!sh_web__status_ok(status) || value == NULL)
 		return sh_error_set(SH_EINVAL, "sh_http_response_json: status in 200..599 and a value "
 			"are required");
 	char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (text == NULL)
 		return sh_error_set(SH_EINVAL, "the value cannot be encoded as JSON");
-	return sh__response_take(response, status, "application/json", text, strlen(text));
+	return sh_web__response_take(response, status, "application/json", text, strlen(text));
 }
 
 int sh_http_response_render(sh_http_response *response, int status, const char *name,
 	const json_t *context)
 {
-	if (!sh__status_ok(status))
+	if (!sh_web__status_ok(status))
 		return sh_error_set(SH_EINVAL, "status %d is not in 200..599", status);
 	sh_request *request = response->request;
 	if (request == NULL || request->server == NULL || request->app == NULL)
@@ -195,5 +195,5 @@ int sh_http_response_render(sh_http_response *response, int status, const char *
 	size_t length;
 	if ((rc = sh_template_render(&text, &length, t, context)) < 0)
 		return rc;
-	return sh__response_take(response, status, "text/html; charset=utf-8", text, length);
+	return sh_web__response_take(response, status, "text/html; charset=utf-8", text, length);
 }

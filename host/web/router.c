@@ -16,7 +16,7 @@ struct sh_route_match {
 };
 
 /* Copies the matched parameters' texts, NUL-terminated, into one block. */
-static int sh__match_texts(sh__match *m, const char *path)
+static int sh_web__match_texts(sh__match *m, const char *path)
 {
 	const sh__pattern *p = &m->route->pattern;
 	if (p->param_count == 0)
@@ -36,15 +36,15 @@ static int sh__match_texts(sh__match *m, const char *path)
 	return 0;
 }
 
-int sh__router_match(sh__match *m, const sh_router *router, const char *method,
+int sh_web__router_match(sh__match *m, const sh_router *router, const char *method,
 	const char *path)
 {
 	*m = (sh__match){ 0 };
-	unsigned bit = sh__method_bit(method);
+	unsigned bit = sh_web__method_bit(method);
 	sh__spans spans;
 	for (size_t i = 0; i < router->count; i++) {
 		const sh_route *route = router->routes[i];
-		if (!sh__pattern_match(&route->pattern, path, &spans))
+		if (!sh_web__pattern_match(&route->pattern, path, &spans))
 			continue;
 		unsigned methods = route->methods & SH__GET ? route->methods | SH__HEAD : route->methods;
 		if ((methods & bit) == 0) {
@@ -53,7 +53,7 @@ int sh__router_match(sh__match *m, const sh_router *router, const char *method,
 		}
 		m->route = route;
 		m->spans = spans;
-		int rc = sh__match_texts(m, path);
+		int rc = sh_web__match_texts(m, path);
 		if (rc < 0)
 			m->route = NULL;
 		return rc;
@@ -61,13 +61,13 @@ int sh__router_match(sh__match *m, const sh_router *router, const char *method,
 	return m->allow != 0 ? SH_EPERM : SH_ENOTFOUND;
 }
 
-void sh__match_dispose(sh__match *m)
+void sh_web__match_dispose(sh__match *m)
 {
 	free(m->texts);
 	*m = (sh__match){ 0 };
 }
 
-const char *sh__match_param(const sh__match *m, const char *name, int *index)
+const char *sh_web__match_param(const sh__match *m, const char *name, int *index)
 {
 	if (m->route == NULL || name == NULL)
 		return NULL;
@@ -93,12 +93,12 @@ int sh_router_match(sh_route_match **out, const sh_router *router, const char *m
 	sh_route_match *match = calloc(1, sizeof *match);
 	if (match == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
-	int rc = sh__router_match(&match->m, router, method, path);
+	int rc = sh_web__router_match(&match->m, router, method, path);
 	if (rc == SH_ENOMEM) {
 		free(match);
 		return rc;
 	}
-	sh__methods_text(match->allow, sizeof match->allow, match->m.allow);
+	sh_web__methods_text(match->allow, sizeof match->allow, match->m.allow);
 	*out = match;
 	if (rc == SH_ENOTFOUND)
 		return sh_error_set(rc, "no route matches %s", path);
@@ -112,7 +112,7 @@ void sh_route_match_free(sh_route_match *match)
 {
 	if (match == NULL)
 		return;
-	sh__match_dispose(&match->m);
+	sh_web__match_dispose(&match->m);
 	free(match);
 }
 
@@ -144,7 +144,7 @@ const char *sh_route_match_param_at(const sh_route_match *match, size_t index,
 int sh_route_match_param_int(const sh_route_match *match, const char *name, int64_t *out)
 {
 	int index = -1;
-	if (match == NULL || sh__match_param(&match->m, name, &index) == NULL)
+	if (match == NULL || sh_web__match_param(&match->m, name, &index) == NULL)
 		return sh_error_set(SH_ENOTFOUND, "no path parameter '%s'", name ? name : "(null)");
 	if (match->m.route->pattern.convs[index] != SH__CONV_INT)
 		return sh_error_set(SH_EINVAL, "path parameter '%s' is not an <int:...>", name);

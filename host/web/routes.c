@@ -3,13 +3,13 @@
  * with its file, line and column; unknown keys with a suggestion),
  * conflicts between routes, and finding each view in its plugin. The
  * shape of a route is described by the key table below; add a key: add a
- * row and read it in sh__route_read().
+ * row and read it in sh_web__route_read().
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../app/symbol.h"
+#include "app/app.h"
 #include "internal.h"
 
 typedef struct sh__route_key {
@@ -31,7 +31,7 @@ static const char *const sh__method_names[] = {
 	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 };
 
-unsigned sh__method_bit(const char *method)
+unsigned sh_web__method_bit(const char *method)
 {
 	for (size_t i = 0; i < SH__COUNT(sh__method_names); i++)
 		if (strcmp(method, sh__method_names[i]) == 0)
@@ -39,7 +39,7 @@ unsigned sh__method_bit(const char *method)
 	return 0;
 }
 
-int sh__methods_text(char *buf, size_t size, unsigned mask)
+int sh_web__methods_text(char *buf, size_t size, unsigned mask)
 {
 	if (mask & SH__GET)
 		mask |= SH__HEAD;
@@ -57,7 +57,7 @@ int sh__methods_text(char *buf, size_t size, unsigned mask)
 }
 
 /* Checks one route map's keys and types. Returns how many problems. */
-static size_t sh__route_schema(sh__wproblems *problems, const sh_value *map, const char *what)
+static size_t sh_web__route_schema(sh__problems *problems, const sh_value *map, const char *what)
 {
 	size_t found = 0;
 	const char *names[SH__COUNT(sh__route_keys)];
@@ -71,21 +71,21 @@ static size_t sh__route_schema(sh__wproblems *problems, const sh_value *map, con
 			if (strcmp(key, sh__route_keys[k].name) == 0)
 				spec = &sh__route_keys[k];
 		if (spec == NULL) {
-			const char *near = sh__suggest(key, names, SH__COUNT(names));
+			const char *near = sh_base__suggest(key, names, SH__COUNT(names));
 			unsigned line, col;
-			sh__value_key_position(map, i, &line, &col);
+			sh_app__value_key_position(map, i, &line, &col);
 			if (near != NULL)
-				sh__wproblem_add(problems, SH_EMANIFEST, sh_value_file(map), line, col,
+				sh_manifest__problem_add(problems, SH_EMANIFEST, sh_value_file(map), line, col,
 					"unknown key '%s' in %s (did you mean '%s'?)", key, what, near);
 			else
-				sh__wproblem_add(problems, SH_EMANIFEST, sh_value_file(map), line, col,
+				sh_manifest__problem_add(problems, SH_EMANIFEST, sh_value_file(map), line, col,
 					"unknown key '%s' in %s (known: path, methods, view, model, "
 					"login_required, atomic)", key, what);
 			found++;
 			continue;
 		}
 		if (sh_value_type_of(v) != spec->type) {
-			sh__wproblem_at(problems, SH_EMANIFEST, v, "'%s' must be %s%s, not %s", key,
+			sh_manifest__problem_at(problems, SH_EMANIFEST, v, "'%s' must be %s%s, not %s", key,
 				sh_value_type_name(spec->type),
 				spec->type == SH_VALUE_LIST ? " of strings" : "",
 				sh_value_type_name(sh_value_type_of(v)));
@@ -98,7 +98,7 @@ static size_t sh__route_schema(sh__wproblems *problems, const sh_value *map, con
 			const sh_value *item = sh_value_at(v, j);
 			if (sh_value_type_of(item) == spec->item_type)
 				continue;
-			sh__wproblem_at(problems, SH_EMANIFEST, item, "items of '%s' must be %s, not %s",
+			sh_manifest__problem_at(problems, SH_EMANIFEST, item, "items of '%s' must be %s, not %s",
 				key, sh_value_type_name(spec->item_type),
 				sh_value_type_name(sh_value_type_of(item)));
 			found++;
@@ -108,7 +108,7 @@ static size_t sh__route_schema(sh__wproblems *problems, const sh_value *map, con
 }
 
 /* Reads `methods` (default [GET]) into *mask. Returns how many problems. */
-static size_t sh__route_methods(sh__wproblems *problems, const sh_value *list, unsigned *mask)
+static size_t sh_web__route_methods(sh__problems *problems, const sh_value *list, unsigned *mask)
 {
 	*mask = 0;
 	if (list == NULL || sh_value_type_of(list) != SH_VALUE_LIST) {
@@ -117,7 +117,7 @@ static size_t sh__route_methods(sh__wproblems *problems, const sh_value *list, u
 	}
 	size_t found = 0;
 	if (sh_value_length(list) == 0) {
-		sh__wproblem_at(problems, SH_EMANIFEST, list,
+		sh_manifest__problem_at(problems, SH_EMANIFEST, list,
 			"'methods' is empty; leave it out to mean [GET]");
 		return 1;
 	}
@@ -126,28 +126,28 @@ static size_t sh__route_methods(sh__wproblems *problems, const sh_value *list, u
 		const char *name = sh_value_string(item);
 		if (name == NULL)
 			continue;   /* reported by the schema */
-		unsigned bit = sh__method_bit(name);
+		unsigned bit = sh_web__method_bit(name);
 		if (bit == 0) {
 			char upper[16];
 			size_t n = 0;
 			for (; name[n] != '\0' && n + 1 < sizeof upper; n++)
 				upper[n] = (char)(name[n] >= 'a' && name[n] <= 'z' ? name[n] - 'a' + 'A' : name[n]);
 			upper[n] = '\0';
-			const char *near = sh__method_bit(upper) && name[n] == '\0' ? NULL
-				: sh__suggest(name, sh__method_names, SH__COUNT(sh__method_names));
-			if (sh__method_bit(upper) && name[n] == '\0')
-				sh__wproblem_at(problems, SH_EMANIFEST, item,
+			const char *near = sh_web__method_bit(upper) && name[n] == '\0' ? NULL
+				: sh_base__suggest(name, sh__method_names, SH__COUNT(sh__method_names));
+			if (sh_web__method_bit(upper) && name[n] == '\0')
+				sh_manifest__problem_at(problems, SH_EMANIFEST, item,
 					"method '%s' must be written in capitals: '%s'", name, upper);
 			else if (near != NULL)
-				sh__wproblem_at(problems, SH_EMANIFEST, item,
+				sh_manifest__problem_at(problems, SH_EMANIFEST, item,
 					"unknown method '%s' (did you mean '%s'?)", name, near);
 			else
-				sh__wproblem_at(problems, SH_EMANIFEST, item,
+				sh_manifest__problem_at(problems, SH_EMANIFEST, item,
 					"unknown method '%s' (known: GET, HEAD, POST, PUT, PATCH, DELETE, "
 					"OPTIONS)", name);
 			found++;
 		} else if (*mask & bit) {
-			sh__wproblem_at(problems, SH_EMANIFEST, item, "method '%s' is listed twice", name);
+			sh_manifest__problem_at(problems, SH_EMANIFEST, item, "method '%s' is listed twice", name);
 			found++;
 		}
 		*mask |= bit;
@@ -156,7 +156,7 @@ static size_t sh__route_methods(sh__wproblems *problems, const sh_value *list, u
 }
 
 /* "app.Model": an app label, a dot, a model name. */
-static bool sh__model_label_ok(const char *s)
+static bool sh_web__model_label_ok(const char *s)
 {
 	const char *dot = strchr(s, '.');
 	if (dot == NULL || strchr(dot + 1, '.') != NULL || (size_t)(dot - s) > 100)
@@ -164,35 +164,35 @@ static bool sh__model_label_ok(const char *s)
 	char label[128];
 	memcpy(label, s, (size_t)(dot - s));
 	label[dot - s] = '\0';
-	return sh__is_identifier(label, 100) && sh__is_identifier(dot + 1, 100);
+	return sh_base__is_identifier(label, 100) && sh_base__is_identifier(dot + 1, 100);
 }
 
 /* Reads `view` or `model`, exactly one. Returns how many problems; sets
  * *oom on ENOMEM. */
-static size_t sh__route_target(sh__wproblems *problems, const sh_value *map, sh_route *route,
+static size_t sh_web__route_target(sh__problems *problems, const sh_value *map, sh_route *route,
 	bool *oom)
 {
 	const sh_value *view = sh_value_get(map, "view"), *model = sh_value_get(map, "model");
 	const char *view_name = sh_value_string(view), *model_name = sh_value_string(model);
 	if (view != NULL && model != NULL) {
-		sh__wproblem_at(problems, SH_EMANIFEST, model,
+		sh_manifest__problem_at(problems, SH_EMANIFEST, model,
 			"a route has either 'view' or 'model', not both");
 		return 1;
 	}
 	if (view == NULL && model == NULL) {
-		sh__wproblem_at(problems, SH_EMANIFEST, map,
+		sh_manifest__problem_at(problems, SH_EMANIFEST, map,
 			"a route needs 'view: NAME' (an SH_VIEW of the app's plugin) or "
 			"'model: app.Model' (the JSON API of a model)");
 		return 1;
 	}
-	if (view_name != NULL && !sh__is_identifier(view_name, 200)) {
-		sh__wproblem_at(problems, SH_EMANIFEST, view,
+	if (view_name != NULL && !sh_base__is_identifier(view_name, 200)) {
+		sh_manifest__problem_at(problems, SH_EMANIFEST, view,
 			"view '%s' is not a valid name: use letters, digits and '_', not starting "
 			"with a digit (the plugin defines it with SH_VIEW(name))", view_name);
 		return 1;
 	}
-	if (model_name != NULL && !sh__model_label_ok(model_name)) {
-		sh__wproblem_at(problems, SH_EMANIFEST, model,
+	if (model_name != NULL && !sh_web__model_label_ok(model_name)) {
+		sh_manifest__problem_at(problems, SH_EMANIFEST, model,
 			"model '%s' must be written 'app_label.ModelName'", model_name);
 		return 1;
 	}
@@ -203,11 +203,11 @@ static size_t sh__route_target(sh__wproblems *problems, const sh_value *map, sh_
 	return 0;
 }
 
-static void sh__route_free(sh_route *route)
+static void sh_web__route_free(sh_route *route)
 {
 	if (route == NULL)
 		return;
-	sh__pattern_dispose(&route->pattern);
+	sh_web__pattern_dispose(&route->pattern);
 	free(route->view);
 	free(route->model);
 	free(route->relation);
@@ -216,20 +216,20 @@ static void sh__route_free(sh_route *route)
 
 /* Reads one route map into a new route (NULL when it has problems or on
  * ENOMEM, which sets *oom). */
-static sh_route *sh__route_read(sh_router *router, sh_app *app, const sh_value *map,
+static sh_route *sh_web__route_read(sh_router *router, sh_app *app, const sh_value *map,
 	bool *oom)
 {
-	sh__wproblems *problems = &router->problems;
+	sh__problems *problems = &router->problems;
 	if (sh_value_type_of(map) != SH_VALUE_MAP) {
-		sh__wproblem_at(problems, SH_EMANIFEST, map,
+		sh_manifest__problem_at(problems, SH_EMANIFEST, map,
 			"a route must be a map (path, methods, view or model), not %s",
 			sh_value_type_name(sh_value_type_of(map)));
 		return NULL;
 	}
-	size_t found = sh__route_schema(problems, map, "route");
+	size_t found = sh_web__route_schema(problems, map, "route");
 	const sh_value *path = sh_value_get(map, "path");
 	if (path == NULL) {
-		sh__wproblem_at(problems, SH_EMANIFEST, map, "missing key 'path' in route");
+		sh_manifest__problem_at(problems, SH_EMANIFEST, map, "missing key 'path' in route");
 		found++;
 	}
 	sh_route *route = calloc(1, sizeof *route);
@@ -243,50 +243,50 @@ static sh_route *sh__route_read(sh_router *router, sh_app *app, const sh_value *
 	const char *source = sh_value_string(path);
 	if (source != NULL) {
 		sh__pattern_error err;
-		int rc = sh__pattern_compile(&route->pattern, source, &err);
+		int rc = sh_web__pattern_compile(&route->pattern, source, &err);
 		if (rc == SH_ENOMEM)
 			*oom = true;
 		else if (rc < 0) {
-			sh__wproblem_at(problems, SH_EMANIFEST, path, "bad path '%s': %s", source,
+			sh_manifest__problem_at(problems, SH_EMANIFEST, path, "bad path '%s': %s", source,
 				err.text);
 			found++;
 		}
 	}
-	found += sh__route_methods(problems, sh_value_get(map, "methods"), &route->methods);
-	found += sh__route_target(problems, map, route, oom);
+	found += sh_web__route_methods(problems, sh_value_get(map, "methods"), &route->methods);
+	found += sh_web__route_target(problems, map, route, oom);
 	route->login_required = sh_value_path_bool(map, "login_required", false);
 	bool atomic;
 	if (sh_value_bool(&atomic, sh_value_get(map, "atomic")) == 0)
 		route->atomic = atomic;
 	if (found > 0 || *oom) {
-		sh__route_free(route);
+		sh_web__route_free(route);
 		return NULL;
 	}
 	return route;
 }
 
 /* The methods a route answers: HEAD wherever GET. */
-static unsigned sh__effective(unsigned methods)
+static unsigned sh_web__effective(unsigned methods)
 {
 	return methods & SH__GET ? methods | SH__HEAD : methods;
 }
 
 /* Reports a route that conflicts with one added before. */
-static bool sh__route_conflicts(sh_router *router, const sh_route *route)
+static bool sh_web__route_conflicts(sh_router *router, const sh_route *route)
 {
 	for (size_t i = 0; i < router->count; i++) {
 		const sh_route *other = router->routes[i];
-		unsigned common = sh__effective(route->methods) & sh__effective(other->methods);
-		/* sh__route_read keeps only routes whose path compiled: a missing path
+		unsigned common = sh_web__effective(route->methods) & sh_web__effective(other->methods);
+		/* sh_web__route_read keeps only routes whose path compiled: a missing path
 		 * or one that is not a string is a problem of the schema.
 		 * NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 		if (common == 0 || strcmp(route->pattern.shape, other->pattern.shape) != 0)
 			continue;
 		char methods[128];
-		sh__methods_text(methods, sizeof methods, common);
+		sh_web__methods_text(methods, sizeof methods, common);
 		const sh_value *path = sh_value_get(route->where, "path");
 		const sh_value *other_path = sh_value_get(other->where, "path");
-		sh__wproblem_at(&router->problems, SH_EMANIFEST, path,
+		sh_manifest__problem_at(&router->problems, SH_EMANIFEST, path,
 			"route '%s' (%s) conflicts with route '%s' of app '%s' at %s:%u:%u: "
 			"same path, same methods",
 			route->pattern.source, methods, other->pattern.source, sh_app_label(other->app),
@@ -296,7 +296,7 @@ static bool sh__route_conflicts(sh_router *router, const sh_route *route)
 	return false;
 }
 
-static int sh__router_push(sh_router *router, sh_route *route)
+static int sh_web__router_push(sh_router *router, sh_route *route)
 {
 	if (router->count == router->capacity) {
 		size_t cap = router->capacity ? router->capacity * 2 : 16;
@@ -313,7 +313,10 @@ static int sh__router_push(sh_router *router, sh_route *route)
 int sh_router_new(sh_router **out)
 {
 	*out = calloc(1, sizeof **out);
-	return *out != NULL ? 0 : sh_error_set(SH_ENOMEM, "out of memory");
+	if (*out == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	(*out)->problems.raise_each = true;
+	return 0;
 }
 
 void sh_router_free(sh_router *router)
@@ -321,9 +324,9 @@ void sh_router_free(sh_router *router)
 	if (router == NULL)
 		return;
 	for (size_t i = 0; i < router->count; i++)
-		sh__route_free(router->routes[i]);
+		sh_web__route_free(router->routes[i]);
 	free(router->routes);
-	sh__wproblems_dispose(&router->problems);
+	sh_manifest__problems_dispose(&router->problems);
 	free(router);
 }
 
@@ -335,22 +338,22 @@ int sh_router_add_app(sh_router *router, sh_app *app)
 	const sh_value *routes = sh_value_get(sh_app_manifest(app), "routes");
 	if (routes != NULL && sh_value_type_of(routes) != SH_VALUE_LIST
 		&& sh_value_type_of(routes) != SH_VALUE_NULL) {
-		sh__wproblem_at(&router->problems, SH_EMANIFEST, routes,
+		sh_manifest__problem_at(&router->problems, SH_EMANIFEST, routes,
 			"'routes' must be a list of routes, not %s",
 			sh_value_type_name(sh_value_type_of(routes)));
 		return SH_EMANIFEST;
 	}
 	bool oom = false;
 	for (size_t i = 0; i < sh_value_length(routes) && !oom; i++) {
-		sh_route *route = sh__route_read(router, app, sh_value_at(routes, i), &oom);
+		sh_route *route = sh_web__route_read(router, app, sh_value_at(routes, i), &oom);
 		if (route == NULL)
 			continue;
-		if (sh__route_conflicts(router, route)) {
-			sh__route_free(route);
+		if (sh_web__route_conflicts(router, route)) {
+			sh_web__route_free(route);
 			continue;
 		}
-		if (sh__router_push(router, route) < 0) {
-			sh__route_free(route);
+		if (sh_web__router_push(router, route) < 0) {
+			sh_web__route_free(route);
 			oom = true;
 		}
 	}
@@ -371,7 +374,7 @@ int sh_router_resolve(sh_router *router)
 	for (size_t i = 0; i < router->count; i++) {
 		sh_route *route = router->routes[i];
 		if (route->model != NULL && route->fn == NULL) {
-			if (sh__model_route_resolve(router, route) == SH_ENOMEM)
+			if (sh_web__model_route_resolve(router, route) == SH_ENOMEM)
 				return SH_ENOMEM;
 			continue;
 		}
@@ -383,11 +386,11 @@ int sh_router_resolve(sh_router *router)
 		if (address == NULL) {
 			const char *library = sh_app_library_path(route->app);
 			if (library == NULL)
-				sh__wproblem_at(&router->problems, SH_EMANIFEST, route->view_value,
+				sh_manifest__problem_at(&router->problems, SH_EMANIFEST, route->view_value,
 					"view '%s': app '%s' has no plugin ('library') to define it",
 					route->view, sh_app_label(route->app));
 			else
-				sh__wproblem_at(&router->problems, SH_EMANIFEST, route->view_value,
+				sh_manifest__problem_at(&router->problems, SH_EMANIFEST, route->view_value,
 					"view '%s' not found in %s (define it with SH_VIEW(%s))",
 					route->view, library, route->view);
 			continue;
@@ -454,11 +457,11 @@ int sh_route_atomic(const sh_route *route)
 
 bool sh_route_allows(const sh_route *route, const char *method)
 {
-	unsigned bit = method != NULL ? sh__method_bit(method) : 0;
-	return (sh__effective(route->methods) & bit) != 0;
+	unsigned bit = method != NULL ? sh_web__method_bit(method) : 0;
+	return (sh_web__effective(route->methods) & bit) != 0;
 }
 
 int sh_route_methods(char *buf, size_t size, const sh_route *route)
 {
-	return sh__methods_text(buf, size, route->methods);
+	return sh_web__methods_text(buf, size, route->methods);
 }

@@ -46,6 +46,7 @@ int sh_server_new(sh_server **out, sh_project *project, const sh_server_opts *op
 	sh_server *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
+	s->problems.raise_each = true;
 	s->project = project;
 	s->hub = sh_project_hub(project);
 	s->listen_fd = -1;
@@ -54,13 +55,13 @@ int sh_server_new(sh_server **out, sh_project *project, const sh_server_opts *op
 	s->request_started = sh_hub_builtin(s->hub, SH_REQUEST_STARTED);
 	s->request_finished = sh_hub_builtin(s->hub, SH_REQUEST_FINISHED);
 	s->got_request_exception = sh_hub_builtin(s->hub, SH_GOT_REQUEST_EXCEPTION);
-	int rc = sh__server_config_read(s, opts);
+	int rc = sh_web__server_config_read(s, opts);
 	if (rc == 0)
 		rc = sh_sender_intern(&s->handler, s->hub, SH_HANDLER_SENDER);
 	if (rc == 0)
 		rc = sh_templates_new(&s->templates, s->hub);
 	if (rc == 0)
-		rc = sh__web_set_copiers(s->hub);   /* async receivers of the request signals */
+		rc = sh_web__web_set_copiers(s->hub);   /* async receivers of the request signals */
 	if (rc == 0)
 		rc = sh_router_new(&s->router);
 	for (size_t i = 0; rc >= 0 && i < sh_project_app_count(project); i++) {
@@ -110,9 +111,9 @@ unsigned sh_server_port(const sh_server *server)
 }
 
 /* libmicrohttpd's own messages go to the hub's logger. */
-static void sh__mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void sh_web__mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
-static void sh__mhd_log(void *cls, const char *fmt, va_list ap)
+static void sh_web__mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	sh_server *s = cls;
 	char message[1024];
@@ -159,7 +160,7 @@ struct sh__reaper {
 	sh__conn *head;
 };
 
-static void *sh__reaper_main(void *arg)
+static void *sh_web__reaper_main(void *arg)
 {
 	struct sh__reaper *reaper = arg;
 	pthread_mutex_lock(&reaper->lock);
@@ -194,7 +195,7 @@ static void *sh__reaper_main(void *arg)
 	return NULL;
 }
 
-static int sh__reaper_start(sh_server *server)
+static int sh_web__reaper_start(sh_server *server)
 {
 	struct sh__reaper *reaper = calloc(1, sizeof *reaper);
 	if (reaper == NULL)
@@ -204,7 +205,7 @@ static int sh__reaper_start(sh_server *server)
 	int rc = pthread_mutex_init(&reaper->lock, NULL);
 	if (rc == 0 && (rc = pthread_cond_init(&reaper->wake, NULL)) != 0)
 		pthread_mutex_destroy(&reaper->lock);
-	if (rc == 0 && (rc = pthread_create(&reaper->thread, NULL, sh__reaper_main, reaper)) != 0) {
+	if (rc == 0 && (rc = pthread_create(&reaper->thread, NULL, sh_web__reaper_main, reaper)) != 0) {
 		pthread_cond_destroy(&reaper->wake);
 		pthread_mutex_destroy(&reaper->lock);
 	}
@@ -219,7 +220,7 @@ static int sh__reaper_start(sh_server *server)
 
 /* Stops the thread and frees the reaper; libmicrohttpd has closed every
  * connection by then. */
-static void sh__reaper_stop(sh_server *server)
+static void sh_web__reaper_stop(sh_server *server)
 {
 	struct sh__reaper *reaper = server->reaper;
 	if (reaper == NULL)
@@ -241,7 +242,7 @@ static void sh__reaper_stop(sh_server *server)
 
 /* MHD_OPTION_NOTIFY_CONNECTION: lists a new connection with its deadline,
  * unlists a closed one. */
-static void sh__on_connection(void *cls, struct MHD_Connection *connection,
+static void sh_web__on_connection(void *cls, struct MHD_Connection *connection,
 	void **socket_context, enum MHD_ConnectionNotificationCode code)
 {
 	struct sh__reaper *reaper = cls;
@@ -277,7 +278,7 @@ static void sh__on_connection(void *cls, struct MHD_Connection *connection,
 	free(c);
 }
 
-static sh__conn *sh__conn_of(struct MHD_Connection *connection)
+static sh__conn *sh_web__conn_of(struct MHD_Connection *connection)
 {
 	const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection,
 		MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -299,7 +300,7 @@ typedef struct sh__framing {
 	bool chunked;         /* a Transfer-Encoding header */
 } sh__framing;
 
-static enum MHD_Result sh__framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+static enum MHD_Result sh_web__framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
 	const char *value)
 {
 	(void)kind;
@@ -320,11 +321,11 @@ static enum MHD_Result sh__framing_header(void *cls, enum MHD_ValueKind kind, co
 /* Answers 400 when the request's body is framed two ways and returns true
  * (*result is what the access handler returns then); false when the
  * framing is sound. */
-static bool sh__framing_refused(sh_server *s, sh_request *r, struct MHD_Connection *connection,
+static bool sh_web__framing_refused(sh_server *s, sh_request *r, struct MHD_Connection *connection,
 	enum MHD_Result *result)
 {
 	sh__framing f = { NULL, false, false };
-	MHD_get_connection_values(connection, MHD_HEADER_KIND, sh__framing_header, &f);
+	MHD_get_connection_values(connection, MHD_HEADER_KIND, sh_web__framing_header, &f);
 	if (!f.lengths_differ && !(f.chunked && f.length != NULL))
 		return false;
 	static const char body[] = "<h1>Bad Request (400)</h1>";
@@ -348,11 +349,11 @@ static bool sh__framing_refused(sh_server *s, sh_request *r, struct MHD_Connecti
  * noting the request's progress and checking its framing. Its first call
  * brings the head; a later call without data means the request is whole:
  * its deadline is lifted. */
-static enum MHD_Result sh__on_access_guarded(void *cls, struct MHD_Connection *connection,
+static enum MHD_Result sh_web__on_access_guarded(void *cls, struct MHD_Connection *connection,
 	const char *url, const char *method, const char *version, const char *upload_data,
 	size_t *upload_data_size, void **con_cls)
 {
-	sh__conn *c = sh__conn_of(connection);
+	sh__conn *c = sh_web__conn_of(connection);
 	if (c != NULL && !c->head_seen)
 		c->head_seen = true;
 	else if (c != NULL && *upload_data_size == 0)
@@ -360,20 +361,20 @@ static enum MHD_Result sh__on_access_guarded(void *cls, struct MHD_Connection *c
 	sh_request *r = *con_cls;
 	enum MHD_Result refused;
 	if (r != NULL && !r->begun && !r->answered
-		&& sh__framing_refused(cls, r, connection, &refused))
+		&& sh_web__framing_refused(cls, r, connection, &refused))
 		return refused;
-	return sh__on_access(cls, connection, url, method, version, upload_data, upload_data_size,
+	return sh_web__on_access(cls, connection, url, method, version, upload_data, upload_data_size,
 		con_cls);
 }
 
 /* MHD_OPTION_NOTIFY_COMPLETED as libmicrohttpd sees it: the handler's,
  * then the next request on the connection gets a new deadline. */
-static void sh__on_completed_timed(void *cls, struct MHD_Connection *connection,
+static void sh_web__on_completed_timed(void *cls, struct MHD_Connection *connection,
 	void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	sh_server *s = cls;
-	sh__on_completed(cls, connection, con_cls, toe);
-	sh__conn *c = sh__conn_of(connection);
+	sh_web__on_completed(cls, connection, con_cls, toe);
+	sh__conn *c = sh_web__conn_of(connection);
 	if (c != NULL && s->reaper != NULL) {
 		c->head_seen = false;
 		atomic_store(&c->deadline_ms, sh__monotonic_ms() + s->reaper->timeout_ms);
@@ -387,7 +388,7 @@ static void sh__on_completed_timed(void *cls, struct MHD_Connection *connection,
  * router and the views read, so that DELETE /api/alerts/1%00x would delete
  * item 1: %00 is left as it is (the three characters), everything else is
  * decoded by libmicrohttpd's own MHD_http_unescape. */
-static size_t sh__unescape(void *cls, struct MHD_Connection *connection, char *s)
+static size_t sh_web__unescape(void *cls, struct MHD_Connection *connection, char *s)
 {
 	(void)cls;
 	(void)connection;
@@ -411,7 +412,7 @@ static size_t sh__unescape(void *cls, struct MHD_Connection *connection, char *s
 
 /* Binds and listens on the configured address; the socket is stored in
  * s->listen_fd and its family in *family. */
-static int sh__bind(sh_server *s, int *family)
+static int sh_web__bind(sh_server *s, int *family)
 {
 	const sh__server_config *c = &s->config;
 	struct addrinfo hints = { 0 }, *list = NULL;
@@ -459,7 +460,7 @@ static int sh__bind(sh_server *s, int *family)
 }
 
 /* Starts the pool of async receivers and makes it the hub's executor. */
-static int sh__pool_start(sh_server *server)
+static int sh_web__pool_start(sh_server *server)
 {
 	const sh__server_config *c = &server->config;
 	int rc = sh_pool_new(&server->pool, c->async_threads, c->async_queue);
@@ -473,7 +474,7 @@ static int sh__pool_start(sh_server *server)
 
 /* Drains the pool (every queued async receiver runs), joins its threads
  * and takes it off the hub: async receivers run inline from then on. */
-static void sh__pool_drain(sh_server *server)
+static void sh_web__pool_drain(sh_server *server)
 {
 	if (server->pool == NULL)
 		return;
@@ -494,7 +495,7 @@ int sh_server_start(sh_server *server)
 		return sh_error_set(SH_EINVAL,
 			"sh_server_start: the server has problems or runs already");
 	sh_database *database = sh_project_database(server->project);
-	sh_db *db;
+	sh_conn *db;
 	if (database != NULL) {
 		int made = sh_database_connection(&db, database);
 		if (made == 0)
@@ -503,39 +504,39 @@ int sh_server_start(sh_server *server)
 			return made;
 	}
 	int family = AF_INET;
-	int rc = sh__bind(server, &family);
+	int rc = sh_web__bind(server, &family);
 	if (rc == 0)
-		rc = sh__reaper_start(server);
+		rc = sh_web__reaper_start(server);
 	if (rc == 0)
-		rc = sh__pool_start(server);
+		rc = sh_web__pool_start(server);
 	if (rc < 0) {
 		if (server->listen_fd >= 0)
 			close(server->listen_fd);
 		server->listen_fd = -1;
-		sh__reaper_stop(server);
+		sh_web__reaper_stop(server);
 		return rc;
 	}
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC
 		| MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	const sh__server_config *c = &server->config;
 	atomic_store(&server->stopping, false);
-	server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, sh__on_access_guarded, server,
-		MHD_OPTION_EXTERNAL_LOGGER, sh__mhd_log, server,   /* first, to catch every message */
+	server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, sh_web__on_access_guarded, server,
+		MHD_OPTION_EXTERNAL_LOGGER, sh_web__mhd_log, server,   /* first, to catch every message */
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)server->listen_fd,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->request_timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SH__CONNECTION_MEMORY,
-		MHD_OPTION_URI_LOG_CALLBACK, sh__on_uri, server,
-		MHD_OPTION_NOTIFY_COMPLETED, sh__on_completed_timed, server,
-		MHD_OPTION_NOTIFY_CONNECTION, sh__on_connection, server->reaper,
-		MHD_OPTION_UNESCAPE_CALLBACK, sh__unescape, NULL,
+		MHD_OPTION_URI_LOG_CALLBACK, sh_web__on_uri, server,
+		MHD_OPTION_NOTIFY_COMPLETED, sh_web__on_completed_timed, server,
+		MHD_OPTION_NOTIFY_CONNECTION, sh_web__on_connection, server->reaper,
+		MHD_OPTION_UNESCAPE_CALLBACK, sh_web__unescape, NULL,
 		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,   /* e.g. HTTP/1.1 without Host: 400 */
 		MHD_OPTION_END);
 	if (server->daemon == NULL) {
 		close(server->listen_fd);
 		server->listen_fd = -1;
-		sh__pool_drain(server);
-		sh__reaper_stop(server);
+		sh_web__pool_drain(server);
+		sh_web__reaper_stop(server);
 		return sh_error_set(SH_EIO, "cannot start the HTTP server on %s:%u (libmicrohttpd "
 			"refused to start; see the log)", c->host, server->bound_port);
 	}
@@ -571,11 +572,11 @@ void sh_server_stop(sh_server *server)
 	}
 	MHD_stop_daemon(server->daemon);   /* closes every connection */
 	server->daemon = NULL;
-	sh__reaper_stop(server);
+	sh_web__reaper_stop(server);
 	if (quiesced != MHD_INVALID_SOCKET)
 		close(quiesced);
 	server->listen_fd = -1;
-	sh__pool_drain(server);   /* no request runs any more: run what they queued */
+	sh_web__pool_drain(server);   /* no request runs any more: run what they queued */
 	sh_hub_log(server->hub, SH_LOG_INFO, "sighost.server", "stopped");
 }
 
@@ -586,7 +587,7 @@ void sh_server_free(sh_server *server)
 	sh_server_stop(server);
 	sh_router_free(server->router);
 	sh_templates_free(server->templates);
-	sh__wproblems_dispose(&server->problems);
-	sh__server_config_dispose(&server->config);
+	sh_manifest__problems_dispose(&server->problems);
+	sh_web__server_config_dispose(&server->config);
 	free(server);
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../app/symbol.h"
+#include "app/app.h"
 #include "internal.h"
 
 #define SH__DEFAULT_HOST "127.0.0.1"
@@ -24,7 +24,7 @@
  * Splits "HOST:PORT", "[V6]:PORT" or "PORT" into host and port (newly
  * allocated). Returns 0, SH_EINVAL with the reason in `why`, SH_ENOMEM.
  */
-static int sh__listen_parse(const char *text, char **host, char **port, char *why, size_t size)
+static int sh_web__listen_parse(const char *text, char **host, char **port, char *why, size_t size)
 {
 	*host = *port = NULL;
 	const char *h = text, *colon = strrchr(text, ':');
@@ -77,7 +77,7 @@ static int sh__listen_parse(const char *text, char **host, char **port, char *wh
 }
 
 /* Reads integer key `key` into *out when it is set and within [min, max]. */
-static void sh__int_key(sh_server *s, const sh_value *root, const char *key, int64_t min,
+static void sh_web__int_key(sh_server *s, const sh_value *root, const char *key, int64_t min,
 	int64_t max, uint64_t *out)
 {
 	const sh_value *v = sh_value_get(root, key);
@@ -85,32 +85,32 @@ static void sh__int_key(sh_server *s, const sh_value *root, const char *key, int
 	if (v == NULL || sh_value_int(&n, v) < 0)
 		return;   /* absent, or the wrong type (reported with the manifest) */
 	if (n < min || n > max) {
-		sh__wproblem_at(&s->problems, SH_EMANIFEST, v, "'%s' must be from %lld to %lld, not %lld",
+		sh_manifest__problem_at(&s->problems, SH_EMANIFEST, v, "'%s' must be from %lld to %lld, not %lld",
 			key, (long long)min, (long long)max, (long long)n);
 		return;
 	}
 	*out = (uint64_t)n;
 }
 
-int sh__server_config_read(sh_server *s, const sh_server_opts *opts)
+int sh_web__server_config_read(sh_server *s, const sh_server_opts *opts)
 {
 	sh__server_config *c = &s->config;
-	const sh_value *root = sh__project_manifest(s->project);
+	const sh_value *root = sh_app__project_manifest(s->project);
 	uint64_t threads = SH__DEFAULT_THREADS, max_body = SH__DEFAULT_MAX_BODY,
 		timeout = SH__DEFAULT_TIMEOUT;
-	sh__int_key(s, root, "threads", 1, 256, &threads);
-	sh__int_key(s, root, "max_body_size", 0, 1 << 30, &max_body);
-	sh__int_key(s, root, "request_timeout", 1, 3600, &timeout);
+	sh_web__int_key(s, root, "threads", 1, 256, &threads);
+	sh_web__int_key(s, root, "max_body_size", 0, 1 << 30, &max_body);
+	sh_web__int_key(s, root, "request_timeout", 1, 3600, &timeout);
 	uint64_t async_threads = SH__DEFAULT_ASYNC_THREADS, async_queue = SH__DEFAULT_ASYNC_QUEUE;
-	sh__int_key(s, root, "async_threads", 1, 256, &async_threads);
-	sh__int_key(s, root, "async_queue", 1, 1 << 20, &async_queue);
+	sh_web__int_key(s, root, "async_threads", 1, 256, &async_threads);
+	sh_web__int_key(s, root, "async_queue", 1, 1 << 20, &async_queue);
 	c->async_threads = (unsigned)async_threads;
 	c->async_queue = (size_t)async_queue;
 	c->atomic_requests = sh_value_path_bool(root, "atomic_requests", false);
 	c->access_log = sh_value_path_bool(root, "access_log", true);
 	if (opts != NULL && opts->threads != 0) {
 		if (opts->threads > 256)
-			sh__wproblem_add(&s->problems, SH_EINVAL, NULL, 0, 0,
+			sh_manifest__problem_add(&s->problems, SH_EINVAL, NULL, 0, 0,
 				"threads must be from 1 to 256, not %u", opts->threads);
 		else
 			threads = opts->threads;
@@ -125,20 +125,20 @@ int sh__server_config_read(sh_server *s, const sh_server_opts *opts)
 	if (text == NULL)
 		text = SH__DEFAULT_HOST ":" SH__DEFAULT_PORT;
 	char why[128];
-	int rc = sh__listen_parse(text, &c->host, &c->port, why, sizeof why);
+	int rc = sh_web__listen_parse(text, &c->host, &c->port, why, sizeof why);
 	if (rc == SH_EINVAL) {
 		if (opts != NULL && opts->listen != NULL)
-			sh__wproblem_add(&s->problems, SH_EINVAL, NULL, 0, 0,
+			sh_manifest__problem_add(&s->problems, SH_EINVAL, NULL, 0, 0,
 				"bad listen address '%s': %s", text, why);
 		else
-			sh__wproblem_at(&s->problems, SH_EMANIFEST, listen,
+			sh_manifest__problem_at(&s->problems, SH_EMANIFEST, listen,
 				"bad listen address '%s': %s", text, why);
 		return 0;
 	}
 	return rc;
 }
 
-void sh__server_config_dispose(sh__server_config *config)
+void sh_web__server_config_dispose(sh__server_config *config)
 {
 	free(config->host);
 	free(config->port);

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "model_api.h"   /* sh__utf8_ok */
+#include "base/utf8.h"
 
 #define SH__TEMPLATE_MAX_SIZE (4u << 20)
 
@@ -61,7 +61,7 @@ void sh_templates_free(sh_templates *cache)
 }
 
 /* Refuses names that could leave the templates folder. */
-static int sh__name_check(const char *name)
+static int sh_web__name_check(const char *name)
 {
 	if (name == NULL || name[0] == '\0')
 		return sh_error_set(SH_EINVAL, "a template name is required");
@@ -69,7 +69,7 @@ static int sh__name_check(const char *name)
 		return sh_error_set(SH_EINVAL, "template name too long");
 	/* the name goes into messages, logs and the sender "template:<label>/<name>"
 	 * (JSON in the audit log): bytes that are not text are refused unechoed */
-	if (!sh__utf8_ok(name, strlen(name)))
+	if (!sh_base__utf8_valid(name, strlen(name)))
 		return sh_error_set(SH_EINVAL, "a template name must be UTF-8 text");
 	if (name[0] == '/')
 		return sh_error_set(SH_EINVAL, "template name '%s' is absolute; give it relative to "
@@ -91,7 +91,7 @@ static int sh__name_check(const char *name)
 }
 
 /* Reads the whole regular file at `path` (at most 4 MiB). */
-static int sh__read_file(const char *path, char **out, size_t *length)
+static int sh_web__read_file(const char *path, char **out, size_t *length)
 {
 	*out = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -125,7 +125,7 @@ static int sh__read_file(const char *path, char **out, size_t *length)
 }
 
 /* The app's templates folder, templates/<label> beside its manifest. */
-static char *sh__templates_dir(const sh_app *app)
+static char *sh_web__templates_dir(const sh_app *app)
 {
 	const char *manifest = sh_app_manifest_path(app);
 	const char *slash = manifest ? strrchr(manifest, '/') : NULL;
@@ -137,9 +137,9 @@ static char *sh__templates_dir(const sh_app *app)
 }
 
 /* Finds, reads and compiles app `app`'s template `name`. */
-static int sh__load(sh_template **out, sh_templates *cache, const sh_app *app, const char *name)
+static int sh_web__template_cache_load(sh_template **out, sh_templates *cache, const sh_app *app, const char *name)
 {
-	char *dir = sh__templates_dir(app), *path = NULL, *full = NULL, *real_dir = NULL;
+	char *dir = sh_web__templates_dir(app), *path = NULL, *full = NULL, *real_dir = NULL;
 	char *real = NULL, *source = NULL;
 	size_t length = 0;
 	int rc = 0;
@@ -161,9 +161,9 @@ static int sh__load(sh_template **out, sh_templates *cache, const sh_app *app, c
 				"(no path traversal)", name, sh_app_label(app), dir);
 	}
 	if (rc == 0)
-		rc = sh__read_file(real, &source, &length);
+		rc = sh_web__read_file(real, &source, &length);
 	if (rc == 0)
-		rc = sh__template_load(out, cache->hub, full, path, source, length);
+		rc = sh_web__template_load(out, cache->hub, full, path, source, length);
 	free(dir);
 	free(path);
 	free(full);
@@ -173,7 +173,7 @@ static int sh__load(sh_template **out, sh_templates *cache, const sh_app *app, c
 	return rc;
 }
 
-static sh_template *sh__find(const sh_templates *cache, const sh_app *app, const char *name)
+static sh_template *sh_web__template_cache_find(const sh_templates *cache, const sh_app *app, const char *name)
 {
 	for (size_t i = 0; i < cache->count; i++)
 		if (cache->items[i].app == app && strcmp(cache->items[i].name, name) == 0)
@@ -183,11 +183,11 @@ static sh_template *sh__find(const sh_templates *cache, const sh_app *app, const
 
 /* Stores a freshly compiled template, or hands back the one another thread
  * stored first (freeing ours). */
-static int sh__store(sh_templates *cache, const sh_app *app, const char *name, sh_template **t)
+static int sh_web__store(sh_templates *cache, const sh_app *app, const char *name, sh_template **t)
 {
 	int rc = 0;
 	pthread_rwlock_wrlock(&cache->lock);
-	sh_template *other = sh__find(cache, app, name);
+	sh_template *other = sh_web__template_cache_find(cache, app, name);
 	if (other != NULL) {
 		sh_template_free(*t);
 		*t = other;
@@ -224,16 +224,16 @@ int sh_templates_get(const sh_template **out, sh_templates *cache, const sh_app 
 	if (out == NULL || cache == NULL || app == NULL)
 		return sh_error_set(SH_EINVAL, "sh_templates_get: out, cache and app are required");
 	*out = NULL;
-	int rc = sh__name_check(name);
+	int rc = sh_web__name_check(name);
 	if (rc < 0)
 		return rc;
 	pthread_rwlock_rdlock(&cache->lock);
-	sh_template *t = sh__find(cache, app, name);
+	sh_template *t = sh_web__template_cache_find(cache, app, name);
 	pthread_rwlock_unlock(&cache->lock);
 	if (t == NULL) {
-		if ((rc = sh__load(&t, cache, app, name)) < 0)
+		if ((rc = sh_web__template_cache_load(&t, cache, app, name)) < 0)
 			return rc;
-		if ((rc = sh__store(cache, app, name, &t)) < 0)
+		if ((rc = sh_web__store(cache, app, name, &t)) < 0)
 			return rc;
 	}
 	*out = t;

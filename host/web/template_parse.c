@@ -28,10 +28,10 @@ typedef struct sh__parser {
 	bool failed;
 } sh__parser;
 
-static int sh__perr(sh__parser *p, unsigned line, unsigned col, const char *fmt, ...)
+static int sh_web__perr(sh__parser *p, unsigned line, unsigned col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static int sh__perr(sh__parser *p, unsigned line, unsigned col, const char *fmt, ...)
+static int sh_web__perr(sh__parser *p, unsigned line, unsigned col, const char *fmt, ...)
 {
 	char message[768];
 	va_list ap;
@@ -42,7 +42,7 @@ static int sh__perr(sh__parser *p, unsigned line, unsigned col, const char *fmt,
 	return sh_error_set(SH_EINVAL, "%s:%u:%u: %s", p->label, line, col, message);
 }
 
-static int sh__oom(sh__parser *p)
+static int sh_web__oom(sh__parser *p)
 {
 	p->failed = true;
 	return sh_error_set(SH_ENOMEM, "out of memory");
@@ -61,7 +61,7 @@ typedef struct sh__tok {
 } sh__tok;
 
 /* Moves over n bytes, counting lines and characters. */
-static void sh__advance(sh__parser *p, size_t n)
+static void sh_web__advance(sh__parser *p, size_t n)
 {
 	for (size_t i = 0; i < n && p->pos < p->len; i++, p->pos++) {
 		unsigned char c = (unsigned char)p->src[p->pos];
@@ -74,13 +74,13 @@ static void sh__advance(sh__parser *p, size_t n)
 	}
 }
 
-static bool sh__at(const sh__parser *p, size_t pos, const char *two)
+static bool sh_web__at(const sh__parser *p, size_t pos, const char *two)
 {
 	return pos + 1 < p->len && p->src[pos] == two[0] && p->src[pos + 1] == two[1];
 }
 
 /* Finds `two` from pos on; returns its offset or len when absent. */
-static size_t sh__find(const sh__parser *p, size_t pos, const char *two)
+static size_t sh_web__template_parse_find(const sh__parser *p, size_t pos, const char *two)
 {
 	for (; pos + 1 < p->len; pos++)
 		if (p->src[pos] == two[0] && p->src[pos + 1] == two[1])
@@ -88,14 +88,14 @@ static size_t sh__find(const sh__parser *p, size_t pos, const char *two)
 	return p->len;
 }
 
-static int sh__next_tok(sh__parser *p, sh__tok *t)
+static int sh_web__next_tok(sh__parser *p, sh__tok *t)
 {
 	for (;;) {
 		*t = (sh__tok){ SH__TOK_EOF, NULL, 0, p->line, p->col, p->line, p->col };
 		if (p->pos >= p->len)
 			return 0;
-		bool var = sh__at(p, p->pos, "{{"), block = sh__at(p, p->pos, "{%"),
-			comment = sh__at(p, p->pos, "{#");
+		bool var = sh_web__at(p, p->pos, "{{"), block = sh_web__at(p, p->pos, "{%"),
+			comment = sh_web__at(p, p->pos, "{#");
 		if (!var && !block && !comment) {
 			size_t end = p->pos;
 			while (end < p->len && !(p->src[end] == '{' && end + 1 < p->len
@@ -104,21 +104,21 @@ static int sh__next_tok(sh__parser *p, sh__tok *t)
 			t->kind = SH__TOK_TEXT;
 			t->text = p->src + p->pos;
 			t->len = end - p->pos;
-			sh__advance(p, t->len);
+			sh_web__advance(p, t->len);
 			return 0;
 		}
 		const char *close = var ? "}}" : block ? "%}" : "#}";
-		size_t end = sh__find(p, p->pos + 2, close);
+		size_t end = sh_web__template_parse_find(p, p->pos + 2, close);
 		if (end == p->len)
-			return sh__perr(p, t->line, t->col, "'%.2s' is not closed by '%s'",
+			return sh_web__perr(p, t->line, t->col, "'%.2s' is not closed by '%s'",
 				p->src + p->pos, close);
 		size_t start = p->pos;
-		sh__advance(p, 2);
+		sh_web__advance(p, 2);
 		t->in_line = p->line;
 		t->in_col = p->col;
 		t->text = p->src + start + 2;
 		t->len = end - start - 2;
-		sh__advance(p, end + 2 - p->pos);
+		sh_web__advance(p, end + 2 - p->pos);
 		if (comment)
 			continue;
 		t->kind = var ? SH__TOK_VAR : SH__TOK_BLOCK;
@@ -150,12 +150,12 @@ typedef struct sh__scan {
 	unsigned line, col;
 } sh__scan;
 
-static void sh__scan_init(sh__scan *sc, sh__parser *p, const sh__tok *t)
+static void sh_web__scan_init(sh__scan *sc, sh__parser *p, const sh__tok *t)
 {
 	*sc = (sh__scan){ p, t->text, t->len, 0, t->in_line, t->in_col };
 }
 
-static void sh__scan_advance(sh__scan *sc, size_t n)
+static void sh_web__scan_advance(sh__scan *sc, size_t n)
 {
 	for (size_t k = 0; k < n && sc->i < sc->n; k++, sc->i++) {
 		unsigned char c = (unsigned char)sc->s[sc->i];
@@ -168,17 +168,17 @@ static void sh__scan_advance(sh__scan *sc, size_t n)
 	}
 }
 
-static bool sh__name_char(char c)
+static bool sh_web__name_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
 		|| c == '_' || c == '.' || c == '-' || c == '+';
 }
 
-static int sh__next_word(sh__scan *sc, sh__word *w)
+static int sh_web__next_word(sh__scan *sc, sh__word *w)
 {
 	while (sc->i < sc->n && (sc->s[sc->i] == ' ' || sc->s[sc->i] == '\t'
 		|| sc->s[sc->i] == '\n' || sc->s[sc->i] == '\r'))
-		sh__scan_advance(sc, 1);
+		sh_web__scan_advance(sc, 1);
 	*w = (sh__word){ SH__W_END, sc->s + sc->i, 0, sc->line, sc->col };
 	if (sc->i >= sc->n)
 		return 0;
@@ -188,55 +188,55 @@ static int sh__next_word(sh__scan *sc, sh__word *w)
 		while (end < sc->n && sc->s[end] != c)
 			end++;
 		if (end >= sc->n)
-			return sh__perr(sc->p, w->line, w->col, "the string starting here is not closed");
+			return sh_web__perr(sc->p, w->line, w->col, "the string starting here is not closed");
 		w->kind = SH__W_STRING;
 		w->text = sc->s + sc->i + 1;
 		w->len = end - sc->i - 1;
-		sh__scan_advance(sc, end + 1 - sc->i);
+		sh_web__scan_advance(sc, end + 1 - sc->i);
 		return 0;
 	}
 	if ((c == '=' || c == '!') && sc->i + 1 < sc->n && sc->s[sc->i + 1] == '=') {
 		w->kind = SH__W_OP;
 		w->len = 2;
-		sh__scan_advance(sc, 2);
+		sh_web__scan_advance(sc, 2);
 		return 0;
 	}
 	if (c == '|' || c == ':' || c == ',') {
 		w->kind = SH__W_OP;
 		w->len = 1;
-		sh__scan_advance(sc, 1);
+		sh_web__scan_advance(sc, 1);
 		return 0;
 	}
-	if (sh__name_char(c)) {
+	if (sh_web__name_char(c)) {
 		size_t end = sc->i;
-		while (end < sc->n && sh__name_char(sc->s[end]))
+		while (end < sc->n && sh_web__name_char(sc->s[end]))
 			end++;
 		w->kind = SH__W_NAME;
 		w->len = end - sc->i;
-		sh__scan_advance(sc, w->len);
+		sh_web__scan_advance(sc, w->len);
 		return 0;
 	}
 	if ((unsigned char)c < 0x20 || c == 0x7f)
-		return sh__perr(sc->p, w->line, w->col, "unexpected control character in a tag");
-	return sh__perr(sc->p, w->line, w->col, "unexpected '%c'", c);
+		return sh_web__perr(sc->p, w->line, w->col, "unexpected control character in a tag");
+	return sh_web__perr(sc->p, w->line, w->col, "unexpected '%c'", c);
 }
 
-static int sh__peek(sh__scan *sc, sh__word *w)
+static int sh_web__peek(sh__scan *sc, sh__word *w)
 {
 	sh__scan saved = *sc;
-	int rc = sh__next_word(sc, w);
+	int rc = sh_web__next_word(sc, w);
 	*sc = saved;
 	return rc;
 }
 
-static bool sh__is(const sh__word *w, sh__word_kind kind, const char *text)
+static bool sh_web__is(const sh__word *w, sh__word_kind kind, const char *text)
 {
 	return w->kind == kind && w->len == strlen(text) && memcmp(w->text, text, w->len) == 0;
 }
 
 /* ---- freeing ---------------------------------------------------------- */
 
-static void sh__operand_dispose(sh__operand *o)
+static void sh_web__operand_dispose(sh__operand *o)
 {
 	for (size_t i = 0; i < o->part_count; i++)
 		free(o->parts[i]);
@@ -244,7 +244,7 @@ static void sh__operand_dispose(sh__operand *o)
 	json_decref(o->literal);
 	for (size_t i = 0; i < o->filter_count; i++) {
 		if (o->filters[i].arg != NULL) {
-			sh__operand_dispose(o->filters[i].arg);
+			sh_web__operand_dispose(o->filters[i].arg);
 			free(o->filters[i].arg);
 		}
 	}
@@ -252,31 +252,31 @@ static void sh__operand_dispose(sh__operand *o)
 	*o = (sh__operand){ 0 };
 }
 
-static void sh__expr_free(sh__expr *e)
+static void sh_web__expr_free(sh__expr *e)
 {
 	if (e == NULL)
 		return;
-	sh__operand_dispose(&e->operand);
-	sh__expr_free(e->a);
-	sh__expr_free(e->b);
+	sh_web__operand_dispose(&e->operand);
+	sh_web__expr_free(e->a);
+	sh_web__expr_free(e->b);
 	free(e);
 }
 
-void sh__nodes_free(sh__node *nodes)
+void sh_web__nodes_free(sh__node *nodes)
 {
 	while (nodes != NULL) {
 		sh__node *next = nodes->next;
 		free(nodes->text);
-		sh__operand_dispose(&nodes->var);
+		sh_web__operand_dispose(&nodes->var);
 		for (size_t i = 0; i < nodes->branch_count; i++) {
-			sh__expr_free(nodes->branches[i].cond);
-			sh__nodes_free(nodes->branches[i].body);
+			sh_web__expr_free(nodes->branches[i].cond);
+			sh_web__nodes_free(nodes->branches[i].body);
 		}
 		free(nodes->branches);
 		free(nodes->loop_var);
-		sh__operand_dispose(&nodes->iterable);
-		sh__nodes_free(nodes->body);
-		sh__nodes_free(nodes->empty);
+		sh_web__operand_dispose(&nodes->iterable);
+		sh_web__nodes_free(nodes->body);
+		sh_web__nodes_free(nodes->empty);
 		free(nodes);
 		nodes = next;
 	}
@@ -285,7 +285,7 @@ void sh__nodes_free(sh__node *nodes)
 /* ---- operands --------------------------------------------------------- */
 
 /* A number literal: [+-]digits[.digits]. */
-static bool sh__number(const sh__word *w, json_t **out)
+static bool sh_web__template_parse_number(const sh__word *w, json_t **out)
 {
 	char text[64];
 	if (w->len == 0 || w->len >= sizeof text)
@@ -314,28 +314,28 @@ static bool sh__number(const sh__word *w, json_t **out)
 }
 
 /* Reads a variable path or literal (no filters) from word w. */
-static int sh__primary(sh__parser *p, const sh__word *w, sh__operand *o)
+static int sh_web__primary(sh__parser *p, const sh__word *w, sh__operand *o)
 {
 	*o = (sh__operand){ 0 };
 	if (w->kind == SH__W_STRING) {
 		o->literal = json_stringn(w->text, w->len);
 		if (o->literal == NULL)   /* not UTF-8 */
-			return sh__perr(p, w->line, w->col, "the string is not valid UTF-8");
+			return sh_web__perr(p, w->line, w->col, "the string is not valid UTF-8");
 		return 0;
 	}
 	if (w->kind != SH__W_NAME)
-		return sh__perr(p, w->line, w->col, w->kind == SH__W_END
+		return sh_web__perr(p, w->line, w->col, w->kind == SH__W_END
 			? "expected a variable or a value here" : "expected a variable or a value, not '%.*s'",
 			(int)w->len, w->text);
 	json_t *number = NULL;
-	if (sh__number(w, &number)) {
+	if (sh_web__template_parse_number(w, &number)) {
 		if (number == NULL)
-			return sh__oom(p);
+			return sh_web__oom(p);
 		o->literal = number;
 		return 0;
 	}
-	if (sh__is(w, SH__W_NAME, "True") || sh__is(w, SH__W_NAME, "False")
-		|| sh__is(w, SH__W_NAME, "None")) {
+	if (sh_web__is(w, SH__W_NAME, "True") || sh_web__is(w, SH__W_NAME, "False")
+		|| sh_web__is(w, SH__W_NAME, "None")) {
 		o->literal = w->text[0] == 'T' ? json_true() : w->text[0] == 'F' ? json_false()
 			: json_null();
 		return 0;
@@ -352,17 +352,17 @@ static int sh__primary(sh__parser *p, const sh__word *w, sh__operand *o)
 			ok = (part[k] >= 'a' && part[k] <= 'z') || (part[k] >= 'A' && part[k] <= 'Z')
 				|| (part[k] >= '0' && part[k] <= '9') || part[k] == '_';
 		if (!ok || (start == 0 && part[0] >= '0' && part[0] <= '9'))
-			return sh__perr(p, w->line, w->col, "'%.*s' is not a variable name",
+			return sh_web__perr(p, w->line, w->col, "'%.*s' is not a variable name",
 				(int)w->len, w->text);
 		if (part[0] == '_')
-			return sh__perr(p, w->line, w->col,
+			return sh_web__perr(p, w->line, w->col,
 				"'%.*s': variables and attributes may not begin with '_'", (int)w->len, w->text);
 		char **parts = realloc(o->parts, (o->part_count + 1) * sizeof *parts);
 		if (parts == NULL)
-			return sh__oom(p);
+			return sh_web__oom(p);
 		o->parts = parts;
 		if ((o->parts[o->part_count] = strndup(part, n)) == NULL)
-			return sh__oom(p);
+			return sh_web__oom(p);
 		o->part_count++;
 		start = i + 1;
 	}
@@ -372,74 +372,74 @@ static int sh__primary(sh__parser *p, const sh__word *w, sh__operand *o)
 static const char *const sh__filter_names[] = { "safe", "escape", "length", "default" };
 
 /* Reads an operand: a primary then |filter[:arg]... */
-static int sh__operand_parse(sh__parser *p, sh__scan *sc, sh__operand *o)
+static int sh_web__operand_parse(sh__parser *p, sh__scan *sc, sh__operand *o)
 {
 	sh__word w;
-	int rc = sh__next_word(sc, &w);
+	int rc = sh_web__next_word(sc, &w);
 	if (rc == 0)
-		rc = sh__primary(p, &w, o);
+		rc = sh_web__primary(p, &w, o);
 	while (rc == 0) {
 		sh__word bar, name;
-		if ((rc = sh__peek(sc, &bar)) < 0 || !sh__is(&bar, SH__W_OP, "|"))
+		if ((rc = sh_web__peek(sc, &bar)) < 0 || !sh_web__is(&bar, SH__W_OP, "|"))
 			break;
-		sh__next_word(sc, &bar);
-		if ((rc = sh__next_word(sc, &name)) < 0)
+		sh_web__next_word(sc, &bar);
+		if ((rc = sh_web__next_word(sc, &name)) < 0)
 			break;
 		int kind = -1;
 		for (size_t i = 0; i < SH__COUNT(sh__filter_names); i++)
-			if (sh__is(&name, SH__W_NAME, sh__filter_names[i]))
+			if (sh_web__is(&name, SH__W_NAME, sh__filter_names[i]))
 				kind = (int)i;
 		if (kind < 0) {
 			char word[64];
 			snprintf(word, sizeof word, "%.*s", (int)(name.len < 60 ? name.len : 60), name.text);
-			const char *near = sh__suggest(word, sh__filter_names, SH__COUNT(sh__filter_names));
+			const char *near = sh_base__suggest(word, sh__filter_names, SH__COUNT(sh__filter_names));
 			if (name.kind == SH__W_END)
-				rc = sh__perr(p, name.line, name.col, "expected a filter name after '|'");
+				rc = sh_web__perr(p, name.line, name.col, "expected a filter name after '|'");
 			else if (near != NULL)
-				rc = sh__perr(p, name.line, name.col, "unknown filter '%s' (did you mean '%s'?)",
+				rc = sh_web__perr(p, name.line, name.col, "unknown filter '%s' (did you mean '%s'?)",
 					word, near);
 			else
-				rc = sh__perr(p, name.line, name.col,
+				rc = sh_web__perr(p, name.line, name.col,
 					"unknown filter '%s' (known: safe, escape, length, default)", word);
 			break;
 		}
 		sh__filter *filters = realloc(o->filters, (o->filter_count + 1) * sizeof *filters);
 		if (filters == NULL) {
-			rc = sh__oom(p);
+			rc = sh_web__oom(p);
 			break;
 		}
 		o->filters = filters;
 		sh__filter *f = &o->filters[o->filter_count++];
 		*f = (sh__filter){ (sh__filter_kind)kind, NULL };
 		sh__word colon;
-		if ((rc = sh__peek(sc, &colon)) < 0)
+		if ((rc = sh_web__peek(sc, &colon)) < 0)
 			break;
-		bool has_arg = sh__is(&colon, SH__W_OP, ":");
+		bool has_arg = sh_web__is(&colon, SH__W_OP, ":");
 		if (has_arg != (f->kind == SH__FILTER_DEFAULT)) {
-			rc = sh__perr(p, has_arg ? colon.line : name.line, has_arg ? colon.col : name.col,
+			rc = sh_web__perr(p, has_arg ? colon.line : name.line, has_arg ? colon.col : name.col,
 				has_arg ? "filter '%s' takes no argument" : "filter '%s' needs an argument "
 				"(default:\"text\")", sh__filter_names[kind]);
 			break;
 		}
 		if (!has_arg)
 			continue;
-		sh__next_word(sc, &colon);
+		sh_web__next_word(sc, &colon);
 		sh__word arg;
 		if ((f->arg = calloc(1, sizeof *f->arg)) == NULL) {
-			rc = sh__oom(p);
+			rc = sh_web__oom(p);
 			break;
 		}
-		if ((rc = sh__next_word(sc, &arg)) == 0)
-			rc = sh__primary(p, &arg, f->arg);
+		if ((rc = sh_web__next_word(sc, &arg)) == 0)
+			rc = sh_web__primary(p, &arg, f->arg);
 	}
 	return rc;
 }
 
 /* ---- conditions ------------------------------------------------------- */
 
-static int sh__expr_or(sh__parser *p, sh__scan *sc, sh__expr **out);
+static int sh_web__expr_or(sh__parser *p, sh__scan *sc, sh__expr **out);
 
-static sh__expr *sh__expr_new(sh__expr_kind kind, sh__expr *a, sh__expr *b)
+static sh__expr *sh_web__expr_new(sh__expr_kind kind, sh__expr *a, sh__expr *b)
 {
 	sh__expr *e = calloc(1, sizeof *e);
 	if (e != NULL) {
@@ -450,120 +450,120 @@ static sh__expr *sh__expr_new(sh__expr_kind kind, sh__expr *a, sh__expr *b)
 	return e;
 }
 
-static bool sh__keyword(const sh__word *w)
+static bool sh_web__keyword(const sh__word *w)
 {
-	return sh__is(w, SH__W_NAME, "and") || sh__is(w, SH__W_NAME, "or")
-		|| sh__is(w, SH__W_NAME, "not");
+	return sh_web__is(w, SH__W_NAME, "and") || sh_web__is(w, SH__W_NAME, "or")
+		|| sh_web__is(w, SH__W_NAME, "not");
 }
 
-static int sh__expr_cmp(sh__parser *p, sh__scan *sc, sh__expr **out)
+static int sh_web__expr_cmp(sh__parser *p, sh__scan *sc, sh__expr **out)
 {
 	*out = NULL;
 	sh__word w;
-	int rc = sh__peek(sc, &w);
+	int rc = sh_web__peek(sc, &w);
 	if (rc < 0)
 		return rc;
-	if (sh__keyword(&w) || w.kind == SH__W_OP || w.kind == SH__W_END)
-		return sh__perr(p, w.line, w.col, w.kind == SH__W_END
+	if (sh_web__keyword(&w) || w.kind == SH__W_OP || w.kind == SH__W_END)
+		return sh_web__perr(p, w.line, w.col, w.kind == SH__W_END
 			? "the condition ends where a value was expected"
 			: "expected a value, not '%.*s'", (int)w.len, w.text);
 	if (++p->terms > 64)
-		return sh__perr(p, w.line, w.col, "the condition has more than 64 values");
-	sh__expr *e = sh__expr_new(SH__EXPR_OPERAND, NULL, NULL);
+		return sh_web__perr(p, w.line, w.col, "the condition has more than 64 values");
+	sh__expr *e = sh_web__expr_new(SH__EXPR_OPERAND, NULL, NULL);
 	if (e == NULL)
-		return sh__oom(p);
+		return sh_web__oom(p);
 	*out = e;
-	if ((rc = sh__operand_parse(p, sc, &e->operand)) < 0)
+	if ((rc = sh_web__operand_parse(p, sc, &e->operand)) < 0)
 		return rc;
-	if ((rc = sh__peek(sc, &w)) < 0)
+	if ((rc = sh_web__peek(sc, &w)) < 0)
 		return rc;
-	bool eq = sh__is(&w, SH__W_OP, "=="), ne = sh__is(&w, SH__W_OP, "!=");
+	bool eq = sh_web__is(&w, SH__W_OP, "=="), ne = sh_web__is(&w, SH__W_OP, "!=");
 	if (!eq && !ne)
 		return 0;
-	sh__next_word(sc, &w);
-	sh__expr *right = sh__expr_new(SH__EXPR_OPERAND, NULL, NULL);
-	sh__expr *both = right ? sh__expr_new(eq ? SH__EXPR_EQ : SH__EXPR_NE, e, right) : NULL;
+	sh_web__next_word(sc, &w);
+	sh__expr *right = sh_web__expr_new(SH__EXPR_OPERAND, NULL, NULL);
+	sh__expr *both = right ? sh_web__expr_new(eq ? SH__EXPR_EQ : SH__EXPR_NE, e, right) : NULL;
 	if (both == NULL) {
 		free(right);
-		return sh__oom(p);
+		return sh_web__oom(p);
 	}
 	*out = both;
 	sh__word next;
-	if ((rc = sh__peek(sc, &next)) < 0)
+	if ((rc = sh_web__peek(sc, &next)) < 0)
 		return rc;
-	if (sh__keyword(&next) || next.kind == SH__W_OP || next.kind == SH__W_END)
-		return sh__perr(p, next.line, next.col, "expected a value after '%.*s'", (int)w.len,
+	if (sh_web__keyword(&next) || next.kind == SH__W_OP || next.kind == SH__W_END)
+		return sh_web__perr(p, next.line, next.col, "expected a value after '%.*s'", (int)w.len,
 			w.text);
-	if ((rc = sh__operand_parse(p, sc, &right->operand)) < 0)
+	if ((rc = sh_web__operand_parse(p, sc, &right->operand)) < 0)
 		return rc;
-	if ((rc = sh__peek(sc, &w)) < 0)
+	if ((rc = sh_web__peek(sc, &w)) < 0)
 		return rc;
-	if (sh__is(&w, SH__W_OP, "==") || sh__is(&w, SH__W_OP, "!="))
-		return sh__perr(p, w.line, w.col, "comparisons cannot be chained; use 'and'");
+	if (sh_web__is(&w, SH__W_OP, "==") || sh_web__is(&w, SH__W_OP, "!="))
+		return sh_web__perr(p, w.line, w.col, "comparisons cannot be chained; use 'and'");
 	return 0;
 }
 
-static int sh__expr_not(sh__parser *p, sh__scan *sc, sh__expr **out)
+static int sh_web__expr_not(sh__parser *p, sh__scan *sc, sh__expr **out)
 {
 	sh__word w;
-	int rc = sh__peek(sc, &w);
+	int rc = sh_web__peek(sc, &w);
 	if (rc < 0)
 		return rc;
-	if (!sh__is(&w, SH__W_NAME, "not"))
-		return sh__expr_cmp(p, sc, out);
-	sh__next_word(sc, &w);
+	if (!sh_web__is(&w, SH__W_NAME, "not"))
+		return sh_web__expr_cmp(p, sc, out);
+	sh_web__next_word(sc, &w);
 	if (++p->depth > SH__TEMPLATE_MAX_DEPTH)
-		return sh__perr(p, w.line, w.col, "the condition nests too deeply");
+		return sh_web__perr(p, w.line, w.col, "the condition nests too deeply");
 	sh__expr *inner = NULL;
-	rc = sh__expr_not(p, sc, &inner);
+	rc = sh_web__expr_not(p, sc, &inner);
 	p->depth--;
-	*out = sh__expr_new(SH__EXPR_NOT, inner, NULL);
+	*out = sh_web__expr_new(SH__EXPR_NOT, inner, NULL);
 	if (*out == NULL) {
-		sh__expr_free(inner);
-		return sh__oom(p);
+		sh_web__expr_free(inner);
+		return sh_web__oom(p);
 	}
 	return rc;
 }
 
-static int sh__expr_binary(sh__parser *p, sh__scan *sc, sh__expr **out, const char *word,
+static int sh_web__expr_binary(sh__parser *p, sh__scan *sc, sh__expr **out, const char *word,
 	sh__expr_kind kind, int (*sub)(sh__parser *, sh__scan *, sh__expr **))
 {
 	int rc = sub(p, sc, out);
 	while (rc == 0) {
 		sh__word w;
-		if ((rc = sh__peek(sc, &w)) < 0 || !sh__is(&w, SH__W_NAME, word))
+		if ((rc = sh_web__peek(sc, &w)) < 0 || !sh_web__is(&w, SH__W_NAME, word))
 			break;
-		sh__next_word(sc, &w);
+		sh_web__next_word(sc, &w);
 		sh__expr *right = NULL;
 		rc = sub(p, sc, &right);
-		sh__expr *both = sh__expr_new(kind, *out, right);
+		sh__expr *both = sh_web__expr_new(kind, *out, right);
 		if (both == NULL) {
-			sh__expr_free(right);
-			return sh__oom(p);
+			sh_web__expr_free(right);
+			return sh_web__oom(p);
 		}
 		*out = both;
 	}
 	return rc;
 }
 
-static int sh__expr_and(sh__parser *p, sh__scan *sc, sh__expr **out)
+static int sh_web__expr_and(sh__parser *p, sh__scan *sc, sh__expr **out)
 {
-	return sh__expr_binary(p, sc, out, "and", SH__EXPR_AND, sh__expr_not);
+	return sh_web__expr_binary(p, sc, out, "and", SH__EXPR_AND, sh_web__expr_not);
 }
 
-static int sh__expr_or(sh__parser *p, sh__scan *sc, sh__expr **out)
+static int sh_web__expr_or(sh__parser *p, sh__scan *sc, sh__expr **out)
 {
-	return sh__expr_binary(p, sc, out, "or", SH__EXPR_OR, sh__expr_and);
+	return sh_web__expr_binary(p, sc, out, "or", SH__EXPR_OR, sh_web__expr_and);
 }
 
 /* Fails unless the tag has no more words. */
-static int sh__expect_end(sh__parser *p, sh__scan *sc, const char *tag)
+static int sh_web__expect_end(sh__parser *p, sh__scan *sc, const char *tag)
 {
 	sh__word w;
-	int rc = sh__next_word(sc, &w);
+	int rc = sh_web__next_word(sc, &w);
 	if (rc < 0 || w.kind == SH__W_END)
 		return rc;
-	return sh__perr(p, w.line, w.col, "unexpected '%.*s' in '%s' tag", (int)w.len, w.text, tag);
+	return sh_web__perr(p, w.line, w.col, "unexpected '%.*s' in '%s' tag", (int)w.len, w.text, tag);
 }
 
 /* ---- blocks ----------------------------------------------------------- */
@@ -579,10 +579,10 @@ typedef struct sh__stop {
 	sh__scan sc;               /* positioned after the tag's name */
 } sh__stop;
 
-static int sh__list(sh__parser *p, sh__node **out, const char *const *stops, size_t nstops,
+static int sh_web__template_parse_list(sh__parser *p, sh__node **out, const char *const *stops, size_t nstops,
 	sh__stop *stop);
 
-static sh__node *sh__node_new(sh__node_kind kind)
+static sh__node *sh_web__node_new(sh__node_kind kind)
 {
 	sh__node *n = calloc(1, sizeof *n);
 	if (n != NULL)
@@ -590,27 +590,27 @@ static sh__node *sh__node_new(sh__node_kind kind)
 	return n;
 }
 
-static int sh__unclosed(sh__parser *p, const sh__tok *open, const char *tag, const char *end)
+static int sh_web__unclosed(sh__parser *p, const sh__tok *open, const char *tag, const char *end)
 {
-	return sh__perr(p, open->line, open->col, "'%s' tag is not closed (expected '{%% %s %%}')",
+	return sh_web__perr(p, open->line, open->col, "'%s' tag is not closed (expected '{%% %s %%}')",
 		tag, end);
 }
 
-static int sh__if(sh__parser *p, sh__node *node, const sh__tok *open, sh__scan *sc)
+static int sh_web__if(sh__parser *p, sh__node *node, const sh__tok *open, sh__scan *sc)
 {
 	static const char *const all[] = { "elif", "else", "endif" };
 	static const char *const end_only[] = { "endif" };
 	sh__expr *cond = NULL;
 	p->terms = 0;
-	int rc = sh__expr_or(p, sc, &cond);
+	int rc = sh_web__expr_or(p, sc, &cond);
 	if (rc == 0)
-		rc = sh__expect_end(p, sc, "if");
+		rc = sh_web__expect_end(p, sc, "if");
 	for (bool in_else = false;;) {
 		sh__branch *branches = realloc(node->branches,
 			(node->branch_count + 1) * sizeof *branches);
 		if (branches == NULL) {
-			sh__expr_free(cond);
-			return sh__oom(p);
+			sh_web__expr_free(cond);
+			return sh_web__oom(p);
 		}
 		node->branches = branches;
 		sh__branch *b = &node->branches[node->branch_count++];
@@ -618,109 +618,109 @@ static int sh__if(sh__parser *p, sh__node *node, const sh__tok *open, sh__scan *
 		if (rc < 0)
 			return rc;
 		sh__stop stop;
-		rc = in_else ? sh__list(p, &b->body, end_only, 1, &stop)
-			: sh__list(p, &b->body, all, 3, &stop);
+		rc = in_else ? sh_web__template_parse_list(p, &b->body, end_only, 1, &stop)
+			: sh_web__template_parse_list(p, &b->body, all, 3, &stop);
 		if (rc < 0)
 			return rc;
 		if (stop.name == NULL)
-			return sh__unclosed(p, open, "if", "endif");
+			return sh_web__unclosed(p, open, "if", "endif");
 		if (strcmp(stop.name, "endif") == 0)
-			return sh__expect_end(p, &stop.sc, "endif");
+			return sh_web__expect_end(p, &stop.sc, "endif");
 		cond = NULL;
 		if (strcmp(stop.name, "else") == 0) {
 			in_else = true;
-			rc = sh__expect_end(p, &stop.sc, "else");
+			rc = sh_web__expect_end(p, &stop.sc, "else");
 		} else {
 			p->terms = 0;
-			rc = sh__expr_or(p, &stop.sc, &cond);
+			rc = sh_web__expr_or(p, &stop.sc, &cond);
 			if (rc == 0)
-				rc = sh__expect_end(p, &stop.sc, "elif");
+				rc = sh_web__expect_end(p, &stop.sc, "elif");
 		}
 	}
 }
 
-static int sh__for(sh__parser *p, sh__node *node, const sh__tok *open, sh__scan *sc)
+static int sh_web__for(sh__parser *p, sh__node *node, const sh__tok *open, sh__scan *sc)
 {
 	static const char *const body_stops[] = { "empty", "endfor" };
 	static const char *const end_only[] = { "endfor" };
 	sh__word var, in;
-	int rc = sh__next_word(sc, &var);
+	int rc = sh_web__next_word(sc, &var);
 	if (rc < 0)
 		return rc;
-	if (var.kind != SH__W_NAME || var.len > 64 || sh__keyword(&var)) {
-		return sh__perr(p, var.line, var.col, "expected '{%% for NAME in LIST %%}'");
+	if (var.kind != SH__W_NAME || var.len > 64 || sh_web__keyword(&var)) {
+		return sh_web__perr(p, var.line, var.col, "expected '{%% for NAME in LIST %%}'");
 	}
 	char name[80];
 	snprintf(name, sizeof name, "%.*s", (int)var.len, var.text);
-	if (!sh__is_identifier(name, 64) || name[0] == '_')
-		return sh__perr(p, var.line, var.col, "'%s' is not a valid loop variable name", name);
+	if (!sh_base__is_identifier(name, 64) || name[0] == '_')
+		return sh_web__perr(p, var.line, var.col, "'%s' is not a valid loop variable name", name);
 	if ((node->loop_var = strdup(name)) == NULL)
-		return sh__oom(p);
-	if ((rc = sh__next_word(sc, &in)) < 0)
+		return sh_web__oom(p);
+	if ((rc = sh_web__next_word(sc, &in)) < 0)
 		return rc;
-	if (!sh__is(&in, SH__W_NAME, "in"))
-		return sh__perr(p, in.line, in.col, "expected 'in' after '%s' in '{%% for %%}'", name);
-	if ((rc = sh__operand_parse(p, sc, &node->iterable)) < 0)
+	if (!sh_web__is(&in, SH__W_NAME, "in"))
+		return sh_web__perr(p, in.line, in.col, "expected 'in' after '%s' in '{%% for %%}'", name);
+	if ((rc = sh_web__operand_parse(p, sc, &node->iterable)) < 0)
 		return rc;
 	sh__word w;
-	if ((rc = sh__peek(sc, &w)) < 0)
+	if ((rc = sh_web__peek(sc, &w)) < 0)
 		return rc;
-	if (sh__is(&w, SH__W_NAME, "reversed")) {
-		sh__next_word(sc, &w);
+	if (sh_web__is(&w, SH__W_NAME, "reversed")) {
+		sh_web__next_word(sc, &w);
 		node->reversed = true;
 	}
-	if ((rc = sh__expect_end(p, sc, "for")) < 0)
+	if ((rc = sh_web__expect_end(p, sc, "for")) < 0)
 		return rc;
 	sh__stop stop;
-	if ((rc = sh__list(p, &node->body, body_stops, 2, &stop)) < 0)
+	if ((rc = sh_web__template_parse_list(p, &node->body, body_stops, 2, &stop)) < 0)
 		return rc;
 	if (stop.name == NULL)
-		return sh__unclosed(p, open, "for", "endfor");
+		return sh_web__unclosed(p, open, "for", "endfor");
 	if (strcmp(stop.name, "empty") == 0) {
-		if ((rc = sh__expect_end(p, &stop.sc, "empty")) < 0)
+		if ((rc = sh_web__expect_end(p, &stop.sc, "empty")) < 0)
 			return rc;
-		if ((rc = sh__list(p, &node->empty, end_only, 1, &stop)) < 0)
+		if ((rc = sh_web__template_parse_list(p, &node->empty, end_only, 1, &stop)) < 0)
 			return rc;
 		if (stop.name == NULL)
-			return sh__unclosed(p, open, "for", "endfor");
+			return sh_web__unclosed(p, open, "for", "endfor");
 	}
-	return sh__expect_end(p, &stop.sc, "endfor");
+	return sh_web__expect_end(p, &stop.sc, "endfor");
 }
 
 /* Skips everything up to {% endcomment %}. */
-static int sh__comment(sh__parser *p, const sh__tok *open)
+static int sh_web__comment(sh__parser *p, const sh__tok *open)
 {
 	for (;;) {
 		sh__tok t;
-		int rc = sh__next_tok(p, &t);
+		int rc = sh_web__next_tok(p, &t);
 		if (rc < 0)
 			return rc;
 		if (t.kind == SH__TOK_EOF)
-			return sh__unclosed(p, open, "comment", "endcomment");
+			return sh_web__unclosed(p, open, "comment", "endcomment");
 		if (t.kind != SH__TOK_BLOCK)
 			continue;
 		sh__scan sc;
 		sh__word w;
-		sh__scan_init(&sc, p, &t);
-		if (sh__next_word(&sc, &w) == 0 && sh__is(&w, SH__W_NAME, "endcomment"))
+		sh_web__scan_init(&sc, p, &t);
+		if (sh_web__next_word(&sc, &w) == 0 && sh_web__is(&w, SH__W_NAME, "endcomment"))
 			return 0;
 	}
 }
 
 /* Parses one {% tag %} into *node (NULL for a comment), or reports it as
  * the list's stop. Returns 1 when it was a stop. */
-static int sh__block(sh__parser *p, const sh__tok *t, sh__node **node,
+static int sh_web__block(sh__parser *p, const sh__tok *t, sh__node **node,
 	const char *const *stops, size_t nstops, sh__stop *stop)
 {
 	*node = NULL;
 	sh__scan sc;
 	sh__word w;
-	sh__scan_init(&sc, p, t);
-	int rc = sh__next_word(&sc, &w);
+	sh_web__scan_init(&sc, p, t);
+	int rc = sh_web__next_word(&sc, &w);
 	if (rc < 0)
 		return rc;
 	if (w.kind != SH__W_NAME)
-		return sh__perr(p, t->in_line, t->in_col, "empty or malformed '{%% %%}' tag");
+		return sh_web__perr(p, t->in_line, t->in_col, "empty or malformed '{%% %%}' tag");
 	char name[64];
 	snprintf(name, sizeof name, "%.*s", (int)(w.len < 60 ? w.len : 60), w.text);
 	for (size_t i = 0; i < nstops; i++) {
@@ -730,60 +730,60 @@ static int sh__block(sh__parser *p, const sh__tok *t, sh__node **node,
 		}
 	}
 	if (strcmp(name, "comment") == 0)
-		return sh__expect_end(p, &sc, "comment") < 0 ? SH_EINVAL : sh__comment(p, t);
+		return sh_web__expect_end(p, &sc, "comment") < 0 ? SH_EINVAL : sh_web__comment(p, t);
 	bool is_if = strcmp(name, "if") == 0, is_for = strcmp(name, "for") == 0;
 	if (!is_if && !is_for) {
 		bool known = false;
 		for (size_t i = 0; i < SH__COUNT(sh__tag_names) && !known; i++)
 			known = strcmp(name, sh__tag_names[i]) == 0;
 		if (known && nstops > 0)
-			return sh__perr(p, w.line, w.col, "unexpected '%s' (expected '%s')", name,
+			return sh_web__perr(p, w.line, w.col, "unexpected '%s' (expected '%s')", name,
 				stops[nstops - 1]);
 		if (known)
-			return sh__perr(p, w.line, w.col, "unexpected '%s' (no block is open)", name);
-		const char *near = sh__suggest(name, sh__tag_names, SH__COUNT(sh__tag_names));
+			return sh_web__perr(p, w.line, w.col, "unexpected '%s' (no block is open)", name);
+		const char *near = sh_base__suggest(name, sh__tag_names, SH__COUNT(sh__tag_names));
 		if (near != NULL)
-			return sh__perr(p, w.line, w.col, "unknown tag '%s' (did you mean '%s'?)", name,
+			return sh_web__perr(p, w.line, w.col, "unknown tag '%s' (did you mean '%s'?)", name,
 				near);
-		return sh__perr(p, w.line, w.col,
+		return sh_web__perr(p, w.line, w.col,
 			"unknown tag '%s' (sighost templates know if, elif, else, endif, for, empty, "
 			"endfor, comment, endcomment)", name);
 	}
 	if (p->depth >= SH__TEMPLATE_MAX_DEPTH)
-		return sh__perr(p, t->line, t->col, "blocks nest deeper than %d",
+		return sh_web__perr(p, t->line, t->col, "blocks nest deeper than %d",
 			SH__TEMPLATE_MAX_DEPTH);
-	sh__node *n = sh__node_new(is_if ? SH__NODE_IF : SH__NODE_FOR);
+	sh__node *n = sh_web__node_new(is_if ? SH__NODE_IF : SH__NODE_FOR);
 	if (n == NULL)
-		return sh__oom(p);
+		return sh_web__oom(p);
 	*node = n;
 	p->depth++;
-	rc = is_if ? sh__if(p, n, t, &sc) : sh__for(p, n, t, &sc);
+	rc = is_if ? sh_web__if(p, n, t, &sc) : sh_web__for(p, n, t, &sc);
 	p->depth--;
 	return rc;
 }
 
-static int sh__var(sh__parser *p, const sh__tok *t, sh__node **node)
+static int sh_web__var(sh__parser *p, const sh__tok *t, sh__node **node)
 {
 	sh__scan sc;
 	sh__word w;
-	sh__scan_init(&sc, p, t);
-	int rc = sh__peek(&sc, &w);
+	sh_web__scan_init(&sc, p, t);
+	int rc = sh_web__peek(&sc, &w);
 	if (rc < 0)
 		return rc;
 	if (w.kind == SH__W_END)
-		return sh__perr(p, t->line, t->col, "empty variable tag '{{ }}'");
-	sh__node *n = sh__node_new(SH__NODE_VAR);
+		return sh_web__perr(p, t->line, t->col, "empty variable tag '{{ }}'");
+	sh__node *n = sh_web__node_new(SH__NODE_VAR);
 	if (n == NULL)
-		return sh__oom(p);
+		return sh_web__oom(p);
 	*node = n;
-	rc = sh__operand_parse(p, &sc, &n->var);
+	rc = sh_web__operand_parse(p, &sc, &n->var);
 	if (rc == 0)
-		rc = sh__expect_end(p, &sc, "{{ }}");
+		rc = sh_web__expect_end(p, &sc, "{{ }}");
 	return rc;
 }
 
 /* Parses nodes until one of `stops` (a block tag) or the end of the text. */
-static int sh__list(sh__parser *p, sh__node **out, const char *const *stops, size_t nstops,
+static int sh_web__template_parse_list(sh__parser *p, sh__node **out, const char *const *stops, size_t nstops,
 	sh__stop *stop)
 {
 	sh__node **tail = out;
@@ -791,7 +791,7 @@ static int sh__list(sh__parser *p, sh__node **out, const char *const *stops, siz
 	*stop = (sh__stop){ 0 };
 	for (;;) {
 		sh__tok t;
-		int rc = sh__next_tok(p, &t);
+		int rc = sh_web__next_tok(p, &t);
 		if (rc < 0)
 			return rc;
 		sh__node *node = NULL;
@@ -799,19 +799,19 @@ static int sh__list(sh__parser *p, sh__node **out, const char *const *stops, siz
 		case SH__TOK_EOF:
 			return 0;
 		case SH__TOK_TEXT:
-			if ((node = sh__node_new(SH__NODE_TEXT)) == NULL
+			if ((node = sh_web__node_new(SH__NODE_TEXT)) == NULL
 				|| (node->text = malloc(t.len)) == NULL) {
 				free(node);
-				return sh__oom(p);
+				return sh_web__oom(p);
 			}
 			memcpy(node->text, t.text, t.len);
 			node->len = t.len;
 			break;
 		case SH__TOK_VAR:
-			rc = sh__var(p, &t, &node);
+			rc = sh_web__var(p, &t, &node);
 			break;
 		case SH__TOK_BLOCK:
-			rc = sh__block(p, &t, &node, stops, nstops, stop);
+			rc = sh_web__block(p, &t, &node, stops, nstops, stop);
 			break;
 		}
 		if (node != NULL) {
@@ -823,13 +823,13 @@ static int sh__list(sh__parser *p, sh__node **out, const char *const *stops, siz
 	}
 }
 
-int sh__template_parse(sh__node **out, const char *label, const char *source, size_t length)
+int sh_web__template_parse(sh__node **out, const char *label, const char *source, size_t length)
 {
 	sh__parser p = { label, source, length, 0, 1, 1, 0, 0, false };
 	sh__stop stop;
-	int rc = sh__list(&p, out, NULL, 0, &stop);
+	int rc = sh_web__template_parse_list(&p, out, NULL, 0, &stop);
 	if (rc < 0) {
-		sh__nodes_free(*out);
+		sh_web__nodes_free(*out);
 		*out = NULL;
 	}
 	return rc;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "template_tree.h"
 
 /* One loop level: its variable and its forloop object. */
@@ -29,7 +30,7 @@ typedef struct sh__val {
 	bool safe;
 } sh__val;
 
-static void sh__val_set(sh__val *v, json_t *json, bool owned)
+static void sh_web__val_set(sh__val *v, json_t *json, bool owned)
 {
 	if (v->owned)
 		json_decref(v->json);
@@ -37,14 +38,14 @@ static void sh__val_set(sh__val *v, json_t *json, bool owned)
 	v->owned = owned;
 }
 
-static void sh__val_dispose(sh__val *v)
+static void sh_web__val_dispose(sh__val *v)
 {
-	sh__val_set(v, NULL, false);
+	sh_web__val_set(v, NULL, false);
 }
 
 /* ---- lookups ---------------------------------------------------------- */
 
-static bool sh__all_digits(const char *s)
+static bool sh_web__all_digits(const char *s)
 {
 	if (*s == '\0')
 		return false;
@@ -54,16 +55,16 @@ static bool sh__all_digits(const char *s)
 	return true;
 }
 
-static json_t *sh__step(json_t *v, const char *part)
+static json_t *sh_web__step(json_t *v, const char *part)
 {
 	if (json_is_object(v))
 		return json_object_get(v, part);
-	if (json_is_array(v) && sh__all_digits(part) && strlen(part) < 10)
+	if (json_is_array(v) && sh_web__all_digits(part) && strlen(part) < 10)
 		return json_array_get(v, (size_t)strtoul(part, NULL, 10));
 	return NULL;
 }
 
-static json_t *sh__lookup(const sh__operand *o, const sh__scope *scope, const json_t *context)
+static json_t *sh_web__lookup(const sh__operand *o, const sh__scope *scope, const json_t *context)
 {
 	const char *first = o->parts[0];
 	json_t *v = NULL;
@@ -80,11 +81,11 @@ static json_t *sh__lookup(const sh__operand *o, const sh__scope *scope, const js
 	if (!found)
 		v = json_object_get(context, first);
 	for (size_t i = 1; i < o->part_count && v != NULL; i++)
-		v = sh__step(v, o->parts[i]);
+		v = sh_web__step(v, o->parts[i]);
 	return v;
 }
 
-static bool sh__truthy(const json_t *v)
+static bool sh_web__truthy(const json_t *v)
 {
 	if (v == NULL)
 		return false;
@@ -101,19 +102,10 @@ static bool sh__truthy(const json_t *v)
 	return false;
 }
 
-/* The number of characters of a UTF-8 string (Python's len). */
-static size_t sh__utf8_length(const char *s, size_t n)
-{
-	size_t count = 0;
-	for (size_t i = 0; i < n; i++)
-		count += ((unsigned char)s[i] & 0xC0) != 0x80;
-	return count;
-}
-
-static int sh__eval(sh__val *out, const sh__operand *o, const sh__scope *scope,
+static int sh_web__eval(sh__val *out, const sh__operand *o, const sh__scope *scope,
 	const json_t *context);
 
-static int sh__apply_filter(sh__val *v, const sh__filter *f, const sh__scope *scope,
+static int sh_web__apply_filter(sh__val *v, const sh__filter *f, const sh__scope *scope,
 	const json_t *context)
 {
 	switch (f->kind) {
@@ -130,35 +122,35 @@ static int sh__apply_filter(sh__val *v, const sh__filter *f, const sh__scope *sc
 		else if (json_is_object(v->json))
 			n = json_object_size(v->json);
 		else if (json_is_string(v->json))
-			n = sh__utf8_length(json_string_value(v->json), json_string_length(v->json));
+			n = sh_base__utf8_length(json_string_value(v->json), json_string_length(v->json));
 		json_t *len = json_integer((json_int_t)n);
 		if (len == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory");
-		sh__val_set(v, len, true);
+		sh_web__val_set(v, len, true);
 		return 0;
 	}
 	case SH__FILTER_DEFAULT:
-		if (sh__truthy(v->json))
+		if (sh_web__truthy(v->json))
 			return 0;
 		sh__val arg = { 0 };
-		int rc = sh__eval(&arg, f->arg, scope, context);
+		int rc = sh_web__eval(&arg, f->arg, scope, context);
 		if (rc < 0)
 			return rc;
-		sh__val_set(v, arg.json, arg.owned);
+		sh_web__val_set(v, arg.json, arg.owned);
 		return 0;
 	}
 	return 0;
 }
 
-static int sh__eval(sh__val *out, const sh__operand *o, const sh__scope *scope,
+static int sh_web__eval(sh__val *out, const sh__operand *o, const sh__scope *scope,
 	const json_t *context)
 {
 	*out = (sh__val){ 0 };
-	out->json = o->literal != NULL ? o->literal : sh__lookup(o, scope, context);
+	out->json = o->literal != NULL ? o->literal : sh_web__lookup(o, scope, context);
 	for (size_t i = 0; i < o->filter_count; i++) {
-		int rc = sh__apply_filter(out, &o->filters[i], scope, context);
+		int rc = sh_web__apply_filter(out, &o->filters[i], scope, context);
 		if (rc < 0) {
-			sh__val_dispose(out);
+			sh_web__val_dispose(out);
 			return rc;
 		}
 	}
@@ -167,19 +159,19 @@ static int sh__eval(sh__val *out, const sh__operand *o, const sh__scope *scope,
 
 /* ---- conditions ------------------------------------------------------- */
 
-static bool sh__is_number(const json_t *v)
+static bool sh_web__is_number(const json_t *v)
 {
 	return json_is_integer(v) || json_is_real(v) || json_is_boolean(v);
 }
 
-static double sh__number(const json_t *v)
+static double sh_web__template_render_number(const json_t *v)
 {
 	return json_is_integer(v) ? (double)json_integer_value(v) : json_is_real(v)
 		? json_real_value(v) : json_is_true(v) ? 1.0 : 0.0;
 }
 
 /* Python's ==: None == None, numbers by value (True == 1), else structure. */
-static bool sh__equal(const json_t *a, const json_t *b)
+static bool sh_web__equal(const json_t *a, const json_t *b)
 {
 	if ((a == NULL || json_is_null(a)) && (b == NULL || json_is_null(b)))
 		return true;
@@ -187,57 +179,57 @@ static bool sh__equal(const json_t *a, const json_t *b)
 		return false;
 	if (json_is_integer(a) && json_is_integer(b))
 		return json_integer_value(a) == json_integer_value(b);
-	if (sh__is_number(a) && sh__is_number(b))
-		return sh__number(a) == sh__number(b);
+	if (sh_web__is_number(a) && sh_web__is_number(b))
+		return sh_web__template_render_number(a) == sh_web__template_render_number(b);
 	return json_equal((json_t *)a, (json_t *)b) != 0;
 }
 
-static int sh__test(bool *out, const sh__expr *e, const sh__scope *scope, const json_t *context)
+static int sh_web__test(bool *out, const sh__expr *e, const sh__scope *scope, const json_t *context)
 {
 	int rc = 0;
 	bool left = false, right = false;
 	switch (e->kind) {
 	case SH__EXPR_OPERAND: {
 		sh__val v;
-		if ((rc = sh__eval(&v, &e->operand, scope, context)) < 0)
+		if ((rc = sh_web__eval(&v, &e->operand, scope, context)) < 0)
 			return rc;
-		*out = sh__truthy(v.json);
-		sh__val_dispose(&v);
+		*out = sh_web__truthy(v.json);
+		sh_web__val_dispose(&v);
 		return 0;
 	}
 	case SH__EXPR_NOT:
-		rc = sh__test(&left, e->a, scope, context);
+		rc = sh_web__test(&left, e->a, scope, context);
 		*out = !left;
 		return rc;
 	case SH__EXPR_AND:
-		if ((rc = sh__test(&left, e->a, scope, context)) < 0 || !left) {
+		if ((rc = sh_web__test(&left, e->a, scope, context)) < 0 || !left) {
 			*out = false;
 			return rc;
 		}
-		rc = sh__test(&right, e->b, scope, context);
+		rc = sh_web__test(&right, e->b, scope, context);
 		*out = right;
 		return rc;
 	case SH__EXPR_OR:
-		if ((rc = sh__test(&left, e->a, scope, context)) < 0 || left) {
+		if ((rc = sh_web__test(&left, e->a, scope, context)) < 0 || left) {
 			*out = left;
 			return rc;
 		}
-		rc = sh__test(&right, e->b, scope, context);
+		rc = sh_web__test(&right, e->b, scope, context);
 		*out = right;
 		return rc;
 	case SH__EXPR_EQ:
 	case SH__EXPR_NE: {
 		sh__val a, b;
-		if ((rc = sh__eval(&a, &e->a->operand, scope, context)) < 0)
+		if ((rc = sh_web__eval(&a, &e->a->operand, scope, context)) < 0)
 			return rc;
-		if ((rc = sh__eval(&b, &e->b->operand, scope, context)) < 0) {
-			sh__val_dispose(&a);
+		if ((rc = sh_web__eval(&b, &e->b->operand, scope, context)) < 0) {
+			sh_web__val_dispose(&a);
 			return rc;
 		}
-		bool eq = sh__equal(a.json, b.json);
+		bool eq = sh_web__equal(a.json, b.json);
 		*out = e->kind == SH__EXPR_EQ ? eq : !eq;
-		sh__val_dispose(&a);
-		sh__val_dispose(&b);
+		sh_web__val_dispose(&a);
+		sh_web__val_dispose(&b);
 		return 0;
 	}
 	}
@@ -246,7 +238,7 @@ static int sh__test(bool *out, const sh__expr *e, const sh__scope *scope, const 
 
 /* ---- output ----------------------------------------------------------- */
 
-int sh__html_escape(sh__wbuf *out, const char *text, size_t len)
+int sh_web__html_escape(sh__wbuf *out, const char *text, size_t len)
 {
 	size_t from = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -259,19 +251,19 @@ int sh__html_escape(sh__wbuf *out, const char *text, size_t len)
 		case '\'': entity = "&#x27;"; break;
 		default: continue;
 		}
-		int rc = sh__wbuf_add(out, text + from, i - from);
+		int rc = sh_web__wbuf_add(out, text + from, i - from);
 		if (rc == 0)
-			rc = sh__wbuf_puts(out, entity);
+			rc = sh_web__wbuf_puts(out, entity);
 		if (rc < 0)
 			return rc;
 		from = i + 1;
 	}
-	return sh__wbuf_add(out, text + from, len - from);
+	return sh_web__wbuf_add(out, text + from, len - from);
 }
 
 /* A real as Python's repr prints it: the shortest text that reads back
  * the same, with ".0" for whole numbers. */
-static void sh__real_text(char *buf, size_t size, double r)
+static void sh_web__real_text(char *buf, size_t size, double r)
 {
 	if (isnan(r)) {
 		snprintf(buf, size, "nan");
@@ -291,7 +283,7 @@ static void sh__real_text(char *buf, size_t size, double r)
 		memcpy(buf + len, ".0", 3);
 }
 
-static int sh__print(sh__wbuf *out, const sh__val *v)
+static int sh_web__print(sh__wbuf *out, const sh__val *v)
 {
 	if (v->json == NULL)
 		return 0;   /* a missing variable prints nothing */
@@ -310,7 +302,7 @@ static int sh__print(sh__wbuf *out, const sh__val *v)
 		text = small;
 		break;
 	case JSON_REAL:
-		sh__real_text(small, sizeof small, json_real_value(v->json));
+		sh_web__real_text(small, sizeof small, json_real_value(v->json));
 		text = small;
 		len = strlen(small);
 		break;
@@ -326,17 +318,17 @@ static int sh__print(sh__wbuf *out, const sh__val *v)
 		len = strlen(dumped);
 		break;
 	}
-	int rc = v->safe ? sh__wbuf_add(out, text, len) : sh__html_escape(out, text, len);
+	int rc = v->safe ? sh_web__wbuf_add(out, text, len) : sh_web__html_escape(out, text, len);
 	free(dumped);
 	return rc;
 }
 
 /* ---- nodes ------------------------------------------------------------ */
 
-static int sh__render(sh__wbuf *out, const sh__node *node, const sh__scope *scope,
+static int sh_web__render(sh__wbuf *out, const sh__node *node, const sh__scope *scope,
 	const json_t *context);
 
-static int sh__forloop_set(json_t *forloop, size_t i, size_t n)
+static int sh_web__forloop_set(json_t *forloop, size_t i, size_t n)
 {
 	int rc = json_object_set_new(forloop, "counter", json_integer((json_int_t)i + 1));
 	rc |= json_object_set_new(forloop, "counter0", json_integer((json_int_t)i));
@@ -347,21 +339,21 @@ static int sh__forloop_set(json_t *forloop, size_t i, size_t n)
 	return rc != 0 ? sh_error_set(SH_ENOMEM, "out of memory") : 0;
 }
 
-static int sh__render_for(sh__wbuf *out, const sh__node *node, const sh__scope *scope,
+static int sh_web__render_for(sh__wbuf *out, const sh__node *node, const sh__scope *scope,
 	const json_t *context)
 {
 	sh__val list;
-	int rc = sh__eval(&list, &node->iterable, scope, context);
+	int rc = sh_web__eval(&list, &node->iterable, scope, context);
 	if (rc < 0)
 		return rc;
 	size_t n = json_is_array(list.json) ? json_array_size(list.json) : 0;
 	if (n == 0) {
-		sh__val_dispose(&list);
-		return sh__render(out, node->empty, scope, context);
+		sh_web__val_dispose(&list);
+		return sh_web__render(out, node->empty, scope, context);
 	}
 	sh__scope inner = { scope, node->loop_var, NULL, json_object() };
 	if (inner.forloop == NULL) {
-		sh__val_dispose(&list);
+		sh_web__val_dispose(&list);
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	/* the enclosing loop's forloop, as Django's forloop.parentloop */
@@ -374,29 +366,29 @@ static int sh__render_for(sh__wbuf *out, const sh__node *node, const sh__scope *
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		inner.value = json_array_get(list.json, node->reversed ? n - 1 - i : i);
-		rc = sh__forloop_set(inner.forloop, i, n);
+		rc = sh_web__forloop_set(inner.forloop, i, n);
 		if (rc == 0)
-			rc = sh__render(out, node->body, &inner, context);
+			rc = sh_web__render(out, node->body, &inner, context);
 	}
 	json_decref(inner.forloop);
-	sh__val_dispose(&list);
+	sh_web__val_dispose(&list);
 	return rc;
 }
 
-static int sh__render(sh__wbuf *out, const sh__node *node, const sh__scope *scope,
+static int sh_web__render(sh__wbuf *out, const sh__node *node, const sh__scope *scope,
 	const json_t *context)
 {
 	int rc = 0;
 	for (; node != NULL && rc == 0; node = node->next) {
 		switch (node->kind) {
 		case SH__NODE_TEXT:
-			rc = sh__wbuf_add(out, node->text, node->len);
+			rc = sh_web__wbuf_add(out, node->text, node->len);
 			break;
 		case SH__NODE_VAR: {
 			sh__val v;
-			if ((rc = sh__eval(&v, &node->var, scope, context)) == 0) {
-				rc = sh__print(out, &v);
-				sh__val_dispose(&v);
+			if ((rc = sh_web__eval(&v, &node->var, scope, context)) == 0) {
+				rc = sh_web__print(out, &v);
+				sh_web__val_dispose(&v);
 			}
 			break;
 		}
@@ -404,32 +396,32 @@ static int sh__render(sh__wbuf *out, const sh__node *node, const sh__scope *scop
 			for (size_t i = 0; i < node->branch_count && rc == 0; i++) {
 				bool yes = true;
 				if (node->branches[i].cond != NULL)
-					rc = sh__test(&yes, node->branches[i].cond, scope, context);
+					rc = sh_web__test(&yes, node->branches[i].cond, scope, context);
 				if (rc == 0 && yes) {
-					rc = sh__render(out, node->branches[i].body, scope, context);
+					rc = sh_web__render(out, node->branches[i].body, scope, context);
 					break;
 				}
 			}
 			break;
 		case SH__NODE_FOR:
-			rc = sh__render_for(out, node, scope, context);
+			rc = sh_web__render_for(out, node, scope, context);
 			break;
 		}
 	}
 	return rc;
 }
 
-int sh__nodes_render(sh__wbuf *out, const sh__node *nodes, const json_t *context)
+int sh_web__nodes_render(sh__wbuf *out, const sh__node *nodes, const json_t *context)
 {
-	int rc = sh__render(out, nodes, NULL, context);
+	int rc = sh_web__render(out, nodes, NULL, context);
 	if (rc == 0)
-		rc = sh__wbuf_finish(out);
+		rc = sh_web__wbuf_finish(out);
 	return rc;
 }
 
 /* ---- the template API ------------------------------------------------- */
 
-static int sh__template_make(sh_template **out, sh_hub *hub, const char *name,
+static int sh_web__template_make(sh_template **out, sh_hub *hub, const char *name,
 	const char *origin, const char *source, size_t length)
 {
 	*out = NULL;
@@ -442,7 +434,7 @@ static int sh__template_make(sh_template **out, sh_hub *hub, const char *name,
 	if ((t->name = strdup(name)) == NULL || (origin != NULL && (t->origin = strdup(origin)) == NULL))
 		rc = sh_error_set(SH_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = sh__template_parse(&t->root, origin != NULL ? origin : name,
+		rc = sh_web__template_parse(&t->root, origin != NULL ? origin : name,
 			source != NULL ? source : "", length);
 	if (rc == 0 && hub != NULL) {
 		char *sender = NULL;
@@ -462,10 +454,10 @@ static int sh__template_make(sh_template **out, sh_hub *hub, const char *name,
 	return 0;
 }
 
-int sh__template_load(sh_template **out, sh_hub *hub, const char *name, const char *origin,
+int sh_web__template_load(sh_template **out, sh_hub *hub, const char *name, const char *origin,
 	const char *source, size_t length)
 {
-	return sh__template_make(out, hub, name, origin, source, length);
+	return sh_web__template_make(out, hub, name, origin, source, length);
 }
 
 int sh_template_compile(sh_template **out, sh_hub *hub, const char *name,
@@ -473,14 +465,14 @@ int sh_template_compile(sh_template **out, sh_hub *hub, const char *name,
 {
 	if (out == NULL)
 		return sh_error_set(SH_EINVAL, "sh_template_compile: out is required");
-	return sh__template_make(out, hub, name, NULL, source, length);
+	return sh_web__template_make(out, hub, name, NULL, source, length);
 }
 
 void sh_template_free(sh_template *template_)
 {
 	if (template_ == NULL)
 		return;
-	sh__nodes_free(template_->root);
+	sh_web__nodes_free(template_->root);
 	free(template_->name);
 	free(template_->origin);
 	free(template_);
@@ -523,10 +515,10 @@ int sh_template_render(char **out, size_t *length, const sh_template *template_,
 	}
 	sh__wbuf buf = { 0 };
 	if (rc == 0)
-		rc = sh__nodes_render(&buf, template_->root, context);
+		rc = sh_web__nodes_render(&buf, template_->root, context);
 	json_decref(empty);
 	if (rc < 0) {
-		sh__wbuf_dispose(&buf);
+		sh_web__wbuf_dispose(&buf);
 		return rc;
 	}
 	*out = buf.data;

@@ -4,7 +4,7 @@
  * (template_render.c), which walks it. A template is a list of nodes; a
  * node is literal text, a variable, an if with its branches, or a for
  * loop. Everything is owned by the list's nodes and freed with
- * sh__nodes_free().
+ * sh_web__nodes_free().
  */
 #ifndef SH_WEB_TEMPLATE_TREE_H
 #define SH_WEB_TEMPLATE_TREE_H

@@ -46,7 +46,7 @@
  *
  * In early() the models are declared but not prepared (relations are not
  * resolved, join models do not exist yet) and there is no database:
- * sh_app_db() fails. early() returns 0 or a negative code after
+ * sh_app_conn() fails. early() returns 0 or a negative code after
  * sh_error_set(); the host then reports "plugin 'x' (path): early()
  * failed: <message>" and loads neither the app nor its dependents.
  * Connections made in early() are owned by the app like those of ready().
@@ -76,13 +76,26 @@ extern "C" {
 
 /* The names of the symbols the host looks up in a plugin. */
 #define SH_PLUGIN_ABI_SYMBOL "sh_plugin_abi"
+#define SH_PLUGIN_ABI_MINOR_SYMBOL "sh_plugin_abi_minor"
 #define SH_PLUGIN_READY_SYMBOL "ready"
 #define SH_PLUGIN_TEARDOWN_SYMBOL "teardown"
 #define SH_PLUGIN_EARLY_SYMBOL "early"
 
 #define SH__PLUGIN_EXPORT __attribute__((visibility("default")))
 
-/* Records, in the plugin, the ABI version it is compiled against, and
+/* The ABI a plugin records: the headers' own unless defined before
+ * sighost.h is included (or with -D). A plugin that uses nothing added
+ * after 1.0 may say so, `-DSH_PLUGIN_ABI_MINOR=0`, and load on every 1.x
+ * host. */
+#ifndef SH_PLUGIN_ABI_MAJOR
+#define SH_PLUGIN_ABI_MAJOR SH_ABI_MAJOR
+#endif
+#ifndef SH_PLUGIN_ABI_MINOR
+#define SH_PLUGIN_ABI_MINOR SH_ABI_MINOR
+#endif
+
+/* Records, in the plugin, the ABI major.minor it is compiled against
+ * (sh_plugin_abi and sh_plugin_abi_minor), and
  * declares the entry points the plugin defines (so they are exported and
  * checked against these prototypes): ready() is required, teardown() and
  * early() are optional. Write it once at file scope in the source file that defines
@@ -93,7 +106,9 @@ extern "C" {
 	SH__PLUGIN_EXPORT void teardown(sh_app *app); \
 	SH__PLUGIN_EXPORT int early(sh_app *app); \
 	SH__PLUGIN_EXPORT extern const int sh_plugin_abi; \
-	SH__PLUGIN_EXPORT const int sh_plugin_abi = SH_ABI_VERSION
+	SH__PLUGIN_EXPORT const int sh_plugin_abi = SH_PLUGIN_ABI_MAJOR; \
+	SH__PLUGIN_EXPORT extern const int sh_plugin_abi_minor; \
+	SH__PLUGIN_EXPORT const int sh_plugin_abi_minor = SH_PLUGIN_ABI_MINOR
 
 /* Returns the app's label ("alert"); owned by the host. */
 SH_API const char *sh_app_label(const sh_app *app);
@@ -230,7 +245,7 @@ SH_API int sh_app_model(const sh_model **out, const sh_app *app, const char *nam
  * SH_EINVAL before the database is open (in early(), or when loading
  * failed before it), or as sh_database_connection().
  */
-SH_API int sh_app_db(sh_db **out, sh_app *app);
+SH_API int sh_app_conn(sh_conn **out, sh_app *app);
 
 /* Connects every receiver the calling plugin declared with SH_RECEIVER,
  * owned by `app`, with `payload` (often the app itself). Returns as

@@ -188,7 +188,7 @@ typedef struct sh_template_rendered_args {
 
 /* connection_created. */
 typedef struct sh_connection_created_args {
-	sh_db *connection;
+	sh_conn *connection;
 } sh_connection_created_args;
 
 /* Returns Django's name of a built-in signal ("post_save"), NULL when out of range. */

@@ -29,12 +29,21 @@ extern "C" {
 #define SH_VERSION_PATCH 0
 
 /*
- * The plugin ABI version. A plugin records the value it was compiled with
- * (see SH_PLUGIN_ABI in app.h); the host refuses a plugin whose value
- * differs from its own. Raised whenever a public struct changes layout in a
- * way an older plugin would misread.
+ * The plugin ABI, major.minor. A plugin records the pair it was compiled
+ * with (SH_PLUGIN_ABI in app.h); the host loads a plugin of its own major
+ * whose minor is at most its own, and refuses any other (SH_EABI).
+ * The minor goes up when something is added (a public function, a field
+ * at the end of a versioned option struct): plugins built earlier keep
+ * loading. The major goes up, and the minor back to 0, when something a
+ * plugin sees changes or goes (docs/architecture.md).
+ * `pkg-config --variable=abi sighost` prints "MAJOR.MINOR".
  */
-#define SH_ABI_VERSION 1
+#define SH_ABI_MAJOR 1
+#define SH_ABI_MINOR 1
+
+/* The major alone, as before minors existed (a plugin that records only
+ * sh_plugin_abi is taken as MAJOR.0). */
+#define SH_ABI_VERSION SH_ABI_MAJOR
 
 /* Types owned by the host and only handled through pointers by plugins. */
 typedef struct sh_hub sh_hub;           /* signals, senders, receivers */
@@ -45,7 +54,7 @@ typedef struct sh_value sh_value;       /* a settings value */
 typedef struct sh_model sh_model;       /* a model class */
 typedef struct sh_instance sh_instance; /* a model instance */
 typedef struct sh_state sh_state;       /* the model state (Django's `apps`) */
-typedef struct sh_db sh_db;             /* a database connection */
+typedef struct sh_conn sh_conn;         /* a database connection */
 typedef struct sh_template sh_template; /* a loaded template */
 typedef struct sh_context sh_context;   /* a template context */
 typedef struct sh_request sh_request;   /* an HTTP request */
@@ -53,8 +62,12 @@ typedef struct sh_request sh_request;   /* an HTTP request */
 /* Returns the library's version string (SH_VERSION of the build). */
 SH_API const char *sh_version(void);
 
-/* Returns the ABI version the library was built with (SH_ABI_VERSION). */
+/* Returns the ABI major the library was built with (SH_ABI_MAJOR). */
 SH_API int sh_abi_version(void);
+
+/* Returns the ABI minor the library was built with (SH_ABI_MINOR). Since
+ * ABI 1.1. */
+SH_API int sh_abi_minor(void);
 
 #ifdef __cplusplus
 }

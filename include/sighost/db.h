@@ -104,7 +104,7 @@ SH_API sh_models *sh_database_models(const sh_database *database);
  * or set it up (the message has SQLite's reason and the path), or the code
  * of a failing connection_created receiver (the connection is then closed).
  */
-SH_API int sh_database_connection(sh_db **out, sh_database *database);
+SH_API int sh_database_connection(sh_conn **out, sh_database *database);
 
 /*
  * Creates the tables (and indexes, and join tables) of every model that has
@@ -112,27 +112,27 @@ SH_API int sh_database_connection(sh_db **out, sh_database *database);
  * migrations, in one transaction. Returns 0, or SH_EDB naming the table and
  * SQLite's message (nothing created then).
  */
-SH_API int sh_database_syncdb(sh_db *db);
+SH_API int sh_database_syncdb(sh_conn *db);
 
 /* Returns the connection's SQLite handle, for receivers that need raw
  * access (PRAGMAs in connection_created). Owned by the database. */
-SH_API struct sqlite3 *sh_db_sqlite(sh_db *db);
+SH_API struct sqlite3 *sh_conn_sqlite(sh_conn *db);
 
 /*
- * For code that runs its own SQL on sh_db_sqlite(): turns SQLite's last
+ * For code that runs its own SQL on sh_conn_sqlite(): turns SQLite's last
  * error on the connection into the host's code and message, as the model
  * layer does: SH_EUNAVAILABLE when the database is full, read-only, locked
  * by another process or failing (the server answers 503), SH_EINTEGRITY
  * for a constraint, SH_ENOMEM, else SH_EDB. The message starts with `what`
  * and names the file. Returns the code; SH_EINVAL for a NULL argument.
  */
-SH_API int sh_db_error(sh_db *db, const char *what);
+SH_API int sh_conn_error(sh_conn *db, const char *what);
 
 /* Returns the database a connection belongs to. */
-SH_API sh_database *sh_db_database(const sh_db *db);
+SH_API sh_database *sh_conn_database(const sh_conn *db);
 
 /* Returns the connection's alias, SH_DB_DEFAULT_ALIAS. */
-SH_API const char *sh_db_alias(const sh_db *db);
+SH_API const char *sh_conn_alias(const sh_conn *db);
 
 /* ---- transactions ---- */
 
@@ -182,7 +182,7 @@ SH_API const char *sh_db_alias(const sh_db *db);
  *     if (rc == 0)
  *         rc = sh_atomic_end(db, do_work(db));
  */
-SH_API int sh_atomic_begin(sh_db *db);
+SH_API int sh_atomic_begin(sh_conn *db);
 
 /*
  * Closes the innermost atomic block: commits it (COMMIT, or RELEASE of its
@@ -201,15 +201,15 @@ SH_API int sh_atomic_begin(sh_db *db);
  *   failed COMMIT; everything was rolled back then;
  * - SH_EINVAL when no block is open; else 0.
  */
-SH_API int sh_atomic_end(sh_db *db, int status);
+SH_API int sh_atomic_end(sh_conn *db, int status);
 
 /* Marks the innermost atomic block for rollback (Django's set_rollback):
  * its sh_atomic_end() rolls back and returns 0 (or the non-zero status it
  * is given). Returns 0 or SH_EINVAL outside a block. */
-SH_API int sh_atomic_set_rollback(sh_db *db);
+SH_API int sh_atomic_set_rollback(sh_conn *db);
 
 /* Returns how many atomic blocks are open on the connection. */
-SH_API int sh_atomic_depth(const sh_db *db);
+SH_API int sh_atomic_depth(const sh_conn *db);
 
 /*
  * Registers `fn(payload)` to run after the outermost atomic block commits,
@@ -219,7 +219,7 @@ SH_API int sh_atomic_depth(const sh_db *db);
  * the payload can be freed. Returns 0 (after running fn at once, fn's
  * status is not seen), SH_ENOMEM (then neither fn nor discard runs).
  */
-SH_API int sh_on_commit(sh_db *db, void (*fn)(void *payload), void *payload,
+SH_API int sh_on_commit(sh_conn *db, void (*fn)(void *payload), void *payload,
 	void (*discard)(void *payload));
 
 #ifdef __cplusplus

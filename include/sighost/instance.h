@@ -4,7 +4,7 @@
  * with Django's arguments in Django's order (see docs/models.md for where
  * sighost differs on purpose).
  *
- * An instance belongs to one connection (sh_db) and is used on its thread.
+ * An instance belongs to one connection (sh_conn) and is used on its thread.
  * The caller owns the instances it creates or loads and frees them with
  * sh_instance_free(). Receivers get the instance in the signal's args and
  * may read and set its fields (pre_save receivers may change what is
@@ -13,7 +13,7 @@
  * Asynchronous receivers (signal.h) get a detached copy instead: the
  * model and a copy of every value, made when the signal was sent and owned
  * by the copy of the args (the receiver must not free it). It belongs to
- * no connection (sh_instance_db() returns NULL): reading and setting its
+ * no connection (sh_instance_conn() returns NULL): reading and setting its
  * fields work, while sh_instance_save(), sh_instance_delete() and the
  * sh_m2m_ calls refuse it with SH_EINVAL; reload the row on the worker's
  * own connection (sh_database_connection(), then sh_query_get() with its
@@ -38,7 +38,7 @@ extern "C" {
  * unknown field or a value of the wrong type, the code of a failing
  * pre_init/post_init receiver (nothing is returned then), SH_ENOMEM.
  */
-SH_API int sh_instance_new(sh_instance **out, sh_db *db, const sh_model *model,
+SH_API int sh_instance_new(sh_instance **out, sh_conn *db, const sh_model *model,
 	const sh_field_value *values, size_t count);
 
 /* Frees an instance. NULL is a no-op. */
@@ -47,7 +47,7 @@ SH_API void sh_instance_free(sh_instance *instance);
 SH_API const sh_model *sh_instance_model(const sh_instance *instance);
 /* Returns the instance's connection, NULL for a detached copy (an async
  * receiver's, see above). */
-SH_API sh_db *sh_instance_db(const sh_instance *instance);
+SH_API sh_conn *sh_instance_conn(const sh_instance *instance);
 
 /* Returns true until the instance was saved or loaded (Django's _state.adding). */
 SH_API bool sh_instance_adding(const sh_instance *instance);

@@ -27,7 +27,7 @@ typedef struct sh_query sh_query;
 
 /* Creates a query of every row of `model` on connection `db`. Returns 0,
  * SH_EINVAL, SH_ENOMEM. Free it with sh_query_free(). */
-SH_API int sh_query_new(sh_query **out, sh_db *db, const sh_model *model);
+SH_API int sh_query_new(sh_query **out, sh_conn *db, const sh_model *model);
 
 /* Frees a query (and ends an iteration in progress). NULL is a no-op. */
 SH_API void sh_query_free(sh_query *query);
@@ -69,7 +69,7 @@ SH_API int sh_query_next(sh_query *query, sh_instance **out);
  * Loads the row of `model` with primary key `pk`. Returns 0, SH_ENOTFOUND
  * ("alert.Alert matching pk=5 does not exist"), SH_EDB, a receiver's code.
  */
-SH_API int sh_query_get(sh_instance **out, sh_db *db, const sh_model *model, int64_t pk);
+SH_API int sh_query_get(sh_instance **out, sh_conn *db, const sh_model *model, int64_t pk);
 
 /*
  * Sets fields of every matching row in one UPDATE (Django's

@@ -17,7 +17,6 @@
 #include "db.h"
 #include "instance.h"
 #include "query.h"
-#include "project.h"
 #include "migrate.h"
 #include "template.h"
 #include "web.h"

@@ -26,7 +26,7 @@ SH_RECEIVER(on_alert_saved, "post_save", "alert.Alert")
 /* The tags an alert database starts with. */
 static const char *const default_tags[] = { "info", "warning", "critical" };
 
-static int ensure_tag(sh_db *db, const sh_model *tag, const char *name)
+static int ensure_tag(sh_conn *db, const sh_model *tag, const char *name)
 {
 	sh_query *q;
 	int64_t n = 0;
@@ -49,7 +49,7 @@ SH_RECEIVER(on_post_migrate, "post_migrate", "alert")
 {
 	const sh_migrate_args *migrated = args;
 	const sh_model *tag;
-	sh_db *db;
+	sh_conn *db;
 	/* Nothing to do when the migrations left no Tag table (migrate alert zero). */
 	if (sh_models_lookup(&tag, sh_state_models(migrated->apps), "alert.Tag") < 0) {
 		sh_error_clear();
@@ -57,7 +57,7 @@ SH_RECEIVER(on_post_migrate, "post_migrate", "alert")
 	}
 	int rc = sh_app_model(&tag, payload, "Tag");
 	if (rc == 0)
-		rc = sh_app_db(&db, payload);
+		rc = sh_app_conn(&db, payload);
 	for (size_t i = 0; rc == 0 && i < sizeof default_tags / sizeof *default_tags; i++)
 		rc = ensure_tag(db, tag, default_tags[i]);
 	return rc;
@@ -70,7 +70,7 @@ SH_RECEIVER(on_post_migrate, "post_migrate", "alert")
 
 /* Stores in *pk the Owner named `user`, created when missing (Django's
  * Owner.objects.get_or_create(name=user)). */
-static int owner_of(int64_t *pk, sh_db *db, const sh_model *owner, const char *user)
+static int owner_of(int64_t *pk, sh_conn *db, const sh_model *owner, const char *user)
 {
 	sh_query *q;
 	sh_instance *row = NULL;
@@ -108,12 +108,12 @@ SH_VIEW(dashboard_create)
 	sh_app *app = sh_request_app(request);
 	const char *user = sh_request_user(request);   /* the route is login_required */
 	const sh_model *alert, *owner;
-	sh_db *db;
+	sh_conn *db;
 	int rc = sh_app_model(&alert, app, "Alert");
 	if (rc == 0)
 		rc = sh_app_model(&owner, app, "Owner");
 	if (rc == 0)
-		rc = sh_app_db(&db, app);
+		rc = sh_app_conn(&db, app);
 	if (rc < 0)
 		return rc;
 	/* the content is checked (constructing the Alert) before anything is written */

@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #include "../../plugins/billing/billing.h"
-#include "support.h"
+#include "../support/support.h"
 
 static char *dir;
 static char *apps;
@@ -183,6 +183,46 @@ Test(loader, broken_plugins_are_refused_with_their_reason)
 	assert_problem_has("gone.so): file not found");
 	cr_assert_eq(sh_project_problem(project, 0)->code, SH_ELOAD);
 	cr_assert_eq(sh_project_problem(project, 1)->code, SH_EABI);
+}
+
+/* The host is SH_ABI_MAJOR.SH_ABI_MINOR (1.1); the plugins below are t_ok
+ * built with SH_PLUGIN_ABI_MAJOR / _MINOR overridden (plugins/meson.build). */
+Test(loader, a_plugin_for_an_older_minor_loads)
+{
+	cr_assert_geq(SH_ABI_MINOR, 1, "the host's minor is past 0");
+	free(install("t_abi_older_minor", "older", NULL));
+	cr_assert_eq(read_project("older", NULL), 0);
+	cr_assert_eq(sh_project_load(project), 0, "%s", sh_error_last()->message);
+	cr_assert(sh_app_is_ready(sh_project_app(project, "older")));
+}
+
+Test(loader, a_plugin_for_a_newer_minor_is_refused_with_what_to_do)
+{
+	free(install("t_abi_newer_minor", "newer", NULL));
+	cr_assert_eq(read_project("newer", NULL), 0);
+	cr_assert_eq(sh_project_load(project), SH_ELOAD);
+	cr_assert_eq(sh_project_problem_count(project), 1);
+	cr_assert_eq(sh_project_problem(project, 0)->code, SH_EABI);
+	char want[256];
+	snprintf(want, sizeof want, "newer.so): ABI mismatch: built for ABI %d.%d, host is %d.%d "
+		"(a newer minor, which this host lacks): rebuild the plugin against sighost %s: "
+		"pkg-config --modversion sighost", SH_ABI_MAJOR, SH_ABI_MINOR + 1, SH_ABI_MAJOR,
+		SH_ABI_MINOR, SH_VERSION);
+	assert_problem_has(want);
+	cr_assert_not(sh_app_is_ready(sh_project_app(project, "newer")));
+}
+
+Test(loader, a_plugin_for_another_major_is_refused_with_what_to_do)
+{
+	free(install("t_abi_next_major", "next", NULL));
+	cr_assert_eq(read_project("next", NULL), 0);
+	cr_assert_eq(sh_project_load(project), SH_ELOAD);
+	cr_assert_eq(sh_project_problem(project, 0)->code, SH_EABI);
+	char want[256];
+	snprintf(want, sizeof want, "next.so): ABI mismatch: built for ABI %d.0, host is %d.%d "
+		"(another major): rebuild the plugin against sighost %s: pkg-config --modversion sighost",
+		SH_ABI_MAJOR + 1, SH_ABI_MAJOR, SH_ABI_MINOR, SH_VERSION);
+	assert_problem_has(want);
 }
 
 Test(loader, a_world_writable_directory_is_refused)

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/support.h"
 
 static char *dir;
 static char *apps;

@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/support.h"
 
 static char *dir;
 static char *apps;
@@ -323,7 +323,7 @@ Test(models, defaults_are_typed_for_the_field)
 		"      nothing: {type: text, null: true, default: null}\n");
 	cr_assert_eq(read_project("apps", "a", NULL), 0, "%s", sh_error_last()->message);
 	cr_assert_eq(sh_project_load(project), 0, "%s", sh_error_last()->message);
-	sh_db *db = NULL;
+	sh_conn *db = NULL;
 	cr_assert_eq(sh_database_connection(&db, sh_project_database(project)), 0, "%s",
 		sh_error_last()->message);
 	sh_instance *thing = NULL;

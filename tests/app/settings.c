@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/support.h"
 
 static char *dir;
 static sh_project *project;

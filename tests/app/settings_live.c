@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "settings_recorder.h"
-#include "support.h"
+#include "../support/support.h"
 
 TestSuite(settings_live, .init = rec_setup, .fini = rec_cleanup, .timeout = 60);
 

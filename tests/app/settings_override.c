@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "settings_recorder.h"
-#include "support.h"
+#include "../support/support.h"
 
 TestSuite(settings_override, .init = rec_setup, .fini = rec_cleanup, .timeout = 60);
 

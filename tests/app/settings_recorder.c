@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "settings_recorder.h"
-#include "support.h"
+#include "../support/support.h"
 
 char *rec_dir;
 sh_project *rec_project;

@@ -10,7 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 /* One setting_changed as a receiver saw it. */
 typedef struct rec_event {

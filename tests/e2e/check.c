@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "project.h"
+#include "../support/e2e.h"
 
 TestSuite(check, .init = e2e_setup, .fini = e2e_cleanup);
 
@@ -163,7 +163,8 @@ Test(check, a_plugin_built_for_another_abi)
 {
 	t_run r = check_plugin("t_badabi", "old");
 	cr_assert_eq(r.status, 1);
-	char *line = plugin_line("old", "ABI mismatch: built for ABI 42, host is 1\n");
+	char *line = plugin_line("old", "ABI mismatch: built for ABI 42, host is 1.1 (another major): "
+		"rebuild the plugin against sighost 0.1.0: pkg-config --modversion sighost\n");
 	e2e_has(r.err, line);
 	free(line);
 	t_run_free(&r);

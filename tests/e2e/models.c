@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "project.h"
+#include "../support/e2e.h"
 
 TestSuite(models, .init = e2e_setup, .fini = e2e_cleanup);
 

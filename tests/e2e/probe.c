@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "project.h"
-#include "../web/support.h"
+#include "../support/e2e.h"
+#include "../support/web.h"
 
 static void probe_setup(void)
 {

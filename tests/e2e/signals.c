@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "project.h"
+#include "../support/e2e.h"
 
 TestSuite(signals, .init = e2e_setup, .fini = e2e_cleanup);
 
@@ -102,7 +102,8 @@ Test(signals, a_project_with_problems_shows_them_and_fails)
 	t_run r = E2E_RUN("signals", "--settings", "project.yaml");
 	cr_assert_eq(r.status, 1);
 	cr_assert_str_eq(r.out, "");
-	e2e_has(r.err, "ABI mismatch: built for ABI 42, host is 1\nsighost signals: 1 problem found\n");
+	e2e_has(r.err, "ABI mismatch: built for ABI 42, host is 1.1 (another major): rebuild the plugin "
+		"against sighost 0.1.0: pkg-config --modversion sighost\nsighost signals: 1 problem found\n");
 	t_run_free(&r);
 }
 

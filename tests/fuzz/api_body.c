@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #include "web/internal.h"
 #include "scratch.h"
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static sh_project *project;
 static sh_server *server;
-static sh_db *db;
+static sh_conn *db;
 static bool verbose;   /* SIGHOST_FUZZ_VERBOSE set: print each answer */
 
 /* Splits "a=1&b=2" in place into r->query (values not decoded). */
@@ -151,12 +151,12 @@ static int run(const uint8_t *data, size_t size, bool commit)
 	if (rest != NULL) {
 		/* the body: what follows the empty line, NULs included */
 		size_t offset = (size_t)(rest - text);
-		if (sh__wbuf_add(&r->body, data + offset, size - offset) < 0)
+		if (sh_web__wbuf_add(&r->body, data + offset, size - offset) < 0)
 			abort();
 	}
 
 	int status = 0;
-	if (sh__router_match(&r->match, server->router, r->method, r->path) == 0) {
+	if (sh_web__router_match(&r->match, server->router, r->method, r->path) == 0) {
 		const sh_route *route = r->match.route;
 		r->app = route->app;
 		if (sh_atomic_begin(db) < 0)
@@ -199,7 +199,7 @@ static int run(const uint8_t *data, size_t size, bool commit)
 			abort();
 		}
 	}
-	sh__request_free(r);
+	sh_web__request_free(r);
 	free(text);
 	return status;
 }
@@ -262,7 +262,7 @@ static void init(void)
 		fprintf(stderr, "fuzz-api_body: %s\n", sh_error_last()->message);
 		abort();
 	}
-	if (sh_app_db(&db, sh_project_app(project, "fz")) < 0 || sh_database_syncdb(db) < 0) {
+	if (sh_app_conn(&db, sh_project_app(project, "fz")) < 0 || sh_database_syncdb(db) < 0) {
 		fprintf(stderr, "fuzz-api_body: %s\n", sh_error_last()->message);
 		abort();
 	}

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #include "scratch.h"
 

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #include "scratch.h"
 
@@ -38,7 +38,7 @@ static const char *const files[] = {
 };
 
 static sh_project *project;
-static sh_db *db;
+static sh_conn *db;
 static unsigned steps;   /* progress callbacks of this input */
 static bool verbose;     /* SIGHOST_FUZZ_VERBOSE set: say what each input did */
 
@@ -97,7 +97,7 @@ static void init(void)
 	}
 	if (sh_database_connection(&db, sh_project_database(project)) < 0)
 		abort();
-	sqlite3 *sqlite = sh_db_sqlite(db);
+	sqlite3 *sqlite = sh_conn_sqlite(db);
 	sqlite3_limit(sqlite, SQLITE_LIMIT_ATTACHED, 0);
 	sqlite3_limit(sqlite, SQLITE_LIMIT_LENGTH, 1 << 20);
 	sqlite3_progress_handler(sqlite, 1000, on_progress, NULL);
@@ -107,7 +107,7 @@ static void init(void)
  * view and trigger goes, the records of migrations too). */
 static void reset_database(void)
 {
-	sqlite3 *sqlite = sh_db_sqlite(db);
+	sqlite3 *sqlite = sh_conn_sqlite(db);
 	sqlite3_limit(sqlite, SQLITE_LIMIT_ATTACHED, 1);   /* VACUUM attaches its copy */
 	sqlite3_db_config(sqlite, SQLITE_DBCONFIG_RESET_DATABASE, 1, 0);
 	int rc = sqlite3_exec(sqlite, "VACUUM", NULL, NULL, NULL);

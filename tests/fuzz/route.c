@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #include "scratch.h"
 

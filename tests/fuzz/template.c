@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../e2e/project.h"
+#include "../support/e2e.h"
 
 TestSuite(e2e, .init = e2e_setup, .fini = e2e_cleanup);
 

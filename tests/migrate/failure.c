@@ -7,9 +7,12 @@
  * foreign key check and rolls back.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "support.h"
 
@@ -165,14 +168,48 @@ Test(failure, a_dangling_foreign_key_fails_the_check_and_rolls_back)
 	cr_assert_str_eq(tables, "0\n");
 	free(tables);
 	/* Foreign keys are enforced again on the connection afterwards. */
-	sh_db *db;
+	sh_conn *db;
 	cr_assert_eq(sh_database_connection(&db, sh_project_database(p)), 0);
 	sqlite3_stmt *stmt;
-	cr_assert_eq(sqlite3_prepare_v2(sh_db_sqlite(db), "PRAGMA foreign_keys", -1, &stmt, NULL),
+	cr_assert_eq(sqlite3_prepare_v2(sh_conn_sqlite(db), "PRAGMA foreign_keys", -1, &stmt, NULL),
 		SQLITE_OK);
 	cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW);
 	cr_assert_eq(sqlite3_column_int(stmt, 0), 1);
 	sqlite3_finalize(stmt);
 	sh_migrate_free(g);
 	sh_project_free(p);
+}
+
+/* migrate's own SQL (here a run_sql that writes more than SQLite's page
+ * cache holds, so the write-ahead log grows inside the statement) maps
+ * SQLite's errors as the model layer does: a write past a file size limit
+ * fails with SH_EUNAVAILABLE (the server would answer 503), and the
+ * message names the database's file. */
+Test(failure, a_full_disk_under_run_sql_is_unavailable_and_names_the_file)
+{
+	people("  - run_sql: {sql: \"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+		"WHERE x < 4000) INSERT INTO people_person (name) SELECT printf('%.2000c', 'x') FROM c\"}\n");
+	sh_project *p = mt_open();
+	sh_migrate_graph *g = mt_graph(p);
+	cr_assert_eq(mt_migrate(g, "people", "0001"), 0, "%s", sh_error_last()->message);
+	/* The limit past which a write fails (EFBIG) instead of growing a file;
+	 * SIGXFSZ is ignored, as the sighost binary does. */
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit limit = { 1024 * 1024, RLIM_INFINITY };
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &limit), 0);
+	int rc = mt_migrate(g, NULL, NULL);
+	limit.rlim_cur = RLIM_INFINITY;
+	setrlimit(RLIMIT_FSIZE, &limit);
+	cr_assert_eq(rc, SH_EUNAVAILABLE, "%d: %s", rc, sh_error_last()->message);
+	char *path = t_path(mt_dir, "db.sqlite3");
+	char *want = NULL;
+	cr_assert_geq(asprintf(&want, " database %s: the disk may be full, over a quota or a file "
+		"size limit, or failing", path), 0);
+	mt_has(sh_error_last()->message, "applying people.0002_broken failed at operation 1 (Raw SQL operation, ");
+	mt_has(sh_error_last()->message, want);
+	free(want);
+	free(path);
+	char *rows = mt_query("SELECT count(*) FROM people_person");
+	cr_assert_str_eq(rows, "0\n", "the failed migration wrote nothing");
+	free(rows);
 }

@@ -162,7 +162,7 @@ char *mt_synced_schema(sh_project *p)
 	char *path = t_path(mt_dir, "synced.sqlite3");
 	sh_database *database;
 	cr_assert_eq(sh_database_open(&database, path, sh_project_models(p)), 0);
-	sh_db *db;
+	sh_conn *db;
 	cr_assert_eq(sh_database_connection(&db, database), 0);
 	cr_assert_eq(sh_database_syncdb(db), 0, "%s", sh_error_last()->message);
 	sh_database_close(database);

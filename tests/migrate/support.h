@@ -7,9 +7,9 @@
 #ifndef SH_TEST_MIGRATE_SUPPORT_H
 #define SH_TEST_MIGRATE_SUPPORT_H
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
-#include "../app/support.h"
+#include "../support/support.h"
 
 /* The scratch directory of the running test (set by mt_setup). */
 extern char *mt_dir;

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../web/api_support.h"
+#include "../support/api.h"
 
 /* Monotonic seconds. */
 double r_now(void);

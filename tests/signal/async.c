@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 typedef struct seen {
 	atomic_int calls;

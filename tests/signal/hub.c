@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 static sh_hub *hub;
 

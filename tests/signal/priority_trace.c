@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 static sh_hub *hub;
 static sh_signal *post_save;

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 struct ctx {
 	char trail[128];

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 static sh_hub *hub;
 static sh_signal *post_save, *pre_delete;

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 #define SENDERS 4
 #define SENDS_PER_THREAD 50000     /* at least; more while the churners are slow */

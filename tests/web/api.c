@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_support.h"
+#include "../support/api.h"
 
 TestSuite(api, .init = w_setup, .fini = w_cleanup, .timeout = 120);
 

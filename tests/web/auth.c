@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_support.h"
+#include "../support/api.h"
 
 TestSuite(auth, .init = w_setup, .fini = w_cleanup, .timeout = 120);
 

@@ -33,7 +33,7 @@
 
 #include <sighost/error.h>
 
-#include "api_support.h"
+#include "../support/api.h"
 
 TestSuite(faults, .init = w_setup, .fini = w_cleanup, .timeout = 120);
 

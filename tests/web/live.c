@@ -18,7 +18,7 @@
 
 #include <sighost/error.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 TestSuite(live, .init = w_setup, .fini = w_cleanup, .timeout = 120);
 

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 TestSuite(router, .init = w_setup, .fini = w_cleanup);
 

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 TestSuite(routes, .init = w_setup, .fini = w_cleanup);
 

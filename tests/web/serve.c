@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 TestSuite(serve, .init = w_setup, .fini = w_cleanup, .timeout = 120);
 

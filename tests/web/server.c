@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 TestSuite(server, .init = w_setup, .fini = w_cleanup, .timeout = 120);
 

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 TestSuite(template, .init = w_setup, .fini = w_cleanup);
 

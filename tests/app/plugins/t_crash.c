@@ -69,13 +69,13 @@ int early(sh_app *app)
 int ready(sh_app *app)
 {
 	if (sh_value_path_bool(sh_app_settings(app), "db", false)) {
-		sh_db *db;
-		int rc = sh_app_db(&db, app);
+		sh_conn *db;
+		int rc = sh_app_conn(&db, app);
 		if (rc < 0)
 			return rc;
-		if (sqlite3_exec(sh_db_sqlite(db), "CREATE TABLE IF NOT EXISTS t_crash (id INTEGER)",
+		if (sqlite3_exec(sh_conn_sqlite(db), "CREATE TABLE IF NOT EXISTS t_crash (id INTEGER)",
 				NULL, NULL, NULL) != SQLITE_OK)
-			return sh_error_set(SH_EDB, "%s", sqlite3_errmsg(sh_db_sqlite(db)));
+			return sh_error_set(SH_EDB, "%s", sqlite3_errmsg(sh_conn_sqlite(db)));
 	}
 	return misbehave(app, "ready");
 }

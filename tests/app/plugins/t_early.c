@@ -29,8 +29,8 @@ static int on_prepared(sh_signal *signal, const sh_sender *sender, const void *a
 static void describe(sh_app *app, const char *when)
 {
 	const sh_models *models = sh_app_models(app);
-	sh_db *db = NULL;
-	int db_rc = sh_app_db(&db, app);
+	sh_conn *db = NULL;
+	int db_rc = sh_app_conn(&db, app);
 	const sh_model *thing = NULL;
 	int thing_rc = sh_app_model(&thing, app, "thing");
 	sh_app_log(app, SH_LOG_INFO, "%s: %zu models, %s, database %s, Thing %s", when,

@@ -84,7 +84,7 @@ static void read_instance(const sh_instance *inst)
 	seen.pk = sh_instance_pk(inst);
 	seen.model = sh_instance_model(inst);
 	seen.adding = sh_instance_adding(inst);
-	seen.db_null = sh_instance_db(inst) == NULL;
+	seen.db_null = sh_instance_conn(inst) == NULL;
 	if (sh_instance_get(inst, "content", &d) == 0 && d.type == SH_DATUM_TEXT)
 		snprintf(seen.text, sizeof seen.text, "%s", d.v.s);
 	else if (sh_instance_get(inst, "name", &d) == 0 && d.type == SH_DATUM_TEXT)
@@ -374,7 +374,7 @@ static int on_connection(sh_signal *signal, const sh_sender *sender, const void 
 
 static void *open_connection(void *arg)
 {
-	sh_db **out = arg;
+	sh_conn **out = arg;
 	if (sh_database_connection(out, fx.database) != 0)
 		*out = NULL;
 	return NULL;
@@ -383,7 +383,7 @@ static void *open_connection(void *arg)
 Test(async, connection_created_copy_keeps_the_pointer)
 {
 	connect_async(SH_CONNECTION_CREATED, NULL, on_connection, NULL);
-	sh_db *other = NULL;
+	sh_conn *other = NULL;
 	pthread_t thread;
 	cr_assert_eq(pthread_create(&thread, NULL, open_connection, &other), 0);
 	cr_assert_eq(pthread_join(thread, NULL), 0);

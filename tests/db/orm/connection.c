@@ -16,7 +16,7 @@
 TestSuite(connection, .init = fx_setup_bare, .fini = fx_teardown);
 
 static int created_count;
-static sh_db *created_last;
+static sh_conn *created_last;
 static const sh_sender *created_sender;
 static pthread_mutex_t created_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -44,7 +44,7 @@ static void connect_created(void)
 Test(connection, first_call_opens_and_announces_once_per_thread)
 {
 	connect_created();
-	sh_db *a = NULL, *b = NULL;
+	sh_conn *a = NULL, *b = NULL;
 	cr_assert_eq(sh_database_connection(&a, fx.database), 0);
 	cr_assert_eq(sh_database_connection(&b, fx.database), 0);
 	cr_assert_eq(a, b, "the same thread gets the same connection");
@@ -55,21 +55,21 @@ Test(connection, first_call_opens_and_announces_once_per_thread)
 
 Test(connection, wal_foreign_keys_and_accessors)
 {
-	sh_db *db;
+	sh_conn *db;
 	cr_assert_eq(sh_database_connection(&db, fx.database), 0);
 	fx.db = db;
 	cr_assert_str_eq(sql_text("PRAGMA journal_mode"), "wal");
 	cr_assert_eq(sql_int("PRAGMA foreign_keys"), 1);
 	cr_assert_gt(sql_int("PRAGMA busy_timeout"), 0);
-	cr_assert_eq(sh_db_database(db), fx.database);
-	cr_assert_str_eq(sh_db_alias(db), "default");
+	cr_assert_eq(sh_conn_database(db), fx.database);
+	cr_assert_str_eq(sh_conn_alias(db), "default");
 	cr_assert_str_eq(sh_database_path(fx.database), fx.path);
 	cr_assert_eq(sh_database_models(fx.database), fx.models);
-	cr_assert_not_null(sh_db_sqlite(db));
+	cr_assert_not_null(sh_conn_sqlite(db));
 }
 
 typedef struct thread_out {
-	sh_db *db;
+	sh_conn *db;
 	int rc;
 	int64_t pk;
 } thread_out;
@@ -162,7 +162,7 @@ Test(connection, failing_receiver_refuses_the_connection_with_its_code)
 	static int code = -77;
 	cr_assert_eq(sh_signal_connect(NULL, sh_hub_builtin(fx.hub, SH_CONNECTION_CREATED),
 		fail_with, &code, NULL), 0);
-	sh_db *db = (sh_db *)0x1;
+	sh_conn *db = (sh_conn *)0x1;
 	cr_assert_eq(sh_database_connection(&db, fx.database), -77);
 	cr_assert_null(db);
 	cr_assert_str_eq(last_message(), "receiver vetoed");
@@ -180,7 +180,7 @@ static int run_pragma(sh_signal *signal, const sh_sender *sender, const void *ar
 {
 	(void)signal, (void)sender, (void)response, (void)payload;
 	const sh_connection_created_args *a = args;
-	return sqlite3_exec(sh_db_sqlite(a->connection), "PRAGMA cache_size = -1234", NULL, NULL,
+	return sqlite3_exec(sh_conn_sqlite(a->connection), "PRAGMA cache_size = -1234", NULL, NULL,
 		NULL) == SQLITE_OK ? 0 : sh_error_set(SH_EDB, "pragma failed");
 }
 
@@ -208,7 +208,7 @@ Test(connection, unopenable_file_is_unavailable_naming_the_path)
 	sh_database *db;
 	cr_assert_eq(sh_database_open(&db, "/nonexistent-dir/x/db.sqlite3", fx.models), 0,
 		"open does not touch the file");
-	sh_db *conn = NULL;
+	sh_conn *conn = NULL;
 	cr_assert_eq(sh_database_connection(&conn, db), SH_EUNAVAILABLE);
 	cr_assert(strstr(last_message(), "cannot open a connection: cannot open database "
 		"/nonexistent-dir/x/db.sqlite3") != NULL, "%s", last_message());
@@ -244,9 +244,9 @@ Test(connection, sh_db_error_maps_raw_sql_failures_like_the_model_layer)
 {
 	cr_assert_eq(sh_database_set_timeout(fx.database, 0), 0);
 	cr_assert_eq(sh_database_connection(&fx.db, fx.database), 0);
-	sqlite3 *sql = sh_db_sqlite(fx.db);
+	sqlite3 *sql = sh_conn_sqlite(fx.db);
 	cr_assert_neq(sqlite3_exec(sql, "SELEC 1", NULL, NULL, NULL), SQLITE_OK);
-	cr_assert_eq(sh_db_error(fx.db, "running my SQL"), SH_EDB);
+	cr_assert_eq(sh_conn_error(fx.db, "running my SQL"), SH_EDB);
 	cr_assert(strncmp(last_message(), "running my SQL: ", 16) == 0, "%s", last_message());
 
 	/* another process's write lock: unavailable, not a plain database error */
@@ -254,14 +254,14 @@ Test(connection, sh_db_error_maps_raw_sql_failures_like_the_model_layer)
 	cr_assert_eq(sqlite3_open(fx.path, &other), SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	cr_assert_neq(sqlite3_exec(sql, "CREATE TABLE t_raw (x)", NULL, NULL, NULL), SQLITE_OK);
-	cr_assert_eq(sh_db_error(fx.db, "creating t_raw"), SH_EUNAVAILABLE);
+	cr_assert_eq(sh_conn_error(fx.db, "creating t_raw"), SH_EUNAVAILABLE);
 	cr_assert(strstr(last_message(), "is locked by another process") != NULL, "%s", last_message());
 	cr_assert(strstr(last_message(), fx.path) != NULL, "%s", last_message());
 	cr_assert_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(other);
 	cr_assert_eq(sqlite3_exec(sql, "CREATE TABLE t_raw (x)", NULL, NULL, NULL), SQLITE_OK,
 		"the fault cleared");
-	cr_assert_eq(sh_db_error(NULL, "x"), SH_EINVAL);
+	cr_assert_eq(sh_conn_error(NULL, "x"), SH_EINVAL);
 }
 
 /* The size of the database's -wal file in bytes. */
@@ -276,7 +276,7 @@ static long long wal_size(void)
 Test(connection, a_thread_of_the_database_checkpoints_a_long_log_and_commits_do_not)
 {
 	cr_assert_eq(sh_database_connection(&fx.db, fx.database), 0);
-	sqlite3 *sql = sh_db_sqlite(fx.db);
+	sqlite3 *sql = sh_conn_sqlite(fx.db);
 	cr_assert_eq(sqlite3_exec(sql, "CREATE TABLE t_ckpt (x)", NULL, NULL, NULL), SQLITE_OK);
 	for (int i = 0; i < 200; i++)
 		cr_assert_eq(sqlite3_exec(sql, "INSERT INTO t_ckpt VALUES (randomblob(3000))", NULL,

@@ -274,7 +274,7 @@ Test(delete, query_delete_without_receivers_or_relations_is_one_statement)
 	sh_query_free(q);
 	cr_assert_eq(COUNT("shop_tag"), 5);
 	/* ...but Reply can: no row is loaded */
-	cr_assert_eq(sqlite3_exec(sh_db_sqlite(fx.db), "INSERT INTO shop_owner (name) VALUES ('o');"
+	cr_assert_eq(sqlite3_exec(sh_conn_sqlite(fx.db), "INSERT INTO shop_owner (name) VALUES ('o');"
 		"INSERT INTO shop_alert (content, owner_id, level, active, created) VALUES ('a', 1, 1, 1, 'x');"
 		"INSERT INTO shop_comment (alert_id, body) VALUES (1, 'c');"
 		"INSERT INTO shop_reply (comment_id, body) VALUES (1, 'r'), (1, 's');", NULL, NULL, NULL),

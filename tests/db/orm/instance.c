@@ -44,7 +44,7 @@ Test(instance, defaults_and_state_of_a_new_instance)
 	cr_assert(sh_instance_adding(alert));
 	cr_assert_eq(sh_instance_pk(alert), 0);
 	cr_assert_eq(sh_instance_model(alert), M("shop.Alert"));
-	cr_assert_eq(sh_instance_db(alert), fx.db);
+	cr_assert_eq(sh_instance_conn(alert), fx.db);
 	cr_assert_eq(get("level").type, SH_DATUM_INT);
 	cr_assert_eq(get("level").v.i, 1);
 	cr_assert_eq(get("active").type, SH_DATUM_BOOL);

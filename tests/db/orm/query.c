@@ -174,7 +174,7 @@ Test(query, datetimes_order_by_time_whatever_their_fraction)
 		/* auto_now overwrote it: put it back without signals */
 		char sql[200];
 		snprintf(sql, sizeof sql, "UPDATE shop_alert SET modified = '%s' WHERE id = %d", times[i], i + 1);
-		cr_assert_eq(sqlite3_exec(sh_db_sqlite(fx.db), sql, NULL, NULL, NULL), SQLITE_OK);
+		cr_assert_eq(sqlite3_exec(sh_conn_sqlite(fx.db), sql, NULL, NULL, NULL), SQLITE_OK);
 		sh_instance_free(a);
 	}
 	sh_query *q = q_new();
@@ -266,8 +266,8 @@ Test(query, receivers_may_query_while_rows_are_read)
 static int statements(void)
 {
 	int n = 0;
-	for (sqlite3_stmt *s = sqlite3_next_stmt(sh_db_sqlite(fx.db), NULL); s != NULL;
-		s = sqlite3_next_stmt(sh_db_sqlite(fx.db), s))
+	for (sqlite3_stmt *s = sqlite3_next_stmt(sh_conn_sqlite(fx.db), NULL); s != NULL;
+		s = sqlite3_next_stmt(sh_conn_sqlite(fx.db), s))
 		n++;
 	return n;
 }

@@ -2,10 +2,10 @@
  * support.c: the fixture and the recording receiver of the ORM tests (see
  * support.h).
  */
+#include "../../support/support.h"
 #include "support.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,19 +125,13 @@ void fx_setup(void)
 	cr_assert_eq(sh_database_syncdb(fx.db), 0, "%s", sh_error_last()->message);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 void fx_teardown(void)
 {
 	sh_database_close(fx.database);
 	sh_models_free(fx.models);
 	sh_hub_free(fx.hub);
 	if (fx.dir[0] != '\0')
-		nftw(fx.dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		t_rmtree(fx.dir);
 	free(log_buf);
 	log_buf = NULL;
 	log_len = log_cap = 0;
@@ -164,8 +158,8 @@ sh_instance *make(const char *label, const sh_field_value *values, size_t count)
 int64_t sql_int(const char *sql)
 {
 	sqlite3_stmt *stmt;
-	cr_assert_eq(sqlite3_prepare_v2(sh_db_sqlite(fx.db), sql, -1, &stmt, NULL), SQLITE_OK,
-		"%s: %s", sql, sqlite3_errmsg(sh_db_sqlite(fx.db)));
+	cr_assert_eq(sqlite3_prepare_v2(sh_conn_sqlite(fx.db), sql, -1, &stmt, NULL), SQLITE_OK,
+		"%s: %s", sql, sqlite3_errmsg(sh_conn_sqlite(fx.db)));
 	cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW, "%s", sql);
 	int64_t v = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
@@ -176,7 +170,7 @@ const char *sql_text(const char *sql)
 {
 	static char out[512];
 	sqlite3_stmt *stmt;
-	cr_assert_eq(sqlite3_prepare_v2(sh_db_sqlite(fx.db), sql, -1, &stmt, NULL), SQLITE_OK,
+	cr_assert_eq(sqlite3_prepare_v2(sh_conn_sqlite(fx.db), sql, -1, &stmt, NULL), SQLITE_OK,
 		"%s", sql);
 	cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW, "%s", sql);
 	const unsigned char *s = sqlite3_column_text(stmt, 0);

@@ -23,7 +23,7 @@
 #ifndef ORM_SUPPORT_H
 #define ORM_SUPPORT_H
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 #include <sqlite3.h>
 
 typedef struct orm_fx {
@@ -32,7 +32,7 @@ typedef struct orm_fx {
 	sh_hub *hub;
 	sh_models *models;
 	sh_database *database;
-	sh_db *db;
+	sh_conn *db;
 } orm_fx;
 
 extern orm_fx fx;

@@ -119,7 +119,7 @@ Test(atomic, deep_nesting)
 Test(atomic, deferred_foreign_key_fails_the_commit)
 {
 	cr_assert_eq(sh_atomic_begin(fx.db), 0);
-	cr_assert_eq(sqlite3_exec(sh_db_sqlite(fx.db),
+	cr_assert_eq(sqlite3_exec(sh_conn_sqlite(fx.db),
 		"INSERT INTO shop_lock (owner_id) VALUES (999)", NULL, NULL, NULL), SQLITE_OK);
 	int rc = sh_atomic_end(fx.db, 0);
 	cr_assert_eq(rc, SH_EINTEGRITY, "%d %s", rc, last_message());
@@ -134,7 +134,7 @@ Test(atomic, deferred_foreign_key_of_a_raw_write_fails_even_a_nested_commit_at_t
 {
 	cr_assert_eq(sh_atomic_begin(fx.db), 0);
 	cr_assert_eq(sh_atomic_begin(fx.db), 0);
-	cr_assert_eq(sqlite3_exec(sh_db_sqlite(fx.db),
+	cr_assert_eq(sqlite3_exec(sh_conn_sqlite(fx.db),
 		"INSERT INTO shop_lock (owner_id) VALUES (999)", NULL, NULL, NULL), SQLITE_OK);
 	cr_assert_eq(sh_atomic_end(fx.db, 0), 0, "a RELEASE does not check deferred keys");
 	int rc = sh_atomic_end(fx.db, 0);
@@ -268,7 +268,7 @@ Test(on_commit, outer_rollback_discards_everything)
 	cr_assert_str_eq(trail, "~a");
 }
 
-static sh_db *reentrant_db;
+static sh_conn *reentrant_db;
 
 static void register_more(void *payload)
 {

@@ -18,7 +18,7 @@
 static char dir[] = "/tmp/sighost-schema-XXXXXX";
 static char path[64];
 static sh_database *database;
-static sh_db *db;
+static sh_conn *db;
 
 static void setup(void)
 {
@@ -65,7 +65,7 @@ static const char *master_sql(const char *name)
 {
 	static char text[4096];
 	sqlite3_stmt *stmt;
-	cr_assert_eq(sqlite3_prepare_v2(sh_db_sqlite(db),
+	cr_assert_eq(sqlite3_prepare_v2(sh_conn_sqlite(db),
 		"SELECT sql FROM sqlite_master WHERE name = ?1", -1, &stmt, NULL), SQLITE_OK);
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	text[0] = '\0';
@@ -80,7 +80,7 @@ static const char *indexes_of(const char *table)
 {
 	static char text[4096];
 	sqlite3_stmt *stmt;
-	cr_assert_eq(sqlite3_prepare_v2(sh_db_sqlite(db), "SELECT sql FROM sqlite_master WHERE "
+	cr_assert_eq(sqlite3_prepare_v2(sh_conn_sqlite(db), "SELECT sql FROM sqlite_master WHERE "
 		"type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY rowid", -1, &stmt,
 		NULL), SQLITE_OK);
 	sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
@@ -95,7 +95,7 @@ static const char *indexes_of(const char *table)
 
 static int exec(const char *sql)
 {
-	return sqlite3_exec(sh_db_sqlite(db), sql, NULL, NULL, NULL);
+	return sqlite3_exec(sh_conn_sqlite(db), sql, NULL, NULL, NULL);
 }
 
 /* FNV-1a over the table and columns: the digest in index names. */
@@ -277,7 +277,7 @@ Test(schema, a_second_syncdb_leaves_existing_tables_alone)
 	cr_assert_eq(exec("INSERT INTO alert_tag (name) VALUES ('kept')"), SQLITE_OK);
 	syncdb_ok();
 	sqlite3_stmt *stmt;
-	cr_assert_eq(sqlite3_prepare_v2(sh_db_sqlite(db), "SELECT count(*) FROM alert_tag", -1,
+	cr_assert_eq(sqlite3_prepare_v2(sh_conn_sqlite(db), "SELECT count(*) FROM alert_tag", -1,
 		&stmt, NULL), SQLITE_OK);
 	cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW);
 	cr_assert_eq(sqlite3_column_int(stmt, 0), 1, "the rows are kept");

@@ -6,7 +6,7 @@
 #ifndef SH_TEST_REGISTRY_SUPPORT_H
 #define SH_TEST_REGISTRY_SUPPORT_H
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 extern sh_hub *hub;
 extern sh_models *models;

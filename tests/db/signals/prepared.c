@@ -174,13 +174,13 @@ Test(connection_created, the_first_connection_of_a_thread_sends_it_once)
 	cr_assert_not_null(p, "setup log:\n%s", fx.setup_log);
 	cr_assert_null(strstr(p + 1, "connection_created"), "only once:\n%s", fx.setup_log);
 
-	sh_db *again = NULL;
+	sh_conn *again = NULL;
 	cr_assert_eq(sh_database_connection(&again, fx.database), 0);
 	cr_assert_eq(again, fx.db, "the thread keeps its connection");
 	cr_assert_str_eq(log_text(), "", "no second send for the same connection");
 }
 
-static sh_db *created_conn[4];
+static sh_conn *created_conn[4];
 static pthread_t created_thread[4];
 static int created_n;
 static pthread_mutex_t created_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -202,7 +202,7 @@ static int note_connection(sh_signal *signal, const sh_sender *sender, const voi
 
 typedef struct worker {
 	pthread_t thread;
-	sh_db *db, *db_again;
+	sh_conn *db, *db_again;
 	int rc, rc_again;
 	struct sqlite3 *handle;
 	pthread_barrier_t *barrier;
@@ -214,7 +214,7 @@ static void *work(void *arg)
 	w->rc = sh_database_connection(&w->db, fx.database);
 	w->rc_again = sh_database_connection(&w->db_again, fx.database);
 	if (w->rc == 0)
-		w->handle = sh_db_sqlite(w->db);
+		w->handle = sh_conn_sqlite(w->db);
 	/* Both threads hold their connection at the same time. */
 	pthread_barrier_wait(w->barrier);
 	return NULL;
@@ -241,7 +241,7 @@ Test(connection_created, two_threads_get_two_connections_and_two_sends)
 		cr_assert_eq(w[i].rc_again, 0);
 		cr_assert_eq(w[i].db_again, w[i].db, "a thread reuses its connection");
 		cr_assert_neq(w[i].db, fx.db, "not the main thread's connection");
-		cr_assert_neq(w[i].handle, sh_db_sqlite(fx.db), "its own SQLite handle");
+		cr_assert_neq(w[i].handle, sh_conn_sqlite(fx.db), "its own SQLite handle");
 	}
 	cr_assert_neq(w[0].db, w[1].db);
 	cr_assert_str_eq(log_text(), "connection_created sqlite\nconnection_created sqlite\n");
@@ -278,7 +278,7 @@ static int set_cache_size(sh_signal *signal, const sh_sender *sender, const void
 	(void)signal, (void)sender, (void)response, (void)payload;
 	const sh_connection_created_args *a = args;
 	char *err = NULL;
-	int rc = sqlite3_exec(sh_db_sqlite(a->connection), "PRAGMA cache_size = -1234", NULL, NULL,
+	int rc = sqlite3_exec(sh_conn_sqlite(a->connection), "PRAGMA cache_size = -1234", NULL, NULL,
 		&err);
 	sqlite3_free(err);
 	return rc == SQLITE_OK ? 0 : sh_error_set(SH_EDB, "pragma failed");
@@ -289,11 +289,11 @@ static int64_t cache_size_seen;
 static void *read_cache_size(void *arg)
 {
 	(void)arg;
-	sh_db *db = NULL;
+	sh_conn *db = NULL;
 	if (sh_database_connection(&db, fx.database) != 0)
 		return NULL;
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(sh_db_sqlite(db), "PRAGMA cache_size", -1, &st, NULL) == SQLITE_OK
+	if (sqlite3_prepare_v2(sh_conn_sqlite(db), "PRAGMA cache_size", -1, &st, NULL) == SQLITE_OK
 		&& sqlite3_step(st) == SQLITE_ROW)
 		cache_size_seen = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);

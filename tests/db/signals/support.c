@@ -2,11 +2,11 @@
  * support.c: the fixture and the recording receiver of the model-signal
  * tests (see support.h for the models and the log format).
  */
+#include "../../support/support.h"
 #include "support.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -461,13 +461,6 @@ void fx_setup(void)
 	log_clear();
 }
 
-static int unlink_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
-}
-
 void fx_teardown(void)
 {
 	rec_expected_origin = NULL;
@@ -476,7 +469,7 @@ void fx_teardown(void)
 	sh_hub_free(fx.hub);
 	free(fx.setup_log);
 	if (fx.dir[0] != '\0')
-		nftw(fx.dir, unlink_one, 16, FTW_DEPTH | FTW_PHYS);
+		t_rmtree(fx.dir);
 	memset(&fx, 0, sizeof fx);
 }
 
@@ -519,7 +512,7 @@ int64_t sql_int(const char *fmt, ...)
 	vsnprintf(sql, sizeof sql, fmt, ap);
 	va_end(ap);
 
-	sqlite3 *h = sh_db_sqlite(fx.db);
+	sqlite3 *h = sh_conn_sqlite(fx.db);
 	cr_assert_not_null(h);
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);

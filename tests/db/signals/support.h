@@ -57,7 +57,7 @@ typedef struct fx_state {
 	sh_hub *hub;
 	sh_models *models;
 	sh_database *database;
-	sh_db *db;                 /* the main thread's connection */
+	sh_conn *db;               /* the main thread's connection */
 	char dir[64];              /* scratch directory */
 	char path[128];            /* the database file */
 	char *setup_log;           /* what the recorder logged from declaring to the

@@ -104,7 +104,7 @@ static int note_depth(sh_signal *signal, const sh_sender *sender, const void *ar
 {
 	(void)signal, (void)sender, (void)response, (void)payload;
 	const sh_post_save_args *a = args;
-	depth_in_post_save = sh_atomic_depth(sh_instance_db(a->instance));
+	depth_in_post_save = sh_atomic_depth(sh_instance_conn(a->instance));
 	return 0;
 }
 
@@ -196,7 +196,7 @@ static void run_cb(void *payload)
 	cb *c = payload;
 	c->ran++;
 	c->depth_when_run = sh_atomic_depth(fx.db);
-	c->autocommit_when_run = sqlite3_get_autocommit(sh_db_sqlite(fx.db));
+	c->autocommit_when_run = sqlite3_get_autocommit(sh_conn_sqlite(fx.db));
 	log_note("on_commit %s", c->name);
 }
 
@@ -310,7 +310,7 @@ static int defer_mail(sh_signal *signal, const sh_sender *sender, const void *ar
 	(void)signal, (void)sender, (void)response, (void)payload;
 	const sh_post_save_args *a = args;
 	log_note("post_save receiver registers on_commit");
-	return sh_on_commit(sh_instance_db(a->instance), send_mail, &mail, discard_cb);
+	return sh_on_commit(sh_instance_conn(a->instance), send_mail, &mail, discard_cb);
 }
 
 static void connect_defer_mail(void)

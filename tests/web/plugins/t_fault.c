@@ -84,7 +84,7 @@ int ready(sh_app *app)
 }
 
 /* Saves one Entry titled `title`. */
-static int save_entry(sh_db *db, const sh_model *model, const char *title)
+static int save_entry(sh_conn *db, const sh_model *model, const char *title)
 {
 	sh_field_value values[] = { { "title", sh_datum_text(title) } };
 	sh_instance *entry;
@@ -103,10 +103,10 @@ SH_VIEW(pair)
 	char label[128];
 	snprintf(label, sizeof label, "%s.Entry", sh_app_label(app));
 	const sh_model *model = NULL;
-	sh_db *db;
+	sh_conn *db;
 	int rc = sh_models_lookup(&model, sh_app_models(app), label);
 	if (rc == 0)
-		rc = sh_app_db(&db, app);
+		rc = sh_app_conn(&db, app);
 	const char *first = sh_request_query(request, "first");
 	const char *second = sh_request_query(request, "second");
 	if (rc == 0)

@@ -24,10 +24,10 @@ static const sh_model *note_model(const sh_app *app)
 
 int ready(sh_app *app)
 {
-	sh_db *db;
+	sh_conn *db;
 	if (note_model(app) == NULL)
 		return 0;
-	int rc = sh_app_db(&db, app);   /* no migrations yet: make the tables here */
+	int rc = sh_app_conn(&db, app); /* no migrations yet: make the tables here */
 	return rc < 0 ? rc : sh_database_syncdb(db);
 }
 
@@ -155,8 +155,8 @@ SH_VIEW(note_create)
 {
 	sh_app *app = sh_request_app(request);
 	const sh_model *model = note_model(app);
-	sh_db *db;
-	int rc = model != NULL ? sh_app_db(&db, app) : sh_error_set(SH_ENOTFOUND, "no Note model");
+	sh_conn *db;
+	int rc = model != NULL ? sh_app_conn(&db, app) : sh_error_set(SH_ENOTFOUND, "no Note model");
 	if (rc < 0)
 		return rc;
 	const char *title = sh_request_query(request, "title");
@@ -177,10 +177,10 @@ SH_VIEW(note_create)
 SH_VIEW(note_count)
 {
 	sh_app *app = sh_request_app(request);
-	sh_db *db;
+	sh_conn *db;
 	sh_query *query;
 	int64_t count = -1;
-	int rc = sh_app_db(&db, app);
+	int rc = sh_app_conn(&db, app);
 	if (rc == 0 && (rc = sh_query_new(&query, db, note_model(app))) == 0) {
 		rc = sh_query_count(query, &count);
 		sh_query_free(query);

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "support.h"
+#include "web.h"
 
 /* Runs `sighost migrate --settings project.yaml` in the scratch directory
  * and asserts that it succeeded. */

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "project.h"
+#include "e2e.h"
 
 char *e2e_dir;
 char *e2e_plugins;

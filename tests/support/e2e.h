@@ -5,7 +5,7 @@
 #ifndef SH_E2E_PROJECT_H
 #define SH_E2E_PROJECT_H
 
-#include "../app/support.h"
+#include "support.h"
 
 /* The scratch directory of the running test (set by e2e_setup). */
 extern char *e2e_dir;

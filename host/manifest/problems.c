@@ -1,16 +1,17 @@
 /*
- * problems.c: the list of problems a project collects while it reads and
- * loads, so that `sighost check` can show all of them, not only the first.
- * The first problem recorded is also raised on the error channel.
+ * problems.c: the lists of problems a project (while it reads and loads),
+ * a router and a server collect, so that `sighost check` can show all of
+ * them, not only the first. The first problem recorded is also raised on
+ * the error channel; every one with raise_each.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "manifest.h"
 
-static __attribute__((format(printf, 1, 0))) char *sh__vformat(const char *fmt, va_list ap)
+static __attribute__((format(printf, 1, 0))) char *sh_manifest__vformat(const char *fmt, va_list ap)
 {
 	char *s = NULL;
 	if (vasprintf(&s, fmt, ap) < 0)
@@ -18,7 +19,7 @@ static __attribute__((format(printf, 1, 0))) char *sh__vformat(const char *fmt, 
 	return s;
 }
 
-static int sh__problem_store(sh__problems *problems, int code, const char *file,
+static int sh_manifest__problem_store(sh__problems *problems, int code, const char *file,
 	unsigned line, unsigned column, char *message)
 {
 	if (problems->count == problems->capacity) {
@@ -46,43 +47,47 @@ static int sh__problem_store(sh__problems *problems, int code, const char *file,
 			free(text);
 		return -1;
 	}
-	if (problems->count == 0)
+	if (problems->count == 0 || problems->raise_each)
 		sh_error_set(code, "%s", text);
 	problems->items[problems->count++] = (sh_problem){
 		code, file_copy, line, column, message, text };
 	return 0;
 }
 
-static __attribute__((format(printf, 6, 0))) void sh__problem_vadd(sh__problems *problems, int code, const char *file,
+static __attribute__((format(printf, 6, 0))) int sh_manifest__problem_vadd(sh__problems *problems, int code, const char *file,
 	unsigned line, unsigned column, const char *fmt, va_list ap)
 {
-	char *message = sh__vformat(fmt, ap);
-	if (message == NULL || sh__problem_store(problems, code, file, line, column, message) < 0) {
+	char *message = sh_manifest__vformat(fmt, ap);
+	if (message == NULL || sh_manifest__problem_store(problems, code, file, line, column, message) < 0) {
 		free(message);
 		problems->oom = true;
+		return problems->raise_each ? sh_error_set(SH_ENOMEM, "out of memory") : SH_ENOMEM;
 	}
+	return code;
 }
 
-void sh__problem_add(sh__problems *problems, int code, const char *file,
+int sh_manifest__problem_add(sh__problems *problems, int code, const char *file,
 	unsigned line, unsigned column, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	sh__problem_vadd(problems, code, file, line, column, fmt, ap);
+	int rc = sh_manifest__problem_vadd(problems, code, file, line, column, fmt, ap);
 	va_end(ap);
+	return rc;
 }
 
-void sh__problem_at(sh__problems *problems, int code, const sh_value *where,
+int sh_manifest__problem_at(sh__problems *problems, int code, const sh_value *where,
 	const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	sh__problem_vadd(problems, code, sh_value_file(where), sh_value_line(where),
+	int rc = sh_manifest__problem_vadd(problems, code, sh_value_file(where), sh_value_line(where),
 		sh_value_column(where), fmt, ap);
 	va_end(ap);
+	return rc;
 }
 
-void sh__problems_dispose(sh__problems *problems)
+void sh_manifest__problems_dispose(sh__problems *problems)
 {
 	for (size_t i = 0; i < problems->count; i++) {
 		free((char *)problems->items[i].file);
@@ -90,5 +95,5 @@ void sh__problems_dispose(sh__problems *problems)
 		free((char *)problems->items[i].text);
 	}
 	free(problems->items);
-	*problems = (sh__problems){ 0 };
+	*problems = (sh__problems){ .raise_each = problems->raise_each };
 }

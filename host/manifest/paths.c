@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "manifest.h"
 
-char *sh__path_join(const char *dir, const char *path)
+char *sh_manifest__path_join(const char *dir, const char *path)
 {
 	char *out = NULL;
 	if (path[0] == '/')
@@ -23,7 +23,7 @@ char *sh__path_join(const char *dir, const char *path)
 	return out;
 }
 
-char *sh__path_dir(const char *path)
+char *sh_manifest__path_dir(const char *path)
 {
 	char *copy = strdup(path);
 	if (copy == NULL)
@@ -43,7 +43,7 @@ char *sh__path_dir(const char *path)
 		out = strdup(dir);
 	} else {
 		char *cwd = getcwd(NULL, 0);
-		out = cwd ? (strcmp(dir, ".") == 0 ? strdup(cwd) : sh__path_join(cwd, dir)) : NULL;
+		out = cwd ? (strcmp(dir, ".") == 0 ? strdup(cwd) : sh_manifest__path_join(cwd, dir)) : NULL;
 		free(cwd);
 	}
 	free(copy);

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "../app/support.h"
+#include "support.h"
 
 /* The scratch directory of the running test and its plugins/ folder. */
 extern char *w_dir;

@@ -19,11 +19,11 @@
 #ifndef SIGHOST_PROJECT_H
 #define SIGHOST_PROJECT_H
 
-#include "common.h"
-#include "db.h"
-#include "model.h"
-#include "settings.h"
-#include "signal.h"
+#include "../common.h"
+#include "../db.h"
+#include "../model.h"
+#include "../settings.h"
+#include "../signal.h"
 
 #ifdef __cplusplus
 extern "C" {

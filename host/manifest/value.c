@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "manifest.h"
 
 sh_value_type sh_value_type_of(const sh_value *value)
 {
@@ -72,7 +72,7 @@ const char *sh_value_key_at(const sh_value *value, size_t index)
 
 const sh_value *sh_value_get(const sh_value *value, const char *key)
 {
-	const sh__entry *e = sh__value_entry(value, key);
+	const sh__entry *e = sh_manifest__value_entry(value, key);
 	return e ? e->value : NULL;
 }
 

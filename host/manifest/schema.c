@@ -6,10 +6,10 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "manifest.h"
 
 /* "strings", "integers"...: the plural for "a list of ..." messages. */
-static const char *sh__plural(int type)
+static const char *sh_manifest__plural(int type)
 {
 	switch (type) {
 	case SH_VALUE_STRING: return "strings";
@@ -21,12 +21,12 @@ static const char *sh__plural(int type)
 	}
 }
 
-static bool sh__type_ok(int want, const sh_value *v)
+static bool sh_manifest__type_ok(int want, const sh_value *v)
 {
 	return want == SH__ANY || sh_value_type_of(v) == (sh_value_type)want;
 }
 
-static void sh__check_unknown(sh__problems *problems, const sh_value *map,
+static void sh_manifest__check_unknown(sh__problems *problems, const sh_value *map,
 	const sh__key *keys, size_t key_count, const char *what, size_t *found)
 {
 	const char *names[64];
@@ -42,38 +42,38 @@ static void sh__check_unknown(sh__problems *problems, const sh_value *map,
 			known = strcmp(entry->key, keys[k].name) == 0;
 		if (known)
 			continue;
-		const char *near = sh__suggest(entry->key, names, n);
+		const char *near = sh_base__suggest(entry->key, names, n);
 		if (near != NULL)
-			sh__problem_add(problems, SH_EMANIFEST, map->file, entry->line, entry->column,
+			sh_manifest__problem_add(problems, SH_EMANIFEST, map->file, entry->line, entry->column,
 				"unknown key '%s' in %s (did you mean '%s'?)", entry->key, what, near);
 		else
-			sh__problem_add(problems, SH_EMANIFEST, map->file, entry->line, entry->column,
+			sh_manifest__problem_add(problems, SH_EMANIFEST, map->file, entry->line, entry->column,
 				"unknown key '%s' in %s", entry->key, what);
 		(*found)++;
 	}
 }
 
-static void sh__check_key(sh__problems *problems, const sh_value *map, const sh__key *key,
+static void sh_manifest__check_key(sh__problems *problems, const sh_value *map, const sh__key *key,
 	const char *what, size_t *found)
 {
-	const sh__entry *entry = sh__value_entry(map, key->name);
+	const sh__entry *entry = sh_manifest__value_entry(map, key->name);
 	const sh_value *v = entry ? entry->value : NULL;
 	if (v == NULL || (v->type == SH_VALUE_NULL && !key->required && key->type != SH_VALUE_NULL)) {
 		if (key->required) {
-			sh__problem_at(problems, SH_EMANIFEST, map, "missing key '%s' in %s",
+			sh_manifest__problem_at(problems, SH_EMANIFEST, map, "missing key '%s' in %s",
 				key->name, what);
 			(*found)++;
 		}
 		return;
 	}
-	if (!sh__type_ok(key->type, v)) {
+	if (!sh_manifest__type_ok(key->type, v)) {
 		if (key->type == SH_VALUE_LIST && key->item_type != SH__ANY)
-			sh__problem_at(problems, SH_EMANIFEST, v,
+			sh_manifest__problem_at(problems, SH_EMANIFEST, v,
 				"'%s' must be a list of %s, not %s", key->name,
-				sh__plural(key->item_type),
+				sh_manifest__plural(key->item_type),
 				sh_value_type_name(v->type));
 		else
-			sh__problem_at(problems, SH_EMANIFEST, v, "'%s' must be %s, not %s",
+			sh_manifest__problem_at(problems, SH_EMANIFEST, v, "'%s' must be %s, not %s",
 				key->name, sh_value_type_name((sh_value_type)key->type),
 				sh_value_type_name(v->type));
 		(*found)++;
@@ -83,26 +83,26 @@ static void sh__check_key(sh__problems *problems, const sh_value *map, const sh_
 		return;
 	for (size_t i = 0; i < v->count; i++) {
 		const sh_value *item = v->entries[i].value;
-		if (sh__type_ok(key->item_type, item))
+		if (sh_manifest__type_ok(key->item_type, item))
 			continue;
-		sh__problem_at(problems, SH_EMANIFEST, item, "items of '%s' must be %s, not %s",
+		sh_manifest__problem_at(problems, SH_EMANIFEST, item, "items of '%s' must be %s, not %s",
 			key->name, sh_value_type_name((sh_value_type)key->item_type),
 			sh_value_type_name(item->type));
 		(*found)++;
 	}
 }
 
-size_t sh__schema_check(sh__problems *problems, const sh_value *map,
+size_t sh_manifest__schema_check(sh__problems *problems, const sh_value *map,
 	const sh__key *keys, size_t key_count, const char *what)
 {
 	size_t found = 0;
 	if (map == NULL || map->type != SH_VALUE_MAP) {
-		sh__problem_at(problems, SH_EMANIFEST, map, "%s must be a map, not %s", what,
+		sh_manifest__problem_at(problems, SH_EMANIFEST, map, "%s must be a map, not %s", what,
 			sh_value_type_name(sh_value_type_of(map)));
 		return 1;
 	}
-	sh__check_unknown(problems, map, keys, key_count, what, &found);
+	sh_manifest__check_unknown(problems, map, keys, key_count, what, &found);
 	for (size_t k = 0; k < key_count; k++)
-		sh__check_key(problems, map, &keys[k], what, &found);
+		sh_manifest__check_key(problems, map, &keys[k], what, &found);
 	return found;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api_support.h"
+#include "api.h"
 
 void a_migrate(void)
 {

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "support.h"
+#include "web.h"
 
 char *w_dir;
 char *w_plugins;

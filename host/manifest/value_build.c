@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "manifest.h"
 
-sh_value *sh__value_new(sh_value_type type, const char *file, unsigned line, unsigned column)
+sh_value *sh_manifest__value_new(sh_value_type type, const char *file, unsigned line, unsigned column)
 {
 	sh_value *v = calloc(1, sizeof *v);
 	if (v == NULL)
@@ -19,20 +19,20 @@ sh_value *sh__value_new(sh_value_type type, const char *file, unsigned line, uns
 	return v;
 }
 
-void sh__value_free(sh_value *value)
+void sh_manifest__value_free(sh_value *value)
 {
 	if (value == NULL)
 		return;
 	for (size_t i = 0; i < value->count; i++) {
 		free(value->entries[i].key);
-		sh__value_free(value->entries[i].value);
+		sh_manifest__value_free(value->entries[i].value);
 	}
 	free(value->entries);
 	free(value->text);
 	free(value);
 }
 
-int sh__value_append(sh_value *container, char *key, unsigned line, unsigned column,
+int sh_manifest__value_append(sh_value *container, char *key, unsigned line, unsigned column,
 	sh_value *item)
 {
 	if (container->count == container->capacity) {
@@ -40,7 +40,7 @@ int sh__value_append(sh_value *container, char *key, unsigned line, unsigned col
 		sh__entry *grown = realloc(container->entries, cap * sizeof *grown);
 		if (grown == NULL) {
 			free(key);
-			sh__value_free(item);
+			sh_manifest__value_free(item);
 			return sh_error_set(SH_ENOMEM, "out of memory");
 		}
 		container->entries = grown;
@@ -50,7 +50,7 @@ int sh__value_append(sh_value *container, char *key, unsigned line, unsigned col
 	return 0;
 }
 
-const sh__entry *sh__value_entry(const sh_value *map, const char *key)
+const sh__entry *sh_manifest__value_entry(const sh_value *map, const char *key)
 {
 	if (map == NULL || map->type != SH_VALUE_MAP || key == NULL)
 		return NULL;
