@@ -348,6 +348,7 @@ int sh_database_open(sh_database **out, const char *path, sh_models *models)
 	pthread_mutex_init(&database->write_lock, NULL);
 	sh__checkpointer_init(database);
 	database->busy_timeout_ms = SH__BUSY_TIMEOUT_MS;
+	database->max_delete_rows = SH_DELETE_MAX_ROWS;
 	rc = sh__orm_build(database);
 	if (rc < 0) {
 		sh_database_close(database);
@@ -414,6 +415,14 @@ int sh_database_set_timeout(sh_database *database, int milliseconds)
 	if (opened)
 		return sh_error_set(SH_EINVAL, "sh_database_set_timeout: %s has open connections "
 			"already", database->path);
+	return 0;
+}
+
+int sh_database_set_max_delete_rows(sh_database *database, size_t rows)
+{
+	if (database == NULL || rows == 0)
+		return sh_error_set(SH_EINVAL, "sh_database_set_max_delete_rows: no database or 0 rows");
+	database->max_delete_rows = rows;
 	return 0;
 }
 

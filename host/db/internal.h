@@ -210,6 +210,7 @@ struct sh_database {
 	sh_db_sync sync;            /* PRAGMA synchronous of new connections */
 	int busy_timeout_ms;        /* how long a connection waits for another process's
 	                             * lock (sh_database_set_timeout) */
+	size_t max_delete_rows;     /* rows a delete may collect (sh_database_set_max_delete_rows) */
 	struct sh__orm *orm;        /* per-model SQL and relations, built at open (orm.h) */
 	sh__checkpointer checkpointer;
 };

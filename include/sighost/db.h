@@ -63,6 +63,18 @@ SH_API int sh_database_set_sync(sh_database *database, sh_db_sync sync);
  */
 SH_API int sh_database_set_timeout(sh_database *database, int milliseconds);
 
+/* The rows one delete may collect (load, cascade to) unless set. */
+#define SH_DELETE_MAX_ROWS 1000000
+
+/*
+ * Sets how many rows one delete (sh_instance_delete(), sh_query_delete())
+ * may collect through its cascades: past it the delete fails with
+ * SH_EINVAL before anything is sent or written (the collector's memory
+ * grows with the rows it loads). SH_DELETE_MAX_ROWS unless set. Returns 0;
+ * SH_EINVAL for a NULL database or 0 rows.
+ */
+SH_API int sh_database_set_max_delete_rows(sh_database *database, size_t rows);
+
 /*
  * Closes the calling thread's connection when it can never write again:
  * SQLite opened the file read-only (it was not writable then), or a
