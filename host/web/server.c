@@ -478,6 +478,10 @@ static void sh__pool_drain(sh_server *server)
 	if (server->pool == NULL)
 		return;
 	uint64_t before = sh_pool_completed(server->pool);
+	/* Closed first: a chain of async receivers that keep queueing each
+	 * other must not hold the shutdown; what the queued jobs submit runs
+	 * inline on their threads. */
+	sh_pool_close(server->pool);
 	sh_pool_wait_idle(server->pool);
 	uint64_t ran = sh_pool_completed(server->pool) - before;
 	sh_pool_free(server->pool);   /* refuses new jobs, runs any left, joins */

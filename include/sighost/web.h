@@ -417,8 +417,8 @@ SH_API int sh_route_match_param_int(const sh_route_match *match, const char *nam
  *                    `atomic` overrides it.
  *   async_threads    threads of the pool that runs async receivers
  *                    (signal.h) while the server runs, 1..256; 2
- *   async_queue      jobs that may wait for them, 1..1048576; 1024. A full
- *                    queue makes the sending thread wait (back-pressure).
+ *   async_queue      jobs that may wait for them, 1..1048576; 1024. When
+ *                    it is full the sending thread runs the job itself.
  *
  * Per request: request_started (sender "sighost.handler", the environ),
  * routing (404, 405), authentication (an Authorization header of the
