@@ -318,7 +318,7 @@ static enum MHD_Result sh__dispatch(sh_request *r)
 			sh_error_last()->message);
 		return sh__answer(r, sh__failure_status(rc));
 	}
-	if (rc > 0 || (route->login_required && sh_request_user(r) == NULL))
+	if (rc > 0 || (sh_request_user(r) == NULL && !sh_route_open_to_anonymous(route, r->method)))
 		return sh__answer(r, 401);
 	if (route->fn == NULL)
 		return sh__answer(r, 501);   /* not resolved: sh_server_new refuses that */

@@ -157,6 +157,7 @@ struct sh_route {
 	char *model;                /* NULL for a view route */
 	unsigned methods;           /* as written; HEAD is implied by GET when matching */
 	bool login_required;
+	unsigned anonymous;         /* model routes: methods open without a token */
 	int atomic;                 /* -1 unset, 0, 1 */
 	sh_view_fn fn;              /* set by sh_router_resolve */
 	const sh_value *where;      /* the route's map, for messages */

@@ -74,6 +74,7 @@ static void serve_fault(w_server *s, bool atomic_requests)
 	w_project("fault", extra);
 	free(extra);
 	a_migrate();
+	a_login("faulty");   /* model routes need a token */
 	w_start(s, NULL);
 }
 
