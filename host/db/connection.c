@@ -14,6 +14,13 @@
  * Connections are opened with SQLITE_OPEN_NOMUTEX: a connection is used by
  * one thread only, so SQLite's per-connection mutex would be pure cost.
  *
+ * Only the first connection of a database may create its file (migrate,
+ * createtoken and the tests open a new database that way); every later one
+ * opens the file that is there, and refuses one that is not the file the
+ * first opened (another device or inode: it was deleted, moved or
+ * replaced), as sh_database_check_file() refuses for an open connection:
+ * a thread that silently made a new empty database lost every write to it.
+ *
  * Statements come from two caches of the connection: the per-model
  * statements (INSERT, UPDATE, SELECT by pk, ...), whose SQL the database
  * builds once per model at open, reached by index with no lookup at all on
@@ -494,17 +501,72 @@ static int sh__datetime_cmp(void *payload, int alen, const void *a, int blen, co
 	return alen == blen ? 0 : (alen < blen ? -1 : 1);
 }
 
+/* The error of a database file that is not the one the first connection
+ * opened. */
+static int sh__file_gone(const sh_database *database, const char *how)
+{
+	return sh_error_set(SH_EUNAVAILABLE, "database %s was deleted, moved or replaced while "
+		"the server had it open (%s): refusing to use it, restart the server once the right "
+		"file is back", database->path, how);
+}
+
+/* Records the file's identity at the first open; later, compares. */
+static int sh__same_file(sh_database *database)
+{
+	struct stat st;
+	bool memory = strcmp(database->path, ":memory:") == 0 || database->path[0] == '\0';
+	if (memory)
+		return 0;
+	if (stat(database->path, &st) != 0)
+		return sh__file_gone(database, "it is missing");
+	pthread_mutex_lock(&database->lock);
+	bool first = !database->opened_once;
+	if (first) {
+		database->opened_once = true;
+		database->dev = st.st_dev;
+		database->ino = st.st_ino;
+	}
+	bool same = first || (database->dev == st.st_dev && database->ino == st.st_ino);
+	pthread_mutex_unlock(&database->lock);
+	return same ? 0 : sh__file_gone(database, "another file has its name");
+}
+
+int sh_database_check_file(sh_database *database)
+{
+	if (database == NULL)
+		return sh_error_set(SH_EINVAL, "sh_database_check_file: NULL database");
+	sh_db *db = pthread_getspecific(database->key);
+	if (db == NULL)
+		return 0;   /* no connection yet: opening one checks the file */
+	int moved = 0;
+	if (sqlite3_file_control(db->sqlite, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK
+		&& moved)
+		return sh__file_gone(database, "its name no longer leads to the open file");
+	return 0;
+}
+
 static int sh__db_open(sh_db **out, sh_database *database)
 {
 	sqlite3 *sqlite = NULL;
-	int rc = sqlite3_open_v2(database->path, &sqlite,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	pthread_mutex_lock(&database->lock);
+	bool create = !database->opened_once;
+	pthread_mutex_unlock(&database->lock);
+	int rc = sqlite3_open_v2(database->path, &sqlite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+		| (create ? SQLITE_OPEN_CREATE : 0), NULL);
+	if (rc != SQLITE_OK && !create && (rc & 0xff) == SQLITE_CANTOPEN) {
+		sqlite3_close_v2(sqlite);
+		return sh__file_gone(database, "it is missing");
+	}
 	if (rc != SQLITE_OK) {
 		if (sqlite != NULL)
 			rc = sh__sqlite_error(sqlite, database, "cannot open a connection");
 		else
 			rc = sh_error_set(SH_ENOMEM, "cannot open database %s: %s", database->path,
 				sqlite3_errstr(rc));
+		sqlite3_close_v2(sqlite);
+		return rc;
+	}
+	if ((rc = sh__same_file(database)) < 0) {
 		sqlite3_close_v2(sqlite);
 		return rc;
 	}

@@ -311,6 +311,15 @@ static enum MHD_Result sh__dispatch(sh_request *r)
 		return sh__answer(r, 500);
 	const sh_route *route = r->match.route;
 	r->app = route->app;
+	/* A database file deleted, moved or replaced under the server: every
+	 * write would be lost (or land in a new empty file), tokens would not
+	 * be found. Refused before anything reads or writes. */
+	rc = sh_database_check_file(sh_project_database(s->project));
+	if (rc < 0) {
+		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "refusing \"%s %s\": %s",
+			r->method, r->path, sh_error_last()->message);
+		return sh__answer(r, sh__failure_status(rc));
+	}
 	/* DRF's order: a bad token is refused whatever the route needs */
 	rc = sh__request_authenticate(r);
 	if (rc < 0) {
