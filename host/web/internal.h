@@ -317,6 +317,9 @@ typedef struct sh__server_config {
 	unsigned threads;
 	uint64_t max_body_size;
 	unsigned request_timeout;
+	unsigned silent_timeout;    /* seconds a new connection may send nothing */
+	unsigned max_connections;   /* in total */
+	unsigned max_connections_per_ip;
 	bool atomic_requests;
 	bool access_log;            /* one log line per request */
 	unsigned async_threads;     /* workers of the pool for async receivers */
