@@ -66,6 +66,10 @@ sed -e "s|^  name: .*|  name: $tmp/sighost.sqlite3|" \
 	-e "s|^  - \.\./\.\./\.\./build/bench\$|  - $build/bench|" \
 	"$here/project/project.yaml" > "$tmp/project.yaml"
 "$sighost" migrate --settings "$tmp/project.yaml" > "$tmp/sighost-migrate.log" 2>&1
+# Model routes need an API token for every method (docs/web.md): every request below, to
+# both servers, carries this header (Django's view ignores it), so both get the same bytes.
+token=$("$sighost" createtoken bench --settings "$tmp/project.yaml")
+auth="Authorization: Token $token"
 "$sighost" serve --settings "$tmp/project.yaml" --listen 127.0.0.1:0 --no-watch \
 	> "$tmp/sighost.out" 2> "$tmp/sighost.log" &
 pids+=($!)
@@ -104,11 +108,11 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 for port in "$sighost_port" "$django_port"; do
 	for i in $(seq 20); do
-		curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
+		curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' -H "$auth" \
 			-d "{\"name\": \"item $i\", \"qty\": $i, \"price\": $i.5}" "http://127.0.0.1:$port/api/items"
 	done
 	code=$(curl -sS -o "$tmp/check.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-		-d "$body" "http://127.0.0.1:$port/api/items")
+		-H "$auth" -d "$body" "http://127.0.0.1:$port/api/items")
 	[ "$code" = 201 ] || { echo "run.sh: POST on port $port answered $code" >&2; exit 1; }
 done
 # Back to the 20 seeded rows (plain SQL between cases, while no request runs).
@@ -125,7 +129,7 @@ PY
 reset_db "$tmp/sighost.sqlite3" bench_item
 reset_db "$tmp/django.sqlite3" benchapp_item
 for port in "$sighost_port" "$django_port"; do
-	n=$(curl -fsS "http://127.0.0.1:$port/api/items" | "$py" -c 'import json, sys; print(len(json.load(sys.stdin)["results"]))')
+	n=$(curl -fsS -H "$auth" "http://127.0.0.1:$port/api/items" | "$py" -c 'import json, sys; print(len(json.load(sys.stdin)["results"]))')
 	[ "$n" = 20 ] || { echo "run.sh: GET on port $port lists $n items, not 20" >&2; exit 1; }
 done
 
@@ -145,7 +149,7 @@ run_case() {   # round server port method
 	[ "$method" = POST ] && script=(-s "$tmp/post.lua")
 	reset_db "$tmp/sighost.sqlite3" bench_item
 	reset_db "$tmp/django.sqlite3" benchapp_item
-	wrk -t2 -c64 -d"${duration}s" --timeout 10s --latency "${script[@]}" \
+	wrk -t2 -c64 -d"${duration}s" --timeout 10s --latency -H "$auth" "${script[@]}" \
 		"http://127.0.0.1:$port/api/items" > "$out"
 	local rps p50 p99 bad errs
 	rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")

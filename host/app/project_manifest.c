@@ -26,6 +26,9 @@ static const sh__key sh__project_keys[] = {
 	{ "access_log",      SH_VALUE_BOOL,   SH__ANY,        false },
 	{ "max_body_size",   SH_VALUE_INT,    SH__ANY,        false },
 	{ "request_timeout", SH_VALUE_INT,    SH__ANY,        false },
+	{ "silent_timeout",  SH_VALUE_INT,    SH__ANY,        false },
+	{ "max_connections", SH_VALUE_INT,    SH__ANY,        false },
+	{ "max_connections_per_ip", SH_VALUE_INT, SH__ANY,    false },
 	{ "async_threads",   SH_VALUE_INT,    SH__ANY,        false },
 	{ "async_queue",     SH_VALUE_INT,    SH__ANY,        false },
 };

@@ -10,7 +10,10 @@
  * an atomic pointer to a tree nobody changes. A change builds a whole new
  * tree, keeps its document until the project is freed, stores the new
  * pointer, and only then sends setting_changed. A reader that loaded the
- * old pointer keeps walking a tree that is still there.
+ * old pointer keeps walking a tree that is still there (app.h promises
+ * that values handed out stay valid). A reload whose `settings:` equal
+ * the running ones publishes nothing and frees its document at once, so
+ * memory grows only with real changes, never with reloads.
  */
 #include <errno.h>
 #include <limits.h>
@@ -378,6 +381,14 @@ static int sh_app__reload(sh_project *p)
 	if ((rc = sh_app__report_restart_keys(p, doc->root)) < 0) {
 		sh_manifest__doc_free(doc);
 		return rc;
+	}
+	/* Nothing to publish: the new document supersedes nothing, free it
+	 * (keeping it leaked the whole file on every SIGHUP). */
+	if (sh_app__value_equal(base, p->live.base)) {
+		sh_manifest__doc_free(doc);
+		sh_hub_log(p->hub, SH_LOG_INFO, SH__LOG_ORIGIN, "settings reloaded from %s: "
+			"no setting changed", p->path);
+		return 0;
 	}
 	if ((rc = sh_app__live_keep(p, doc)) < 0)
 		return rc;   /* the document was freed */

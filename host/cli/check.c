@@ -15,10 +15,30 @@
 #include "cli.h"
 #include "project_open.h"
 
+/* Prints a warning for every route that lets clients without an API
+ * token write (sh_route_anonymous_writes()); returns how many. */
+static size_t sh_cli__warn_anonymous_writes(const sh_router *router)
+{
+	size_t warned = 0;
+	for (size_t i = 0; i < sh_router_route_count(router); i++) {
+		const sh_route *route = sh_router_route_at(router, i);
+		char methods[64];
+		if (sh_route_anonymous_writes(methods, sizeof methods, route) == 0)
+			continue;
+		fprintf(stderr, "warning: app '%s': route '%s' (model %s) lets clients without an API "
+			"token %s: its 'anonymous' opens them to anyone\n",
+			sh_app_label(sh_route_app(route)), sh_route_path(route), sh_route_model(route),
+			methods);
+		warned++;
+	}
+	return warned;
+}
+
 /* Validates every installed app's routes (and, when the plugins are
- * loaded, finds their views), printing each problem. Returns how many
- * problems there were, or -1 when the router could not be made. */
-static long sh_cli__check_routes(sh_project *project, bool loaded, size_t *routes)
+ * loaded, finds their views), printing each problem and a warning for
+ * each anonymous write route (*warnings). Returns how many problems there
+ * were, or -1 when the router could not be made. */
+static long sh_cli__check_routes(sh_project *project, bool loaded, size_t *routes, size_t *warnings)
 {
 	sh_router *router;
 	if (sh_router_new(&router) < 0)
@@ -31,6 +51,7 @@ static long sh_cli__check_routes(sh_project *project, bool loaded, size_t *route
 	for (size_t i = 0; i < n; i++)
 		fprintf(stderr, "%s\n", sh_router_problem(router, i)->text);
 	*routes = sh_router_route_count(router);
+	*warnings = n == 0 ? sh_cli__warn_anonymous_writes(router) : 0;
 	sh_router_free(router);
 	return (long)n;
 }
@@ -60,9 +81,9 @@ int sh_cli_check(int argc, char **argv)
 	int rc = sh_cli_open_project(&project, settings, load);
 	if (sh_cli_print_problems(project, "check") == 0 && rc < 0)
 		fprintf(stderr, "sighost check: %s\n", sh_error_last()->message);
-	size_t routes = 0;
+	size_t routes = 0, route_warnings = 0;
 	if (rc == 0) {
-		long route_problems = sh_cli__check_routes(project, load, &routes);
+		long route_problems = sh_cli__check_routes(project, load, &routes, &route_warnings);
 		if (route_problems != 0) {
 			if (route_problems > 0)
 				fprintf(stderr, "sighost check: %ld problem%s found\n", route_problems,
@@ -74,7 +95,7 @@ int sh_cli_check(int argc, char **argv)
 		size_t apps = sh_project_app_count(project), plugins = 0;
 		for (size_t i = 0; i < apps; i++)
 			plugins += sh_app_library_path(sh_project_app_at(project, i)) != NULL;
-		size_t warnings = sh_project_warning_count(project);
+		size_t warnings = sh_project_warning_count(project) + route_warnings;
 		char left_out[64] = "";
 		if (warnings > 0)
 			snprintf(left_out, sizeof left_out, " (%zu warning%s)", warnings,

@@ -124,6 +124,7 @@ int sh_database_open(sh_database **out, const char *path, sh_models *models)
 	pthread_mutex_init(&database->write_lock, NULL);
 	sh_db__checkpointer_init(database);
 	database->busy_timeout_ms = SH__BUSY_TIMEOUT_MS;
+	database->max_delete_rows = SH_DELETE_MAX_ROWS;
 	rc = sh_db__orm_build(database);
 	if (rc < 0) {
 		sh_database_close(database);
@@ -190,6 +191,14 @@ int sh_database_set_timeout(sh_database *database, int milliseconds)
 	if (opened)
 		return sh_error_set(SH_EINVAL, "sh_database_set_timeout: %s has open connections "
 			"already", database->path);
+	return 0;
+}
+
+int sh_database_set_max_delete_rows(sh_database *database, size_t rows)
+{
+	if (database == NULL || rows == 0)
+		return sh_error_set(SH_EINVAL, "sh_database_set_max_delete_rows: no database or 0 rows");
+	database->max_delete_rows = rows;
 	return 0;
 }
 
@@ -261,17 +270,72 @@ static int sh_db__datetime_cmp(void *payload, int alen, const void *a, int blen,
 	return alen == blen ? 0 : (alen < blen ? -1 : 1);
 }
 
+/* The error of a database file that is not the one the first connection
+ * opened. */
+static int sh_db__file_gone(const sh_database *database, const char *how)
+{
+	return sh_error_set(SH_EUNAVAILABLE, "database %s was deleted, moved or replaced while "
+		"the server had it open (%s): refusing to use it, restart the server once the right "
+		"file is back", database->path, how);
+}
+
+/* Records the file's identity at the first open; later, compares. */
+static int sh_db__same_file(sh_database *database)
+{
+	struct stat st;
+	bool memory = strcmp(database->path, ":memory:") == 0 || database->path[0] == '\0';
+	if (memory)
+		return 0;
+	if (stat(database->path, &st) != 0)
+		return sh_db__file_gone(database, "it is missing");
+	pthread_mutex_lock(&database->lock);
+	bool first = !database->opened_once;
+	if (first) {
+		database->opened_once = true;
+		database->dev = st.st_dev;
+		database->ino = st.st_ino;
+	}
+	bool same = first || (database->dev == st.st_dev && database->ino == st.st_ino);
+	pthread_mutex_unlock(&database->lock);
+	return same ? 0 : sh_db__file_gone(database, "another file has its name");
+}
+
+int sh_database_check_file(sh_database *database)
+{
+	if (database == NULL)
+		return sh_error_set(SH_EINVAL, "sh_database_check_file: NULL database");
+	sh_conn *db = pthread_getspecific(database->key);
+	if (db == NULL)
+		return 0;   /* no connection yet: opening one checks the file */
+	int moved = 0;
+	if (sqlite3_file_control(db->sqlite, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK
+		&& moved)
+		return sh_db__file_gone(database, "its name no longer leads to the open file");
+	return 0;
+}
+
 static int sh_db__conn_open(sh_conn **out, sh_database *database)
 {
 	sqlite3 *sqlite = NULL;
-	int rc = sqlite3_open_v2(database->path, &sqlite,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	pthread_mutex_lock(&database->lock);
+	bool create = !database->opened_once;
+	pthread_mutex_unlock(&database->lock);
+	int rc = sqlite3_open_v2(database->path, &sqlite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+		| (create ? SQLITE_OPEN_CREATE : 0), NULL);
+	if (rc != SQLITE_OK && !create && (rc & 0xff) == SQLITE_CANTOPEN) {
+		sqlite3_close_v2(sqlite);
+		return sh_db__file_gone(database, "it is missing");
+	}
 	if (rc != SQLITE_OK) {
 		if (sqlite != NULL)
 			rc = sh_db__sqlite_error(sqlite, database, "cannot open a connection");
 		else
 			rc = sh_error_set(SH_ENOMEM, "cannot open database %s: %s", database->path,
 				sqlite3_errstr(rc));
+		sqlite3_close_v2(sqlite);
+		return rc;
+	}
+	if ((rc = sh_db__same_file(database)) < 0) {
 		sqlite3_close_v2(sqlite);
 		return rc;
 	}

@@ -6,7 +6,7 @@
  * pk); for every foreign key pointing at a model (its candidate relations,
  * join models' keys included, in registry order) the rows referencing the
  * collected ones are handled by the key's on_delete: CASCADE collects them
- * in turn (recursively, loading them as instances, which sends their
+ * in turn (through a worklist, loading them as instances, which sends their
  * pre_init/post_init as Django does), PROTECT refuses, SET_NULL schedules
  * an UPDATE of the key (the rows are not loaded: Django 4.2's lazy
  * SET_NULL), RESTRICT remembers them and refuses at the end unless the
@@ -62,6 +62,17 @@ static bool sh_db__pkset_has(const sh__pkset *set, int64_t key)
 	}
 }
 
+/* Puts key into a slot of a set that has room and does not hold it. */
+static void sh_db__pkset_put(sh__pkset *set, int64_t key)
+{
+	size_t i = sh_db__mix(key, set->capacity - 1);
+	while (set->used[i])
+		i = (i + 1) & (set->capacity - 1);
+	set->used[i] = true;
+	set->keys[i] = key;
+	set->count++;
+}
+
 /* Adds key; returns 1 when added, 0 when present, SH_ENOMEM. */
 static int sh_db__pkset_add(sh__pkset *set, int64_t key)
 {
@@ -69,25 +80,27 @@ static int sh_db__pkset_add(sh__pkset *set, int64_t key)
 		return 0;
 	if (2 * (set->count + 1) > set->capacity) {
 		size_t cap = set->capacity ? 2 * set->capacity : 16;
-		sh__pkset grown = { calloc(cap, sizeof(int64_t)), calloc(cap, sizeof(bool)), 0, cap };
-		if (grown.keys == NULL || grown.used == NULL) {
-			free(grown.keys);
-			free(grown.used);
+		int64_t *old_keys = set->keys;
+		bool *old_used = set->used;
+		size_t old_capacity = set->capacity;
+		int64_t *keys = calloc(cap, sizeof(int64_t));
+		bool *used = calloc(cap, sizeof(bool));
+		if (keys == NULL || used == NULL) {
+			free(keys);
+			free(used);
 			return SH_ENOMEM;
 		}
-		for (size_t i = 0; i < set->capacity; i++)
-			if (set->used[i])
-				sh_db__pkset_add(&grown, set->keys[i]);
-		free(set->keys);
-		free(set->used);
-		*set = grown;
+		set->keys = keys;
+		set->used = used;
+		set->capacity = cap;
+		set->count = 0;
+		for (size_t i = 0; i < old_capacity; i++)
+			if (old_used[i])
+				sh_db__pkset_put(set, old_keys[i]);
+		free(old_keys);
+		free(old_used);
 	}
-	size_t i = sh_db__mix(key, set->capacity - 1);
-	while (set->used[i])
-		i = (i + 1) & (set->capacity - 1);
-	set->used[i] = true;
-	set->keys[i] = key;
-	set->count++;
+	sh_db__pkset_put(set, key);
 	return 1;
 }
 
@@ -153,8 +166,22 @@ typedef struct sh__blocker {
 	const sh_instance *row;
 } sh__blocker;
 
+/* One batch of freshly collected rows of `model` whose relations are
+ * being walked (a level of Django's recursive collect). */
+typedef struct sh__frame {
+	const sh_model *model;
+	int64_t *keys;            /* the pks of the batch */
+	size_t key_count;
+	size_t next;              /* the next relation to walk */
+	sh__fast *pending;        /* fast deletes found for this batch */
+	size_t pending_count, pending_capacity;
+} sh__frame;
+
 typedef struct sh__collector {
 	sh_conn *db;
+	size_t max_rows;          /* sh_database_set_max_delete_rows() */
+	sh__frame *frames;        /* the worklist of sh_db__collect() */
+	size_t frame_count, frame_capacity;
 	sh__group *groups;        /* insertion order, then sorted */
 	size_t group_count, group_capacity;
 	sh__fast *fast;
@@ -188,6 +215,14 @@ static void sh_db__collector_free(sh__collector *c)
 	for (size_t i = 0; i < c->loaded_count; i++)
 		sh_instance_free(c->loaded[i]);
 	free(c->loaded);
+	free(c->frames);
+}
+
+/* The error when a delete would load more rows than c->max_rows. */
+static int sh_db__too_many(const sh__collector *c)
+{
+	return sh_error_set(SH_EINVAL, "refusing a delete that cascades to more than %zu rows "
+		"(database.max_delete_rows): delete in smaller parts", c->max_rows);
 }
 
 static int64_t sh_db__pk(const sh_instance *inst)
@@ -282,27 +317,30 @@ static int sh_db__add_field_update(sh__collector *c, const sh_field *field, cons
 	return 0;
 }
 
-static int sh_db__collect(sh__collector *c, const sh_model *model, sh_instance **objs, size_t n,
-	const sh_model *source, bool nullable, bool top);
-
-/* Handles the relation `rel` of the fresh rows of `model`. */
-static int sh_db__collect_relation(sh__collector *c, const sh_model *model, const sh__reverse *rel,
-	const int64_t *keys, size_t key_count, sh__fast **pending, size_t *pending_count,
-	size_t *pending_capacity)
+/* Handles the relation `rel` of the fresh rows `keys` of the frame's
+ * model. A CASCADE that loads rows stores them in *cascade (allocated, the
+ * caller collects them as a new frame); SH_EPROTECTED when PROTECT rows
+ * were found (remembered for the message). */
+static int sh_db__collect_relation(sh__collector *c, sh__frame *frame, const sh__reverse *rel,
+	sh_instance ***cascade, size_t *cascade_count)
 {
 	const sh_model *from = rel->from;
 	const sh_field *field = &from->fields[rel->field];
+	const int64_t *keys = frame->keys;
+	size_t key_count = frame->key_count;
+	*cascade = NULL;
+	*cascade_count = 0;
 	if (field->on_delete == SH_ON_DELETE_CASCADE && sh_db__can_fast_delete(c->db, from)) {
 		int64_t *copy = malloc(key_count * sizeof *copy);
 		if (copy == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory collecting rows to delete");
 		memcpy(copy, keys, key_count * sizeof *copy);
 		sh__fast f = { from, field, copy, key_count, NULL };
-		if (SH__PUSH(*pending, *pending_count, *pending_capacity, f) < 0) {
+		if (SH__PUSH(frame->pending, frame->pending_count, frame->pending_capacity, f) < 0) {
 			free(copy);
 			return SH_ENOMEM;
 		}
-		/* cppcheck-suppress memleak ; `copy` is f's, and f is on *pending */
+		/* cppcheck-suppress memleak ; `copy` is f's, and f is on frame->pending */
 		return 0;
 	}
 	if (field->on_delete == SH_ON_DELETE_SET_NULL)
@@ -315,6 +353,8 @@ static int sh_db__collect_relation(sh__collector *c, const sh_model *model, cons
 	size_t n = c->loaded_count - first;
 	if (n == 0)
 		return 0;
+	if (c->loaded_count > c->max_rows)
+		return sh_db__too_many(c);
 	/* A copy: the loaded list grows (and moves) while cascades load more. */
 	sh_instance **sub = malloc(n * sizeof *sub);
 	if (sub == NULL)
@@ -322,8 +362,9 @@ static int sh_db__collect_relation(sh__collector *c, const sh_model *model, cons
 	memcpy(sub, c->loaded + first, n * sizeof *sub);
 	switch (field->on_delete) {
 	case SH_ON_DELETE_CASCADE:
-		rc = sh_db__collect(c, from, sub, n, model, field->null, false);
-		break;
+		*cascade = sub;
+		*cascade_count = n;
+		return 0;
 	case SH_ON_DELETE_PROTECT:
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			rc = SH__PUSH(c->protected_rows, c->protected_count, c->protected_capacity,
@@ -338,13 +379,58 @@ static int sh_db__collect_relation(sh__collector *c, const sh_model *model, cons
 			rc = SH__PUSH(c->restricted, c->restricted_count, c->restricted_capacity,
 				((sh__blocker){ field, sub[i] }));
 		if (rc == 0)
-			rc = sh_db__add_dependency(c, model, from);
+			rc = sh_db__add_dependency(c, frame->model, from);
 		break;
 	}
 	free(sub);
 	return rc;
 }
 
+/* Adds `objs` to the collection (Django's Collector.add) and, when some
+ * were not collected yet, pushes a frame for their relations. */
+static int sh_db__push_frame(sh__collector *c, const sh_model *model, sh_instance **objs, size_t n,
+	const sh_model *source, bool nullable)
+{
+	sh_instance **fresh;
+	size_t fresh_count;
+	int rc = sh_db__add(c, model, objs, n, source, nullable, &fresh, &fresh_count);
+	if (rc < 0 || fresh_count == 0) {
+		free(fresh);
+		return rc;
+	}
+	sh__frame f = { model, malloc(fresh_count * sizeof(int64_t)), fresh_count, 0, NULL, 0, 0 };
+	if (f.keys == NULL) {
+		free(fresh);
+		return sh_error_set(SH_ENOMEM, "out of memory collecting rows to delete");
+	}
+	for (size_t i = 0; i < fresh_count; i++)
+		f.keys[i] = sh_db__pk(fresh[i]);
+	free(fresh);
+	if (SH__PUSH(c->frames, c->frame_count, c->frame_capacity, f) < 0) {
+		free(f.keys);
+		return SH_ENOMEM;
+	}
+	/* cppcheck-suppress memleak ; f.keys is on c->frames */
+	return 0;
+}
+
+/* Pops the top frame: its fast deletes join the collector's (after those
+ * of the frames it pushed, as the recursive collect appended them). */
+static int sh_db__pop_frame(sh__collector *c, bool keep)
+{
+	sh__frame *f = &c->frames[--c->frame_count];
+	int rc = 0;
+	for (size_t i = 0; i < f->pending_count; i++) {
+		if (keep && rc == 0 && SH__PUSH(c->fast, c->fast_count, c->fast_capacity,
+				f->pending[i]) == 0)
+			continue;
+		free(f->pending[i].keys);
+		rc = rc == 0 && keep ? SH_ENOMEM : rc;
+	}
+	free(f->pending);
+	free(f->keys);
+	return rc;
+}
 /* Whether a restricted row is deleted anyway: collected, or matched by a
  * fast delete of its model. */
 static bool sh_db__deleted_anyway(const sh__collector *c, const sh_instance *row)
@@ -364,52 +450,46 @@ static bool sh_db__deleted_anyway(const sh__collector *c, const sh_instance *row
 	return false;
 }
 
-/* Django's Collector.collect. */
-static int sh_db__collect(sh__collector *c, const sh_model *model, sh_instance **objs, size_t n,
-	const sh_model *source, bool nullable, bool top)
+/*
+ * Django's Collector.collect, as a worklist rather than recursion (a
+ * cascade may be as deep as the data: a chain of self references): a
+ * stack of frames, one per batch of freshly collected rows, each walking
+ * its model's relations in order; a CASCADE pushes the rows it loaded as a
+ * new frame, which is walked before the next relation, in the order the
+ * recursive collector took. Memory grows with the rows collected, which
+ * c->max_rows bounds. PROTECT rows anywhere make the result SH_EPROTECTED
+ * once every relation was walked (Django gathers them all before it
+ * refuses).
+ */
+static int sh_db__collect(sh__collector *c, const sh_model *model, sh_instance **objs, size_t n)
 {
-	sh_instance **fresh;
-	size_t fresh_count;
-	int rc = sh_db__add(c, model, objs, n, source, nullable, &fresh, &fresh_count);
-	if (rc < 0 || fresh_count == 0) {
-		free(fresh);
-		return rc;
-	}
-	int64_t *keys = malloc(fresh_count * sizeof *keys);
-	if (keys == NULL) {
-		free(fresh);
-		return sh_error_set(SH_ENOMEM, "out of memory collecting rows to delete");
-	}
-	for (size_t i = 0; i < fresh_count; i++)
-		keys[i] = sh_db__pk(fresh[i]);
-	free(fresh);
-
-	const sh__model_sql *msql = sh__sql_of(c->db, model);
-	sh__fast *pending = NULL;
-	size_t pending_count = 0, pending_capacity = 0;
+	int rc = sh_db__push_frame(c, model, objs, n, NULL, false);
 	bool protected_found = false;
-	for (size_t r = 0; r < msql->related_count; r++) {
-		rc = sh_db__collect_relation(c, model, &msql->related[r], keys, fresh_count,
-			&pending, &pending_count, &pending_capacity);
-		/* Django gathers the protected rows of every relation before it refuses. */
+	while (rc == 0 && c->frame_count > 0) {
+		sh__frame *f = &c->frames[c->frame_count - 1];
+		const sh__model_sql *msql = sh__sql_of(c->db, f->model);
+		if (f->next == msql->related_count) {
+			rc = sh_db__pop_frame(c, true);
+			continue;
+		}
+		const sh__reverse *rel = &msql->related[f->next++];
+		sh_instance **sub;
+		size_t sub_count;
+		rc = sh_db__collect_relation(c, f, rel, &sub, &sub_count);
 		if (rc == SH_EPROTECTED) {
 			protected_found = true;
 			rc = 0;
 		}
-		if (rc < 0)
-			break;
+		if (rc == 0 && sub_count > 0)
+			rc = sh_db__push_frame(c, rel->from, sub, sub_count, f->model,
+				rel->from->fields[rel->field].null);
+		free(sub);
 	}
-	free(keys);
+	while (c->frame_count > 0)
+		sh_db__pop_frame(c, false);
 	if (rc == 0 && protected_found)
 		rc = SH_EPROTECTED;
-	for (size_t i = 0; i < pending_count; i++) {
-		if (rc == 0 && SH__PUSH(c->fast, c->fast_count, c->fast_capacity, pending[i]) == 0)
-			continue;
-		free(pending[i].keys);
-		rc = rc == 0 ? SH_ENOMEM : rc;
-	}
-	free(pending);
-	if (rc < 0 || !top)
+	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < c->restricted_count; i++)
 		if (!sh_db__deleted_anyway(c, c->restricted[i].row))
@@ -609,6 +689,7 @@ int sh_db__collector_delete(sh_conn *db, const sh_model *model, sh_instance **in
 {
 	sh__collector c = { 0 };
 	c.db = db;
+	c.max_rows = db->database->max_delete_rows;
 	char what[160];
 	if (origin != NULL)
 		sh_db__pk_text(origin, what, sizeof what);
@@ -626,15 +707,17 @@ int sh_db__collector_delete(sh_conn *db, const sh_model *model, sh_instance **in
 		rc = sh_db__query_load_all(query, &c.loaded, &c.loaded_count, &c.loaded_capacity);
 		sh_instance **rows = NULL;
 		size_t n = c.loaded_count;
+		if (rc == 0 && n > c.max_rows)
+			rc = sh_db__too_many(&c);
 		if (rc == 0 && n > 0 && (rows = malloc(n * sizeof *rows)) == NULL)
 			rc = sh_error_set(SH_ENOMEM, "out of memory deleting %s", what);
 		if (rc == 0 && n > 0) {
 			memcpy(rows, c.loaded, n * sizeof *rows);
-			rc = sh_db__collect(&c, model, rows, n, NULL, false, true);
+			rc = sh_db__collect(&c, model, rows, n);
 		}
 		free(rows);
 	} else {
-		rc = sh_db__collect(&c, model, instances, count, NULL, false, true);
+		rc = sh_db__collect(&c, model, instances, count);
 	}
 	if (rc == SH_EPROTECTED)
 		rc = sh_db__blocked(&c, what);

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <sighost/builtins.h>
 #include <sighost/db.h>
@@ -115,6 +116,10 @@ struct sh_database {
 	sh_db_sync sync;            /* PRAGMA synchronous of new connections */
 	int busy_timeout_ms;        /* how long a connection waits for another process's
 	                             * lock (sh_database_set_timeout) */
+	size_t max_delete_rows;     /* rows a delete may collect (sh_database_set_max_delete_rows) */
+	bool opened_once;           /* a connection opened the file: later ones never create it */
+	dev_t dev;                  /* the file's identity when opened_once (0, 0 for :memory:) */
+	ino_t ino;
 	struct sh__orm *orm;        /* per-model SQL and relations, built at open (orm.h) */
 	sh__checkpointer checkpointer;
 };

@@ -2,7 +2,10 @@
  * send.c: the read side of the dispatcher: send, send_robust and
  * has_listeners. This is the hot path: no lock, no allocation unless the
  * caller collects responses, no string compare, and one predictable branch
- * for the trace hook.
+ * for the trace hook. A send that calls receivers counts its nesting on
+ * the thread (two thread-local stores per receiver) so that a receiver
+ * whose sends reach itself fails with an error naming both, past
+ * SH_SIGNAL_MAX_DEPTH, instead of overflowing the stack.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +87,26 @@ static int sh_signal__receiver_failed(sh_signal *signal, const sh__slot *slot, i
 	return code;
 }
 
+/* How deep the sends of this thread are nested, and the receiver running
+ * at the innermost one (initial-exec: no call to reach them). */
+static __thread unsigned sh__depth __attribute__((tls_model("initial-exec")));
+static __thread const sh_connection_info *sh__running
+	__attribute__((tls_model("initial-exec")));
+
+static __attribute__((noinline, cold)) int sh_signal__too_deep(const sh_signal *signal,
+	const sh__slot *next)
+{
+	const char *running = sh__running != NULL && sh__running->name != NULL
+		? sh__running->name : "(unnamed)";
+	const char *owner = sh__running != NULL && sh__running->owner != NULL
+		? sh__running->owner : "sighost";
+	const char *callee = next->conn->info.name ? next->conn->info.name : "(unnamed)";
+	return sh_error_set(SH_ERROR, "signal '%s' not sent: sends nested %d deep "
+		"(SH_SIGNAL_MAX_DEPTH); receiver %s of %s sent it, and would call receiver %s again: "
+		"a receiver whose sends reach itself", signal->name, SH_SIGNAL_MAX_DEPTH, running,
+		owner, callee);
+}
+
 static uint64_t sh_signal__now_ns(void)
 {
 	struct timespec ts;
@@ -104,9 +127,16 @@ static inline __attribute__((always_inline)) int sh_signal__dispatch(sh_signal *
 	const sh__snapshot *snap = rcu_dereference(signal->snap);
 	size_t count = 0;
 	const sh__slot *slots = snap != NULL ? sh_signal__match(snap, sender, &count) : NULL;
+	if (SH__UNLIKELY(count > 0 && sh__depth >= SH_SIGNAL_MAX_DEPTH)) {
+		rcu_read_unlock();
+		return sh_signal__too_deep(signal, &slots[0]);
+	}
+	const sh_connection_info *outer = sh__running;
+	sh__depth++;
 	for (size_t i = 0; i < count; i++) {
 		void *response = NULL;
 		uint64_t t0 = trace != NULL ? sh_signal__now_ns() : 0;
+		sh__running = &slots[i].conn->info;
 		int status = slots[i].fn(signal, sender, args, &response, slots[i].payload);
 		int error = SH__UNLIKELY(status != 0) ? sh_signal__receiver_failed(signal, &slots[i], status) : 0;
 		if (trace != NULL) {
@@ -129,6 +159,8 @@ static inline __attribute__((always_inline)) int sh_signal__dispatch(sh_signal *
 			break;
 		}
 	}
+	sh__depth--;
+	sh__running = outer;
 	rcu_read_unlock();
 	if (trace != NULL) {
 		sh_trace_event ev = { SH_TRACE_SEND, signal, sender, robust, NULL,

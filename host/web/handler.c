@@ -311,6 +311,15 @@ static enum MHD_Result sh_web__dispatch(sh_request *r)
 		return sh_web__answer(r, 500);
 	const sh_route *route = r->match.route;
 	r->app = route->app;
+	/* A database file deleted, moved or replaced under the server: every
+	 * write would be lost (or land in a new empty file), tokens would not
+	 * be found. Refused before anything reads or writes. */
+	rc = sh_database_check_file(sh_project_database(s->project));
+	if (rc < 0) {
+		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "refusing \"%s %s\": %s",
+			r->method, r->path, sh_error_last()->message);
+		return sh_web__answer(r, sh_web__failure_status(rc));
+	}
 	/* DRF's order: a bad token is refused whatever the route needs */
 	rc = sh_web__request_authenticate(r);
 	if (rc < 0) {
@@ -318,7 +327,7 @@ static enum MHD_Result sh_web__dispatch(sh_request *r)
 			sh_error_last()->message);
 		return sh_web__answer(r, sh_web__failure_status(rc));
 	}
-	if (rc > 0 || (route->login_required && sh_request_user(r) == NULL))
+	if (rc > 0 || (sh_request_user(r) == NULL && !sh_route_open_to_anonymous(route, r->method)))
 		return sh_web__answer(r, 401);
 	if (route->fn == NULL)
 		return sh_web__answer(r, 501);   /* not resolved: sh_server_new refuses that */

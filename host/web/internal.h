@@ -135,6 +135,7 @@ struct sh_route {
 	char *model;                /* NULL for a view route */
 	unsigned methods;           /* as written; HEAD is implied by GET when matching */
 	bool login_required;
+	unsigned anonymous;         /* model routes: methods open without a token */
 	int atomic;                 /* -1 unset, 0, 1 */
 	sh_view_fn fn;              /* set by sh_router_resolve */
 	const sh_value *where;      /* the route's map, for messages */
@@ -294,6 +295,9 @@ typedef struct sh__server_config {
 	unsigned threads;
 	uint64_t max_body_size;
 	unsigned request_timeout;
+	unsigned silent_timeout;    /* seconds a new connection may send nothing */
+	unsigned max_connections;   /* in total */
+	unsigned max_connections_per_ip;
 	bool atomic_requests;
 	bool access_log;            /* one log line per request */
 	unsigned async_threads;     /* workers of the pool for async receivers */

@@ -24,8 +24,12 @@ static const sh__route_key sh__route_keys[] = {
 	{ "view",           SH_VALUE_STRING, SH_VALUE_NULL },
 	{ "model",          SH_VALUE_STRING, SH_VALUE_NULL },
 	{ "login_required", SH_VALUE_BOOL,   SH_VALUE_NULL },
+	{ "anonymous",      SH_VALUE_LIST,   SH_VALUE_STRING },
 	{ "atomic",         SH_VALUE_BOOL,   SH_VALUE_NULL },
 };
+
+/* The methods that change something (not safe in RFC 9110's sense). */
+#define SH__WRITES (SH__POST | SH__PUT | SH__PATCH | SH__DELETE)
 
 static const char *const sh__method_names[] = {
 	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
@@ -56,6 +60,12 @@ int sh_web__methods_text(char *buf, size_t size, unsigned mask)
 	return total;
 }
 
+/* The methods a route answers: HEAD wherever GET. */
+static unsigned sh_web__effective_methods(unsigned methods)
+{
+	return methods & SH__GET ? methods | SH__HEAD : methods;
+}
+
 /* Checks one route map's keys and types. Returns how many problems. */
 static size_t sh_web__route_schema(sh__problems *problems, const sh_value *map, const char *what)
 {
@@ -80,7 +90,7 @@ static size_t sh_web__route_schema(sh__problems *problems, const sh_value *map, 
 			else
 				sh_manifest__problem_add(problems, SH_EMANIFEST, sh_value_file(map), line, col,
 					"unknown key '%s' in %s (known: path, methods, view, model, "
-					"login_required, atomic)", key, what);
+					"login_required, anonymous, atomic)", key, what);
 			found++;
 			continue;
 		}
@@ -107,16 +117,18 @@ static size_t sh_web__route_schema(sh__problems *problems, const sh_value *map, 
 	return found;
 }
 
-/* Reads `methods` (default [GET]) into *mask. Returns how many problems. */
-static size_t sh_web__route_methods(sh__problems *problems, const sh_value *list, unsigned *mask)
+/* Reads `methods` (default [GET]) or `anonymous` (default []) into *mask.
+ * Returns how many problems. */
+static size_t sh_web__route_methods(sh__problems *problems, const sh_value *list, unsigned *mask,
+	unsigned absent)
 {
 	*mask = 0;
 	if (list == NULL || sh_value_type_of(list) != SH_VALUE_LIST) {
-		*mask = SH__GET;   /* absent, or a wrong type the schema reported */
+		*mask = absent;   /* absent, or a wrong type the schema reported */
 		return 0;
 	}
 	size_t found = 0;
-	if (sh_value_length(list) == 0) {
+	if (sh_value_length(list) == 0 && absent != 0) {
 		sh_manifest__problem_at(problems, SH_EMANIFEST, list,
 			"'methods' is empty; leave it out to mean [GET]");
 		return 1;
@@ -203,6 +215,36 @@ static size_t sh_web__route_target(sh__problems *problems, const sh_value *map, 
 	return 0;
 }
 
+/* Reads `anonymous`: the methods of a model route that clients without a
+ * token may call. Returns how many problems. */
+static size_t sh_web__route_anonymous(sh__problems *problems, const sh_value *map, sh_route *route)
+{
+	const sh_value *list = sh_value_get(map, "anonymous");
+	size_t found = sh_web__route_methods(problems, list, &route->anonymous, 0);
+	if (list == NULL || found > 0)
+		return found;
+	if (route->model == NULL) {
+		sh_manifest__problem_at(problems, SH_EMANIFEST, list, "'anonymous' is for model routes: a view "
+			"route is open to every client unless 'login_required: true' (its view may check "
+			"sh_request_user() itself)");
+		return 1;
+	}
+	if (route->login_required && route->anonymous != 0) {
+		sh_manifest__problem_at(problems, SH_EMANIFEST, list, "a route cannot have both "
+			"'login_required: true' and 'anonymous' methods");
+		return 1;
+	}
+	unsigned extra = route->anonymous & ~sh_web__effective_methods(route->methods);
+	if (extra != 0) {
+		char names[128];
+		sh_web__methods_text(names, sizeof names, extra);
+		sh_manifest__problem_at(problems, SH_EMANIFEST, list, "'anonymous' lists %s, which the route "
+			"does not answer (its methods: see 'methods')", names);
+		return 1;
+	}
+	return 0;
+}
+
 static void sh_web__route_free(sh_route *route)
 {
 	if (route == NULL)
@@ -252,9 +294,10 @@ static sh_route *sh_web__route_read(sh_router *router, sh_app *app, const sh_val
 			found++;
 		}
 	}
-	found += sh_web__route_methods(problems, sh_value_get(map, "methods"), &route->methods);
+	found += sh_web__route_methods(problems, sh_value_get(map, "methods"), &route->methods, SH__GET);
 	found += sh_web__route_target(problems, map, route, oom);
 	route->login_required = sh_value_path_bool(map, "login_required", false);
+	found += sh_web__route_anonymous(problems, map, route);
 	bool atomic;
 	if (sh_value_bool(&atomic, sh_value_get(map, "atomic")) == 0)
 		route->atomic = atomic;
@@ -265,11 +308,7 @@ static sh_route *sh_web__route_read(sh_router *router, sh_app *app, const sh_val
 	return route;
 }
 
-/* The methods a route answers: HEAD wherever GET. */
-static unsigned sh_web__effective(unsigned methods)
-{
-	return methods & SH__GET ? methods | SH__HEAD : methods;
-}
+#define sh_web__effective sh_web__effective_methods
 
 /* Reports a route that conflicts with one added before. */
 static bool sh_web__route_conflicts(sh_router *router, const sh_route *route)
@@ -448,6 +487,25 @@ const char *sh_route_model(const sh_route *route)
 bool sh_route_login_required(const sh_route *route)
 {
 	return route->login_required;
+}
+
+bool sh_route_open_to_anonymous(const sh_route *route, const char *method)
+{
+	unsigned bit = method != NULL ? sh_web__method_bit(method) : 0;
+	if (route->model == NULL)
+		return !route->login_required;
+	return (sh_web__effective(route->anonymous) & bit) != 0;
+}
+
+int sh_route_anonymous_writes(char *buf, size_t size, const sh_route *route)
+{
+	unsigned writes = route->model != NULL ? route->anonymous & SH__WRITES : 0;
+	if (buf != NULL)
+		sh_web__methods_text(buf, size, writes);
+	int count = 0;
+	for (unsigned w = writes; w != 0; w &= w - 1)
+		count++;
+	return count;
 }
 
 int sh_route_atomic(const sh_route *route)

@@ -121,7 +121,14 @@ static void sh_web__mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(message);
 	while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r'))
 		message[--n] = '\0';
-	sh_hub_log(s->hub, SH_LOG_DEBUG, "sighost.server", "libmicrohttpd: %s", message);
+	/* Refused connections and exhausted resources are the operator's
+	 * business (a client holding every slot looks like this); the rest is
+	 * libmicrohttpd's chatter. */
+	bool limit = strstr(message, "limit") != NULL || strstr(message, "memory") != NULL
+		|| strstr(message, "Error accepting") != NULL || strstr(message, "resource") != NULL;
+	sh_hub_log(s->hub, limit ? SH_LOG_WARNING : SH_LOG_DEBUG, "sighost.server",
+		"libmicrohttpd: %s%s", message, limit ? " (see max_connections, "
+		"max_connections_per_ip and silent_timeout in docs/web.md#limits)" : "");
 }
 
 /* ---- slow clients ------------------------------------------------------
@@ -146,6 +153,8 @@ typedef struct sh__conn {
 	struct sh__conn *prev, *next;
 	int fd;
 	atomic_int_least64_t deadline_ms;   /* CLOCK_MONOTONIC ms; 0: none (a view runs) */
+	int64_t opened_ms;                  /* when libmicrohttpd accepted it */
+	bool silent;                        /* nothing heard yet: silent_timeout applies */
 	bool head_seen;                     /* the access handler saw this request's head */
 	bool cut;                           /* shut down by the reaper */
 } sh__conn;
@@ -156,6 +165,7 @@ struct sh__reaper {
 	pthread_t thread;
 	bool stop;
 	int64_t timeout_ms;
+	int64_t silent_ms;                  /* for a connection that has sent nothing */
 	sh_hub *hub;
 	sh__conn *head;
 };
@@ -178,8 +188,9 @@ static void *sh_web__reaper_main(void *arg)
 		if (cut > 0) {
 			pthread_mutex_unlock(&reaper->lock);   /* connections come and go meanwhile */
 			sh_hub_log(reaper->hub, SH_LOG_INFO, "sighost.server",
-				"closed %zu connection%s that did not send a whole request within %lld s",
-				cut, cut == 1 ? "" : "s", (long long)(reaper->timeout_ms / 1000));
+				"closed %zu connection%s that did not send a whole request within %lld s "
+				"(or nothing within %lld s)", cut, cut == 1 ? "" : "s",
+				(long long)(reaper->timeout_ms / 1000), (long long)(reaper->silent_ms / 1000));
 			pthread_mutex_lock(&reaper->lock);
 		}
 		struct timespec until;
@@ -202,6 +213,9 @@ static int sh_web__reaper_start(sh_server *server)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	reaper->hub = server->hub;
 	reaper->timeout_ms = (int64_t)server->config.request_timeout * 1000;
+	reaper->silent_ms = (int64_t)server->config.silent_timeout * 1000;
+	if (reaper->silent_ms > reaper->timeout_ms)
+		reaper->silent_ms = reaper->timeout_ms;
 	int rc = pthread_mutex_init(&reaper->lock, NULL);
 	if (rc == 0 && (rc = pthread_cond_init(&reaper->wake, NULL)) != 0)
 		pthread_mutex_destroy(&reaper->lock);
@@ -254,7 +268,9 @@ static void sh_web__on_connection(void *cls, struct MHD_Connection *connection,
 		if (c == NULL)
 			return;   /* not guarded; the idle timeout still applies */
 		c->fd = info->connect_fd;
-		atomic_init(&c->deadline_ms, sh__monotonic_ms() + reaper->timeout_ms);
+		c->opened_ms = sh__monotonic_ms();
+		c->silent = true;
+		atomic_init(&c->deadline_ms, c->opened_ms + reaper->silent_ms);
 		pthread_mutex_lock(&reaper->lock);
 		c->next = reaper->head;
 		if (reaper->head != NULL)
@@ -343,6 +359,20 @@ static bool sh_web__framing_refused(sh_server *s, sh_request *r, struct MHD_Conn
 		"the connection is closed", f.lengths_differ ? "Content-Length headers that differ"
 		: "Content-Length and Transfer-Encoding");
 	return true;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK as libmicrohttpd sees it: the request line
+ * is in, so a new connection is no longer silent; it has request_timeout
+ * from its opening for the whole request. */
+static void *sh_web__on_uri_timed(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+	sh_server *s = cls;
+	sh__conn *c = sh_web__conn_of(connection);
+	if (c != NULL && c->silent && s->reaper != NULL) {
+		c->silent = false;
+		atomic_store(&c->deadline_ms, c->opened_ms + s->reaper->timeout_ms);
+	}
+	return sh_web__on_uri(cls, uri, connection);
 }
 
 /* The access handler as libmicrohttpd sees it: the handler's, after
@@ -479,6 +509,10 @@ static void sh_web__pool_drain(sh_server *server)
 	if (server->pool == NULL)
 		return;
 	uint64_t before = sh_pool_completed(server->pool);
+	/* Closed first: a chain of async receivers that keep queueing each
+	 * other must not hold the shutdown; what the queued jobs submit runs
+	 * inline on their threads. */
+	sh_pool_close(server->pool);
 	sh_pool_wait_idle(server->pool);
 	uint64_t ran = sh_pool_completed(server->pool) - before;
 	sh_pool_free(server->pool);   /* refuses new jobs, runs any left, joins */
@@ -526,7 +560,9 @@ int sh_server_start(sh_server *server)
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->request_timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SH__CONNECTION_MEMORY,
-		MHD_OPTION_URI_LOG_CALLBACK, sh_web__on_uri, server,
+		MHD_OPTION_URI_LOG_CALLBACK, sh_web__on_uri_timed, server,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)c->max_connections_per_ip,
 		MHD_OPTION_NOTIFY_COMPLETED, sh_web__on_completed_timed, server,
 		MHD_OPTION_NOTIFY_CONNECTION, sh_web__on_connection, server->reaper,
 		MHD_OPTION_UNESCAPE_CALLBACK, sh_web__unescape, NULL,

@@ -1,7 +1,8 @@
 /*
  * server_config.c: the server's settings: the top-level keys listen,
  * threads, max_body_size, request_timeout, atomic_requests, access_log,
- * async_threads and async_queue of the project manifest (their types are checked with
+ * async_threads, async_queue, silent_timeout, max_connections and
+ * max_connections_per_ip of the project manifest (their types are checked with
  * the manifest; their ranges here), overridden by sh_server_opts (the
  * command line).
  */
@@ -19,6 +20,13 @@
 #define SH__DEFAULT_TIMEOUT 30
 #define SH__DEFAULT_ASYNC_THREADS 2
 #define SH__DEFAULT_ASYNC_QUEUE 1024
+/* Below the usual 1024 descriptors of a process, with room for the
+ * database, plugins and logs; one address may hold a sixteenth of it, so
+ * sixteen clients are needed to fill the server, and a new connection that
+ * sends nothing frees its slot after 5 s. */
+#define SH__DEFAULT_MAX_CONNECTIONS 768
+#define SH__DEFAULT_MAX_PER_IP 48
+#define SH__DEFAULT_SILENT_TIMEOUT 5
 
 /*
  * Splits "HOST:PORT", "[V6]:PORT" or "PORT" into host and port (newly
@@ -101,6 +109,14 @@ int sh_web__server_config_read(sh_server *s, const sh_server_opts *opts)
 	sh_web__int_key(s, root, "threads", 1, 256, &threads);
 	sh_web__int_key(s, root, "max_body_size", 0, 1 << 30, &max_body);
 	sh_web__int_key(s, root, "request_timeout", 1, 3600, &timeout);
+	uint64_t silent = SH__DEFAULT_SILENT_TIMEOUT, max_conns = SH__DEFAULT_MAX_CONNECTIONS,
+		per_ip = SH__DEFAULT_MAX_PER_IP;
+	sh_web__int_key(s, root, "silent_timeout", 1, 3600, &silent);
+	sh_web__int_key(s, root, "max_connections", 1, 1 << 20, &max_conns);
+	sh_web__int_key(s, root, "max_connections_per_ip", 1, 1 << 20, &per_ip);
+	c->silent_timeout = (unsigned)silent;
+	c->max_connections = (unsigned)max_conns;
+	c->max_connections_per_ip = (unsigned)per_ip;
 	uint64_t async_threads = SH__DEFAULT_ASYNC_THREADS, async_queue = SH__DEFAULT_ASYNC_QUEUE;
 	sh_web__int_key(s, root, "async_threads", 1, 256, &async_threads);
 	sh_web__int_key(s, root, "async_queue", 1, 1 << 20, &async_queue);

@@ -64,6 +64,30 @@ SH_API int sh_database_set_sync(sh_database *database, sh_db_sync sync);
 SH_API int sh_database_set_timeout(sh_database *database, int milliseconds);
 
 /*
+ * Checks that the calling thread's connection still has the database's
+ * file: that the file was not deleted, renamed or replaced by another
+ * since it was opened (SQLite's SQLITE_FCNTL_HAS_MOVED: one stat() of the
+ * path). Returns 0 (also when the thread has no connection yet: opening
+ * one checks the file against the one the first connection opened), or
+ * SH_EUNAVAILABLE naming the file; SH_EINVAL for NULL. The server calls it
+ * before every request: writes to a file that is no longer the database
+ * are lost, so it answers 503 instead.
+ */
+SH_API int sh_database_check_file(sh_database *database);
+
+/* The rows one delete may collect (load, cascade to) unless set. */
+#define SH_DELETE_MAX_ROWS 1000000
+
+/*
+ * Sets how many rows one delete (sh_instance_delete(), sh_query_delete())
+ * may collect through its cascades: past it the delete fails with
+ * SH_EINVAL before anything is sent or written (the collector's memory
+ * grows with the rows it loads). SH_DELETE_MAX_ROWS unless set. Returns 0;
+ * SH_EINVAL for a NULL database or 0 rows.
+ */
+SH_API int sh_database_set_max_delete_rows(sh_database *database, size_t rows);
+
+/*
  * Closes the calling thread's connection when it can never write again:
  * SQLite opened the file read-only (it was not writable then), or a
  * failure found the file, its -wal or -shm file read-only or could not

@@ -9,8 +9,10 @@
  *     sh_pool_free(pool);   (runs every queued job, then joins the threads)
  *
  * Jobs run in submission order per queue; with several threads, jobs may
- * run concurrently. A full queue makes sh_pool_submit() wait for room
- * (back-pressure) instead of growing.
+ * run concurrently. A full queue never grows and never makes anyone wait:
+ * sh_pool_submit() then runs the job itself, on the submitting thread
+ * (back-pressure without a wait, so no thread can wait on a queue that
+ * only it, or a lock it holds, lets drain).
  */
 #ifndef SIGHOST_POOL_H
 #define SIGHOST_POOL_H
@@ -31,15 +33,23 @@ typedef struct sh_pool sh_pool;
 SH_API int sh_pool_new(sh_pool **out, unsigned int threads, size_t capacity);
 
 /*
- * Queues job(context), waiting while the queue is full. Returns 0, or
- * SH_EINVAL once the pool is draining (the job is not queued: the caller
- * still owns context). Must not be called from a job of the same pool
- * while the queue may be full (it could wait for itself).
+ * Queues job(context). When the queue is full, job(context) runs at once
+ * on the calling thread instead (also when the pool is draining and the
+ * caller is one of its threads); at most 256 such inline jobs nest on a
+ * thread, past which the submit is refused with SH_EINVAL. Never waits.
+ * Returns 0, or SH_EINVAL when refused (draining and the caller is not
+ * one of the pool's threads, or too deeply nested): the job is not run and
+ * the caller still owns context.
  */
 SH_API int sh_pool_submit(sh_pool *pool, void (*job)(void *context), void *context);
 
 /* sh_pool_submit() in the shape of an sh_executor_fn (payload: the pool). */
 SH_API int sh_pool_executor(void (*job)(void *context), void *context, void *payload);
+
+/* Refuses further jobs from threads other than the pool's own (those run
+ * inline, see sh_pool_submit()), so that sh_pool_wait_idle() and
+ * sh_pool_free() end once the queued jobs have run. */
+SH_API void sh_pool_close(sh_pool *pool);
 
 /* Waits until every job queued so far has run. Jobs may still be queued
  * meanwhile by other threads; those are waited for too. */

@@ -90,6 +90,16 @@ typedef struct sh_responses {
 
 #define SH_RESPONSES_INIT { NULL, 0, 0 }
 
+/*
+ * How deeply sends may nest on one thread: a receiver that sends (or
+ * saves, deletes, ...) runs its own sends inside the outer one. A send
+ * that would call receivers past this depth calls none and fails with
+ * SH_ERROR naming the signal, the receiver that sent it and the one it
+ * would call (a receiver whose sends reach itself); the failure travels
+ * back through every level like any receiver's error.
+ */
+#define SH_SIGNAL_MAX_DEPTH 64
+
 /* Releases what a send stored in `responses` and empties it (it may be reused). */
 SH_API void sh_responses_dispose(sh_responses *responses);
 

@@ -167,12 +167,14 @@ int r_http(unsigned port, const char *method, const char *path, const char *head
 	if (fd < 0)
 		return -1;
 	char *raw = NULL;
+	char *all = w_with_auth(headers);
 	int n = body != NULL
 		? asprintf(&raw, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
 			"Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", method, path,
-			headers ? headers : "", strlen(body), body)
+			all, strlen(body), body)
 		: asprintf(&raw, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n",
-			method, path, headers ? headers : "");
+			method, path, all);
+	free(all);
 	if (n < 0 || !w_send(fd, raw, (size_t)n)) {
 		free(raw);
 		close(fd);

@@ -39,6 +39,9 @@ typedef struct wrk_result {
 	char first_error[256];
 } wrk_result;
 
+/* The API token wrk's requests carry (model routes need one). */
+static char *soak_token;
+
 /* Runs wrk for `seconds` against the server with soak.lua, sampling the
  * server's RSS and descriptors once a second; returns the SOAK line. */
 static wrk_result run_wrk(const w_server *s, unsigned seconds, long *rss_max, int *fds_max)
@@ -56,7 +59,7 @@ static wrk_result run_wrk(const w_server *s, unsigned seconds, long *rss_max, in
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execl(t_env("WRK"), "wrk", "-t4", "-c4", "-d", duration, "--timeout", "10s", "-s",
-			t_env("SOAK_LUA"), url, "--", arg, (char *)NULL);
+			t_env("SOAK_LUA"), url, "--", arg, soak_token, (char *)NULL);
 		_exit(127);
 	}
 	*rss_max = 0;
@@ -172,6 +175,8 @@ Test(soak, crud_under_wrk_keeps_memory_descriptors_and_signal_counts)
 	w_project("alert", "threads: 4\ndatabase: {engine: sqlite, name: db.sqlite3, "
 		"synchronous: normal}\n");
 	a_migrate();
+	soak_token = a_token("soaker");
+	cr_assert_geq(asprintf(&w_auth, "Authorization: Token %s\r\n", soak_token), 0);
 	w_server s;
 	w_start(&s, NULL);
 	long rss_start = r_rss_kib(s.pid);

@@ -6,7 +6,7 @@
 -- It counts the answers of each kind, and any other status as an error
 -- (then starts over with a create).
 --
--- wrk -t N -c N -d SECONDS+2 -s soak.lua URL -- SECONDS
+-- wrk -t N -c N -d SECONDS+2 -s soak.lua URL -- SECONDS [TOKEN]
 -- After SECONDS a thread stops itself once its delete is answered, so no
 -- request is in flight when wrk ends and the counts are exact. done()
 -- prints one line: SOAK {"create":..,"read":..,"update":..,"delete":..,
@@ -26,17 +26,23 @@ function init(args)
 	create, read, update, delete, errors = 0, 0, 0, 0, 0
 	first_error = ""
 	json = { ["Content-Type"] = "application/json" }
+	plain = {}
+	if args[2] ~= nil then
+		-- an API token: model routes need one for every method
+		json["Authorization"] = "Token " .. args[2]
+		plain["Authorization"] = "Token " .. args[2]
+	end
 end
 
 function request()
 	if step == "create" then
 		return wrk.format("POST", "/api/alerts", json, '{"content": "soak", "tags": [1]}')
 	elseif step == "read" then
-		return wrk.format("GET", "/api/alerts/" .. id)
+		return wrk.format("GET", "/api/alerts/" .. id, plain)
 	elseif step == "update" then
 		return wrk.format("PATCH", "/api/alerts/" .. id, json, '{"content": "soaked"}')
 	end
-	return wrk.format("DELETE", "/api/alerts/" .. id)
+	return wrk.format("DELETE", "/api/alerts/" .. id, plain)
 end
 
 local function failed(status, body)

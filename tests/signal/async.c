@@ -2,7 +2,8 @@
  * async.c: asynchronous receivers and the worker pool: an async receiver
  * runs on a pool thread with a copy of the args, the send does not wait,
  * failures are logged, the queue drains on free, a full queue makes the
- * sender wait, and without an executor async receivers run inline.
+ * submitter run the job itself (never wait, from a pool thread either),
+ * close ends a chain of jobs, and without an executor async receivers run inline.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -218,6 +219,11 @@ typedef struct gate {
 	atomic_int ran;
 } gate;
 
+static void count_here(void *context)
+{
+	atomic_fetch_add((atomic_int *)context, 1);
+}
+
 static void wait_at_gate(void *context)
 {
 	gate *g = context;
@@ -228,42 +234,29 @@ static void wait_at_gate(void *context)
 	atomic_fetch_add(&g->ran, 1);
 }
 
-typedef struct submitter {
-	sh_pool *pool;
-	gate *g;
-	atomic_bool done;
-} submitter;
-
-static void *submit_one(void *arg)
-{
-	submitter *s = arg;
-	sh_pool_submit(s->pool, wait_at_gate, s->g);
-	atomic_store(&s->done, true);
-	return NULL;
-}
-
-Test(pool, a_full_queue_makes_the_submitter_wait)
+Test(pool, a_full_queue_makes_the_submitter_run_the_job_itself, .timeout = 10)
 {
 	sh_pool *p;
 	cr_assert_eq(sh_pool_new(&p, 1, 2), 0);
 	gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
 	/* one job blocks the only worker, two fill the queue */
-	for (int i = 0; i < 3; i++)
+	cr_assert_eq(sh_pool_submit(p, wait_at_gate, &g), 0);
+	usleep(100000);   /* the worker takes it */
+	for (int i = 0; i < 2; i++)
 		cr_assert_eq(sh_pool_submit(p, wait_at_gate, &g), 0);
-	usleep(50000);
-	submitter s = { p, &g, false };
-	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, submit_one, &s), 0);
-	usleep(100000);
-	cr_assert_not(atomic_load(&s.done), "the fourth submit waits for room");
+	/* the fourth runs here, at once: it never waits for room (a waiting
+	 * submitter that holds a lock the jobs need deadlocks) */
 	pthread_mutex_lock(&g.lock);
 	g.open = true;
+	pthread_mutex_unlock(&g.lock);
+	atomic_int here = 0;
+	cr_assert_eq(sh_pool_submit(p, count_here, &here), 0);
+	cr_assert_eq(atomic_load(&here), 1, "the job ran on the submitting thread");
+	pthread_mutex_lock(&g.lock);
 	pthread_cond_broadcast(&g.open_cond);
 	pthread_mutex_unlock(&g.lock);
-	pthread_join(t, NULL);
-	cr_assert(atomic_load(&s.done));
 	sh_pool_wait_idle(p);
-	cr_assert_eq(atomic_load(&g.ran), 4);
+	cr_assert_eq(atomic_load(&g.ran), 3);
 	cr_assert_eq(sh_pool_completed(p), 4);
 	sh_pool_free(p);
 }
@@ -291,4 +284,57 @@ Test(pool, bad_sizes_are_refused)
 	cr_assert_eq(sh_pool_new(&p, 0, 4), SH_EINVAL);
 	cr_assert_eq(sh_pool_new(&p, 1, 0), SH_EINVAL);
 	cr_assert_null(p);
+}
+
+static sh_pool *own_pool;
+static atomic_int leaves;
+
+static void leaf_job(void *context)
+{
+	(void)context;
+	atomic_fetch_add(&leaves, 1);
+}
+
+/* Submits ten jobs to its own pool, whose queue holds two. */
+static void spawn_job(void *context)
+{
+	(void)context;
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(sh_pool_submit(own_pool, leaf_job, NULL), 0);
+}
+
+Test(pool, a_job_submitting_to_its_own_full_pool_runs_the_job_inline, .timeout = 10)
+{
+	/* It waited for room only its own thread could make: a deadlock. */
+	cr_assert_eq(sh_pool_new(&own_pool, 1, 2), 0);
+	atomic_store(&leaves, 0);
+	cr_assert_eq(sh_pool_submit(own_pool, spawn_job, NULL), 0);
+	sh_pool_wait_idle(own_pool);
+	cr_assert_eq(atomic_load(&leaves), 10);
+	cr_assert_eq(sh_pool_completed(own_pool), 11);
+	sh_pool_free(own_pool);
+}
+
+/* Queues itself again, forever: a chain of async receivers. */
+static void chain_job(void *context)
+{
+	atomic_fetch_add(&leaves, 1);
+	sh_pool_submit(own_pool, chain_job, context);
+}
+
+Test(pool, close_ends_a_chain_of_jobs_that_queue_each_other, .timeout = 10)
+{
+	cr_assert_eq(sh_pool_new(&own_pool, 2, 4), 0);
+	atomic_store(&leaves, 0);
+	cr_assert_eq(sh_pool_submit(own_pool, chain_job, NULL), 0);
+	usleep(20000);
+	sh_pool_close(own_pool);
+	sh_pool_wait_idle(own_pool);
+	int ran = atomic_load(&leaves);
+	cr_assert_gt(ran, 1);
+	usleep(20000);
+	cr_assert_eq(atomic_load(&leaves), ran, "nothing runs once idle");
+	cr_assert_eq(sh_pool_submit(own_pool, leaf_job, NULL), SH_EINVAL,
+		"another thread's submit is refused once closed");
+	sh_pool_free(own_pool);
 }

@@ -252,3 +252,33 @@ Test(reentrant, nested_failure_reaches_the_outer_caller)
 	cr_assert_str_eq(out.items[0].message, "inner failure");
 	sh_responses_dispose(&out);
 }
+
+static int loops;
+
+/* Sends the signal it runs for again, every time: a receiver whose send
+ * reaches itself. */
+static int resend(sh_signal *signal, const sh_sender *sender, const void *args,
+	void **response, void *payload)
+{
+	(void)response, (void)payload;
+	loops++;
+	return sh_signal_send(signal, sender, args, NULL);
+}
+
+Test(reentrant, a_receiver_whose_send_reaches_itself_stops_at_the_depth_bound)
+{
+	sh_connect_opts opts = SH_CONNECT_OPTS_INIT;
+	opts.name = "shop.resend";
+	cr_assert_eq(sh_signal_connect(NULL, post_save, resend, NULL, &opts), 0);
+	loops = 0;
+	int rc = sh_signal_send(post_save, NULL, NULL, NULL);
+	cr_assert_eq(rc, SH_ERROR, "rc %d: %s", rc, sh_error_last()->message);
+	cr_assert_eq(loops, SH_SIGNAL_MAX_DEPTH);
+	const char *message = sh_error_last()->message;
+	cr_assert_not_null(strstr(message, "signal 'post_save'"), "%s", message);
+	cr_assert_not_null(strstr(message, "receiver shop.resend"), "%s", message);
+	cr_assert_not_null(strstr(message, "SH_SIGNAL_MAX_DEPTH"), "%s", message);
+	/* the thread's depth is back to 0: an ordinary send works */
+	cr_assert_eq(sh_signal_disconnect_receiver(post_save, resend, NULL, NULL), 1);
+	cr_assert_str_eq(send_post_save(), "");
+}

@@ -30,6 +30,15 @@ char *a_token(const char *user)
 	return key;
 }
 
+void a_login(const char *user)
+{
+	char *key = a_token(user);
+	free(w_auth);
+	w_auth = NULL;
+	cr_assert_geq(asprintf(&w_auth, "Authorization: Token %s\r\n", key), 0);
+	free(key);
+}
+
 w_resp a_json(unsigned port, const char *method, const char *path, const char *headers,
 	const char *body)
 {

@@ -19,6 +19,10 @@ void a_migrate(void);
  * allocated), asserting it is 64 hex digits. */
 char *a_token(const char *user);
 
+/* Creates a token for `user` (a_token) and makes it w_auth: the requests
+ * that follow carry it. */
+void a_login(const char *user);
+
 /* Sends METHOD PATH with a JSON body (Content-Type application/json; no
  * body when NULL) and `headers` (CRLF-terminated lines, may be NULL). */
 w_resp a_json(unsigned port, const char *method, const char *path, const char *headers,

@@ -24,8 +24,11 @@
 char *w_dir;
 char *w_plugins;
 
+char *w_auth;
+
 void w_setup(void)
 {
+	w_auth = NULL;
 	w_dir = t_mkdtemp();
 	w_plugins = t_path(w_dir, "plugins");
 	cr_assert_eq(mkdir(w_plugins, 0755), 0);
@@ -36,6 +39,8 @@ void w_cleanup(void)
 	t_rmtree(w_dir);
 	free(w_dir);
 	free(w_plugins);
+	free(w_auth);
+	w_auth = NULL;
 }
 
 void w_project(const char *apps, const char *extra)
@@ -310,9 +315,21 @@ w_resp w_raw(unsigned port, const char *raw, size_t len)
 	return r;
 }
 
-w_resp w_request(unsigned port, const char *method, const char *path, const char *headers,
+/* `headers` with w_auth in front when set and they have no Authorization
+ * (newly allocated). */
+char *w_with_auth(const char *headers)
+{
+	const char *h = headers != NULL ? headers : "";
+	bool own = strcasestr(h, "Authorization:") != NULL;
+	char *all = NULL;
+	cr_assert_geq(asprintf(&all, "%s%s", w_auth != NULL && !own ? w_auth : "", h), 0);
+	return all;
+}
+
+w_resp w_request(unsigned port, const char *method, const char *path, const char *headers_in,
 	const char *body)
 {
+	char *headers = w_with_auth(headers_in);
 	char *raw = NULL;
 	int n = body != NULL
 		? asprintf(&raw, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
@@ -321,6 +338,7 @@ w_resp w_request(unsigned port, const char *method, const char *path, const char
 		: asprintf(&raw, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n",
 			method, path, headers ? headers : "");
 	cr_assert_geq(n, 0);
+	free(headers);
 	w_resp r = w_raw(port, raw, strlen(raw));
 	free(raw);
 	return r;

@@ -18,8 +18,18 @@
 extern char *w_dir;
 extern char *w_plugins;
 
+/* An "Authorization: Token KEY\r\n" line that w_request() (and so
+ * a_json(), r_http()) adds to every request whose headers name no
+ * Authorization of their own; NULL (the default, reset by w_setup) sends
+ * none. Model routes answer 401 without a token: set it with a_login(). */
+extern char *w_auth;
+
 /* Criterion .init/.fini of the web suites. */
 void w_setup(void);
+
+/* `headers` (may be NULL) with w_auth in front when it is set and they
+ * name no Authorization of their own; newly allocated. */
+char *w_with_auth(const char *headers);
 void w_cleanup(void);
 
 /* Writes project.yaml: project "web", plugin_dirs [bundled plugins,

@@ -207,8 +207,8 @@ Test(auth, the_dashboard_example_creates_an_alert_for_the_user_and_answers_respo
 	cr_assert_eq(r.status, 401);
 	w_resp_free(&r);
 	cr_assert_eq(a_sql_int("SELECT count(*) FROM alert_alert"), 3);
-	/* the JSON API shows the same rows */
-	r = w_request(s.port, "GET", "/api/alerts?ordering=-id&limit=1", NULL, NULL);
+	/* the JSON API shows the same rows (to a token holder) */
+	r = w_request(s.port, "GET", "/api/alerts?ordering=-id&limit=1", json_headers, NULL);
 	cr_assert_eq(r.status, 200);
 	w_has(r.body, "{\"count\":3,\"results\":[{\"id\":3,\"content\":\"New alert\",\"owner\":1,"
 		"\"tags\":[],\"created\":\"");
@@ -243,7 +243,7 @@ Test(auth, a_failing_request_writes_nothing)
 	w_has(r.body, "max_length 200");
 	w_resp_free(&r);
 	/* a PATCH whose save succeeds and whose tag does not exist */
-	r = a_json(s.port, "PATCH", "/api/alerts/1", NULL,
+	r = a_json(s.port, "PATCH", "/api/alerts/1", headers,
 		"{\"content\": \"changed\", \"tags\": [1, 999]}");
 	a_error(&r, 400, "pk=999 does not exist", "tags");
 	w_resp_free(&r);
@@ -253,7 +253,7 @@ Test(auth, a_failing_request_writes_nothing)
 	cr_assert_eq(a_sql_int("SELECT count(*) FROM alert_alert_tags"), 0);
 	/* the tags post_migrate made are there, and a good PATCH goes through */
 	cr_assert_eq(a_sql_int("SELECT count(*) FROM alert_tag"), 3);
-	r = a_json(s.port, "PATCH", "/api/alerts/1", NULL, "{\"tags\": [3, 1]}");
+	r = a_json(s.port, "PATCH", "/api/alerts/1", headers, "{\"tags\": [3, 1]}");
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	w_has(r.body, "\"tags\":[1,3]");
 	w_resp_free(&r);
@@ -280,10 +280,93 @@ Test(auth, serve_refuses_unapplied_migrations_unless_told_to_migrate)
 	w_server s = { 0 };
 	w_start(&s, migrate);
 	w_has(s.out, "Applied 1 migration.");
-	w_resp r = w_request(s.port, "GET", "/api/alerts", NULL, NULL);
+	w_resp r = w_request(s.port, "GET", "/api/tags", NULL, NULL);   /* anonymous: [GET] */
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	w_resp_free(&r);
 	stop(&s);
 	w_server_free(&s);
 	cr_assert_eq(a_sql_int("SELECT count(*) FROM sighost_migrations WHERE app = 'alert'"), 1);
+}
+
+/* Sends METHOD PATH (with a small JSON body for writes) without a token
+ * and returns the status. */
+static int anonymous_status(unsigned port, const char *method, const char *path)
+{
+	bool write = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0
+		&& strcmp(method, "DELETE") != 0;
+	w_resp r = a_json(port, method, path, NULL, write ? "{\"name\": \"anon\"}" : NULL);
+	int status = r.status;
+	w_resp_free(&r);
+	return status;
+}
+
+Test(auth, model_routes_need_a_token_for_every_method_unless_anonymous_opens_it)
+{
+	/* The example's /api/alerts let anyone create, edit and delete alerts. */
+	alert_project(NULL);
+	char *key = a_token("dave");
+	w_server s;
+	w_start(&s, NULL);
+	const char *alerts[][2] = {
+		{ "GET", "/api/alerts" }, { "HEAD", "/api/alerts" }, { "POST", "/api/alerts" },
+		{ "GET", "/api/alerts/1" }, { "PUT", "/api/alerts/1" }, { "PATCH", "/api/alerts/1" },
+		{ "DELETE", "/api/alerts/1" }, { "GET", "/api/alerts/1/tags" },
+		{ "POST", "/api/alerts/1/tags" }, { "DELETE", "/api/alerts/1/tags" },
+		/* the tags' `anonymous: [GET]` opens reads only */
+		{ "POST", "/api/tags" }, { "PUT", "/api/tags/1" }, { "PATCH", "/api/tags/1" },
+		{ "DELETE", "/api/tags/1" },
+	};
+	for (size_t i = 0; i < sizeof alerts / sizeof *alerts; i++)
+		cr_expect_eq(anonymous_status(s.port, alerts[i][0], alerts[i][1]), 401, "%s %s",
+			alerts[i][0], alerts[i][1]);
+	cr_expect_eq(anonymous_status(s.port, "GET", "/api/tags"), 200);
+	cr_expect_eq(anonymous_status(s.port, "HEAD", "/api/tags"), 200);
+	cr_expect_eq(anonymous_status(s.port, "GET", "/api/tags/1"), 200);
+	cr_assert_eq(a_sql_int("SELECT count(*) FROM alert_alert"), 0, "nothing was written");
+	cr_assert_eq(a_sql_int("SELECT count(*) FROM alert_tag"), 3, "nothing was written");
+	/* with the token every method goes through */
+	char *headers = auth("Token", key);
+	w_resp r = a_json(s.port, "POST", "/api/alerts", headers, "{\"content\": \"by dave\"}");
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	w_resp_free(&r);
+	r = a_json(s.port, "DELETE", "/api/alerts/1", headers, NULL);
+	cr_assert_eq(r.status, 204, "%s", r.body);
+	w_resp_free(&r);
+	stop(&s);
+	w_server_free(&s);
+	free(headers);
+	free(key);
+}
+
+Test(auth, anonymous_is_checked_and_check_warns_about_anonymous_writes)
+{
+	w_app("web",
+		"models:\n"
+		"  Note:\n"
+		"    fields:\n"
+		"      body: {type: text, max_length: 20}\n"
+		"routes:\n"
+		"  - {path: /notes, methods: [GET, POST], model: web.Note, anonymous: [GET, POST]}\n"
+		"  - {path: '/notes/<int:pk>', methods: [GET, DELETE], model: web.Note, "
+		"anonymous: [GET]}\n");
+	w_project("web", NULL);
+	const char *argv[] = { "check", "--settings", "project.yaml", NULL };
+	t_run r = t_sighost(w_dir, NULL, argv);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	w_has(r.err, "warning: app 'web': route '/notes' (model web.Note) lets clients without "
+		"an API token POST");
+	w_lacks(r.err, "'/notes/<int:pk>'");
+	w_has(r.out, "(1 warning)");
+	t_run_free(&r);
+	/* a method the route does not answer, and anonymous on a view route */
+	w_app("web",
+		"routes:\n"
+		"  - {path: /notes, methods: [GET], model: web.Note, anonymous: [DELETE]}\n"
+		"  - {path: /page, view: echo, anonymous: [GET]}\n");
+	r = t_sighost(w_dir, NULL, argv);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	w_has(r.err, "web.yaml:4:");
+	w_has(r.err, "'anonymous' lists DELETE, which the route does not answer");
+	w_has(r.err, "'anonymous' is for model routes");
+	t_run_free(&r);
 }

@@ -18,8 +18,10 @@
  * itself without; a failing got_request_exception receiver does not stop
  * the others (send_robust).
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <linux/capability.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +77,7 @@ static void serve_fault(w_server *s, bool atomic_requests)
 	w_project("fault", extra);
 	free(extra);
 	a_migrate();
+	a_login("faulty");   /* model routes need a token */
 	w_start(s, NULL);
 }
 
@@ -381,6 +385,142 @@ Test(faults, a_failing_pre_save_undoes_the_whole_atomic_request_and_only_itself_
 	cr_assert_eq(a_sql_int("SELECT count(*) FROM fault_entry WHERE title = 'stays'"), 1);
 	cr_assert_eq(a_sql_int("SELECT count(*) FROM fault_entry WHERE title = 'refuse-pre'"), 0);
 	exception_logged(2, SH_ERECEIVER, "pre_save refuses the title refuse-pre");
+	stop(&s);
+	w_server_free(&s);
+}
+
+/* POSTs `n` entries on fresh connections (so they spread over the
+ * server's threads) and asserts each is the host's 503. */
+static void all_unavailable(unsigned port, int n, const char *title)
+{
+	for (int i = 0; i < n; i++) {
+		w_resp r = post_entry(port, title);
+		unavailable(&r);
+		w_resp_free(&r);
+		r = w_request(port, "GET", "/api/entries", NULL, NULL);
+		unavailable(&r);
+		w_resp_free(&r);
+	}
+}
+
+Test(faults, a_database_deleted_or_replaced_while_serving_is_503_never_2xx)
+{
+	/* 11 POSTs got 201 and were lost; a thread made a new empty file;
+	 * valid tokens got 401. */
+	w_server s;
+	serve_fault(&s, false);
+	for (int i = 0; i < 8; i++)
+		created(s.port, "before");   /* several threads open their connection */
+	char *path = t_path(w_dir, "db.sqlite3"), *aside = t_path(w_dir, "aside.sqlite3");
+	/* deleted: the open connections write to a file nobody will read, new
+	 * ones would make a new empty database */
+	cr_assert_eq(rename(path, aside), 0);
+	all_unavailable(s.port, 12, "deleted");
+	struct stat st;
+	cr_assert_neq(stat(path, &st), 0, "no new database file was made");
+	/* replaced by another file (a copy, so another inode) */
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s'", aside, path);
+	cr_assert_eq(system(cmd), 0);
+	all_unavailable(s.port, 12, "replaced");
+	stop(&s);
+	w_has(s.err, "error: refusing \"POST /api/entries\": database ");
+	w_has(s.err, "was deleted, moved or replaced while the server had it open");
+	size_t created_lines = 0;
+	for (const char *p = s.err; (p = strstr(p, "\" 201 ")) != NULL; p++)
+		created_lines++;
+	cr_assert_eq(created_lines, 8, "only the eight before are logged 201:\n%s", s.err);
+	/* nothing after the first eight reached either file */
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(rename(aside, path), 0);
+	consistent(8);
+	w_server_free(&s);
+	free(path);
+	free(aside);
+}
+
+/* A connection from `source` (a loopback address) to the server, left
+ * idle; -1 when refused. */
+static int idle_connection(const char *source, unsigned port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in from = { .sin_family = AF_INET }, to = { .sin_family = AF_INET };
+	inet_pton(AF_INET, source, &from.sin_addr);
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	to.sin_port = htons((uint16_t)port);
+	if (bind(fd, (struct sockaddr *)&from, sizeof from) != 0
+		|| connect(fd, (struct sockaddr *)&to, sizeof to) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+Test(faults, one_clients_1024_idle_connections_do_not_lock_out_another, .timeout = 120)
+{
+	/* 1024 idle connections from one client took every slot for 30 s */
+	struct rlimit files;
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &files), 0);
+	files.rlim_cur = files.rlim_max < 4096 ? files.rlim_max : 4096;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &files), 0);
+	cr_assert_geq(files.rlim_cur, 1100, "needs 1100 descriptors, the hard limit is %ld",
+		(long)files.rlim_max);
+	w_server s;
+	serve_fault(&s, false);
+	created(s.port, "first");
+	int fds[1024];
+	size_t opened = 0;
+	for (size_t i = 0; i < 1024; i++)
+		if ((fds[i] = idle_connection("127.0.0.2", s.port)) >= 0)
+			opened++;
+	cr_assert_gt(opened, 1000, "the kernel accepts them all (%zu)", opened);
+	/* another client (127.0.0.1) is served at once, again and again */
+	for (int i = 0; i < 10; i++) {
+		double t0 = now();
+		w_resp r = w_request(s.port, "GET", "/api/entries", NULL, NULL);
+		double took = now() - t0;
+		cr_assert_eq(r.status, 200, "request %d of the other client: %d after %.1f s", i,
+			r.status, took);
+		cr_assert_lt(took, 2.0, "request %d took %.1f s", i, took);
+		w_resp_free(&r);
+	}
+	for (size_t i = 0; i < 1024; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	stop(&s);
+	/* the refusals are logged at warning level */
+	w_has(s.err, "warning: libmicrohttpd: Server reached connection limit");
+	w_server_free(&s);
+}
+
+Test(faults, a_connection_that_sends_nothing_is_closed_after_silent_timeout)
+{
+	w_app("web", "routes:\n  - {path: /public, view: echo}\n");
+	w_project("web", "silent_timeout: 1\nrequest_timeout: 30\n");
+	w_server s;
+	w_start(&s, NULL);
+	int fd = idle_connection("127.0.0.1", s.port);
+	cr_assert_geq(fd, 0);
+	double t0 = now();
+	char byte;
+	struct timeval tv = { 10, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	cr_assert_leq(recv(fd, &byte, 1, 0), 0, "closed without an answer");
+	double took = now() - t0;
+	cr_assert_lt(took, 3.5, "closed after %.1f s, not within silent_timeout 1 s", took);
+	cr_assert_gt(took, 0.5, "closed after %.1f s, before silent_timeout 1 s", took);
+	close(fd);
+	/* a client that sends its request line in time has request_timeout */
+	fd = idle_connection("127.0.0.1", s.port);
+	cr_assert(w_send(fd, "GET /public HTTP/1.1\r\n", 22));
+	usleep(1500 * 1000);
+	cr_assert(w_send(fd, "Host: x\r\nConnection: close\r\n\r\n", 31));
+	w_resp r = w_read(fd, false);
+	cr_assert_eq(r.status, 200, "%d", r.status);
+	w_resp_free(&r);
+	close(fd);
 	stop(&s);
 	w_server_free(&s);
 }

@@ -66,7 +66,7 @@ Test(routes, unknown_keys_are_reported_with_position_and_suggestion)
 	cr_assert_eq(n, 2, "%s", out);
 	w_has(out, "plugins/site.yaml:4:5: unknown key 'metods' in route (did you mean 'methods'?)");
 	w_has(out, "plugins/site.yaml:6:5: unknown key 'colour' in route (known: path, methods, "
-		"view, model, login_required, atomic)");
+		"view, model, login_required, anonymous, atomic)");
 	free(out);
 }
 

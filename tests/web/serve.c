@@ -34,7 +34,7 @@ static const char *const web_routes =
 	"  - {path: /headers, view: headers}\n"
 	"  - {path: /raw, view: raw}\n"
 	"  - {path: /private, view: hello, login_required: true}\n"
-	"  - {path: '/notes/<int:id>', methods: [GET, DELETE], model: web.Note}\n";
+	"  - {path: '/notes/<int:id>', methods: [GET, DELETE], model: web.Note, anonymous: [GET]}\n";
 
 /* A project with audit and the web app, `extra` top-level lines, started. */
 static void serve(w_server *s, const char *extra)
@@ -403,6 +403,11 @@ Test(serve, login_required_is_401_and_model_routes_answer_json)
 	cr_assert_eq(r.status, 404);
 	w_header_is(&r, "Content-Type", "application/json");
 	cr_assert_str_eq(r.body, "{\"error\":\"web.Note matching pk=1 does not exist\"}");
+	w_resp_free(&r);
+	/* a model route needs a token for every method `anonymous` does not list */
+	r = w_request(s.port, "DELETE", "/notes/1", NULL, NULL);
+	cr_assert_eq(r.status, 401);
+	w_header_is(&r, "WWW-Authenticate", "Token");
 	w_resp_free(&r);
 	r = w_request(s.port, "POST", "/notes/1", NULL, "{}");
 	cr_assert_eq(r.status, 405);

@@ -32,6 +32,11 @@ extern "C" {
  *                   many-to-many relation (GET, POST add/remove, DELETE
  *                   clears)
  *   login_required  true: requests without a valid API token get 401
+ *                   (view routes; a model route always needs a token)
+ *   anonymous       model routes: the methods that clients without a
+ *                   token may call, e.g. [GET] (HEAD goes with GET);
+ *                   every other method of a model route answers 401
+ *                   without a valid API token. Not on view routes.
  *   atomic          true/false: overrides the project's atomic_requests
  *
  * A request goes to the first route whose pattern matches its path and
@@ -93,6 +98,21 @@ SH_API const char *sh_route_model(const sh_route *route);
 SH_API bool sh_route_login_required(const sh_route *route);
 SH_API int sh_route_atomic(const sh_route *route);
 
+/* Returns true when a request of `method` without a valid API token may
+ * reach the route: a view route unless login_required, a model route for
+ * the methods its `anonymous` lists (HEAD where GET). */
+SH_API bool sh_route_open_to_anonymous(const sh_route *route, const char *method);
+
+/*
+ * The one predicate for "this route lets anonymous clients write": returns
+ * how many of POST, PUT, PATCH and DELETE a model route's `anonymous`
+ * opens (0 for a view route: its view decides, see login_required) and,
+ * when buf is non-NULL, writes their names ("POST, DELETE") into buf
+ * (size bytes, NUL-terminated, truncated when short). `sighost check`
+ * warns about every route for which it is not 0.
+ */
+SH_API int sh_route_anonymous_writes(char *buf, size_t size, const sh_route *route);
+
 /* Returns true when the route answers `method` (HEAD where GET is). */
 SH_API bool sh_route_allows(const sh_route *route, const char *method);
 
@@ -150,8 +170,8 @@ SH_API int sh_route_match_param_int(const sh_route_match *match, const char *nam
  *                    `atomic` overrides it.
  *   async_threads    threads of the pool that runs async receivers
  *                    (signal.h) while the server runs, 1..256; 2
- *   async_queue      jobs that may wait for them, 1..1048576; 1024. A full
- *                    queue makes the sending thread wait (back-pressure).
+ *   async_queue      jobs that may wait for them, 1..1048576; 1024. When
+ *                    it is full the sending thread runs the job itself.
  *
  * Per request: request_started (sender "sighost.handler", the environ),
  * routing (404, 405), authentication (an Authorization header of the

@@ -378,3 +378,45 @@ Test(delete, deleted_instance_can_be_saved_again_as_new)
 	cr_assert_eq(COUNT("shop_tag"), 1);
 	sh_instance_free(tag);
 }
+
+/* A chain of `depth` shop.Node rows, each the child of the one before,
+ * built in one SQL statement (the collector is what is under test). */
+static void chain(int depth)
+{
+	char sql[400];
+	snprintf(sql, sizeof sql, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+		"WHERE i < %d) INSERT INTO shop_node (id, parent_id) SELECT i, "
+		"CASE WHEN i = 1 THEN NULL ELSE i - 1 END FROM n", depth);
+	char *err = NULL;
+	cr_assert_eq(sqlite3_exec(sh_conn_sqlite(fx.db), sql, NULL, NULL, &err), SQLITE_OK, "%s", err);
+	cr_assert_eq(sql_int("SELECT count(*) FROM shop_node"), depth);
+}
+
+Test(delete, cascade_through_a_100000_level_self_reference_chain, .timeout = 300)
+{
+	/* The recursive collector took two stack frames per level and died
+	 * of a stack overflow near 50,000 levels. */
+	chain(100000);
+	sh_instance *head = NULL;
+	cr_assert_eq(sh_query_get(&head, fx.db, M("shop.Node"), 1), 0, "%s", last_message());
+	int64_t count = -1;
+	cr_assert_eq(sh_instance_delete(head, &count), 0, "%s", last_message());
+	cr_assert_eq(count, 100000);
+	cr_assert_eq(COUNT("shop_node"), 0);
+	sh_instance_free(head);
+}
+
+Test(delete, a_cascade_past_max_delete_rows_is_refused_before_anything_is_written)
+{
+	chain(50);
+	cr_assert_eq(sh_database_set_max_delete_rows(fx.database, 20), 0);
+	sh_instance *head = NULL;
+	cr_assert_eq(sh_query_get(&head, fx.db, M("shop.Node"), 1), 0, "%s", last_message());
+	rec_connect();
+	log_clear();
+	cr_assert_eq(sh_instance_delete(head, NULL), SH_EINVAL);
+	cr_assert_not_null(strstr(last_message(), "max_delete_rows"), "%s", last_message());
+	cr_assert_eq(COUNT("shop_node"), 50);
+	cr_assert_eq(log_count("pre_delete"), 0);
+	sh_instance_free(head);
+}

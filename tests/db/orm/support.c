@@ -94,6 +94,8 @@ static void declare_models(void)
 	DECLARE("Song", fk("artist", "Artist", SH_ON_DELETE_CASCADE, false),
 		fk("album", "Album", SH_ON_DELETE_RESTRICT, false));
 
+	DECLARE("Node", fk("parent", "Node", SH_ON_DELETE_CASCADE, true));
+
 	DECLARE("Member", text("name", 20));
 	sh_field_decl members = fd("members", SH_FIELD_MANY_TO_MANY);
 	members.to = "Member";
