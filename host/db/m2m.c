@@ -395,7 +395,22 @@ int sh_m2m_clear(sh_instance *instance, const char *name)
 	return rc;
 }
 
+static int sh__set(sh_instance *instance, const char *name, const int64_t *pks, size_t count,
+	bool check);
+
 int sh_m2m_set(sh_instance *instance, const char *name, const int64_t *pks, size_t count)
+{
+	return sh__set(instance, name, pks, count, true);
+}
+
+int sh_m2m_set_unchecked(sh_instance *instance, const char *name, const int64_t *pks,
+	size_t count)
+{
+	return sh__set(instance, name, pks, count, false);
+}
+
+static int sh__set(sh_instance *instance, const char *name, const int64_t *pks, size_t count,
+	bool check)
 {
 	sh__rel rel;
 	int rc;
@@ -407,7 +422,7 @@ int sh_m2m_set(sh_instance *instance, const char *name, const int64_t *pks, size
 	int64_t *ids = NULL, *current = NULL, *gone = NULL, *fresh = NULL;
 	size_t nids = 0, ncurrent = 0;
 	if ((rc = sh__sorted_set(pks, count, &ids, &nids)) == 0
-		&& (rc = sh__check_rows(instance, &rel, ids, nids)) == 0
+		&& (!check || (rc = sh__check_rows(instance, &rel, ids, nids)) == 0)
 		&& (rc = sh__related(instance, &rel, &current, &ncurrent)) == 0) {
 		gone = malloc((ncurrent ? ncurrent : 1) * sizeof *gone);
 		fresh = malloc((nids ? nids : 1) * sizeof *fresh);

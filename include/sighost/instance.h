@@ -233,6 +233,14 @@ SH_API int sh_m2m_clear(sh_instance *instance, const char *name);
  * not empty, in one transaction. Returns as sh_m2m_add(). */
 SH_API int sh_m2m_set(sh_instance *instance, const char *name, const int64_t *pks, size_t count);
 
+/* sh_m2m_set() without checking that the pks have rows (nor that the
+ * instance has one), for loading fixtures, whose lists may name objects
+ * later in the fixture: the caller checks every key with
+ * sh_db_check_keys() before it commits (Django's loaddata disables
+ * constraint checks while it loads). Returns as sh_m2m_set(). */
+SH_API int sh_m2m_set_unchecked(sh_instance *instance, const char *name, const int64_t *pks,
+	size_t count);
+
 /* Django's set(objs, clear=True): in one transaction, a clear (pre_clear /
  * post_clear, pk_set NULL) then an add of `pks` (pre_add / post_add, sent
  * only when count > 0). Returns as sh_m2m_add(). */
