@@ -82,11 +82,12 @@ static void values_free(values *v)
 
 static int add_value(values *v, const where *w, const sh_field *f, const json_t *json)
 {
-	char reason[512];
 	size_t i = v->count;
 	int rc = sh_cli_fixture_datum(&v->kw[i].value, &v->texts[i], f, json);
-	if (rc < 0)
+	if (rc < 0) {
+		char reason[512];
 		return fail(w, sh_field_name(f), rc, last(reason, sizeof reason));
+	}
 	/* Django's data[field.attname]: a key goes by its column */
 	v->kw[i].name = sh_field_type_of(f) == SH_FIELD_FOREIGN_KEY ? sh_field_column(f)
 		: sh_field_name(f);

@@ -130,11 +130,14 @@ int sh_bulk_update(sh_instance *const *instances, size_t count, const char *cons
 	if (f == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory in bulk_update");
 	int rc = sh__bulk_update_check(instances, count, fields, field_count, f);
-	sh_db *db = rc == 0 ? instances[0]->db : NULL;
+	if (rc < 0) {
+		free(f);
+		return rc;
+	}
+	sh_db *db = instances[0]->db;
 	/* Each instance binds two values per field and its pk rides in the
 	 * key list: SQLite's limit on bound values sets the largest batch. */
-	size_t limit = db != NULL ? (size_t)sqlite3_limit(db->sqlite, SQLITE_LIMIT_VARIABLE_NUMBER, -1)
-		: 0;
+	size_t limit = (size_t)sqlite3_limit(db->sqlite, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
 	size_t most = limit > 1 ? (limit - 1) / (2 * (field_count ? field_count : 1)) : 1;
 	if (most == 0)
 		most = 1;
@@ -142,7 +145,7 @@ int sh_bulk_update(sh_instance *const *instances, size_t count, const char *cons
 		batch_size = most;
 	int64_t matched = 0;
 	bool own;
-	if (rc == 0 && (rc = sh__op_begin(db, &own)) == 0) {
+	if ((rc = sh__op_begin(db, &own)) == 0) {
 		for (size_t at = 0; rc == 0 && at < count; at += batch_size) {
 			size_t n = count - at < batch_size ? count - at : batch_size;
 			rc = sh__bulk_update_batch(db, instances + at, n, f, field_count, &matched);

@@ -117,7 +117,8 @@ static int sh__create(sh_instance **out, sh_db *db, const sh_model *model,
 	return rc;
 }
 
-static int sh__check_args(sh_instance **out, bool *created, sh_db *db, const sh_model *model,
+static int sh__check_args(sh_instance **out, bool *created, const sh_db *db,
+	const sh_model *model,
 	const sh_field_value *lookups, size_t nl, const sh_field_value *defaults, size_t nd)
 {
 	if (out == NULL || created == NULL || db == NULL || model == NULL

@@ -814,7 +814,8 @@ int sh__instance_loaded(sh_instance *instance)
 				return sh_error_set(SH_ENOMEM, "out of memory loading a %s", model->label);
 			for (size_t c = 0; c < count; c++)
 				args[c] = instance->values[msql->columns[c]];
-			if (flags != NULL && (compact = malloc(count * sizeof *compact)) == NULL) {
+			if (flags != NULL
+				&& (compact = malloc((count ? count : 1) * sizeof *compact)) == NULL) {
 				free(heap);
 				return sh_error_set(SH_ENOMEM, "out of memory loading a %s", model->label);
 			}

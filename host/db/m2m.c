@@ -493,9 +493,8 @@ int sh_m2m_create(sh_instance **out, sh_instance *instance, const char *name,
 		return rc;
 	sh_save_opts opts = SH_SAVE_OPTS_INIT;
 	opts.force_insert = true;
-	int64_t pk = 0;
 	if ((rc = sh_instance_save(obj, &opts)) == 0) {
-		pk = sh_instance_pk(obj);
+		int64_t pk = sh_instance_pk(obj);
 		rc = sh_m2m_add(instance, name, &pk, 1);
 	}
 	if (rc < 0) {
