@@ -368,12 +368,25 @@ int sh_m2m_remove(sh_instance *instance, const char *name, const int64_t *pks, s
 	return sh__add_or_remove(instance, name, pks, count, false);
 }
 
+/* The checks of every change: the relation exists, goes through an
+ * automatic join model, and the instance has a pk; pks are not NULL. */
+static int sh__changeable(sh_instance *instance, const char *name, const int64_t *pks,
+	size_t count, sh__rel *rel)
+{
+	int rc;
+	if ((rc = sh__resolve(instance, name, rel)) < 0 || (rc = sh__need_auto(instance, rel)) < 0
+		|| (rc = sh__need_pk(instance, rel)) < 0)
+		return rc;
+	if (pks == NULL && count > 0)
+		return sh_error_set(SH_EINVAL, "many-to-many: NULL pks");
+	return 0;
+}
+
 int sh_m2m_clear(sh_instance *instance, const char *name)
 {
 	sh__rel rel;
-	int rc;
-	if ((rc = sh__resolve(instance, name, &rel)) < 0 || (rc = sh__need_auto(instance, &rel)) < 0
-		|| (rc = sh__need_pk(instance, &rel)) < 0)
+	int rc = sh__changeable(instance, name, NULL, 0, &rel);
+	if (rc < 0)
 		return rc;
 	char *sql = sh__rel_sql(&rel, SH__REL_CLEAR);
 	if (sql == NULL)
@@ -413,12 +426,9 @@ static int sh__set(sh_instance *instance, const char *name, const int64_t *pks, 
 	bool check)
 {
 	sh__rel rel;
-	int rc;
-	if ((rc = sh__resolve(instance, name, &rel)) < 0 || (rc = sh__need_auto(instance, &rel)) < 0
-		|| (rc = sh__need_pk(instance, &rel)) < 0)
+	int rc = sh__changeable(instance, name, pks, count, &rel);
+	if (rc < 0)
 		return rc;
-	if (pks == NULL && count > 0)
-		return sh_error_set(SH_EINVAL, "many-to-many: NULL pks");
 	int64_t *ids = NULL, *current = NULL, *gone = NULL, *fresh = NULL;
 	size_t nids = 0, ncurrent = 0;
 	if ((rc = sh__sorted_set(pks, count, &ids, &nids)) == 0
@@ -450,12 +460,9 @@ static int sh__set(sh_instance *instance, const char *name, const int64_t *pks, 
 int sh_m2m_set_clear(sh_instance *instance, const char *name, const int64_t *pks, size_t count)
 {
 	sh__rel rel;
-	int rc;
-	if ((rc = sh__resolve(instance, name, &rel)) < 0 || (rc = sh__need_auto(instance, &rel)) < 0
-		|| (rc = sh__need_pk(instance, &rel)) < 0)
+	int rc = sh__changeable(instance, name, pks, count, &rel);
+	if (rc < 0)
 		return rc;
-	if (pks == NULL && count > 0)
-		return sh_error_set(SH_EINVAL, "many-to-many: NULL pks");
 	int64_t *ids = NULL;
 	size_t nids = 0;
 	if ((rc = sh__sorted_set(pks, count, &ids, &nids)) == 0)
@@ -482,9 +489,8 @@ int sh_m2m_create(sh_instance **out, sh_instance *instance, const char *name,
 		return sh_error_set(SH_EINVAL, "sh_m2m_create: NULL argument");
 	*out = NULL;
 	sh__rel rel;
-	int rc;
-	if ((rc = sh__resolve(instance, name, &rel)) < 0 || (rc = sh__need_auto(instance, &rel)) < 0
-		|| (rc = sh__need_pk(instance, &rel)) < 0)
+	int rc = sh__changeable(instance, name, NULL, 0, &rel);
+	if (rc < 0)
 		return rc;
 	/* Django: QuerySet.create(**kwargs) on the related model (its
 	 * constructor, then save(force_insert=True)), then self.add(new_obj). */
