@@ -78,17 +78,23 @@ static int sh__get(sh_instance **out, sh_db *db, const sh_model *model,
 }
 
 /* Django's _extract_model_params: the lookups without "__", then the
- * defaults (one of the same name takes the lookup's place). */
-static sh_field_value *sh__params(const sh_field_value *lookups, size_t nl,
-	const sh_field_value *defaults, size_t nd, size_t *count)
+ * defaults (one of the same name takes the lookup's place); "pk" names the
+ * primary key. */
+static sh_field_value *sh__params(const sh_model *model, const sh_field_value *lookups,
+	size_t nl, const sh_field_value *defaults, size_t nd, size_t *count)
 {
 	sh_field_value *params = malloc((nl + nd + 1) * sizeof *params);
 	if (params == NULL)
 		return NULL;
 	size_t n = 0;
-	for (size_t i = 0; i < nl; i++)
-		if (strstr(lookups[i].name, "__") == NULL)
-			params[n++] = lookups[i];
+	for (size_t i = 0; i < nl; i++) {
+		if (strstr(lookups[i].name, "__") != NULL)
+			continue;
+		params[n] = lookups[i];
+		if (strcmp(params[n].name, "pk") == 0)
+			params[n].name = model->fields[model->pk].name;
+		n++;
+	}
 	for (size_t i = 0; i < nd; i++) {
 		size_t k = 0;
 		while (k < n && strcmp(params[k].name, defaults[i].name) != 0)
@@ -99,6 +105,19 @@ static sh_field_value *sh__params(const sh_field_value *lookups, size_t nl,
 	}
 	*count = n;
 	return params;
+}
+
+/* Django raises FieldError for names that are not fields before creating
+ * anything: so no pre_init is sent for them. */
+static int sh__check_params(const sh_model *model, const sh_field_value *params, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const sh_field *f = sh__model_field(model, params[i].name);
+		if (f == NULL || f->type == SH_FIELD_MANY_TO_MANY)
+			return sh_error_set(SH_EINVAL, "Invalid field name(s) for model %s: '%s'.",
+				model->label, params[i].name);
+	}
+	return 0;
 }
 
 /* Django's create(**params): the constructor, then save(force_insert=True). */
@@ -149,9 +168,14 @@ int sh_get_or_create(sh_instance **out, bool *created, sh_db *db, const sh_model
 	if (rc != SH_ENOTFOUND)
 		return rc;
 	size_t n;
-	sh_field_value *params = sh__params(lookups, lookup_count, defaults, default_count, &n);
+	sh_field_value *params = sh__params(model, lookups, lookup_count, defaults, default_count,
+		&n);
 	if (params == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory in get_or_create of %s", model->label);
+	if ((rc = sh__check_params(model, params, n)) < 0) {
+		free(params);
+		return rc;
+	}
 	if ((rc = sh_atomic_begin(db)) == 0)
 		rc = sh_atomic_end(db, sh__create(out, db, model, params, n));
 	free(params);

@@ -90,6 +90,34 @@ Test(get_or_create, a_default_replaces_the_lookup_of_the_same_name_in_its_place)
 	sh_instance_free(got);
 }
 
+Test(get_or_create, an_unknown_field_fails_before_any_signal)
+{
+	sh_instance *got = NULL;
+	bool created = true;
+	int rc = sh_get_or_create(&got, &created, fx.db, fx_model("t.Author"),
+		LOOKUPS(FV("name", T("x"))), LOOKUPS(FV("nmae", T("y"))));
+	cr_assert_eq(rc, SH_EINVAL);
+	cr_assert_str_eq(sh_error_last()->message,
+		"Invalid field name(s) for model t.Author: 'nmae'.");
+	cr_assert_str_eq(log_text(), "");
+	cr_assert_eq(rows_of("t.Author"), 0);
+}
+
+Test(get_or_create, pk_in_the_lookups_names_the_primary_key)
+{
+	sh_instance *got = NULL;
+	bool created = false;
+	int rc = sh_get_or_create(&got, &created, fx.db, fx_model("t.Author"),
+		LOOKUPS(FV("pk", I(7))), LOOKUPS(FV("name", T("seven"))));
+	cr_assert_eq(rc, 0, "%d %s", rc, sh_error_last()->message);
+	cr_assert(created);
+	cr_assert_eq(sh_instance_pk(got), 7);
+	char *init = log_only("pre_init");
+	cr_assert_str_eq(init, "pre_init t.Author args=[] kwargs={'id': 7, 'name': 'seven'}\n");
+	free(init);
+	sh_instance_free(got);
+}
+
 Test(get_or_create, several_matches_fail_after_loading_them)
 {
 	sh_instance *a = SAVED("t.Author", FV("name", T("dup")));
