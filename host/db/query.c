@@ -482,15 +482,23 @@ int sh_query_count(sh_query *query, int64_t *out)
 /* Builds the instances of the current row (the model's, then each
  * select_related target's) and sends their loading signals in Django's
  * order: the row's instance, then each target. */
-static int sh__query_row(sh_query *query, sh_instance **out)
+static inline int sh__query_row(sh_query *query, sh_instance **out)
 {
 	sh_instance *inst;
 	int rc;
-	if (SH__LIKELY(query->join_count == 0 && query->deferred == NULL))
-		rc = sh__instance_from_row(&inst, query->db, query->msql, query->iter);
-	else
-		rc = sh__instance_from_row_at(&inst, query->db, query->msql, query->iter, 0,
-			query->deferred);
+	if (SH__LIKELY(query->join_count == 0 && query->deferred == NULL)) {
+		/* the plain path: one row, one instance */
+		if ((rc = sh__instance_from_row(&inst, query->db, query->msql, query->iter)) < 0)
+			return rc;
+		if ((rc = sh__instance_loaded(inst)) < 0) {
+			sh_instance_free(inst);
+			return rc;
+		}
+		*out = inst;
+		return 1;
+	}
+	rc = sh__instance_from_row_at(&inst, query->db, query->msql, query->iter, 0,
+		query->deferred);
 	if (rc < 0)
 		return rc;
 	sh_instance *small[4], **related = small;
