@@ -118,6 +118,7 @@ Test(select_related, each_row_sends_its_init_then_the_targets)
 		cr_assert_str_eq(text_of(a, "name"), i < 2 ? "a1" : "a2");
 	}
 	cr_assert_eq(stmt_count_stop(), 0, "no statement may run:\n%s", stmt_sql_log());
+	cr_assert_eq(stmt_prepared_since_start(), 0, "no statement may be prepared");
 	cr_assert_str_eq(log_text(), "");
 	for (size_t i = 0; i < n; i++)
 		sh_instance_free(rows[i]);
@@ -206,6 +207,7 @@ Test(prefetch_related, a_reverse_key_loads_all_rows_then_one_query_of_related)
 	cr_assert_eq(count, 1);
 	cr_assert_str_eq(text_of(bs[0], "name"), "b3");
 	cr_assert_eq(stmt_count_stop(), 0, "no statement may run:\n%s", stmt_sql_log());
+	cr_assert_eq(stmt_prepared_since_start(), 0, "no statement may be prepared");
 	cr_assert_str_eq(log_text(), "");
 	for (size_t i = 0; i < n; i++)
 		sh_instance_free(rows[i]);
@@ -413,6 +415,7 @@ Test(related_access, a_reverse_relation_not_prefetched_is_loaded_with_one_query)
 	stmt_count_start();
 	cr_assert_eq(sh_instance_prefetched(w.a1, "b_set", &bs, &count), 0);
 	cr_assert_eq(stmt_count_stop(), 1);
+	cr_assert_eq(stmt_prepared_since_start(), 1, "the query of b_set, prepared and cached");
 	cr_assert_eq(count, 2);
 	cr_assert_eq(log_count("pre_init t.B"), 2);
 	free_world(&w);

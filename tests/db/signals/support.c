@@ -365,7 +365,18 @@ void rec_connect(sh_hub *hub)
 /* ---- counting statements --------------------------------------------- */
 
 static int stmt_counter;
+static int stmt_open_at_start, stmt_open_at_stop;
 static char stmt_log[8192];
+
+/* How many prepared statements the connection holds (a new prepare adds one). */
+static int stmt_open(void)
+{
+	int n = 0;
+	for (sqlite3_stmt *s = sqlite3_next_stmt(sh_db_sqlite(fx.db), NULL); s != NULL;
+		s = sqlite3_next_stmt(sh_db_sqlite(fx.db), s))
+		n++;
+	return n;
+}
 
 static int stmt_trace(unsigned type, void *ctx, void *p, void *x)
 {
@@ -381,13 +392,20 @@ void stmt_count_start(void)
 {
 	stmt_counter = 0;
 	stmt_log[0] = '\0';
+	stmt_open_at_start = stmt_open();
 	sqlite3_trace_v2(sh_db_sqlite(fx.db), SQLITE_TRACE_STMT, stmt_trace, NULL);
 }
 
 int stmt_count_stop(void)
 {
 	sqlite3_trace_v2(sh_db_sqlite(fx.db), 0, NULL, NULL);
+	stmt_open_at_stop = stmt_open();
 	return stmt_counter;
+}
+
+int stmt_prepared_since_start(void)
+{
+	return stmt_open_at_stop - stmt_open_at_start;
 }
 
 const char *stmt_sql_log(void)

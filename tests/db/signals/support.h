@@ -147,6 +147,11 @@ void stmt_count_start(void);
  * SQL of the last ones is in stmt_last_sql(). */
 int stmt_count_stop(void);
 
+/* How many more prepared statements the main connection held at
+ * stmt_count_stop() than at stmt_count_start() (statements prepared and
+ * kept meanwhile; the library caches every statement it prepares). */
+int stmt_prepared_since_start(void);
+
 /* The SQL of the statements counted, one per line (for failure messages). */
 const char *stmt_sql_log(void);
 
