@@ -144,7 +144,7 @@ static int dump_instance(json_t *out, sh_instance *inst)
 	return rc;
 }
 
-static int dump_model(json_t *out, sh_db *db, const sh_model *model)
+static int dump_model(json_t *out, sh_conn *db, const sh_model *model)
 {
 	sh_query *q;
 	int rc = sh_query_new(&q, db, model);
@@ -198,7 +198,7 @@ int sh_cli_dumpdata(int argc, char **argv)
 	}
 	sh_models *models = sh_project_models(project);
 	sh_database *database = sh_project_database(project);
-	sh_db *db = NULL;
+	sh_conn *db = NULL;
 	int rc = database != NULL ? sh_database_connection(&db, database)
 		: sh_error_set(SH_EINVAL, "the project has no database");
 	json_t *dump = json_array();

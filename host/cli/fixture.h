@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 /* The largest fixture file loaddata reads (bytes): 64 MiB. */
 #define SH_CLI_FIXTURE_MAX (64L * 1024 * 1024)

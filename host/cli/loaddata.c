@@ -158,7 +158,7 @@ static int set_m2m(sh_instance *inst, const where *w, const sh_field *f, const j
 }
 
 /* Loads one object: construct, raw save, many-to-many sets. */
-static int load_object(sh_db *db, sh_models *models, where *w, const json_t *obj)
+static int load_object(sh_conn *db, sh_models *models, where *w, const json_t *obj)
 {
 	char reason[512];
 	if (!json_is_object(obj))
@@ -218,7 +218,7 @@ static json_t *read_fixture(const char *path)
 	return root;
 }
 
-static int load_files(sh_db *db, sh_models *models, char **files, int count, size_t *objects)
+static int load_files(sh_conn *db, sh_models *models, char **files, int count, size_t *objects)
 {
 	int rc = 0;
 	for (int i = 0; rc == 0 && i < count; i++) {
@@ -252,7 +252,7 @@ int sh_cli_loaddata(int argc, char **argv)
 	if (project == NULL)
 		return 1;
 	sh_database *database = sh_project_database(project);
-	sh_db *db = NULL;
+	sh_conn *db = NULL;
 	int rc = database != NULL ? sh_database_connection(&db, database)
 		: sh_error_set(SH_EINVAL, "the project has no database");
 	size_t objects = 0;

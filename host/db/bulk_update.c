@@ -16,7 +16,7 @@
 
 #include "orm.h"
 
-static int sh__bulk_update_check(sh_instance *const *instances, size_t count,
+static int sh_db__bulk_update_check(sh_instance *const *instances, size_t count,
 	const char *const *fields, size_t nf, const sh_field **out)
 {
 	if (nf == 0)
@@ -26,7 +26,7 @@ static int sh__bulk_update_check(sh_instance *const *instances, size_t count,
 		return sh_error_set(SH_EINVAL, "bulk_update: instance 0 is NULL");
 	const sh_model *m = first->model;
 	for (size_t i = 0; i < nf; i++) {
-		const sh_field *f = fields[i] != NULL ? sh__model_field(m, fields[i]) : NULL;
+		const sh_field *f = fields[i] != NULL ? sh_db__model_field(m, fields[i]) : NULL;
 		if (f == NULL)
 			return sh_error_set(SH_EINVAL, "bulk_update of %s: it has no field '%s'", m->label,
 				fields[i] ? fields[i] : "(null)");
@@ -60,55 +60,55 @@ static int sh__bulk_update_check(sh_instance *const *instances, size_t count,
 }
 
 /* The UPDATE of one batch of `n` instances. */
-static char *sh__bulk_update_sql(const sh_model *m, const sh_field *const *fields, size_t nf,
+static char *sh_db__bulk_update_sql(const sh_model *m, const sh_field *const *fields, size_t nf,
 	size_t n)
 {
 	const char *pk = m->fields[m->pk].column;
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, "UPDATE ");
-	sh__buf_ident(&buf, m->table);
-	sh__buf_add(&buf, " SET ");
+	sh_db__buf_add(&buf, "UPDATE ");
+	sh_db__buf_ident(&buf, m->table);
+	sh_db__buf_add(&buf, " SET ");
 	for (size_t k = 0; k < nf; k++) {
-		sh__buf_add(&buf, k ? ", " : "");
-		sh__buf_ident(&buf, fields[k]->column);
-		sh__buf_add(&buf, " = CASE ");
-		sh__buf_ident(&buf, pk);
+		sh_db__buf_add(&buf, k ? ", " : "");
+		sh_db__buf_ident(&buf, fields[k]->column);
+		sh_db__buf_add(&buf, " = CASE ");
+		sh_db__buf_ident(&buf, pk);
 		for (size_t i = 0; i < n; i++)
-			sh__buf_add(&buf, " WHEN ? THEN ?");
-		sh__buf_add(&buf, " END");
+			sh_db__buf_add(&buf, " WHEN ? THEN ?");
+		sh_db__buf_add(&buf, " END");
 	}
-	sh__buf_add(&buf, " WHERE ");
-	sh__buf_ident(&buf, pk);
-	sh__buf_add(&buf, " IN (SELECT value FROM json_each(?))");
-	return sh__buf_take(&buf);
+	sh_db__buf_add(&buf, " WHERE ");
+	sh_db__buf_ident(&buf, pk);
+	sh_db__buf_add(&buf, " IN (SELECT value FROM json_each(?))");
+	return sh_db__buf_take(&buf);
 }
 
-static int sh__bulk_update_batch(sh_db *db, sh_instance *const *batch, size_t n,
+static int sh_db__bulk_update_batch(sh_conn *db, sh_instance *const *batch, size_t n,
 	const sh_field *const *fields, size_t nf, int64_t *rows)
 {
 	const sh_model *m = batch[0]->model;
-	char *sql = sh__bulk_update_sql(m, fields, nf, n);
+	char *sql = sh_db__bulk_update_sql(m, fields, nf, n);
 	int64_t *pks = malloc(n * sizeof *pks);
 	for (size_t i = 0; pks != NULL && i < n; i++)
 		pks[i] = sh_instance_pk(batch[i]);
-	char *json = pks != NULL ? sh__json_keys(pks, n) : NULL;
+	char *json = pks != NULL ? sh_db__json_keys(pks, n) : NULL;
 	int rc = sql == NULL || json == NULL
 		? sh_error_set(SH_ENOMEM, "out of memory in bulk_update of %s", m->label) : 0;
 	sqlite3_stmt *stmt = NULL;
 	if (rc == 0)
-		rc = sh__db_prepare(db, sql, &stmt);
+		rc = sh_db__conn_prepare(db, sql, &stmt);
 	int index = 1;
 	for (size_t k = 0; rc == 0 && k < nf; k++)
 		for (size_t i = 0; rc == 0 && i < n; i++) {
-			if ((rc = sh__db_bind(db, stmt, index++, batch[i]->values[m->pk])) == 0)
-				rc = sh__db_bind(db, stmt, index++, batch[i]->values[fields[k]->index]);
+			if ((rc = sh_db__conn_bind(db, stmt, index++, batch[i]->values[m->pk])) == 0)
+				rc = sh_db__conn_bind(db, stmt, index++, batch[i]->values[fields[k]->index]);
 		}
 	if (rc == 0)
-		rc = sh__db_bind(db, stmt, index, sh_datum_text(json));
+		rc = sh_db__conn_bind(db, stmt, index, sh_datum_text(json));
 	char what[160];
 	snprintf(what, sizeof what, "bulk updating %s", m->label);
 	if (rc == 0)
-		rc = sh__db_exec(db, stmt, what);
+		rc = sh_db__conn_exec(db, stmt, what);
 	if (rc == 0)
 		*rows += sqlite3_changes64(db->sqlite);
 	free(sql);
@@ -129,12 +129,12 @@ int sh_bulk_update(sh_instance *const *instances, size_t count, const char *cons
 	const sh_field **f = calloc(field_count ? field_count : 1, sizeof *f);
 	if (f == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory in bulk_update");
-	int rc = sh__bulk_update_check(instances, count, fields, field_count, f);
+	int rc = sh_db__bulk_update_check(instances, count, fields, field_count, f);
 	if (rc < 0) {
 		free(f);
 		return rc;
 	}
-	sh_db *db = instances[0]->db;
+	sh_conn *db = instances[0]->db;
 	/* Each instance binds two values per field and its pk rides in the
 	 * key list: SQLite's limit on bound values sets the largest batch. */
 	size_t limit = (size_t)sqlite3_limit(db->sqlite, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
@@ -148,20 +148,20 @@ int sh_bulk_update(sh_instance *const *instances, size_t count, const char *cons
 	if ((rc = sh__op_begin(db, &own)) == 0) {
 		for (size_t at = 0; rc == 0 && at < count; at += batch_size) {
 			size_t n = count - at < batch_size ? count - at : batch_size;
-			rc = sh__bulk_update_batch(db, instances + at, n, f, field_count, &matched);
+			rc = sh_db__bulk_update_batch(db, instances + at, n, f, field_count, &matched);
 		}
-		if (rc == 0 && sh__fk_pending(db)) {
+		if (rc == 0 && sh_db__fk_pending(db)) {
 			/* Keys are checked at COMMIT: name a dangling one now. */
 			bool *selected = calloc(instances[0]->model->field_count, sizeof *selected);
 			for (size_t k = 0; selected != NULL && k < field_count; k++)
 				selected[f[k]->index] = true;
 			for (size_t i = 0; rc == 0 && selected != NULL && i < count; i++)
-				rc = sh__instance_fk_check(instances[i], selected, "bulk updating");
+				rc = sh_db__instance_fk_check(instances[i], selected, "bulk updating");
 			if (selected == NULL)
 				rc = sh_error_set(SH_ENOMEM, "out of memory in bulk_update");
 			free(selected);
 		}
-		rc = sh__op_end(db, own, rc, "bulk updating", instances[0]->model->label);
+		rc = sh_db__op_end(db, own, rc, "bulk updating", instances[0]->model->label);
 	}
 	if (rc == 0 && rows != NULL)
 		*rows = matched;

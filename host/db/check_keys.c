@@ -9,7 +9,7 @@
 #include "orm.h"
 
 /* The field of `m` behind SQLite's foreign key number `fkid` of its table. */
-static const sh_field *sh__key_field(sh_db *db, const sh_model *m, int fkid)
+static const sh_field *sh_db__key_field(sh_conn *db, const sh_model *m, int fkid)
 {
 	char sql[256];
 	snprintf(sql, sizeof sql, "PRAGMA foreign_key_list(\"%s\")", m->table);
@@ -19,18 +19,18 @@ static const sh_field *sh__key_field(sh_db *db, const sh_model *m, int fkid)
 		return NULL;
 	while (sqlite3_step(st) == SQLITE_ROW)
 		if (sqlite3_column_int(st, 0) == fkid)
-			f = sh__model_field(m, (const char *)sqlite3_column_text(st, 3));
+			f = sh_db__model_field(m, (const char *)sqlite3_column_text(st, 3));
 	sqlite3_finalize(st);
 	return f;
 }
 
-int sh_db_check_keys(sh_db *db)
+int sh_db_check_keys(sh_conn *db)
 {
 	if (db == NULL)
 		return sh_error_set(SH_EINVAL, "sh_db_check_keys: NULL connection");
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db->sqlite, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
-		return sh__db_error(db, "checking foreign keys");
+		return sh_db__conn_error(db, "checking foreign keys");
 	int rc = 0, step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
 		const char *table = (const char *)sqlite3_column_text(st, 0);
@@ -43,7 +43,7 @@ int sh_db_check_keys(sh_db *db)
 		for (size_t i = 0; table != NULL && m == NULL && i < models->count; i++)
 			if (strcmp(models->models[i]->table, table) == 0)
 				m = models->models[i];
-		const sh_field *f = m != NULL ? sh__key_field(db, m, fkid) : NULL;
+		const sh_field *f = m != NULL ? sh_db__key_field(db, m, fkid) : NULL;
 		if (f != NULL)
 			rc = sh_error_set(SH_EINTEGRITY, "%s pk=%lld: field '%s' points at no row of %s",
 				m->label, (long long)rowid, f->name, f->target->label);
@@ -51,7 +51,7 @@ int sh_db_check_keys(sh_db *db)
 			rc = sh_error_set(SH_EINTEGRITY, "table %s rowid %lld: a foreign key points at no "
 				"row of %s", table ? table : "?", (long long)rowid, parent);
 	} else if (step != SQLITE_DONE) {
-		rc = sh__db_error(db, "checking foreign keys");
+		rc = sh_db__conn_error(db, "checking foreign keys");
 	}
 	sqlite3_finalize(st);
 	return rc;

@@ -15,7 +15,7 @@
 
 #include "orm.h"
 
-static bool sh__is_deferred(const sh_instance *inst, size_t field)
+static bool sh_db__is_deferred(const sh_instance *inst, size_t field)
 {
 	return inst->extra != NULL && inst->extra->deferred != NULL && inst->extra->deferred[field];
 }
@@ -24,18 +24,18 @@ int sh_instance_is_deferred(const sh_instance *instance, const char *name, bool 
 {
 	if (instance == NULL || name == NULL || out == NULL)
 		return sh_error_set(SH_EINVAL, "sh_instance_is_deferred: NULL argument");
-	const sh_field *f = sh__model_field(instance->model, name);
+	const sh_field *f = sh_db__model_field(instance->model, name);
 	if (f == NULL)
 		return sh_error_set(SH_EINVAL, "%s has no field '%s'", instance->model->label, name);
-	*out = sh__is_deferred(instance, f->index);
+	*out = sh_db__is_deferred(instance, f->index);
 	return 0;
 }
 
 /* Reads the fields `read` marks (the pk always) of the instance's row as a
  * new instance with the loading signals. */
-static int sh__read_row(sh_instance *inst, const bool *read, sh_instance **out)
+static int sh_db__read_row(sh_instance *inst, const bool *read, sh_instance **out)
 {
-	sh_db *db = inst->db;
+	sh_conn *db = inst->db;
 	const sh_model *m = inst->model;
 	const sh__model_sql *msql = sh__sql_of(db, m);
 	bool *deferred = malloc(m->field_count * sizeof *deferred);
@@ -47,36 +47,36 @@ static int sh__read_row(sh_instance *inst, const bool *read, sh_instance **out)
 		any = any || deferred[i];
 	}
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, "SELECT ");
-	sh__buf_columns(&buf, msql, deferred, NULL);
-	sh__buf_add(&buf, " FROM ");
-	sh__buf_ident(&buf, m->table);
-	sh__buf_add(&buf, " WHERE ");
-	sh__buf_ident(&buf, m->fields[m->pk].column);
-	sh__buf_add(&buf, " = ?");
-	char *sql = sh__buf_take(&buf);
+	sh_db__buf_add(&buf, "SELECT ");
+	sh_db__buf_columns(&buf, msql, deferred, NULL);
+	sh_db__buf_add(&buf, " FROM ");
+	sh_db__buf_ident(&buf, m->table);
+	sh_db__buf_add(&buf, " WHERE ");
+	sh_db__buf_ident(&buf, m->fields[m->pk].column);
+	sh_db__buf_add(&buf, " = ?");
+	char *sql = sh_db__buf_take(&buf);
 	int rc = sql == NULL ? sh_error_set(SH_ENOMEM, "out of memory refreshing a %s", m->label) : 0;
 	sqlite3_stmt *stmt = NULL;
 	if (rc == 0)
-		rc = sh__db_prepare(db, sql, &stmt);
+		rc = sh_db__conn_prepare(db, sql, &stmt);
 	if (rc == 0)
-		rc = sh__db_bind(db, stmt, 1, inst->values[m->pk]);
+		rc = sh_db__conn_bind(db, stmt, 1, inst->values[m->pk]);
 	*out = NULL;
 	if (rc == 0) {
 		int step = sqlite3_step(stmt);
 		if (step == SQLITE_ROW)
-			rc = sh__instance_from_row_at(out, db, msql, stmt, 0, any ? deferred : NULL);
+			rc = sh_db__instance_from_row_at(out, db, msql, stmt, 0, any ? deferred : NULL);
 		else if (step == SQLITE_DONE)
 			rc = sh_error_set(SH_ENOTFOUND, "%s matching pk=%lld does not exist", m->label,
 				(long long)sh_instance_pk(inst));
 		else
-			rc = sh__db_error(db, "refreshing a row");
+			rc = sh_db__conn_error(db, "refreshing a row");
 		sqlite3_reset(stmt);
 	}
 	free(sql);
 	free(deferred);
 	/* The statement is reset before receivers run: they may read rows too. */
-	if (rc == 0 && (rc = sh__instance_loaded(*out)) < 0) {
+	if (rc == 0 && (rc = sh_db__instance_loaded(*out)) < 0) {
 		sh_instance_free(*out);
 		*out = NULL;
 	}
@@ -84,20 +84,20 @@ static int sh__read_row(sh_instance *inst, const bool *read, sh_instance **out)
 }
 
 /* Copies the fields `read` marks from the row read into the instance. */
-static int sh__copy_read(sh_instance *inst, const sh_instance *row, const bool *read)
+static int sh_db__copy_read(sh_instance *inst, const sh_instance *row, const bool *read)
 {
 	const sh_model *m = inst->model;
 	for (size_t i = 0; i < m->field_count; i++) {
 		const sh_field *f = &m->fields[i];
 		if (!read[i] || f->type == SH_FIELD_MANY_TO_MANY)
 			continue;
-		int rc = sh__instance_store(inst, i, row->values[i]);
+		int rc = sh_db__instance_store(inst, i, row->values[i]);
 		if (rc < 0)
 			return rc;
 		if (inst->extra != NULL && inst->extra->deferred != NULL)
 			inst->extra->deferred[i] = false;
 		if (f->type == SH_FIELD_FOREIGN_KEY)
-			sh__relcache_drop(inst, f->name);
+			sh_db__relcache_drop(inst, f->name);
 	}
 	return 0;
 }
@@ -105,7 +105,7 @@ static int sh__copy_read(sh_instance *inst, const sh_instance *row, const bool *
 /* Marks the fields named in `fields` in read[]; a name that is a relation
  * cached as a prefetch drops that cache instead (Django). Stores how many
  * fields are to be read in *n. */
-static int sh__fields_to_read(sh_instance *inst, const char *const *fields, size_t count,
+static int sh_db__fields_to_read(sh_instance *inst, const char *const *fields, size_t count,
 	bool *read, size_t *n)
 {
 	const sh_model *m = inst->model;
@@ -114,11 +114,11 @@ static int sh__fields_to_read(sh_instance *inst, const char *const *fields, size
 		const char *name = fields[i];
 		if (name == NULL)
 			return sh_error_set(SH_EINVAL, "refresh of %s: a NULL field name", m->label);
-		const sh_field *f = sh__model_field(m, name);
+		const sh_field *f = sh_db__model_field(m, name);
 		if (f == NULL || f->type == SH_FIELD_MANY_TO_MANY) {
 			/* a prefetched relation (Django: "if field in prefetched_objects_cache") */
-			if (sh__relation_known(inst->db, m, name) == 0) {
-				sh__relcache_drop(inst, name);
+			if (sh_db__relation_known(inst->db, m, name) == 0) {
+				sh_db__relcache_drop(inst, name);
 				continue;
 			}
 			return sh_error_set(SH_EINVAL, "refresh of %s: it has no field '%s'", m->label, name);
@@ -147,30 +147,30 @@ int sh_instance_refresh(sh_instance *instance, const char *const *fields, size_t
 	size_t n = 0;
 	if (fields == NULL) {
 		/* Every field not deferred; the prefetched relations go (Django). */
-		sh__relcache_clear(instance);
+		sh_db__relcache_clear(instance);
 		for (size_t i = 0; i < m->field_count; i++)
-			read[i] = !sh__is_deferred(instance, i);
+			read[i] = !sh_db__is_deferred(instance, i);
 		n = 1;
 	} else {
-		rc = sh__fields_to_read(instance, fields, count, read, &n);
+		rc = sh_db__fields_to_read(instance, fields, count, read, &n);
 	}
 	sh_instance *row = NULL;
 	if (rc == 0 && n > 0)
-		rc = sh__read_row(instance, read, &row);
+		rc = sh_db__read_row(instance, read, &row);
 	if (rc == 0 && row != NULL)
-		rc = sh__copy_read(instance, row, read);
+		rc = sh_db__copy_read(instance, row, read);
 	sh_instance_free(row);
 	free(read);
 	return rc;
 }
 
-int sh__load_deferred(sh_instance *instance, size_t field)
+int sh_db__load_deferred(sh_instance *instance, size_t field)
 {
 	const char *name = instance->model->fields[field].name;
 	return sh_instance_refresh(instance, &name, 1);
 }
 
-int sh__deferred_update_fields(const sh_instance *instance, const char ***names, size_t *count)
+int sh_db__deferred_update_fields(const sh_instance *instance, const char ***names, size_t *count)
 {
 	const sh_model *m = instance->model;
 	*names = NULL;
@@ -181,7 +181,7 @@ int sh__deferred_update_fields(const sh_instance *instance, const char ***names,
 	size_t n = 0;
 	for (size_t i = 0; i < m->field_count; i++) {
 		const sh_field *f = &m->fields[i];
-		if (i == m->pk || f->type == SH_FIELD_MANY_TO_MANY || sh__is_deferred(instance, i))
+		if (i == m->pk || f->type == SH_FIELD_MANY_TO_MANY || sh_db__is_deferred(instance, i))
 			continue;
 		list[n++] = f->column;   /* Django's attname */
 	}
@@ -190,7 +190,7 @@ int sh__deferred_update_fields(const sh_instance *instance, const char ***names,
 	return 0;
 }
 
-bool sh__has_deferred(const sh_instance *instance)
+bool sh_db__has_deferred(const sh_instance *instance)
 {
 	if (instance->extra == NULL || instance->extra->deferred == NULL)
 		return false;

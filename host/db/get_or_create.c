@@ -36,7 +36,7 @@
 /* Django's get(**lookups): the one matching row, loaded. Returns 0 with
  * *out, SH_ENOTFOUND, SH_EINVAL (several rows or a bad lookup), or an
  * error. */
-static int sh__get(sh_instance **out, sh_db *db, const sh_model *model,
+static int sh_db__get(sh_instance **out, sh_conn *db, const sh_model *model,
 	const sh_field_value *lookups, size_t n)
 {
 	*out = NULL;
@@ -80,7 +80,7 @@ static int sh__get(sh_instance **out, sh_db *db, const sh_model *model,
 /* Django's _extract_model_params: the lookups without "__", then the
  * defaults (one of the same name takes the lookup's place); "pk" names the
  * primary key. */
-static sh_field_value *sh__params(const sh_model *model, const sh_field_value *lookups,
+static sh_field_value *sh_db__params(const sh_model *model, const sh_field_value *lookups,
 	size_t nl, const sh_field_value *defaults, size_t nd, size_t *count)
 {
 	sh_field_value *params = malloc((nl + nd + 1) * sizeof *params);
@@ -109,10 +109,10 @@ static sh_field_value *sh__params(const sh_model *model, const sh_field_value *l
 
 /* Django raises FieldError for names that are not fields before creating
  * anything: so no pre_init is sent for them. */
-static int sh__check_params(const sh_model *model, const sh_field_value *params, size_t n)
+static int sh_db__check_params(const sh_model *model, const sh_field_value *params, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const sh_field *f = sh__model_field(model, params[i].name);
+		const sh_field *f = sh_db__model_field(model, params[i].name);
 		if (f == NULL || f->type == SH_FIELD_MANY_TO_MANY)
 			return sh_error_set(SH_EINVAL, "Invalid field name(s) for model %s: '%s'.",
 				model->label, params[i].name);
@@ -121,7 +121,7 @@ static int sh__check_params(const sh_model *model, const sh_field_value *params,
 }
 
 /* Django's create(**params): the constructor, then save(force_insert=True). */
-static int sh__create(sh_instance **out, sh_db *db, const sh_model *model,
+static int sh_db__create(sh_instance **out, sh_conn *db, const sh_model *model,
 	const sh_field_value *params, size_t n)
 {
 	int rc = sh_instance_new(out, db, model, params, n);
@@ -136,7 +136,7 @@ static int sh__create(sh_instance **out, sh_db *db, const sh_model *model,
 	return rc;
 }
 
-static int sh__check_args(sh_instance **out, bool *created, const sh_db *db,
+static int sh_db__check_args(sh_instance **out, bool *created, const sh_conn *db,
 	const sh_model *model,
 	const sh_field_value *lookups, size_t nl, const sh_field_value *defaults, size_t nd)
 {
@@ -156,28 +156,28 @@ static int sh__check_args(sh_instance **out, bool *created, const sh_db *db,
 	return 0;
 }
 
-int sh_get_or_create(sh_instance **out, bool *created, sh_db *db, const sh_model *model,
+int sh_get_or_create(sh_instance **out, bool *created, sh_conn *db, const sh_model *model,
 	const sh_field_value *lookups, size_t lookup_count,
 	const sh_field_value *defaults, size_t default_count)
 {
-	int rc = sh__check_args(out, created, db, model, lookups, lookup_count, defaults,
+	int rc = sh_db__check_args(out, created, db, model, lookups, lookup_count, defaults,
 		default_count);
 	if (rc < 0)
 		return rc;
-	rc = sh__get(out, db, model, lookups, lookup_count);
+	rc = sh_db__get(out, db, model, lookups, lookup_count);
 	if (rc != SH_ENOTFOUND)
 		return rc;
 	size_t n;
-	sh_field_value *params = sh__params(model, lookups, lookup_count, defaults, default_count,
+	sh_field_value *params = sh_db__params(model, lookups, lookup_count, defaults, default_count,
 		&n);
 	if (params == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory in get_or_create of %s", model->label);
-	if ((rc = sh__check_params(model, params, n)) < 0) {
+	if ((rc = sh_db__check_params(model, params, n)) < 0) {
 		free(params);
 		return rc;
 	}
 	if ((rc = sh_atomic_begin(db)) == 0)
-		rc = sh_atomic_end(db, sh__create(out, db, model, params, n));
+		rc = sh_atomic_end(db, sh_db__create(out, db, model, params, n));
 	free(params);
 	if (rc == 0) {
 		*created = true;
@@ -193,7 +193,7 @@ int sh_get_or_create(sh_instance **out, bool *created, sh_db *db, const sh_model
 	 * INSERT: find it, or give the constraint's error back. */
 	char reason[512];
 	snprintf(reason, sizeof reason, "%s", sh_error_last()->message);
-	int again = sh__get(out, db, model, lookups, lookup_count);
+	int again = sh_db__get(out, db, model, lookups, lookup_count);
 	if (again == SH_ENOTFOUND)
 		return sh_error_set(SH_EINTEGRITY, "%s", reason);
 	return again;
@@ -201,7 +201,7 @@ int sh_get_or_create(sh_instance **out, bool *created, sh_db *db, const sh_model
 
 /* Django's update_fields for update_or_create: the defaults' names, plus
  * each field whose pre_save is its own (dates and datetimes here). */
-static const char **sh__update_names(const sh_model *model, const sh_field_value *defaults,
+static const char **sh_db__update_names(const sh_model *model, const sh_field_value *defaults,
 	size_t nd, size_t *count)
 {
 	const char **names = malloc((nd + model->field_count + 1) * sizeof *names);
@@ -216,7 +216,7 @@ static const char **sh__update_names(const sh_model *model, const sh_field_value
 			continue;
 		bool seen = false;
 		for (size_t k = 0; k < nd && !seen; k++)
-			seen = sh__model_field(model, defaults[k].name) == f;
+			seen = sh_db__model_field(model, defaults[k].name) == f;
 		if (!seen)
 			names[n++] = f->name;
 	}
@@ -224,7 +224,7 @@ static const char **sh__update_names(const sh_model *model, const sh_field_value
 	return names;
 }
 
-static int sh__update_hit(sh_instance *inst, const sh_field_value *defaults, size_t nd)
+static int sh_db__update_hit(sh_instance *inst, const sh_field_value *defaults, size_t nd)
 {
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < nd; i++)
@@ -232,7 +232,7 @@ static int sh__update_hit(sh_instance *inst, const sh_field_value *defaults, siz
 	if (rc < 0)
 		return rc;
 	size_t n;
-	const char **names = sh__update_names(inst->model, defaults, nd, &n);
+	const char **names = sh_db__update_names(inst->model, defaults, nd, &n);
 	if (names == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory in update_or_create of %s",
 			inst->model->label);
@@ -244,18 +244,18 @@ static int sh__update_hit(sh_instance *inst, const sh_field_value *defaults, siz
 	return rc;
 }
 
-int sh_update_or_create(sh_instance **out, bool *created, sh_db *db, const sh_model *model,
+int sh_update_or_create(sh_instance **out, bool *created, sh_conn *db, const sh_model *model,
 	const sh_field_value *lookups, size_t lookup_count,
 	const sh_field_value *defaults, size_t default_count)
 {
-	int rc = sh__check_args(out, created, db, model, lookups, lookup_count, defaults,
+	int rc = sh_db__check_args(out, created, db, model, lookups, lookup_count, defaults,
 		default_count);
 	if (rc < 0 || (rc = sh_atomic_begin(db)) < 0)
 		return rc;
 	rc = sh_get_or_create(out, created, db, model, lookups, lookup_count, defaults,
 		default_count);
 	if (rc == 0 && !*created)
-		rc = sh__update_hit(*out, defaults, default_count);
+		rc = sh_db__update_hit(*out, defaults, default_count);
 	rc = sh_atomic_end(db, rc);
 	if (rc < 0) {
 		sh_instance_free(*out);

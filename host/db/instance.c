@@ -352,13 +352,19 @@ void sh_instance_free(sh_instance *instance)
 	if (instance == NULL || --instance->refs > 0)
 		return;
 	if (instance->extra != NULL)
-		sh__instance_extra_free(instance);
+		sh_db__instance_extra_free(instance);
 	size_t n = instance->model->field_count;
 	if (instance->owned[n])
 		for (size_t i = 0; i < n; i++)
 			if (instance->owned[i])
 				free((char *)instance->values[i].v.s);
 	free(instance);
+}
+
+int sh_db__instance_store(sh_instance *instance, size_t field, sh_datum value)
+{
+	return sh_db__instance_store_len(instance, field, value,
+		value.type == SH_DATUM_TEXT ? strlen(value.v.s) : 0);
 }
 
 int sh_db__instance_store_len(sh_instance *instance, size_t field, sh_datum value, size_t len)
@@ -558,9 +564,9 @@ int sh_instance_set(sh_instance *instance, const char *name, sh_datum value)
 		if (instance->extra->deferred != NULL)
 			instance->extra->deferred[field->index] = false;
 		if (field->type == SH_FIELD_FOREIGN_KEY)
-			sh__relcache_drop(instance, field->name);
+			sh_db__relcache_drop(instance, field->name);
 	}
-	return sh__instance_store_len(instance, field->index, converted, len);
+	return sh_db__instance_store_len(instance, field->index, converted, len);
 }
 
 int sh_instance_get(const sh_instance *instance, const char *name, sh_datum *out)
@@ -580,7 +586,7 @@ int sh_instance_get(const sh_instance *instance, const char *name, sh_datum *out
 			&& instance->extra->deferred[field->index])) {
 		/* Loading on first access changes the instance's values, not what
 		 * the caller sees of it: same cast as the hint's. */
-		int rc = sh__load_deferred((sh_instance *)instance, field->index);
+		int rc = sh_db__load_deferred((sh_instance *)instance, field->index);
 		if (rc < 0)
 			return rc;
 	}
@@ -637,7 +643,7 @@ int sh_db__instance_build(sh_instance **out, sh_conn *db, const sh_model *model,
 /* Reads the model's columns from column `first` of the row, skipping the
  * fields `deferred` marks (NULL: none), which stay NULL. Inlined into its
  * two callers, so the plain loading path keeps no test per column. */
-static inline __attribute__((always_inline)) int sh__from_row(sh_instance **out, sh_db *db,
+static inline __attribute__((always_inline)) int sh_db__from_row(sh_instance **out, sh_conn *db,
 	const sh__model_sql *msql, sqlite3_stmt *stmt, int first, const bool *deferred)
 {
 	const sh_model *model = msql->model;
@@ -661,7 +667,7 @@ static inline __attribute__((always_inline)) int sh__from_row(sh_instance **out,
 		}
 	}
 	char *arena;
-	sh_instance *inst = sh__instance_alloc(model, db, text, msql->auto_count, &arena,
+	sh_instance *inst = sh_db__instance_alloc(model, db, text, msql->auto_count, &arena,
 		msql->has_m2m || deferred != NULL);
 	if (SH__UNLIKELY(inst == NULL)) {
 		if (vals != small)
@@ -704,16 +710,16 @@ static inline __attribute__((always_inline)) int sh__from_row(sh_instance **out,
 	return 0;
 }
 
-int sh__instance_from_row(sh_instance **out, sh_db *db, const sh__model_sql *msql,
+int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql *msql,
 	sqlite3_stmt *stmt)
 {
-	return sh__from_row(out, db, msql, stmt, 0, NULL);
+	return sh_db__from_row(out, db, msql, stmt, 0, NULL);
 }
 
-int sh__instance_from_row_at(sh_instance **out, sh_db *db, const sh__model_sql *msql,
+int sh_db__instance_from_row_at(sh_instance **out, sh_conn *db, const sh__model_sql *msql,
 	sqlite3_stmt *stmt, int first, const bool *deferred)
 {
-	int rc = sh__from_row(out, db, msql, stmt, first, deferred);
+	int rc = sh_db__from_row(out, db, msql, stmt, first, deferred);
 	if (rc < 0 || deferred == NULL)
 		return rc;
 	sh_instance *inst = *out;
@@ -730,7 +736,7 @@ int sh__instance_from_row_at(sh_instance **out, sh_db *db, const sh__model_sql *
 	return 0;
 }
 
-int sh__instance_loaded(sh_instance *instance)
+int sh_db__instance_loaded(sh_instance *instance)
 {
 	const sh_model *model = instance->model;
 	sh_conn *db = instance->db;
@@ -778,5 +784,12 @@ int sh_field_validate(const sh_field *field, sh_datum value)
 		return sh_error_set(SH_EINVAL, "sh_field_validate: NULL field");
 	char scratch[SH__SCRATCH];
 	sh_datum converted;
-	return sh__convert(field, value, &converted, scratch);
+	return sh_db__convert(field, value, &converted, scratch);
+}
+
+int sh_db__instance_cmp_pk(const void *a, const void *b)
+{
+	int64_t x = sh_instance_pk(*(sh_instance *const *)a);
+	int64_t y = sh_instance_pk(*(sh_instance *const *)b);
+	return (x > y) - (x < y);
 }

@@ -184,14 +184,14 @@ typedef struct sh__inst_extra {
 } sh__inst_extra;
 
 /* Frees the relation caches and deferred flags of an instance (related.c). */
-void sh__instance_extra_free(sh_instance *instance);
+void sh_db__instance_extra_free(sh_instance *instance);
 
 /* Drops the cached relation `name` of an instance, if any (related.c). */
-void sh__relcache_drop(sh_instance *instance, const char *name);
+void sh_db__relcache_drop(sh_instance *instance, const char *name);
 
 /* Loads a deferred field of an instance on first access, as Django's
  * DeferredAttribute: a refresh of that field alone (deferred.c). */
-int sh__load_deferred(sh_instance *instance, size_t field);
+int sh_db__load_deferred(sh_instance *instance, size_t field);
 
 /* Builds an instance from `values` (one per field, copied with their text
  * into the instance's one allocation) without sending signals; it is not

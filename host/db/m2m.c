@@ -32,15 +32,15 @@
 /* The empty pk set (non-NULL, so receivers tell it from clear's NULL). */
 static const int64_t sh__no_pks[1] = { 0 };
 
-static bool sh__hidden(const char *related_name)
+static bool sh_db__hidden(const char *related_name)
 {
 	size_t n = strlen(related_name);
 	return n > 0 && related_name[n - 1] == '+';
 }
 
-bool sh__m2m_relation(const sh_db *db, const sh_model *m, const char *name, sh__rel *rel)
+bool sh_db__m2m_relation(const sh_conn *db, const sh_model *m, const char *name, sh__rel *rel)
 {
-	const sh_field *f = sh__model_field(m, name);
+	const sh_field *f = sh_db__model_field(m, name);
 	if (f != NULL && f->type == SH_FIELD_MANY_TO_MANY) {
 		const sh_model *join = f->through;
 		*rel = (sh__rel){ f, join, join->fields[f->through_source].column,
@@ -51,7 +51,7 @@ bool sh__m2m_relation(const sh_db *db, const sh_model *m, const char *name, sh__
 	for (size_t i = 0; i < msql->reverse_m2m_count; i++) {
 		const sh__reverse *r = &msql->reverse_m2m[i];
 		const sh_field *g = &r->from->fields[r->field];
-		if (g->related_name == NULL || sh__hidden(g->related_name)
+		if (g->related_name == NULL || sh_db__hidden(g->related_name)
 			|| strcmp(g->related_name, name) != 0)
 			continue;
 		const sh_model *join = g->through;
@@ -62,14 +62,14 @@ bool sh__m2m_relation(const sh_db *db, const sh_model *m, const char *name, sh__
 	return false;
 }
 
-static int sh__resolve(const sh_instance *inst, const char *name, sh__rel *rel)
+static int sh_db__m2m_resolve(const sh_instance *inst, const char *name, sh__rel *rel)
 {
 	if (inst == NULL || name == NULL)
 		return sh_error_set(SH_EINVAL, "many-to-many: NULL instance or relation name");
 	int rc = sh__attached(inst, "use the many-to-many relations of");
 	if (rc < 0)
 		return rc;
-	if (sh__m2m_relation(inst->db, inst->model, name, rel))
+	if (sh_db__m2m_relation(inst->db, inst->model, name, rel))
 		return 0;
 	return sh_error_set(SH_EINVAL, "%s has no many-to-many relation '%s' (neither a field nor "
 		"the related_name of one that points at it)", inst->model->label, name);
@@ -370,12 +370,12 @@ int sh_m2m_remove(sh_instance *instance, const char *name, const int64_t *pks, s
 
 /* The checks of every change: the relation exists, goes through an
  * automatic join model, and the instance has a pk; pks are not NULL. */
-static int sh__changeable(sh_instance *instance, const char *name, const int64_t *pks,
+static int sh_db__changeable(sh_instance *instance, const char *name, const int64_t *pks,
 	size_t count, sh__rel *rel)
 {
 	int rc;
-	if ((rc = sh__resolve(instance, name, rel)) < 0 || (rc = sh__need_auto(instance, rel)) < 0
-		|| (rc = sh__need_pk(instance, rel)) < 0)
+	if ((rc = sh_db__m2m_resolve(instance, name, rel)) < 0 || (rc = sh_db__need_auto(instance, rel)) < 0
+		|| (rc = sh_db__need_pk(instance, rel)) < 0)
 		return rc;
 	if (pks == NULL && count > 0)
 		return sh_error_set(SH_EINVAL, "many-to-many: NULL pks");
@@ -385,7 +385,7 @@ static int sh__changeable(sh_instance *instance, const char *name, const int64_t
 int sh_m2m_clear(sh_instance *instance, const char *name)
 {
 	sh__rel rel;
-	int rc = sh__changeable(instance, name, NULL, 0, &rel);
+	int rc = sh_db__changeable(instance, name, NULL, 0, &rel);
 	if (rc < 0)
 		return rc;
 	char *sql = sh_db__rel_sql(&rel, SH__REL_CLEAR);
@@ -408,32 +408,32 @@ int sh_m2m_clear(sh_instance *instance, const char *name)
 	return rc;
 }
 
-static int sh__set(sh_instance *instance, const char *name, const int64_t *pks, size_t count,
+static int sh_db__set(sh_instance *instance, const char *name, const int64_t *pks, size_t count,
 	bool check);
 
 int sh_m2m_set(sh_instance *instance, const char *name, const int64_t *pks, size_t count)
 {
-	return sh__set(instance, name, pks, count, true);
+	return sh_db__set(instance, name, pks, count, true);
 }
 
 int sh_m2m_set_unchecked(sh_instance *instance, const char *name, const int64_t *pks,
 	size_t count)
 {
-	return sh__set(instance, name, pks, count, false);
+	return sh_db__set(instance, name, pks, count, false);
 }
 
-static int sh__set(sh_instance *instance, const char *name, const int64_t *pks, size_t count,
+static int sh_db__set(sh_instance *instance, const char *name, const int64_t *pks, size_t count,
 	bool check)
 {
 	sh__rel rel;
-	int rc = sh__changeable(instance, name, pks, count, &rel);
+	int rc = sh_db__changeable(instance, name, pks, count, &rel);
 	if (rc < 0)
 		return rc;
 	int64_t *ids = NULL, *current = NULL, *gone = NULL, *fresh = NULL;
 	size_t nids = 0, ncurrent = 0;
-	if ((rc = sh__sorted_set(pks, count, &ids, &nids)) == 0
-		&& (!check || (rc = sh__check_rows(instance, &rel, ids, nids)) == 0)
-		&& (rc = sh__related(instance, &rel, &current, &ncurrent)) == 0) {
+	if ((rc = sh_db__sorted_set(pks, count, &ids, &nids)) == 0
+		&& (!check || (rc = sh_db__check_rows(instance, &rel, ids, nids)) == 0)
+		&& (rc = sh_db__related(instance, &rel, &current, &ncurrent)) == 0) {
 		gone = malloc((ncurrent ? ncurrent : 1) * sizeof *gone);
 		fresh = malloc((nids ? nids : 1) * sizeof *fresh);
 		if (gone == NULL || fresh == NULL)
@@ -460,13 +460,13 @@ static int sh__set(sh_instance *instance, const char *name, const int64_t *pks, 
 int sh_m2m_set_clear(sh_instance *instance, const char *name, const int64_t *pks, size_t count)
 {
 	sh__rel rel;
-	int rc = sh__changeable(instance, name, pks, count, &rel);
+	int rc = sh_db__changeable(instance, name, pks, count, &rel);
 	if (rc < 0)
 		return rc;
 	int64_t *ids = NULL;
 	size_t nids = 0;
-	if ((rc = sh__sorted_set(pks, count, &ids, &nids)) == 0)
-		rc = sh__check_rows(instance, &rel, ids, nids);
+	if ((rc = sh_db__sorted_set(pks, count, &ids, &nids)) == 0)
+		rc = sh_db__check_rows(instance, &rel, ids, nids);
 	free(ids);
 	if (rc < 0)
 		return rc;
@@ -477,7 +477,7 @@ int sh_m2m_set_clear(sh_instance *instance, const char *name, const int64_t *pks
 		rc = sh_m2m_clear(instance, name);
 		if (rc == 0)
 			rc = sh_m2m_add(instance, name, pks, count);
-		rc = sh__op_end(instance->db, own, rc, "setting", rel.join->label);
+		rc = sh_db__op_end(instance->db, own, rc, "setting", rel.join->label);
 	}
 	return rc;
 }
@@ -489,7 +489,7 @@ int sh_m2m_create(sh_instance **out, sh_instance *instance, const char *name,
 		return sh_error_set(SH_EINVAL, "sh_m2m_create: NULL argument");
 	*out = NULL;
 	sh__rel rel;
-	int rc = sh__changeable(instance, name, NULL, 0, &rel);
+	int rc = sh_db__changeable(instance, name, NULL, 0, &rel);
 	if (rc < 0)
 		return rc;
 	/* Django: QuerySet.create(**kwargs) on the related model (its

@@ -93,7 +93,7 @@ void sh_query_free(sh_query *query)
 {
 	if (query == NULL)
 		return;
-	sh__db_stmt_give(query->db, query->iter);
+	sh_db__conn_stmt_give(query->db, query->iter);
 	for (size_t i = query->row_next; i < query->row_count; i++)
 		sh_instance_free(query->rows[i]);
 	free(query->rows);
@@ -289,16 +289,16 @@ static bool sh_db__sliced(const sh_query *query)
 }
 
 /* A column of the query's model, qualified when the query joins others. */
-static void sh__add_column(sh__buf *buf, const sh_query *query, const sh_field *f)
+static void sh_db__add_column(sh__buf *buf, const sh_query *query, const sh_field *f)
 {
 	if (query->join_count > 0) {
-		sh__buf_ident(buf, query->model->table);
-		sh__buf_add(buf, ".");
+		sh_db__buf_ident(buf, query->model->table);
+		sh_db__buf_add(buf, ".");
 	}
-	sh__buf_ident(buf, f->column);
+	sh_db__buf_ident(buf, f->column);
 }
 
-void sh__buf_columns(sh__buf *buf, const sh__model_sql *msql, const bool *deferred,
+void sh_db__buf_columns(sh__buf *buf, const sh__model_sql *msql, const bool *deferred,
 	const char *alias)
 {
 	bool first = true;
@@ -306,62 +306,62 @@ void sh__buf_columns(sh__buf *buf, const sh__model_sql *msql, const bool *deferr
 		const sh_field *f = &msql->model->fields[msql->columns[c]];
 		if (deferred != NULL && deferred[f->index])
 			continue;
-		sh__buf_add(buf, first ? "" : ", ");
+		sh_db__buf_add(buf, first ? "" : ", ");
 		if (alias != NULL) {
-			sh__buf_ident(buf, alias);
-			sh__buf_add(buf, ".");
+			sh_db__buf_ident(buf, alias);
+			sh_db__buf_add(buf, ".");
 		}
-		sh__buf_ident(buf, f->column);
+		sh_db__buf_ident(buf, f->column);
 		first = false;
 	}
 }
 
 /* "SELECT <columns> FROM <table>" with the deferred columns left out and
  * the select_related targets joined (aliases "T1", "T2", ...). */
-static char *sh__select_head(const sh_query *query)
+static char *sh_db__select_head(const sh_query *query)
 {
 	if (query->join_count == 0 && query->deferred == NULL)
 		return strdup(query->msql->select);
 	const sh_model *m = query->model;
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, "SELECT ");
-	sh__buf_columns(&buf, query->msql, query->deferred, query->join_count ? m->table : NULL);
+	sh_db__buf_add(&buf, "SELECT ");
+	sh_db__buf_columns(&buf, query->msql, query->deferred, query->join_count ? m->table : NULL);
 	char alias[32];
 	for (size_t j = 0; j < query->join_count; j++) {
 		snprintf(alias, sizeof alias, "T%zu", j + 1);
-		sh__buf_add(&buf, ", ");
-		sh__buf_columns(&buf, sh__sql_of(query->db, query->joins[j]->target), NULL, alias);
+		sh_db__buf_add(&buf, ", ");
+		sh_db__buf_columns(&buf, sh__sql_of(query->db, query->joins[j]->target), NULL, alias);
 	}
-	sh__buf_add(&buf, " FROM ");
-	sh__buf_ident(&buf, m->table);
+	sh_db__buf_add(&buf, " FROM ");
+	sh_db__buf_ident(&buf, m->table);
 	for (size_t j = 0; j < query->join_count; j++) {
 		const sh_field *key = query->joins[j];
 		const sh_model *t = key->target;
 		snprintf(alias, sizeof alias, "T%zu", j + 1);
-		sh__buf_add(&buf, " LEFT OUTER JOIN ");
-		sh__buf_ident(&buf, t->table);
-		sh__buf_add(&buf, " AS ");
-		sh__buf_ident(&buf, alias);
-		sh__buf_add(&buf, " ON ");
-		sh__buf_ident(&buf, alias);
-		sh__buf_add(&buf, ".");
-		sh__buf_ident(&buf, t->fields[t->pk].column);
-		sh__buf_add(&buf, " = ");
-		sh__buf_ident(&buf, m->table);
-		sh__buf_add(&buf, ".");
-		sh__buf_ident(&buf, key->column);
+		sh_db__buf_add(&buf, " LEFT OUTER JOIN ");
+		sh_db__buf_ident(&buf, t->table);
+		sh_db__buf_add(&buf, " AS ");
+		sh_db__buf_ident(&buf, alias);
+		sh_db__buf_add(&buf, " ON ");
+		sh_db__buf_ident(&buf, alias);
+		sh_db__buf_add(&buf, ".");
+		sh_db__buf_ident(&buf, t->fields[t->pk].column);
+		sh_db__buf_add(&buf, " = ");
+		sh_db__buf_ident(&buf, m->table);
+		sh_db__buf_add(&buf, ".");
+		sh_db__buf_ident(&buf, key->column);
 	}
-	return sh__buf_take(&buf);
+	return sh_db__buf_take(&buf);
 }
 
-static void sh__add_where(sh__buf *buf, const sh_query *query)
+static void sh_db__add_where(sh__buf *buf, const sh_query *query)
 {
 	for (size_t i = 0; i < query->cond_count; i++) {
 		const sh__cond *c = &query->conds[i];
 		sh_db__buf_add(buf, i == 0 ? " WHERE " : " AND ");
 		if (c->negate)
-			sh__buf_add(buf, "(");
-		sh__add_column(buf, query, c->field);
+			sh_db__buf_add(buf, "(");
+		sh_db__add_column(buf, query, c->field);
 		if (c->op == SH__OP_ISNULL)
 			sh_db__buf_add(buf, c->value.v.b ? " IS NULL" : " IS NOT NULL");
 		else if (c->value.type == SH_DATUM_NULL)
@@ -383,7 +383,7 @@ static void sh_db__add_order(sh__buf *buf, const sh_query *query)
 	sh_db__buf_add(buf, " ORDER BY ");
 	for (size_t i = 0; i < query->order_count; i++) {
 		const sh__order *o = &query->order[i];
-		sh__add_column(buf, query, o->field);
+		sh_db__add_column(buf, query, o->field);
 		if (o->field->type == SH_FIELD_DATETIME)
 			sh_db__buf_add(buf, " COLLATE " SH__DATETIME_COLLATION);
 		sh_db__buf_add(buf, o->desc ? " DESC, " : ", ");
@@ -396,7 +396,7 @@ static void sh_db__add_order(sh__buf *buf, const sh_query *query)
 	} else {
 		/* the pk last: equal keys come in a stable order, so slices of
 		 * an ordered query do not overlap */
-		sh__add_column(buf, query, &m->fields[m->pk]);
+		sh_db__add_column(buf, query, &m->fields[m->pk]);
 	}
 }
 
@@ -482,22 +482,22 @@ int sh_query_count(sh_query *query, int64_t *out)
 /* Builds the instances of the current row (the model's, then each
  * select_related target's) and sends their loading signals in Django's
  * order: the row's instance, then each target. */
-static inline int sh__query_row(sh_query *query, sh_instance **out)
+static inline int sh_db__query_row(sh_query *query, sh_instance **out)
 {
 	sh_instance *inst;
 	int rc;
 	if (SH__LIKELY(query->join_count == 0 && query->deferred == NULL)) {
 		/* the plain path: one row, one instance */
-		if ((rc = sh__instance_from_row(&inst, query->db, query->msql, query->iter)) < 0)
+		if ((rc = sh_db__instance_from_row(&inst, query->db, query->msql, query->iter)) < 0)
 			return rc;
-		if ((rc = sh__instance_loaded(inst)) < 0) {
+		if ((rc = sh_db__instance_loaded(inst)) < 0) {
 			sh_instance_free(inst);
 			return rc;
 		}
 		*out = inst;
 		return 1;
 	}
-	rc = sh__instance_from_row_at(&inst, query->db, query->msql, query->iter, 0,
+	rc = sh_db__instance_from_row_at(&inst, query->db, query->msql, query->iter, 0,
 		query->deferred);
 	if (rc < 0)
 		return rc;
@@ -514,16 +514,16 @@ static inline int sh__query_row(sh_query *query, sh_instance **out)
 		const sh__model_sql *tsql = sh__sql_of(query->db, key->target);
 		related[j] = NULL;
 		if (rc == 0 && inst->values[key->index].type == SH_DATUM_INT)
-			rc = sh__instance_from_row_at(&related[j], query->db, tsql, query->iter, at, NULL);
+			rc = sh_db__instance_from_row_at(&related[j], query->db, tsql, query->iter, at, NULL);
 		at += (int)tsql->column_count;
 	}
 	if (rc == 0)
-		rc = sh__instance_loaded(inst);
+		rc = sh_db__instance_loaded(inst);
 	for (size_t j = 0; j < query->join_count; j++) {
 		if (rc == 0 && related[j] != NULL)
-			rc = sh__instance_loaded(related[j]);
+			rc = sh_db__instance_loaded(related[j]);
 		if (rc == 0)
-			rc = sh__relcache_put(inst, query->joins[j]->name, &related[j],
+			rc = sh_db__relcache_put(inst, query->joins[j]->name, &related[j],
 				related[j] != NULL, true);
 		sh_instance_free(related[j]);   /* the cache holds its reference */
 	}
@@ -537,12 +537,12 @@ static inline int sh__query_row(sh_query *query, sh_instance **out)
 	return 1;
 }
 
-static int sh__query_step(sh_query *query, sh_instance **out)
+static int sh_db__query_step(sh_query *query, sh_instance **out)
 {
 	*out = NULL;
 	if (!query->started) {
-		char *head = sh__select_head(query);
-		char *sql = head != NULL ? sh__query_sql(query, head, true, true) : NULL;
+		char *head = sh_db__select_head(query);
+		char *sql = head != NULL ? sh_db__query_sql(query, head, true, true) : NULL;
 		free(head);
 		if (sql == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory querying %s", query->model->label);
@@ -564,18 +564,18 @@ static int sh__query_step(sh_query *query, sh_instance **out)
 		query->iter = NULL;
 		return code;
 	}
-	return sh__query_row(query, out);
+	return sh_db__query_row(query, out);
 }
 
 /* With prefetch_related: reads every row, then runs one query per relation
  * (Django's _fetch_all, then _prefetch_related_objects). */
-static int sh__query_fetch_all(sh_query *query)
+static int sh_db__query_fetch_all(sh_query *query)
 {
 	size_t capacity = 0;
 	int rc;
 	for (;;) {
 		sh_instance *inst;
-		if ((rc = sh__query_step(query, &inst)) <= 0)
+		if ((rc = sh_db__query_step(query, &inst)) <= 0)
 			break;
 		if (query->row_count == capacity) {
 			size_t cap = capacity ? 2 * capacity : 16;
@@ -591,7 +591,7 @@ static int sh__query_fetch_all(sh_query *query)
 		query->rows[query->row_count++] = inst;
 	}
 	for (size_t i = 0; rc == 0 && i < query->prefetch_count; i++)
-		rc = sh__prefetch(query->db, query->model, query->rows, query->row_count,
+		rc = sh_db__prefetch(query->db, query->model, query->rows, query->row_count,
 			query->prefetch[i]);
 	return rc;
 }
@@ -602,9 +602,9 @@ int sh_query_next(sh_query *query, sh_instance **out)
 		return sh_error_set(SH_EINVAL, "sh_query_next: NULL argument");
 	*out = NULL;
 	if (SH__LIKELY(query->prefetch_count == 0))
-		return sh__query_step(query, out);
+		return sh_db__query_step(query, out);
 	if (!query->started) {
-		int rc = sh__query_fetch_all(query);
+		int rc = sh_db__query_fetch_all(query);
 		if (rc < 0) {
 			query->finished = true;
 			return rc;
@@ -618,7 +618,7 @@ int sh_query_next(sh_query *query, sh_instance **out)
 
 /* ---- select_related, prefetch_related, only, defer ---- */
 
-static int sh__query_open(const sh_query *query, const char *what)
+static int sh_db__query_open(const sh_query *query, const char *what)
 {
 	if (query == NULL)
 		return sh_error_set(SH_EINVAL, "%s: NULL query", what);
@@ -630,10 +630,10 @@ static int sh__query_open(const sh_query *query, const char *what)
 
 int sh_query_select_related(sh_query *query, const char *field)
 {
-	int rc = sh__query_open(query, "select_related");
+	int rc = sh_db__query_open(query, "select_related");
 	if (rc < 0)
 		return rc;
-	const sh_field *f = field != NULL ? sh__model_field(query->model, field) : NULL;
+	const sh_field *f = field != NULL ? sh_db__model_field(query->model, field) : NULL;
 	if (f == NULL || f->type != SH_FIELD_FOREIGN_KEY)
 		return sh_error_set(SH_EINVAL, "select_related('%s'): %s has no foreign key '%s' "
 			"(select_related follows keys; use prefetch_related for the other relations)",
@@ -651,12 +651,12 @@ int sh_query_select_related(sh_query *query, const char *field)
 
 int sh_query_prefetch_related(sh_query *query, const char *name)
 {
-	int rc = sh__query_open(query, "prefetch_related");
+	int rc = sh_db__query_open(query, "prefetch_related");
 	if (rc < 0)
 		return rc;
 	if (name == NULL)
 		return sh_error_set(SH_EINVAL, "prefetch_related: NULL name");
-	if ((rc = sh__relation_known(query->db, query->model, name)) < 0)
+	if ((rc = sh_db__relation_known(query->db, query->model, name)) < 0)
 		return rc;
 	char *copy = strdup(name);
 	char **grown = copy != NULL ? realloc(query->prefetch,
@@ -671,10 +671,10 @@ int sh_query_prefetch_related(sh_query *query, const char *name)
 }
 
 /* only() (keep true: load only these) and defer() (keep false). */
-static int sh__query_fields(sh_query *query, const char *const *fields, size_t count, bool keep)
+static int sh_db__query_fields(sh_query *query, const char *const *fields, size_t count, bool keep)
 {
 	const char *what = keep ? "only" : "defer";
-	int rc = sh__query_open(query, what);
+	int rc = sh_db__query_open(query, what);
 	if (rc < 0)
 		return rc;
 	if (fields == NULL && count > 0)
@@ -686,7 +686,7 @@ static int sh__query_fields(sh_query *query, const char *const *fields, size_t c
 	for (size_t i = 0; i < m->field_count; i++)
 		deferred[i] = keep && m->fields[i].type != SH_FIELD_MANY_TO_MANY;
 	for (size_t i = 0; i < count; i++) {
-		const sh_field *f = fields[i] != NULL ? sh__model_field(m, fields[i]) : NULL;
+		const sh_field *f = fields[i] != NULL ? sh_db__model_field(m, fields[i]) : NULL;
 		if (f == NULL || f->type == SH_FIELD_MANY_TO_MANY) {
 			free(deferred);
 			return sh_error_set(SH_EINVAL, "%s('%s'): %s has no field '%s' with a column",
@@ -708,15 +708,15 @@ static int sh__query_fields(sh_query *query, const char *const *fields, size_t c
 
 int sh_query_only(sh_query *query, const char *const *fields, size_t count)
 {
-	return sh__query_fields(query, fields, count, true);
+	return sh_db__query_fields(query, fields, count, true);
 }
 
 int sh_query_defer(sh_query *query, const char *const *fields, size_t count)
 {
-	return sh__query_fields(query, fields, count, false);
+	return sh_db__query_fields(query, fields, count, false);
 }
 
-int sh_query_get(sh_instance **out, sh_db *db, const sh_model *model, int64_t pk)
+int sh_query_get(sh_instance **out, sh_conn *db, const sh_model *model, int64_t pk)
 {
 	if (out == NULL || db == NULL || model == NULL)
 		return sh_error_set(SH_EINVAL, "sh_query_get: NULL argument");
@@ -940,7 +940,7 @@ int sh_db__query_load_all(sh_query *query, sh_instance ***items, size_t *count, 
 	}
 }
 
-char *sh__json_keys(const int64_t *keys, size_t count)
+char *sh_db__json_keys(const int64_t *keys, size_t count)
 {
 	sh__buf buf = { 0 };
 	sh_db__buf_add(&buf, "[");

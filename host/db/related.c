@@ -24,7 +24,7 @@
 
 /* ---- the cache ---- */
 
-static sh__relcache *sh__relcache_find(const sh_instance *inst, const char *name)
+static sh__relcache *sh_db__relcache_find(const sh_instance *inst, const char *name)
 {
 	if (inst->extra == NULL)
 		return NULL;
@@ -34,7 +34,7 @@ static sh__relcache *sh__relcache_find(const sh_instance *inst, const char *name
 	return NULL;
 }
 
-static void sh__relcache_free(sh__relcache *c)
+static void sh_db__relcache_free(sh__relcache *c)
 {
 	for (size_t i = 0; i < c->count; i++)
 		sh_instance_free(c->items[i]);
@@ -42,7 +42,7 @@ static void sh__relcache_free(sh__relcache *c)
 	free(c);
 }
 
-void sh__relcache_drop(sh_instance *instance, const char *name)
+void sh_db__relcache_drop(sh_instance *instance, const char *name)
 {
 	if (instance->extra == NULL)
 		return;
@@ -50,33 +50,33 @@ void sh__relcache_drop(sh_instance *instance, const char *name)
 		if (strcmp((*p)->name, name) == 0) {
 			sh__relcache *gone = *p;
 			*p = gone->next;
-			sh__relcache_free(gone);
+			sh_db__relcache_free(gone);
 			return;
 		}
 	}
 }
 
 /* Drops every cached relation of the instance. */
-void sh__relcache_clear(sh_instance *instance)
+void sh_db__relcache_clear(sh_instance *instance)
 {
 	if (instance->extra == NULL)
 		return;
 	while (instance->extra->cache != NULL) {
 		sh__relcache *gone = instance->extra->cache;
 		instance->extra->cache = gone->next;
-		sh__relcache_free(gone);
+		sh_db__relcache_free(gone);
 	}
 }
 
-void sh__instance_extra_free(sh_instance *instance)
+void sh_db__instance_extra_free(sh_instance *instance)
 {
-	sh__relcache_clear(instance);
+	sh_db__relcache_clear(instance);
 	free(instance->extra->deferred);
 	free(instance->extra);
 	instance->extra = NULL;
 }
 
-static int sh__extra(sh_instance *inst)
+static int sh_db__extra(sh_instance *inst)
 {
 	if (inst->extra == NULL && (inst->extra = calloc(1, sizeof *inst->extra)) == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory caching a relation of %s",
@@ -84,12 +84,12 @@ static int sh__extra(sh_instance *inst)
 	return 0;
 }
 
-int sh__relcache_put(sh_instance *inst, const char *name, sh_instance **items, size_t count,
+int sh_db__relcache_put(sh_instance *inst, const char *name, sh_instance **items, size_t count,
 	bool forward)
 {
 	sh__relcache *c = calloc(1, sizeof *c);
 	sh_instance **copy = malloc((count ? count : 1) * sizeof *copy);
-	if (c == NULL || copy == NULL || sh__extra(inst) < 0) {
+	if (c == NULL || copy == NULL || sh_db__extra(inst) < 0) {
 		free(c);
 		free(copy);
 		return sh_error_set(SH_ENOMEM, "out of memory caching %s.%s", inst->model->label, name);
@@ -98,7 +98,7 @@ int sh__relcache_put(sh_instance *inst, const char *name, sh_instance **items, s
 		memcpy(copy, items, count * sizeof *copy);
 	for (size_t i = 0; i < count; i++)
 		items[i]->refs++;
-	sh__relcache_drop(inst, name);
+	sh_db__relcache_drop(inst, name);
 	*c = (sh__relcache){ inst->extra->cache, name, copy, count, forward };
 	inst->extra->cache = c;
 	return 0;
@@ -115,21 +115,21 @@ typedef struct sh__relation {
 	sh__rel m2m;                 /* M2M */
 } sh__relation;
 
-static bool sh__hidden_name(const char *name)
+static bool sh_db__hidden_name(const char *name)
 {
 	size_t n = strlen(name);
 	return n > 0 && name[n - 1] == '+';
 }
 
-static int sh__relation_resolve(const sh_db *db, const sh_model *model, const char *name,
+static int sh_db__relation_resolve(const sh_conn *db, const sh_model *model, const char *name,
 	sh__relation *out)
 {
-	const sh_field *f = sh__model_field(model, name);
+	const sh_field *f = sh_db__model_field(model, name);
 	if (f != NULL && f->type == SH_FIELD_FOREIGN_KEY) {
 		*out = (sh__relation){ SH__REL_FORWARD, f->name, f, { 0 } };
 		return 0;
 	}
-	if (sh__m2m_relation(db, model, name, &out->m2m)) {
+	if (sh_db__m2m_relation(db, model, name, &out->m2m)) {
 		out->kind = SH__REL_M2M;
 		out->name = out->m2m.name;
 		out->key = NULL;
@@ -140,7 +140,7 @@ static int sh__relation_resolve(const sh_db *db, const sh_model *model, const ch
 		const sh__reverse *r = &msql->related[i];
 		const sh_field *k = &r->from->fields[r->field];
 		if (r->from->auto_created || k->type != SH_FIELD_FOREIGN_KEY
-			|| sh__hidden_name(k->related_name) || strcmp(k->related_name, name) != 0)
+			|| sh_db__hidden_name(k->related_name) || strcmp(k->related_name, name) != 0)
 			continue;
 		*out = (sh__relation){ SH__REL_REVERSE, k->related_name, k, { 0 } };
 		return 0;
@@ -149,31 +149,25 @@ static int sh__relation_resolve(const sh_db *db, const sh_model *model, const ch
 		"related_name of a key to it, or a many-to-many relation)", model->label, name);
 }
 
-int sh__relation_known(const sh_db *db, const sh_model *model, const char *name)
+int sh_db__relation_known(const sh_conn *db, const sh_model *model, const char *name)
 {
 	sh__relation r;
-	return sh__relation_resolve(db, model, name, &r);
+	return sh_db__relation_resolve(db, model, name, &r);
 }
 
 /* ---- prefetching ---- */
 
-static int sh__cmp_pk(const void *a, const void *b)
-{
-	int64_t x = sh_instance_pk(*(sh_instance *const *)a);
-	int64_t y = sh_instance_pk(*(sh_instance *const *)b);
-	return (x > y) - (x < y);
-}
 
-static int sh__cmp_key(const void *a, const void *b)
+static int sh_db__cmp_key(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 	return (x > y) - (x < y);
 }
 
 /* Sorted distinct values of `keys` (n of them), in place; returns the count. */
-static size_t sh__distinct(int64_t *keys, size_t n)
+static size_t sh_db__distinct(int64_t *keys, size_t n)
 {
-	qsort(keys, n, sizeof *keys, sh__cmp_key);
+	qsort(keys, n, sizeof *keys, sh_db__cmp_key);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (k == 0 || keys[k - 1] != keys[i])
@@ -182,7 +176,7 @@ static size_t sh__distinct(int64_t *keys, size_t n)
 }
 
 /* Finds the instance with pk `pk` among `sorted` (by pk). */
-static sh_instance *sh__by_pk(sh_instance **sorted, size_t n, int64_t pk)
+static sh_instance *sh_db__by_pk(sh_instance **sorted, size_t n, int64_t pk)
 {
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
@@ -198,7 +192,7 @@ static sh_instance *sh__by_pk(sh_instance **sorted, size_t n, int64_t pk)
 	return NULL;
 }
 
-static int sh__grow(sh_instance ***items, size_t count, size_t *capacity, const char *label)
+static int sh_db__related_grow(sh_instance ***items, size_t count, size_t *capacity, const char *label)
 {
 	if (count < *capacity)
 		return 0;
@@ -213,7 +207,7 @@ static int sh__grow(sh_instance ***items, size_t count, size_t *capacity, const 
 
 /* A forward key: the targets of every key, shared by the instances that
  * point at the same one. */
-static int sh__prefetch_forward(sh_db *db, sh_instance **items, size_t n, const sh__relation *r)
+static int sh_db__prefetch_forward(sh_conn *db, sh_instance **items, size_t n, const sh__relation *r)
 {
 	const sh_field *key = r->key;
 	int64_t *keys = malloc((n ? n : 1) * sizeof *keys);
@@ -223,15 +217,15 @@ static int sh__prefetch_forward(sh_db *db, sh_instance **items, size_t n, const 
 	for (size_t i = 0; i < n; i++)
 		if (items[i]->values[key->index].type == SH_DATUM_INT)
 			keys[nk++] = items[i]->values[key->index].v.i;
-	nk = sh__distinct(keys, nk);
+	nk = sh_db__distinct(keys, nk);
 	sh_instance **loaded = NULL;
 	size_t count = 0, capacity = 0;
-	int rc = nk > 0 ? sh__load_where_in(db, key->target, &key->target->fields[key->target->pk],
+	int rc = nk > 0 ? sh_db__load_where_in(db, key->target, &key->target->fields[key->target->pk],
 		keys, nk, &loaded, &count, &capacity) : 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const sh_datum *v = &items[i]->values[key->index];
-		sh_instance *target = v->type == SH_DATUM_INT ? sh__by_pk(loaded, count, v->v.i) : NULL;
-		rc = sh__relcache_put(items[i], r->name, &target, target != NULL, true);
+		sh_instance *target = v->type == SH_DATUM_INT ? sh_db__by_pk(loaded, count, v->v.i) : NULL;
+		rc = sh_db__relcache_put(items[i], r->name, &target, target != NULL, true);
 	}
 	for (size_t i = 0; i < count; i++)
 		sh_instance_free(loaded[i]);   /* the caches keep their references */
@@ -243,7 +237,7 @@ static int sh__prefetch_forward(sh_db *db, sh_instance **items, size_t n, const 
 /* Hands the loaded rows out to their instances: `owner[k]` is the pk of
  * the instance row k belongs to; rows come grouped in pk order of owners
  * or not, each list keeps the rows' order. */
-static int sh__distribute(sh_instance **items, size_t n, const char *name, sh_instance **rows,
+static int sh_db__distribute(sh_instance **items, size_t n, const char *name, sh_instance **rows,
 	const int64_t *owner, size_t count)
 {
 	sh_instance **sorted = malloc((n ? n : 1) * sizeof *sorted);
@@ -252,7 +246,7 @@ static int sh__distribute(sh_instance **items, size_t n, const char *name, sh_in
 		? sh_error_set(SH_ENOMEM, "out of memory prefetching %s", name) : 0;
 	if (rc == 0) {
 		memcpy(sorted, items, n * sizeof *sorted);
-		qsort(sorted, n, sizeof *sorted, sh__cmp_pk);
+		qsort(sorted, n, sizeof *sorted, sh_db__instance_cmp_pk);
 	}
 	/* One pass per instance over the rows: the caches are per instance. */
 	for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -263,7 +257,7 @@ static int sh__distribute(sh_instance **items, size_t n, const char *name, sh_in
 		for (size_t j = 0; j < count; j++)
 			if (owner[j] == pk)
 				list[k++] = rows[j];
-		rc = sh__relcache_put(sorted[i], name, list, k, false);
+		rc = sh_db__relcache_put(sorted[i], name, list, k, false);
 	}
 	free(sorted);
 	free(list);
@@ -271,7 +265,7 @@ static int sh__distribute(sh_instance **items, size_t n, const char *name, sh_in
 }
 
 /* The reverse side of a key: the rows whose key points at each instance. */
-static int sh__prefetch_reverse(sh_db *db, sh_instance **items, size_t n, const sh__relation *r)
+static int sh_db__prefetch_reverse(sh_conn *db, sh_instance **items, size_t n, const sh__relation *r)
 {
 	const sh_field *key = r->key;
 	int64_t *keys = malloc((n ? n : 1) * sizeof *keys);
@@ -279,17 +273,17 @@ static int sh__prefetch_reverse(sh_db *db, sh_instance **items, size_t n, const 
 		return sh_error_set(SH_ENOMEM, "out of memory prefetching %s", r->name);
 	for (size_t i = 0; i < n; i++)
 		keys[i] = sh_instance_pk(items[i]);
-	size_t nk = sh__distinct(keys, n);
+	size_t nk = sh_db__distinct(keys, n);
 	sh_instance **loaded = NULL;
 	size_t count = 0, capacity = 0;
-	int rc = sh__load_where_in(db, key->model, key, keys, nk, &loaded, &count, &capacity);
+	int rc = sh_db__load_where_in(db, key->model, key, keys, nk, &loaded, &count, &capacity);
 	int64_t *owner = rc == 0 ? malloc((count ? count : 1) * sizeof *owner) : NULL;
 	if (rc == 0 && owner == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory prefetching %s", r->name);
 	for (size_t j = 0; rc == 0 && j < count; j++)
 		owner[j] = loaded[j]->values[key->index].v.i;
 	if (rc == 0)
-		rc = sh__distribute(items, n, r->name, loaded, owner, count);
+		rc = sh_db__distribute(items, n, r->name, loaded, owner, count);
 	for (size_t j = 0; j < count; j++)
 		sh_instance_free(loaded[j]);
 	free(loaded);
@@ -300,42 +294,42 @@ static int sh__prefetch_reverse(sh_db *db, sh_instance **items, size_t n, const 
 
 /* A many-to-many relation: the related rows joined with the join table,
  * one instance per (instance, related row) pair. */
-static int sh__prefetch_m2m(sh_db *db, sh_instance **items, size_t n, const sh__relation *r)
+static int sh_db__prefetch_m2m(sh_conn *db, sh_instance **items, size_t n, const sh__relation *r)
 {
 	const sh__rel *rel = &r->m2m;
 	const sh__model_sql *osql = sh__sql_of(db, rel->other);
 	sh__buf buf = { 0 };
-	sh__buf_add(&buf, "SELECT \"j\".");
-	sh__buf_ident(&buf, rel->source);
-	sh__buf_add(&buf, ", ");
-	sh__buf_columns(&buf, osql, NULL, "o");
-	sh__buf_add(&buf, " FROM ");
-	sh__buf_ident(&buf, rel->other->table);
-	sh__buf_add(&buf, " AS \"o\" JOIN ");
-	sh__buf_ident(&buf, rel->join->table);
-	sh__buf_add(&buf, " AS \"j\" ON \"j\".");
-	sh__buf_ident(&buf, rel->target);
-	sh__buf_add(&buf, " = \"o\".");
-	sh__buf_ident(&buf, rel->other->fields[rel->other->pk].column);
-	sh__buf_add(&buf, " WHERE \"j\".");
-	sh__buf_ident(&buf, rel->source);
-	sh__buf_add(&buf, " IN (SELECT value FROM json_each(?)) ORDER BY \"j\".");
-	sh__buf_ident(&buf, rel->source);
-	sh__buf_add(&buf, ", \"o\".");
-	sh__buf_ident(&buf, rel->other->fields[rel->other->pk].column);
-	char *sql = sh__buf_take(&buf);
+	sh_db__buf_add(&buf, "SELECT \"j\".");
+	sh_db__buf_ident(&buf, rel->source);
+	sh_db__buf_add(&buf, ", ");
+	sh_db__buf_columns(&buf, osql, NULL, "o");
+	sh_db__buf_add(&buf, " FROM ");
+	sh_db__buf_ident(&buf, rel->other->table);
+	sh_db__buf_add(&buf, " AS \"o\" JOIN ");
+	sh_db__buf_ident(&buf, rel->join->table);
+	sh_db__buf_add(&buf, " AS \"j\" ON \"j\".");
+	sh_db__buf_ident(&buf, rel->target);
+	sh_db__buf_add(&buf, " = \"o\".");
+	sh_db__buf_ident(&buf, rel->other->fields[rel->other->pk].column);
+	sh_db__buf_add(&buf, " WHERE \"j\".");
+	sh_db__buf_ident(&buf, rel->source);
+	sh_db__buf_add(&buf, " IN (SELECT value FROM json_each(?)) ORDER BY \"j\".");
+	sh_db__buf_ident(&buf, rel->source);
+	sh_db__buf_add(&buf, ", \"o\".");
+	sh_db__buf_ident(&buf, rel->other->fields[rel->other->pk].column);
+	char *sql = sh_db__buf_take(&buf);
 	int64_t *keys = malloc((n ? n : 1) * sizeof *keys);
 	for (size_t i = 0; keys != NULL && i < n; i++)
 		keys[i] = sh_instance_pk(items[i]);
-	size_t nk = keys != NULL ? sh__distinct(keys, n) : 0;
-	char *json = keys != NULL ? sh__json_keys(keys, nk) : NULL;
+	size_t nk = keys != NULL ? sh_db__distinct(keys, n) : 0;
+	char *json = keys != NULL ? sh_db__json_keys(keys, nk) : NULL;
 	int rc = sql == NULL || json == NULL
 		? sh_error_set(SH_ENOMEM, "out of memory prefetching %s", r->name) : 0;
 	sqlite3_stmt *stmt = NULL;
 	if (rc == 0)
-		rc = sh__db_prepare(db, sql, &stmt);
+		rc = sh_db__conn_prepare(db, sql, &stmt);
 	if (rc == 0)
-		rc = sh__db_bind(db, stmt, 1, sh_datum_text(json));
+		rc = sh_db__conn_bind(db, stmt, 1, sh_datum_text(json));
 	sh_instance **rows = NULL;
 	int64_t *owner = NULL;
 	size_t count = 0, capacity = 0;
@@ -345,11 +339,11 @@ static int sh__prefetch_m2m(sh_db *db, sh_instance **items, size_t n, const sh__
 		if (step == SQLITE_DONE)
 			break;
 		if (step != SQLITE_ROW) {
-			rc = sh__db_error(db, "prefetching a many-to-many relation");
+			rc = sh_db__conn_error(db, "prefetching a many-to-many relation");
 			break;
 		}
 		size_t before = capacity;
-		if ((rc = sh__grow(&rows, count, &capacity, rel->other->label)) < 0)
+		if ((rc = sh_db__related_grow(&rows, count, &capacity, rel->other->label)) < 0)
 			break;
 		if (capacity != before) {
 			int64_t *grown = realloc(owner, capacity * sizeof *grown);
@@ -360,15 +354,15 @@ static int sh__prefetch_m2m(sh_db *db, sh_instance **items, size_t n, const sh__
 			owner = grown;
 		}
 		owner[count] = sqlite3_column_int64(stmt, 0);
-		if ((rc = sh__instance_from_row_at(&rows[count], db, osql, stmt, 1, NULL)) == 0)
+		if ((rc = sh_db__instance_from_row_at(&rows[count], db, osql, stmt, 1, NULL)) == 0)
 			count++;
 	}
 	if (stmt != NULL)
 		sqlite3_reset(stmt);
 	for (size_t j = 0; rc == 0 && j < count; j++)
-		rc = sh__instance_loaded(rows[j]);
+		rc = sh_db__instance_loaded(rows[j]);
 	if (rc == 0)
-		rc = sh__distribute(items, n, r->name, rows, owner, count);
+		rc = sh_db__distribute(items, n, r->name, rows, owner, count);
 	for (size_t j = 0; j < count; j++)
 		sh_instance_free(rows[j]);
 	free(rows);
@@ -379,17 +373,17 @@ static int sh__prefetch_m2m(sh_db *db, sh_instance **items, size_t n, const sh__
 	return rc;
 }
 
-int sh__prefetch(sh_db *db, const sh_model *model, sh_instance **items, size_t n,
+int sh_db__prefetch(sh_conn *db, const sh_model *model, sh_instance **items, size_t n,
 	const char *name)
 {
 	sh__relation r;
-	int rc = sh__relation_resolve(db, model, name, &r);
+	int rc = sh_db__relation_resolve(db, model, name, &r);
 	if (rc < 0 || n == 0)
 		return rc;
 	switch (r.kind) {
-	case SH__REL_FORWARD: return sh__prefetch_forward(db, items, n, &r);
-	case SH__REL_REVERSE: return sh__prefetch_reverse(db, items, n, &r);
-	default: return sh__prefetch_m2m(db, items, n, &r);
+	case SH__REL_FORWARD: return sh_db__prefetch_forward(db, items, n, &r);
+	case SH__REL_REVERSE: return sh_db__prefetch_reverse(db, items, n, &r);
+	default: return sh_db__prefetch_m2m(db, items, n, &r);
 	}
 }
 
@@ -400,7 +394,7 @@ int sh_instance_related(sh_instance *instance, const char *name, sh_instance **o
 	if (instance == NULL || name == NULL || out == NULL)
 		return sh_error_set(SH_EINVAL, "sh_instance_related: NULL argument");
 	*out = NULL;
-	const sh_field *f = sh__model_field(instance->model, name);
+	const sh_field *f = sh_db__model_field(instance->model, name);
 	if (f == NULL || f->type != SH_FIELD_FOREIGN_KEY)
 		return sh_error_set(SH_EINVAL, "%s has no foreign key '%s'", instance->model->label, name);
 	int rc = sh__attached(instance, "follow a relation of");
@@ -411,12 +405,12 @@ int sh_instance_related(sh_instance *instance, const char *name, sh_instance **o
 		return rc;
 	if (key.type != SH_DATUM_INT)
 		return 0;
-	const sh__relcache *c = sh__relcache_find(instance, f->name);
+	const sh__relcache *c = sh_db__relcache_find(instance, f->name);
 	if (c == NULL) {
 		sh__relation r = { SH__REL_FORWARD, f->name, f, { 0 } };
-		if ((rc = sh__prefetch_forward(instance->db, &instance, 1, &r)) < 0)
+		if ((rc = sh_db__prefetch_forward(instance->db, &instance, 1, &r)) < 0)
 			return rc;
-		c = sh__relcache_find(instance, f->name);
+		c = sh_db__relcache_find(instance, f->name);
 	}
 	if (c == NULL || c->count == 0)
 		return sh_error_set(SH_ENOTFOUND, "%s.%s is %lld, but no %s has that pk",
@@ -436,7 +430,7 @@ int sh_instance_prefetched(sh_instance *instance, const char *name, sh_instance 
 	if (rc < 0)
 		return rc;
 	sh__relation r;
-	if ((rc = sh__relation_resolve(instance->db, instance->model, name, &r)) < 0)
+	if ((rc = sh_db__relation_resolve(instance->db, instance->model, name, &r)) < 0)
 		return rc;
 	if (r.kind == SH__REL_FORWARD)
 		return sh_error_set(SH_EINVAL, "%s.%s is a foreign key: read it with "
@@ -444,13 +438,13 @@ int sh_instance_prefetched(sh_instance *instance, const char *name, sh_instance 
 	if (sh_instance_pk(instance) == 0)
 		return sh_error_set(SH_EINVAL, "%s needs a primary key before its relation '%s' can be "
 			"read: save it first", instance->model->label, name);
-	const sh__relcache *c = sh__relcache_find(instance, r.name);
+	const sh__relcache *c = sh_db__relcache_find(instance, r.name);
 	if (c == NULL) {
-		rc = r.kind == SH__REL_REVERSE ? sh__prefetch_reverse(instance->db, &instance, 1, &r)
-			: sh__prefetch_m2m(instance->db, &instance, 1, &r);
+		rc = r.kind == SH__REL_REVERSE ? sh_db__prefetch_reverse(instance->db, &instance, 1, &r)
+			: sh_db__prefetch_m2m(instance->db, &instance, 1, &r);
 		if (rc < 0)
 			return rc;
-		c = sh__relcache_find(instance, r.name);
+		c = sh_db__relcache_find(instance, r.name);
 	}
 	if (c == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory reading %s.%s", instance->model->label,

@@ -304,7 +304,7 @@ static int sh_db__do_update(sh_instance *instance, const sh__model_sql *msql, co
 
 /* Inside a transaction SQLite checks foreign keys only at COMMIT: find a
  * dangling key now, so the save fails naming it. */
-static inline int sh__fk_after_write(sh_instance *instance, const sh__model_sql *msql,
+static inline int sh_db__fk_after_write(sh_instance *instance, const sh__model_sql *msql,
 	const bool *selected, bool raw)
 {
 	/* A raw save (fixture loading) may point at a row a later object of
@@ -343,7 +343,7 @@ static int sh_db__save_table(sh_instance *instance, const sh__model_sql *msql, c
 		if ((rc = sh_db__do_update(instance, msql, selected, &updated)) < 0)
 			return rc;
 		if (updated)
-			return sh__fk_after_write(instance, msql, selected, opts->raw);
+			return sh_db__fk_after_write(instance, msql, selected, opts->raw);
 		if (opts->force_update || selected != NULL)
 			return sh_error_set(SH_EDB, "%s: %s did not affect any rows",
 				sh_db__what(instance, what, sizeof what),
@@ -369,7 +369,7 @@ static int sh_db__save_table(sh_instance *instance, const sh__model_sql *msql, c
 		*assigned_pk = true;
 	}
 	*created = true;
-	return sh__fk_after_write(instance, msql, NULL, opts->raw);
+	return sh_db__fk_after_write(instance, msql, NULL, opts->raw);
 }
 
 /* Marks the fields named in update_fields; Django's save() checks. */
@@ -414,16 +414,16 @@ static SH__NOINLINE int sh_db__save_check_options(sh_instance *instance, const s
 	return 0;
 }
 
-static int sh__save(sh_instance *instance, const sh_save_opts *opts);
+static int sh_db__save(sh_instance *instance, const sh_save_opts *opts);
 
 /* Django's save() of an instance with deferred fields: "automatically do
  * an update_fields save on the loaded fields" (their attnames). With none
  * loaded but the pk, the deferred ones are loaded first and all are saved. */
-static SH__COLD int sh__save_deferred(sh_instance *instance, const sh_save_opts *opts)
+static SH__COLD int sh_db__save_deferred(sh_instance *instance, const sh_save_opts *opts)
 {
 	const char **names;
 	size_t count;
-	int rc = sh__deferred_update_fields(instance, &names, &count);
+	int rc = sh_db__deferred_update_fields(instance, &names, &count);
 	if (rc < 0)
 		return rc;
 	sh_save_opts o = *opts;
@@ -434,10 +434,10 @@ static SH__COLD int sh__save_deferred(sh_instance *instance, const sh_save_opts 
 		const sh_model *m = instance->model;
 		for (size_t i = 0; rc == 0 && i < m->field_count; i++)
 			if (instance->extra->deferred[i])
-				rc = sh__load_deferred(instance, i);
+				rc = sh_db__load_deferred(instance, i);
 	}
 	if (rc == 0)
-		rc = sh__save(instance, &o);
+		rc = sh_db__save(instance, &o);
 	free(names);
 	return rc;
 }
@@ -452,12 +452,12 @@ int sh_instance_save(sh_instance *instance, const sh_save_opts *opts)
 	else if (opts->version != SH_SAVE_OPTS_VERSION)
 		return sh_error_set(SH_EINVAL, "sh_instance_save: unknown options version %u", opts->version);
 	if (SH__UNLIKELY(instance->extra != NULL) && !opts->force_insert
-		&& opts->update_fields == NULL && instance->db != NULL && sh__has_deferred(instance))
-		return sh__save_deferred(instance, opts);
-	return sh__save(instance, opts);
+		&& opts->update_fields == NULL && instance->db != NULL && sh_db__has_deferred(instance))
+		return sh_db__save_deferred(instance, opts);
+	return sh_db__save(instance, opts);
 }
 
-static int sh__save(sh_instance *instance, const sh_save_opts *opts)
+static int sh_db__save(sh_instance *instance, const sh_save_opts *opts)
 {
 	int rc = sh__attached(instance, "save");
 	if (SH__UNLIKELY(rc < 0))

@@ -135,7 +135,7 @@ SH_API int sh_conn_error(sh_conn *db, const char *what);
  * naming the first offender ("shop.Item pk=3: field 'owner' points at no
  * row of shop_owner"), SH_EDB when SQLite fails.
  */
-SH_API int sh_db_check_keys(sh_db *db);
+SH_API int sh_db_check_keys(sh_conn *db);
 
 /* Returns the database a connection belongs to. */
 SH_API sh_database *sh_conn_database(const sh_conn *db);

@@ -153,7 +153,7 @@ SH_API int sh_bulk_create(sh_instance *const *instances, size_t count);
  * lookup or default, or when more than one row matches ("get() returned
  * more than one ..."); SH_EINTEGRITY; SH_EDB; a receiver's code.
  */
-SH_API int sh_get_or_create(sh_instance **out, bool *created, sh_db *db, const sh_model *model,
+SH_API int sh_get_or_create(sh_instance **out, bool *created, sh_conn *db, const sh_model *model,
 	const sh_field_value *lookups, size_t lookup_count,
 	const sh_field_value *defaults, size_t default_count);
 
@@ -168,7 +168,7 @@ SH_API int sh_get_or_create(sh_instance **out, bool *created, sh_db *db, const s
  * nothing and sends no save signal. Returns as sh_get_or_create(); on any
  * failure the block is rolled back.
  */
-SH_API int sh_update_or_create(sh_instance **out, bool *created, sh_db *db,
+SH_API int sh_update_or_create(sh_instance **out, bool *created, sh_conn *db,
 	const sh_model *model, const sh_field_value *lookups, size_t lookup_count,
 	const sh_field_value *defaults, size_t default_count);
 

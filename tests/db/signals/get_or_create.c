@@ -191,18 +191,18 @@ static int on_profile(unsigned type, void *ctx, void *p, void *x)
 static void *racer_b(void *arg)
 {
 	(void)arg;
-	sh_db *db = NULL;
+	sh_conn *db = NULL;
 	race.rc = sh_database_connection(&db, fx.database);
 	if (race.rc < 0)
 		return NULL;
-	sqlite3_trace_v2(sh_db_sqlite(db), SQLITE_TRACE_PROFILE, on_profile, NULL);
+	sqlite3_trace_v2(sh_conn_sqlite(db), SQLITE_TRACE_PROFILE, on_profile, NULL);
 	log_clear();
 	sh_instance *got = NULL;
 	sh_field_value lookup = FV("slug", T("same"));
 	race.rc = sh_get_or_create(&got, &race.created, db, fx_model("t.Slug"), &lookup, 1, NULL, 0);
 	snprintf(race.error, sizeof race.error, "%s", sh_error_last()->message);
 	snprintf(race.log, sizeof race.log, "%s", log_text());
-	sqlite3_trace_v2(sh_db_sqlite(db), 0, NULL, NULL);
+	sqlite3_trace_v2(sh_conn_sqlite(db), 0, NULL, NULL);
 	race.pk = sh_instance_pk(got);
 	sh_instance_free(got);
 	pthread_mutex_lock(&race.lock);

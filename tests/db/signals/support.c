@@ -372,8 +372,8 @@ static char stmt_log[8192];
 static int stmt_open(void)
 {
 	int n = 0;
-	for (sqlite3_stmt *s = sqlite3_next_stmt(sh_db_sqlite(fx.db), NULL); s != NULL;
-		s = sqlite3_next_stmt(sh_db_sqlite(fx.db), s))
+	for (sqlite3_stmt *s = sqlite3_next_stmt(sh_conn_sqlite(fx.db), NULL); s != NULL;
+		s = sqlite3_next_stmt(sh_conn_sqlite(fx.db), s))
 		n++;
 	return n;
 }
@@ -393,12 +393,12 @@ void stmt_count_start(void)
 	stmt_counter = 0;
 	stmt_log[0] = '\0';
 	stmt_open_at_start = stmt_open();
-	sqlite3_trace_v2(sh_db_sqlite(fx.db), SQLITE_TRACE_STMT, stmt_trace, NULL);
+	sqlite3_trace_v2(sh_conn_sqlite(fx.db), SQLITE_TRACE_STMT, stmt_trace, NULL);
 }
 
 int stmt_count_stop(void)
 {
-	sqlite3_trace_v2(sh_db_sqlite(fx.db), 0, NULL, NULL);
+	sqlite3_trace_v2(sh_conn_sqlite(fx.db), 0, NULL, NULL);
 	stmt_open_at_stop = stmt_open();
 	return stmt_counter;
 }
@@ -590,7 +590,7 @@ int64_t sql_int(const char *fmt, ...)
 void sql_exec(const char *sql)
 {
 	char *err = NULL;
-	int rc = sqlite3_exec(sh_db_sqlite(fx.db), sql, NULL, NULL, &err);
+	int rc = sqlite3_exec(sh_conn_sqlite(fx.db), sql, NULL, NULL, &err);
 	cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, err ? err : "?");
 }
 
