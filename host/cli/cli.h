@@ -43,6 +43,10 @@ int sh_cli_migrate(int argc, char **argv);
 int sh_cli_showmigrations(int argc, char **argv);
 int sh_cli_makemigrations(int argc, char **argv);
 
+/* Fixtures (dumpdata.c, loaddata.c, fixture.c). */
+int sh_cli_dumpdata(int argc, char **argv);
+int sh_cli_loaddata(int argc, char **argv);
+
 /* Loads the project's migrations into *out (free it with sh_migrate_free),
  * printing every problem to stderr with a count line "sighost COMMAND: N
  * problem(s) found". Returns what sh_migrate_load() returns. */

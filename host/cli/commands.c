@@ -29,6 +29,11 @@ const sh_cli_command sh_cli_commands[] = {
 	{ "makemigrations", "write the migrations the manifests' models need",
 		"makemigrations [APP] [--check] [--dry-run] [--verbosity N] [--settings FILE]",
 		sh_cli_makemigrations },
+	{ "dumpdata", "write the rows of the installed apps' models as a JSON fixture",
+		"dumpdata [APP[.Model]...] [--indent N] [-o|--output FILE] [--settings FILE]",
+		sh_cli_dumpdata },
+	{ "loaddata", "load JSON fixtures in one transaction (saves with raw=true)",
+		"loaddata FILE... [--settings FILE]", sh_cli_loaddata },
 	{ NULL, NULL, NULL, NULL }
 };
 

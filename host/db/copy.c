@@ -98,8 +98,9 @@ static void *sh_db__copy_pre_init(const void *args)
 	for (size_t i = 0; i < a->kwargs_count; i++)
 		text += sh_db__datum_text(&a->kwargs[i].value)
 			+ (a->kwargs[i].name != NULL ? strlen(a->kwargs[i].name) + 1 : 0);
+	size_t flags = a->deferred != NULL ? a->args_count : 0;
 	sh_pre_init_args *copy = malloc(sizeof *copy + a->args_count * sizeof(sh_datum)
-		+ a->kwargs_count * sizeof(sh_field_value) + text);
+		+ a->kwargs_count * sizeof(sh_field_value) + text + flags);
 	if (copy == NULL)
 		return NULL;
 	sh_datum *values = (sh_datum *)(copy + 1);
@@ -118,8 +119,13 @@ static void *sh_db__copy_pre_init(const void *args)
 		kwargs[i].name = name;
 		kwargs[i].value = sh_db__datum_copy(a->kwargs[i].value, &arena);
 	}
+	bool *deferred = NULL;
+	if (flags > 0) {
+		deferred = (bool *)arena;
+		memcpy(deferred, a->deferred, flags * sizeof *deferred);
+	}
 	*copy = (sh_pre_init_args){ a->args_count ? values : NULL, a->args_count,
-		a->kwargs_count ? kwargs : NULL, a->kwargs_count };
+		a->kwargs_count ? kwargs : NULL, a->kwargs_count, deferred };
 	return copy;
 }
 

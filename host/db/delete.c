@@ -524,11 +524,6 @@ static int sh_db__blocked(const sh__collector *c, const char *what)
 		restrict_ ? " (a restricted row may go only through a cascade of the same delete)" : "");
 }
 
-static int sh_db__cmp_pk(const void *a, const void *b)
-{
-	int64_t x = sh_db__pk(*(sh_instance *const *)a), y = sh_db__pk(*(sh_instance *const *)b);
-	return (x > y) - (x < y);
-}
 
 /* Django's Collector.sort: a model goes once every model it depends on
  * has gone; a cycle leaves the order as collected. */
@@ -611,7 +606,7 @@ static int sh_db__delete_collected(sh__collector *c, const sh_instance *origin,
 {
 	for (size_t i = 0; i < c->group_count; i++)
 		if (c->groups[i].count > 1)
-			qsort(c->groups[i].items, c->groups[i].count, sizeof *c->groups[i].items, sh_db__cmp_pk);
+			qsort(c->groups[i].items, c->groups[i].count, sizeof *c->groups[i].items, sh_db__instance_cmp_pk);
 	int rc = sh_db__sort(c);
 	if (rc < 0)
 		return rc;

@@ -337,6 +337,8 @@ static sh_instance *sh_db__instance_alloc(const sh_model *model, sh_conn *db, si
 	inst->hint = model->pk == 0 && n > 1 ? 1 : 0;
 	inst->auto_text = autos > 0 ? block + text_at + text : NULL;
 	inst->block_end = block + text_at + text + autos * SH__AUTO_TEXT;
+	inst->refs = 1;
+	inst->extra = NULL;
 	if (init)
 		for (size_t i = 0; i < n; i++)
 			inst->values[i] = sh_datum_null();
@@ -347,14 +349,22 @@ static sh_instance *sh_db__instance_alloc(const sh_model *model, sh_conn *db, si
 
 void sh_instance_free(sh_instance *instance)
 {
-	if (instance == NULL)
+	if (instance == NULL || --instance->refs > 0)
 		return;
+	if (instance->extra != NULL)
+		sh_db__instance_extra_free(instance);
 	size_t n = instance->model->field_count;
 	if (instance->owned[n])
 		for (size_t i = 0; i < n; i++)
 			if (instance->owned[i])
 				free((char *)instance->values[i].v.s);
 	free(instance);
+}
+
+int sh_db__instance_store(sh_instance *instance, size_t field, sh_datum value)
+{
+	return sh_db__instance_store_len(instance, field, value,
+		value.type == SH_DATUM_TEXT ? strlen(value.v.s) : 0);
 }
 
 int sh_db__instance_store_len(sh_instance *instance, size_t field, sh_datum value, size_t len)
@@ -442,7 +452,7 @@ int sh_instance_new(sh_instance **out, sh_conn *db, const sh_model *model,
 		return sh_db__foreign_model(db, model);
 
 	/* Django's Model.__init__: pre_init first, then the values, then post_init. */
-	sh_pre_init_args pre = { NULL, 0, count ? values : NULL, count };
+	sh_pre_init_args pre = { NULL, 0, count ? values : NULL, count, NULL };
 	int rc = sh_signal_send(sh__signal(db, SH_PRE_INIT), model->sender, &pre, NULL);
 	if (rc < 0)
 		return rc;
@@ -548,6 +558,14 @@ int sh_instance_set(sh_instance *instance, const char *name, sh_datum value)
 	int rc = sh_db__convert_len(field, value, &converted, scratch, &len);
 	if (rc < 0)
 		return rc;
+	if (SH__UNLIKELY(instance->extra != NULL)) {
+		/* A set value is loaded (Django: it is in __dict__ now); a key set
+		 * to another value forgets the object cached for the old one. */
+		if (instance->extra->deferred != NULL)
+			instance->extra->deferred[field->index] = false;
+		if (field->type == SH_FIELD_FOREIGN_KEY)
+			sh_db__relcache_drop(instance, field->name);
+	}
 	return sh_db__instance_store_len(instance, field->index, converted, len);
 }
 
@@ -564,6 +582,14 @@ int sh_instance_get(const sh_instance *instance, const char *name, sh_datum *out
 	if (field->type == SH_FIELD_MANY_TO_MANY)
 		return sh_error_set(SH_EINVAL, "%s.%s is a many-to-many relation: read it with "
 			"sh_m2m_pks()", instance->model->label, name);
+	if (SH__UNLIKELY(instance->extra != NULL && instance->extra->deferred != NULL
+			&& instance->extra->deferred[field->index])) {
+		/* Loading on first access changes the instance's values, not what
+		 * the caller sees of it: same cast as the hint's. */
+		int rc = sh_db__load_deferred((sh_instance *)instance, field->index);
+		if (rc < 0)
+			return rc;
+	}
 	*out = instance->values[field->index];
 	return 0;
 }
@@ -614,8 +640,11 @@ int sh_db__instance_build(sh_instance **out, sh_conn *db, const sh_model *model,
  * safe here because the connection is used by one thread only. */
 #define SH__ROW_STACK 32
 
-int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql *msql,
-	sqlite3_stmt *stmt)
+/* Reads the model's columns from column `first` of the row, skipping the
+ * fields `deferred` marks (NULL: none), which stay NULL. Inlined into its
+ * two callers, so the plain loading path keeps no test per column. */
+static inline __attribute__((always_inline)) int sh_db__from_row(sh_instance **out, sh_conn *db,
+	const sh__model_sql *msql, sqlite3_stmt *stmt, int first, const bool *deferred)
 {
 	const sh_model *model = msql->model;
 	const unsigned char *kinds = msql->kinds;
@@ -625,8 +654,13 @@ int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql
 	if (columns > SH__ROW_STACK && (vals = malloc(columns * sizeof *vals)) == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory loading a %s", model->label);
 	size_t text = 0;
+	int at = first;
 	for (size_t c = 0; c < columns; c++) {
-		sqlite3_value *v = vals[c] = sqlite3_column_value(stmt, (int)c);
+		if (deferred != NULL && deferred[msql->columns[c]]) {
+			vals[c] = NULL;
+			continue;
+		}
+		sqlite3_value *v = vals[c] = sqlite3_column_value(stmt, at++);
 		if (kinds[c] == SH__KIND_TEXT && sqlite3_value_type(v) != SQLITE_NULL) {
 			sqlite3_value_text(v);
 			text += (size_t)sqlite3_value_bytes(v) + 1;
@@ -634,7 +668,7 @@ int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql
 	}
 	char *arena;
 	sh_instance *inst = sh_db__instance_alloc(model, db, text, msql->auto_count, &arena,
-		msql->has_m2m);
+		msql->has_m2m || deferred != NULL);
 	if (SH__UNLIKELY(inst == NULL)) {
 		if (vals != small)
 			free(vals);
@@ -644,7 +678,7 @@ int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql
 	for (size_t c = 0; c < columns; c++) {
 		sqlite3_value *col = vals[c];
 		sh_datum *v = &inst->values[index[c]];
-		if (sqlite3_value_type(col) == SQLITE_NULL) {
+		if (col == NULL || sqlite3_value_type(col) == SQLITE_NULL) {
 			*v = sh_datum_null();
 			continue;
 		}
@@ -676,6 +710,32 @@ int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql
 	return 0;
 }
 
+int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql *msql,
+	sqlite3_stmt *stmt)
+{
+	return sh_db__from_row(out, db, msql, stmt, 0, NULL);
+}
+
+int sh_db__instance_from_row_at(sh_instance **out, sh_conn *db, const sh__model_sql *msql,
+	sqlite3_stmt *stmt, int first, const bool *deferred)
+{
+	int rc = sh_db__from_row(out, db, msql, stmt, first, deferred);
+	if (rc < 0 || deferred == NULL)
+		return rc;
+	sh_instance *inst = *out;
+	size_t n = msql->model->field_count;
+	inst->extra = calloc(1, sizeof *inst->extra);
+	bool *flags = inst->extra != NULL ? malloc(n * sizeof *flags) : NULL;
+	if (flags == NULL) {
+		sh_instance_free(inst);
+		*out = NULL;
+		return sh_error_set(SH_ENOMEM, "out of memory loading a %s", msql->model->label);
+	}
+	memcpy(flags, deferred, n * sizeof *flags);
+	inst->extra->deferred = flags;
+	return 0;
+}
+
 int sh_db__instance_loaded(sh_instance *instance)
 {
 	const sh_model *model = instance->model;
@@ -688,6 +748,8 @@ int sh_db__instance_loaded(sh_instance *instance)
 		sh_datum small[32];
 		sh_datum *args = instance->values, *heap = NULL;
 		size_t count = model->field_count;
+		const bool *flags = instance->extra != NULL ? instance->extra->deferred : NULL;
+		bool *compact = NULL;
 		if (msql->has_m2m) {
 			count = msql->column_count;
 			args = count <= 32 ? small : (heap = malloc(count * sizeof *heap));
@@ -695,13 +757,39 @@ int sh_db__instance_loaded(sh_instance *instance)
 				return sh_error_set(SH_ENOMEM, "out of memory loading a %s", model->label);
 			for (size_t c = 0; c < count; c++)
 				args[c] = instance->values[msql->columns[c]];
+			if (flags != NULL
+				&& (compact = malloc((count ? count : 1) * sizeof *compact)) == NULL) {
+				free(heap);
+				return sh_error_set(SH_ENOMEM, "out of memory loading a %s", model->label);
+			}
+			for (size_t c = 0; compact != NULL && c < count; c++)
+				compact[c] = flags[msql->columns[c]];
+			if (flags != NULL)
+				flags = compact;
 		}
-		sh_pre_init_args pre = { count ? args : NULL, count, NULL, 0 };
+		sh_pre_init_args pre = { count ? args : NULL, count, NULL, 0, flags };
 		int rc = sh_signal_send(pre_init, model->sender, &pre, NULL);
 		free(heap);
+		free(compact);
 		if (rc < 0)
 			return rc;
 	}
 	sh_post_init_args post = { instance };
 	return sh_signal_send(sh__signal(db, SH_POST_INIT), model->sender, &post, NULL);
+}
+
+int sh_field_validate(const sh_field *field, sh_datum value)
+{
+	if (field == NULL)
+		return sh_error_set(SH_EINVAL, "sh_field_validate: NULL field");
+	char scratch[SH__SCRATCH];
+	sh_datum converted;
+	return sh_db__convert(field, value, &converted, scratch);
+}
+
+int sh_db__instance_cmp_pk(const void *a, const void *b)
+{
+	int64_t x = sh_instance_pk(*(sh_instance *const *)a);
+	int64_t y = sh_instance_pk(*(sh_instance *const *)b);
+	return (x > y) - (x < y);
 }

@@ -164,7 +164,39 @@ struct sh_instance {
 	                             * borrowed from the model or lives in the instance's
 	                             * block); one byte past the fields says whether the
 	                             * others are valid yet (instance.c) */
+	unsigned refs;              /* references: 1 for the owner, +1 for each relation
+	                             * cache that holds it (a forward key prefetched for
+	                             * several instances shares one); freed at 0 */
+	struct sh__inst_extra *extra; /* deferred fields and cached relations
+	                             * (related.c), NULL for most instances */
 };
+
+/* A relation cached on an instance: Django's fields_cache (a forward key
+ * followed by select_related or read once) and _prefetched_objects_cache.
+ * The entry holds one reference to each of its instances. */
+typedef struct sh__relcache {
+	struct sh__relcache *next;
+	const char *name;           /* the relation's name, from the registry */
+	sh_instance **items;        /* its instances (one or none for a forward key) */
+	size_t count;
+	bool forward;               /* a forward key (one object), else a list */
+} sh__relcache;
+
+typedef struct sh__inst_extra {
+	bool *deferred;             /* per field: not loaded yet (Django's DEFERRED);
+	                             * NULL when none is */
+	sh__relcache *cache;
+} sh__inst_extra;
+
+/* Frees the relation caches and deferred flags of an instance (related.c). */
+void sh_db__instance_extra_free(sh_instance *instance);
+
+/* Drops the cached relation `name` of an instance, if any (related.c). */
+void sh_db__relcache_drop(sh_instance *instance, const char *name);
+
+/* Loads a deferred field of an instance on first access, as Django's
+ * DeferredAttribute: a refresh of that field alone (deferred.c). */
+int sh_db__load_deferred(sh_instance *instance, size_t field);
 
 /* Builds an instance from `values` (one per field, copied with their text
  * into the instance's one allocation) without sending signals; it is not

@@ -32,20 +32,34 @@
 /* The empty pk set (non-NULL, so receivers tell it from clear's NULL). */
 static const int64_t sh__no_pks[1] = { 0 };
 
-typedef struct sh__rel {
-	const sh_field *field;    /* the many-to-many field */
-	const sh_model *join;
-	const char *source;       /* join column holding the instance's pk */
-	const char *target;       /* join column holding the related pks */
-	const sh_model *other;    /* the model of the related rows */
-	bool reverse;
-	const char *name;         /* as asked, for messages */
-} sh__rel;
-
-static bool sh_db__m2m_hidden(const char *related_name)
+static bool sh_db__hidden(const char *related_name)
 {
 	size_t n = strlen(related_name);
 	return n > 0 && related_name[n - 1] == '+';
+}
+
+bool sh_db__m2m_relation(const sh_conn *db, const sh_model *m, const char *name, sh__rel *rel)
+{
+	const sh_field *f = sh_db__model_field(m, name);
+	if (f != NULL && f->type == SH_FIELD_MANY_TO_MANY) {
+		const sh_model *join = f->through;
+		*rel = (sh__rel){ f, join, join->fields[f->through_source].column,
+			join->fields[f->through_target].column, f->target, false, f->name };
+		return true;
+	}
+	const sh__model_sql *msql = sh__sql_of(db, m);
+	for (size_t i = 0; i < msql->reverse_m2m_count; i++) {
+		const sh__reverse *r = &msql->reverse_m2m[i];
+		const sh_field *g = &r->from->fields[r->field];
+		if (g->related_name == NULL || sh_db__hidden(g->related_name)
+			|| strcmp(g->related_name, name) != 0)
+			continue;
+		const sh_model *join = g->through;
+		*rel = (sh__rel){ g, join, join->fields[g->through_target].column,
+			join->fields[g->through_source].column, g->model, true, g->related_name };
+		return true;
+	}
+	return false;
 }
 
 static int sh_db__m2m_resolve(const sh_instance *inst, const char *name, sh__rel *rel)
@@ -55,28 +69,10 @@ static int sh_db__m2m_resolve(const sh_instance *inst, const char *name, sh__rel
 	int rc = sh__attached(inst, "use the many-to-many relations of");
 	if (rc < 0)
 		return rc;
-	const sh_model *m = inst->model;
-	const sh_field *f = sh_db__model_field(m, name);
-	if (f != NULL && f->type == SH_FIELD_MANY_TO_MANY) {
-		const sh_model *join = f->through;
-		*rel = (sh__rel){ f, join, join->fields[f->through_source].column,
-			join->fields[f->through_target].column, f->target, false, name };
+	if (sh_db__m2m_relation(inst->db, inst->model, name, rel))
 		return 0;
-	}
-	const sh__model_sql *msql = sh__sql_of(inst->db, m);
-	for (size_t i = 0; i < msql->reverse_m2m_count; i++) {
-		const sh__reverse *r = &msql->reverse_m2m[i];
-		const sh_field *g = &r->from->fields[r->field];
-		if (g->related_name == NULL || sh_db__m2m_hidden(g->related_name)
-			|| strcmp(g->related_name, name) != 0)
-			continue;
-		const sh_model *join = g->through;
-		*rel = (sh__rel){ g, join, join->fields[g->through_target].column,
-			join->fields[g->through_source].column, g->model, true, name };
-		return 0;
-	}
 	return sh_error_set(SH_EINVAL, "%s has no many-to-many relation '%s' (neither a field nor "
-		"the related_name of one that points at it)", m->label, name);
+		"the related_name of one that points at it)", inst->model->label, name);
 }
 
 static int sh_db__need_pk(const sh_instance *inst, const sh__rel *rel)
@@ -372,12 +368,25 @@ int sh_m2m_remove(sh_instance *instance, const char *name, const int64_t *pks, s
 	return sh_db__add_or_remove(instance, name, pks, count, false);
 }
 
+/* The checks of every change: the relation exists, goes through an
+ * automatic join model, and the instance has a pk; pks are not NULL. */
+static int sh_db__changeable(sh_instance *instance, const char *name, const int64_t *pks,
+	size_t count, sh__rel *rel)
+{
+	int rc;
+	if ((rc = sh_db__m2m_resolve(instance, name, rel)) < 0 || (rc = sh_db__need_auto(instance, rel)) < 0
+		|| (rc = sh_db__need_pk(instance, rel)) < 0)
+		return rc;
+	if (pks == NULL && count > 0)
+		return sh_error_set(SH_EINVAL, "many-to-many: NULL pks");
+	return 0;
+}
+
 int sh_m2m_clear(sh_instance *instance, const char *name)
 {
 	sh__rel rel;
-	int rc;
-	if ((rc = sh_db__m2m_resolve(instance, name, &rel)) < 0 || (rc = sh_db__need_auto(instance, &rel)) < 0
-		|| (rc = sh_db__need_pk(instance, &rel)) < 0)
+	int rc = sh_db__changeable(instance, name, NULL, 0, &rel);
+	if (rc < 0)
 		return rc;
 	char *sql = sh_db__rel_sql(&rel, SH__REL_CLEAR);
 	if (sql == NULL)
@@ -399,19 +408,31 @@ int sh_m2m_clear(sh_instance *instance, const char *name)
 	return rc;
 }
 
+static int sh_db__set(sh_instance *instance, const char *name, const int64_t *pks, size_t count,
+	bool check);
+
 int sh_m2m_set(sh_instance *instance, const char *name, const int64_t *pks, size_t count)
 {
+	return sh_db__set(instance, name, pks, count, true);
+}
+
+int sh_m2m_set_unchecked(sh_instance *instance, const char *name, const int64_t *pks,
+	size_t count)
+{
+	return sh_db__set(instance, name, pks, count, false);
+}
+
+static int sh_db__set(sh_instance *instance, const char *name, const int64_t *pks, size_t count,
+	bool check)
+{
 	sh__rel rel;
-	int rc;
-	if ((rc = sh_db__m2m_resolve(instance, name, &rel)) < 0 || (rc = sh_db__need_auto(instance, &rel)) < 0
-		|| (rc = sh_db__need_pk(instance, &rel)) < 0)
+	int rc = sh_db__changeable(instance, name, pks, count, &rel);
+	if (rc < 0)
 		return rc;
-	if (pks == NULL && count > 0)
-		return sh_error_set(SH_EINVAL, "many-to-many: NULL pks");
 	int64_t *ids = NULL, *current = NULL, *gone = NULL, *fresh = NULL;
 	size_t nids = 0, ncurrent = 0;
 	if ((rc = sh_db__sorted_set(pks, count, &ids, &nids)) == 0
-		&& (rc = sh_db__check_rows(instance, &rel, ids, nids)) == 0
+		&& (!check || (rc = sh_db__check_rows(instance, &rel, ids, nids)) == 0)
 		&& (rc = sh_db__related(instance, &rel, &current, &ncurrent)) == 0) {
 		gone = malloc((ncurrent ? ncurrent : 1) * sizeof *gone);
 		fresh = malloc((nids ? nids : 1) * sizeof *fresh);
@@ -434,6 +455,60 @@ int sh_m2m_set(sh_instance *instance, const char *name, const int64_t *pks, size
 	free(gone);
 	free(fresh);
 	return rc;
+}
+
+int sh_m2m_set_clear(sh_instance *instance, const char *name, const int64_t *pks, size_t count)
+{
+	sh__rel rel;
+	int rc = sh_db__changeable(instance, name, pks, count, &rel);
+	if (rc < 0)
+		return rc;
+	int64_t *ids = NULL;
+	size_t nids = 0;
+	if ((rc = sh_db__sorted_set(pks, count, &ids, &nids)) == 0)
+		rc = sh_db__check_rows(instance, &rel, ids, nids);
+	free(ids);
+	if (rc < 0)
+		return rc;
+	/* Django's set(clear=True): clear(), then add(*objs), in one
+	 * atomic(savepoint=False); both are blocks of their own inside it. */
+	bool own;
+	if ((rc = sh__op_begin(instance->db, &own)) == 0) {
+		rc = sh_m2m_clear(instance, name);
+		if (rc == 0)
+			rc = sh_m2m_add(instance, name, pks, count);
+		rc = sh_db__op_end(instance->db, own, rc, "setting", rel.join->label);
+	}
+	return rc;
+}
+
+int sh_m2m_create(sh_instance **out, sh_instance *instance, const char *name,
+	const sh_field_value *values, size_t count)
+{
+	if (out == NULL)
+		return sh_error_set(SH_EINVAL, "sh_m2m_create: NULL argument");
+	*out = NULL;
+	sh__rel rel;
+	int rc = sh_db__changeable(instance, name, NULL, 0, &rel);
+	if (rc < 0)
+		return rc;
+	/* Django: QuerySet.create(**kwargs) on the related model (its
+	 * constructor, then save(force_insert=True)), then self.add(new_obj). */
+	sh_instance *obj;
+	if ((rc = sh_instance_new(&obj, instance->db, rel.other, values, count)) < 0)
+		return rc;
+	sh_save_opts opts = SH_SAVE_OPTS_INIT;
+	opts.force_insert = true;
+	if ((rc = sh_instance_save(obj, &opts)) == 0) {
+		int64_t pk = sh_instance_pk(obj);
+		rc = sh_m2m_add(instance, name, &pk, 1);
+	}
+	if (rc < 0) {
+		sh_instance_free(obj);
+		return rc;
+	}
+	*out = obj;
+	return 0;
 }
 
 int sh_m2m_pks(sh_instance *instance, const char *name, int64_t **out, size_t *count)

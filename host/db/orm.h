@@ -243,6 +243,9 @@ int sh_db__convert_len(const sh_field *field, sh_datum in, sh_datum *out, char *
 /* Sets values[field] of the instance to `value`, already converted, whose
  * text is `len` bytes long (for text values): copies its text (reusing the
  * current allocation when it fits). Returns 0 or SH_ENOMEM. */
+/* qsort's comparison of two sh_instance pointers by primary key. */
+int sh_db__instance_cmp_pk(const void *a, const void *b);
+int sh_db__instance_store(sh_instance *instance, size_t field, sh_datum value);
 int sh_db__instance_store_len(sh_instance *instance, size_t field, sh_datum value, size_t len);
 
 /* Builds an instance from the current row of `stmt`, whose columns are the
@@ -250,6 +253,12 @@ int sh_db__instance_store_len(sh_instance *instance, size_t field, sh_datum valu
  * one allocation (values and text together). Returns 0, SH_ENOMEM. */
 int sh_db__instance_from_row(sh_instance **out, sh_conn *db, const sh__model_sql *msql,
 	sqlite3_stmt *stmt);
+
+/* The same reading the model's columns from column `first` of the row,
+ * without the fields `deferred` marks (NULL: none; they stay NULL and the
+ * instance remembers them as deferred). */
+int sh_db__instance_from_row_at(sh_instance **out, sh_conn *db, const sh__model_sql *msql,
+	sqlite3_stmt *stmt, int first, const bool *deferred);
 
 /* The room an instance keeps for the text of each auto_now / auto_now_add
  * field: "YYYY-MM-DDTHH:MM:SS.ffffffZ" and its NUL fit. */
@@ -307,6 +316,16 @@ int sh_db__exec_where_in(sh_conn *db, const char *sql_head, const char *column,
 	const sh_datum *pre, size_t pre_count, const int64_t *keys, size_t key_count,
 	int64_t *changes, const char *what);
 
+/* Appends the model's column names, comma-separated, each qualified with
+ * the quoted `alias` when non-NULL, skipping those `deferred` marks (NULL:
+ * none). */
+void sh_db__buf_columns(sh__buf *buf, const sh__model_sql *msql, const bool *deferred,
+	const char *alias);
+
+/* "[1,2,3]": a key list bound as one parameter and read with json_each().
+ * Returns it (the caller frees) or NULL. */
+char *sh_db__json_keys(const int64_t *keys, size_t count);
+
 /* Whether SQLite has a foreign key violation pending on the connection. */
 bool sh_db__fk_pending(sh_conn *db);
 
@@ -326,6 +345,55 @@ int sh_db__query_load_all(sh_query *query, sh_instance ***items, size_t *count, 
 /* Deletes the matching rows with one DELETE, no loading (a fast delete).
  * Adds the rows deleted to *changes. */
 int sh_db__query_raw_delete(sh_query *query, int64_t *changes);
+
+/* ---- m2m.c ---- */
+
+/* One side of a many-to-many relation, as an instance of `model` sees it. */
+typedef struct sh__rel {
+	const sh_field *field;    /* the many-to-many field */
+	const sh_model *join;
+	const char *source;       /* join column holding the instance's pk */
+	const char *target;       /* join column holding the related pks */
+	const sh_model *other;    /* the model of the related rows */
+	bool reverse;
+	const char *name;         /* the relation's name (the field's, or its related_name) */
+} sh__rel;
+
+/* Finds the many-to-many relation `name` of model `m`: its field, or the
+ * related_name of one that targets it. Returns false (no error raised)
+ * when there is none. */
+bool sh_db__m2m_relation(const sh_conn *db, const sh_model *m, const char *name, sh__rel *rel);
+
+/* ---- related.c ---- */
+
+/* Caches `count` instances as the relation `name` (a registry string) of
+ * `inst`, taking a reference to each, replacing an earlier entry. */
+int sh_db__relcache_put(sh_instance *inst, const char *name, sh_instance **items, size_t count,
+	bool forward);
+
+/* Drops every cached relation of the instance. */
+void sh_db__relcache_clear(sh_instance *instance);
+
+/* Returns 0 when `name` is a relation of `model` prefetch_related can
+ * load, else SH_EINVAL naming it. */
+int sh_db__relation_known(const sh_conn *db, const sh_model *model, const char *name);
+
+/* Loads relation `name` of `model` for the n instances with one query
+ * (prefetch_related) and caches it on each. Returns 0, SH_EINVAL for an
+ * unknown relation, or an error. */
+int sh_db__prefetch(sh_conn *db, const sh_model *model, sh_instance **items, size_t n,
+	const char *name);
+
+/* ---- deferred.c ---- */
+
+/* Whether some field of the instance is deferred. */
+bool sh_db__has_deferred(const sh_instance *instance);
+
+/* The column names (Django's attnames) of the loaded non-pk fields of an
+ * instance with deferred fields, for the update_fields of its save: stores
+ * an allocated array (the caller frees it; the names are the registry's)
+ * in *names. Returns 0 or SH_ENOMEM. */
+int sh_db__deferred_update_fields(const sh_instance *instance, const char ***names, size_t *count);
 
 /* ---- delete.c ---- */
 

@@ -61,6 +61,13 @@ struct sh_query {
 	int64_t low, high;    /* Django's low_mark and high_mark; high -1: none */
 	sqlite3_stmt *iter;   /* taken at the first sh_query_next(), given back at the end */
 	bool started, finished;
+	bool *deferred;       /* only() / defer(): per field, NULL when none is deferred */
+	const sh_field **joins; /* select_related keys, followed by LEFT JOINs */
+	size_t join_count;
+	char **prefetch;      /* prefetch_related names (copies) */
+	size_t prefetch_count;
+	sh_instance **rows;   /* with prefetches: every row, read at the first next() */
+	size_t row_count, row_next;
 };
 
 int sh_query_new(sh_query **out, sh_conn *db, const sh_model *model)
@@ -87,6 +94,14 @@ void sh_query_free(sh_query *query)
 	if (query == NULL)
 		return;
 	sh_db__conn_stmt_give(query->db, query->iter);
+	for (size_t i = query->row_next; i < query->row_count; i++)
+		sh_instance_free(query->rows[i]);
+	free(query->rows);
+	for (size_t i = 0; i < query->prefetch_count; i++)
+		free(query->prefetch[i]);
+	free(query->prefetch);
+	free(query->joins);
+	free(query->deferred);
 	for (size_t i = 0; i < query->cond_count; i++)
 		free(query->conds[i].text);
 	free(query->conds);
@@ -273,9 +288,70 @@ static bool sh_db__sliced(const sh_query *query)
 	return query->low != 0 || query->high != -1;
 }
 
-static void sh_db__add_column(sh__buf *buf, const sh_field *f)
+/* A column of the query's model, qualified when the query joins others. */
+static void sh_db__add_column(sh__buf *buf, const sh_query *query, const sh_field *f)
 {
+	if (query->join_count > 0) {
+		sh_db__buf_ident(buf, query->model->table);
+		sh_db__buf_add(buf, ".");
+	}
 	sh_db__buf_ident(buf, f->column);
+}
+
+void sh_db__buf_columns(sh__buf *buf, const sh__model_sql *msql, const bool *deferred,
+	const char *alias)
+{
+	bool first = true;
+	for (size_t c = 0; c < msql->column_count; c++) {
+		const sh_field *f = &msql->model->fields[msql->columns[c]];
+		if (deferred != NULL && deferred[f->index])
+			continue;
+		sh_db__buf_add(buf, first ? "" : ", ");
+		if (alias != NULL) {
+			sh_db__buf_ident(buf, alias);
+			sh_db__buf_add(buf, ".");
+		}
+		sh_db__buf_ident(buf, f->column);
+		first = false;
+	}
+}
+
+/* "SELECT <columns> FROM <table>" with the deferred columns left out and
+ * the select_related targets joined (aliases "T1", "T2", ...). */
+static char *sh_db__select_head(const sh_query *query)
+{
+	if (query->join_count == 0 && query->deferred == NULL)
+		return strdup(query->msql->select);
+	const sh_model *m = query->model;
+	sh__buf buf = { 0 };
+	sh_db__buf_add(&buf, "SELECT ");
+	sh_db__buf_columns(&buf, query->msql, query->deferred, query->join_count ? m->table : NULL);
+	char alias[32];
+	for (size_t j = 0; j < query->join_count; j++) {
+		snprintf(alias, sizeof alias, "T%zu", j + 1);
+		sh_db__buf_add(&buf, ", ");
+		sh_db__buf_columns(&buf, sh__sql_of(query->db, query->joins[j]->target), NULL, alias);
+	}
+	sh_db__buf_add(&buf, " FROM ");
+	sh_db__buf_ident(&buf, m->table);
+	for (size_t j = 0; j < query->join_count; j++) {
+		const sh_field *key = query->joins[j];
+		const sh_model *t = key->target;
+		snprintf(alias, sizeof alias, "T%zu", j + 1);
+		sh_db__buf_add(&buf, " LEFT OUTER JOIN ");
+		sh_db__buf_ident(&buf, t->table);
+		sh_db__buf_add(&buf, " AS ");
+		sh_db__buf_ident(&buf, alias);
+		sh_db__buf_add(&buf, " ON ");
+		sh_db__buf_ident(&buf, alias);
+		sh_db__buf_add(&buf, ".");
+		sh_db__buf_ident(&buf, t->fields[t->pk].column);
+		sh_db__buf_add(&buf, " = ");
+		sh_db__buf_ident(&buf, m->table);
+		sh_db__buf_add(&buf, ".");
+		sh_db__buf_ident(&buf, key->column);
+	}
+	return sh_db__buf_take(&buf);
 }
 
 static void sh_db__add_where(sh__buf *buf, const sh_query *query)
@@ -285,7 +361,7 @@ static void sh_db__add_where(sh__buf *buf, const sh_query *query)
 		sh_db__buf_add(buf, i == 0 ? " WHERE " : " AND ");
 		if (c->negate)
 			sh_db__buf_add(buf, "(");
-		sh_db__add_column(buf, c->field);
+		sh_db__add_column(buf, query, c->field);
 		if (c->op == SH__OP_ISNULL)
 			sh_db__buf_add(buf, c->value.v.b ? " IS NULL" : " IS NOT NULL");
 		else if (c->value.type == SH_DATUM_NULL)
@@ -307,7 +383,7 @@ static void sh_db__add_order(sh__buf *buf, const sh_query *query)
 	sh_db__buf_add(buf, " ORDER BY ");
 	for (size_t i = 0; i < query->order_count; i++) {
 		const sh__order *o = &query->order[i];
-		sh_db__add_column(buf, o->field);
+		sh_db__add_column(buf, query, o->field);
 		if (o->field->type == SH_FIELD_DATETIME)
 			sh_db__buf_add(buf, " COLLATE " SH__DATETIME_COLLATION);
 		sh_db__buf_add(buf, o->desc ? " DESC, " : ", ");
@@ -320,7 +396,7 @@ static void sh_db__add_order(sh__buf *buf, const sh_query *query)
 	} else {
 		/* the pk last: equal keys come in a stable order, so slices of
 		 * an ordered query do not overlap */
-		sh_db__add_column(buf, &m->fields[m->pk]);
+		sh_db__add_column(buf, query, &m->fields[m->pk]);
 	}
 }
 
@@ -403,13 +479,71 @@ int sh_query_count(sh_query *query, int64_t *out)
 	return 0;
 }
 
-int sh_query_next(sh_query *query, sh_instance **out)
+/* Builds the instances of the current row (the model's, then each
+ * select_related target's) and sends their loading signals in Django's
+ * order: the row's instance, then each target. */
+static inline int sh_db__query_row(sh_query *query, sh_instance **out)
 {
-	if (query == NULL || out == NULL)
-		return sh_error_set(SH_EINVAL, "sh_query_next: NULL argument");
+	sh_instance *inst;
+	int rc;
+	if (SH__LIKELY(query->join_count == 0 && query->deferred == NULL)) {
+		/* the plain path: one row, one instance */
+		if ((rc = sh_db__instance_from_row(&inst, query->db, query->msql, query->iter)) < 0)
+			return rc;
+		if ((rc = sh_db__instance_loaded(inst)) < 0) {
+			sh_instance_free(inst);
+			return rc;
+		}
+		*out = inst;
+		return 1;
+	}
+	rc = sh_db__instance_from_row_at(&inst, query->db, query->msql, query->iter, 0,
+		query->deferred);
+	if (rc < 0)
+		return rc;
+	sh_instance *small[4], **related = small;
+	if (query->join_count > 4 && (related = calloc(query->join_count, sizeof *related)) == NULL) {
+		sh_instance_free(inst);
+		return sh_error_set(SH_ENOMEM, "out of memory loading %s", query->model->label);
+	}
+	int at = 0;
+	for (size_t c = 0; c < query->msql->column_count; c++)
+		at += query->deferred == NULL || !query->deferred[query->msql->columns[c]];
+	for (size_t j = 0; j < query->join_count; j++) {
+		const sh_field *key = query->joins[j];
+		const sh__model_sql *tsql = sh__sql_of(query->db, key->target);
+		related[j] = NULL;
+		if (rc == 0 && inst->values[key->index].type == SH_DATUM_INT)
+			rc = sh_db__instance_from_row_at(&related[j], query->db, tsql, query->iter, at, NULL);
+		at += (int)tsql->column_count;
+	}
+	if (rc == 0)
+		rc = sh_db__instance_loaded(inst);
+	for (size_t j = 0; j < query->join_count; j++) {
+		if (rc == 0 && related[j] != NULL)
+			rc = sh_db__instance_loaded(related[j]);
+		if (rc == 0)
+			rc = sh_db__relcache_put(inst, query->joins[j]->name, &related[j],
+				related[j] != NULL, true);
+		sh_instance_free(related[j]);   /* the cache holds its reference */
+	}
+	if (related != small)
+		free(related);
+	if (rc < 0) {
+		sh_instance_free(inst);
+		return rc;
+	}
+	*out = inst;
+	return 1;
+}
+
+static int sh_db__query_step(sh_query *query, sh_instance **out)
+{
 	*out = NULL;
 	if (!query->started) {
-		char *sql = sh_db__query_sql(query, query->msql->select, true, true);
+		char *head = sh_db__select_head(query);
+		char *sql = head != NULL ? sh_db__query_sql(query, head, true, true) : NULL;
+		free(head);
 		if (sql == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory querying %s", query->model->label);
 		int rc = sh_db__conn_stmt_take(query->db, sql, &query->iter);
@@ -430,15 +564,156 @@ int sh_query_next(sh_query *query, sh_instance **out)
 		query->iter = NULL;
 		return code;
 	}
-	sh_instance *inst;
-	if ((rc = sh_db__instance_from_row(&inst, query->db, query->msql, query->iter)) < 0)
-		return rc;
-	if ((rc = sh_db__instance_loaded(inst)) < 0) {
-		sh_instance_free(inst);
-		return rc;
+	return sh_db__query_row(query, out);
+}
+
+/* With prefetch_related: reads every row, then runs one query per relation
+ * (Django's _fetch_all, then _prefetch_related_objects). */
+static int sh_db__query_fetch_all(sh_query *query)
+{
+	size_t capacity = 0;
+	int rc;
+	for (;;) {
+		sh_instance *inst;
+		if ((rc = sh_db__query_step(query, &inst)) <= 0)
+			break;
+		if (query->row_count == capacity) {
+			size_t cap = capacity ? 2 * capacity : 16;
+			sh_instance **grown = realloc(query->rows, cap * sizeof *grown);
+			if (grown == NULL) {
+				sh_instance_free(inst);
+				rc = sh_error_set(SH_ENOMEM, "out of memory loading %s", query->model->label);
+				break;
+			}
+			query->rows = grown;
+			capacity = cap;
+		}
+		query->rows[query->row_count++] = inst;
 	}
-	*out = inst;
+	for (size_t i = 0; rc == 0 && i < query->prefetch_count; i++)
+		rc = sh_db__prefetch(query->db, query->model, query->rows, query->row_count,
+			query->prefetch[i]);
+	return rc;
+}
+
+int sh_query_next(sh_query *query, sh_instance **out)
+{
+	if (query == NULL || out == NULL)
+		return sh_error_set(SH_EINVAL, "sh_query_next: NULL argument");
+	*out = NULL;
+	if (SH__LIKELY(query->prefetch_count == 0))
+		return sh_db__query_step(query, out);
+	if (!query->started) {
+		int rc = sh_db__query_fetch_all(query);
+		if (rc < 0) {
+			query->finished = true;
+			return rc;
+		}
+	}
+	if (query->row_next == query->row_count)
+		return 0;
+	*out = query->rows[query->row_next++];
 	return 1;
+}
+
+/* ---- select_related, prefetch_related, only, defer ---- */
+
+static int sh_db__query_open(const sh_query *query, const char *what)
+{
+	if (query == NULL)
+		return sh_error_set(SH_EINVAL, "%s: NULL query", what);
+	if (query->started)
+		return sh_error_set(SH_EINVAL, "cannot %s a query of %s once its rows are being read",
+			what, query->model->label);
+	return 0;
+}
+
+int sh_query_select_related(sh_query *query, const char *field)
+{
+	int rc = sh_db__query_open(query, "select_related");
+	if (rc < 0)
+		return rc;
+	const sh_field *f = field != NULL ? sh_db__model_field(query->model, field) : NULL;
+	if (f == NULL || f->type != SH_FIELD_FOREIGN_KEY)
+		return sh_error_set(SH_EINVAL, "select_related('%s'): %s has no foreign key '%s' "
+			"(select_related follows keys; use prefetch_related for the other relations)",
+			field ? field : "(null)", query->model->label, field ? field : "(null)");
+	for (size_t j = 0; j < query->join_count; j++)
+		if (query->joins[j] == f)
+			return 0;
+	const sh_field **grown = realloc(query->joins, (query->join_count + 1) * sizeof *grown);
+	if (grown == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory in select_related");
+	grown[query->join_count++] = f;
+	query->joins = grown;
+	return 0;
+}
+
+int sh_query_prefetch_related(sh_query *query, const char *name)
+{
+	int rc = sh_db__query_open(query, "prefetch_related");
+	if (rc < 0)
+		return rc;
+	if (name == NULL)
+		return sh_error_set(SH_EINVAL, "prefetch_related: NULL name");
+	if ((rc = sh_db__relation_known(query->db, query->model, name)) < 0)
+		return rc;
+	char *copy = strdup(name);
+	char **grown = copy != NULL ? realloc(query->prefetch,
+		(query->prefetch_count + 1) * sizeof *grown) : NULL;
+	if (grown == NULL) {
+		free(copy);
+		return sh_error_set(SH_ENOMEM, "out of memory in prefetch_related");
+	}
+	grown[query->prefetch_count++] = copy;
+	query->prefetch = grown;
+	return 0;
+}
+
+/* only() (keep true: load only these) and defer() (keep false). */
+static int sh_db__query_fields(sh_query *query, const char *const *fields, size_t count, bool keep)
+{
+	const char *what = keep ? "only" : "defer";
+	int rc = sh_db__query_open(query, what);
+	if (rc < 0)
+		return rc;
+	if (fields == NULL && count > 0)
+		return sh_error_set(SH_EINVAL, "%s: NULL fields", what);
+	const sh_model *m = query->model;
+	bool *deferred = malloc(m->field_count * sizeof *deferred);
+	if (deferred == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory in %s", what);
+	for (size_t i = 0; i < m->field_count; i++)
+		deferred[i] = keep && m->fields[i].type != SH_FIELD_MANY_TO_MANY;
+	for (size_t i = 0; i < count; i++) {
+		const sh_field *f = fields[i] != NULL ? sh_db__model_field(m, fields[i]) : NULL;
+		if (f == NULL || f->type == SH_FIELD_MANY_TO_MANY) {
+			free(deferred);
+			return sh_error_set(SH_EINVAL, "%s('%s'): %s has no field '%s' with a column",
+				what, fields[i] ? fields[i] : "(null)", m->label,
+				fields[i] ? fields[i] : "(null)");
+		}
+		deferred[f->index] = !keep;
+	}
+	deferred[m->pk] = false;   /* the primary key is always loaded */
+	bool any = false;
+	for (size_t i = 0; i < m->field_count; i++)
+		any = any || deferred[i];
+	free(query->deferred);
+	query->deferred = any ? deferred : NULL;
+	if (!any)
+		free(deferred);
+	return 0;
+}
+
+int sh_query_only(sh_query *query, const char *const *fields, size_t count)
+{
+	return sh_db__query_fields(query, fields, count, true);
+}
+
+int sh_query_defer(sh_query *query, const char *const *fields, size_t count)
+{
+	return sh_db__query_fields(query, fields, count, false);
 }
 
 int sh_query_get(sh_instance **out, sh_conn *db, const sh_model *model, int64_t pk)
@@ -665,8 +940,7 @@ int sh_db__query_load_all(sh_query *query, sh_instance ***items, size_t *count, 
 	}
 }
 
-/* "[1,2,3]": a key list bound as one parameter and read with json_each(). */
-static char *sh_db__json_keys(const int64_t *keys, size_t count)
+char *sh_db__json_keys(const int64_t *keys, size_t count)
 {
 	sh__buf buf = { 0 };
 	sh_db__buf_add(&buf, "[");

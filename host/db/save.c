@@ -305,9 +305,12 @@ static int sh_db__do_update(sh_instance *instance, const sh__model_sql *msql, co
 /* Inside a transaction SQLite checks foreign keys only at COMMIT: find a
  * dangling key now, so the save fails naming it. */
 static inline int sh_db__fk_after_write(sh_instance *instance, const sh__model_sql *msql,
-	const bool *selected)
+	const bool *selected, bool raw)
 {
-	if (SH__LIKELY(!msql->has_fk) || sqlite3_get_autocommit(instance->db->sqlite))
+	/* A raw save (fixture loading) may point at a row a later object of
+	 * the fixture creates: loaddata checks every key before it commits,
+	 * as Django's loaddata does with constraint checks disabled. */
+	if (SH__LIKELY(!msql->has_fk) || raw || sqlite3_get_autocommit(instance->db->sqlite))
 		return 0;
 	char what[192];
 	if (!sh_db__fk_pending(instance->db))
@@ -340,7 +343,7 @@ static int sh_db__save_table(sh_instance *instance, const sh__model_sql *msql, c
 		if ((rc = sh_db__do_update(instance, msql, selected, &updated)) < 0)
 			return rc;
 		if (updated)
-			return sh_db__fk_after_write(instance, msql, selected);
+			return sh_db__fk_after_write(instance, msql, selected, opts->raw);
 		if (opts->force_update || selected != NULL)
 			return sh_error_set(SH_EDB, "%s: %s did not affect any rows",
 				sh_db__what(instance, what, sizeof what),
@@ -366,7 +369,7 @@ static int sh_db__save_table(sh_instance *instance, const sh__model_sql *msql, c
 		*assigned_pk = true;
 	}
 	*created = true;
-	return sh_db__fk_after_write(instance, msql, NULL);
+	return sh_db__fk_after_write(instance, msql, NULL, opts->raw);
 }
 
 /* Marks the fields named in update_fields; Django's save() checks. */
@@ -411,6 +414,34 @@ static SH__NOINLINE int sh_db__save_check_options(sh_instance *instance, const s
 	return 0;
 }
 
+static int sh_db__save(sh_instance *instance, const sh_save_opts *opts);
+
+/* Django's save() of an instance with deferred fields: "automatically do
+ * an update_fields save on the loaded fields" (their attnames). With none
+ * loaded but the pk, the deferred ones are loaded first and all are saved. */
+static SH__COLD int sh_db__save_deferred(sh_instance *instance, const sh_save_opts *opts)
+{
+	const char **names;
+	size_t count;
+	int rc = sh_db__deferred_update_fields(instance, &names, &count);
+	if (rc < 0)
+		return rc;
+	sh_save_opts o = *opts;
+	if (count > 0) {
+		o.update_fields = names;
+		o.update_fields_count = count;
+	} else {
+		const sh_model *m = instance->model;
+		for (size_t i = 0; rc == 0 && i < m->field_count; i++)
+			if (instance->extra->deferred[i])
+				rc = sh_db__load_deferred(instance, i);
+	}
+	if (rc == 0)
+		rc = sh_db__save(instance, &o);
+	free(names);
+	return rc;
+}
+
 int sh_instance_save(sh_instance *instance, const sh_save_opts *opts)
 {
 	static const sh_save_opts defaults = SH_SAVE_OPTS_INIT;
@@ -420,6 +451,14 @@ int sh_instance_save(sh_instance *instance, const sh_save_opts *opts)
 		opts = &defaults;
 	else if (opts->version != SH_SAVE_OPTS_VERSION)
 		return sh_error_set(SH_EINVAL, "sh_instance_save: unknown options version %u", opts->version);
+	if (SH__UNLIKELY(instance->extra != NULL) && !opts->force_insert
+		&& opts->update_fields == NULL && instance->db != NULL && sh_db__has_deferred(instance))
+		return sh_db__save_deferred(instance, opts);
+	return sh_db__save(instance, opts);
+}
+
+static int sh_db__save(sh_instance *instance, const sh_save_opts *opts)
+{
 	int rc = sh__attached(instance, "save");
 	if (SH__UNLIKELY(rc < 0))
 		return rc;
@@ -445,14 +484,18 @@ int sh_instance_save(sh_instance *instance, const sh_save_opts *opts)
 	bool was_adding = instance->adding, created = false, assigned_pk = false, own;
 	if ((rc = sh__op_begin(db, &own)) < 0)
 		goto out;
+	/* Django's save_base sends no save signal for an automatically
+	 * created join model ("if not meta.auto_created"), as on delete. */
+	bool signals = !m->auto_created;
 	sh_pre_save_args pre = { instance, opts->raw, SH_DB_DEFAULT_ALIAS, update_fields };
-	rc = sh_signal_send(sh__signal(db, SH_PRE_SAVE), m->sender, &pre, NULL);
+	rc = signals ? sh_signal_send(sh__signal(db, SH_PRE_SAVE), m->sender, &pre, NULL) : 0;
 	if (rc == 0)
 		rc = sh_db__save_table(instance, msql, selected, opts, &created, &assigned_pk);
 	if (rc == 0) {
 		instance->adding = false;
 		sh_post_save_args post = { instance, created, opts->raw, SH_DB_DEFAULT_ALIAS, update_fields };
-		rc = sh_signal_send(sh__signal(db, SH_POST_SAVE), m->sender, &post, NULL);
+		if (signals)
+			rc = sh_signal_send(sh__signal(db, SH_POST_SAVE), m->sender, &post, NULL);
 	}
 	if (own || rc < 0)
 		rc = sh_db__op_end(db, own, rc, "saving", m->label);

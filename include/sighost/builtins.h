@@ -49,12 +49,17 @@ typedef enum sh_builtin {
 } sh_builtin;
 
 /* pre_init: args are positional values, kwargs named values (Django's
- * Model(*args, **kwargs)); sighost's constructors pass kwargs only. */
+ * Model(*args, **kwargs)); sighost's constructors pass kwargs only, the
+ * loading paths args only. A row loaded with some fields deferred
+ * (sh_query_only, sh_query_defer, a refresh of some fields) has Django's
+ * DEFERRED in their places: `deferred[i]` is true for those args (their
+ * value is NULL). */
 typedef struct sh_pre_init_args {
 	const sh_datum *args;         /* positional values, NULL when none */
 	size_t args_count;
 	const sh_field_value *kwargs; /* named values, NULL when none */
 	size_t kwargs_count;
+	const bool *deferred;         /* args_count flags, NULL when no field was deferred */
 } sh_pre_init_args;
 
 /* post_init: the instance just built. */

@@ -152,6 +152,15 @@ SH_API struct sqlite3 *sh_conn_sqlite(sh_conn *db);
  */
 SH_API int sh_conn_error(sh_conn *db, const char *what);
 
+/*
+ * Checks every foreign key of every table of the connection's database
+ * (Django's connection.check_constraints(), which loaddata runs after its
+ * raw saves): returns 0 when each points at a row, else SH_EINTEGRITY
+ * naming the first offender ("shop.Item pk=3: field 'owner' points at no
+ * row of shop_owner"), SH_EDB when SQLite fails.
+ */
+SH_API int sh_db_check_keys(sh_conn *db);
+
 /* Returns the database a connection belongs to. */
 SH_API sh_database *sh_conn_database(const sh_conn *db);
 

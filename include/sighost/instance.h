@@ -156,6 +156,48 @@ SH_API int sh_instance_save(sh_instance *instance, const sh_save_opts *opts);
  */
 SH_API int sh_instance_delete(sh_instance *instance, int64_t *count);
 
+/*
+ * Reloads the instance's fields from its row (Django's refresh_from_db):
+ * the `count` named fields, or with `fields` NULL every field that is not
+ * deferred. The row is read as a new instance, which gets pre_init (the
+ * fields not read are DEFERRED) and post_init, then its values are copied
+ * into this instance (which gets no signal); the copied fields are no
+ * longer deferred. Cached relations are dropped: all of them when `fields`
+ * is NULL, else those of the keys reloaded; a name that is a prefetched
+ * relation drops that cache only, and reads nothing when it is the only
+ * name. Returns 0; SH_EINVAL (no pk, an unknown field, a detached copy);
+ * SH_ENOTFOUND when the row is gone; SH_EDB; a receiver's code.
+ */
+SH_API int sh_instance_refresh(sh_instance *instance, const char *const *fields, size_t count);
+
+/* Stores in *out whether field `name` of the instance is deferred (not
+ * loaded yet). Returns 0 or SH_EINVAL for an unknown field. */
+SH_API int sh_instance_is_deferred(const sh_instance *instance, const char *name, bool *out);
+
+/*
+ * Stores in *out the object the foreign key `name` of the instance points
+ * at (Django's instance.fk): the one select_related or prefetch_related
+ * loaded, or one read now (pre_init/post_init) and kept; NULL when the key
+ * is NULL. The instance owns it (borrowed: valid until the key is set to
+ * another value, the instance is refreshed or freed). Returns 0; SH_EINVAL
+ * when `name` is not a foreign key; SH_ENOTFOUND for a key without a row;
+ * SH_EDB; a receiver's code.
+ */
+SH_API int sh_instance_related(sh_instance *instance, const char *name, sh_instance **out);
+
+/*
+ * Stores in *out the instances of the relation `name` (the reverse side
+ * of a foreign key, or a many-to-many relation from either side) that
+ * sh_query_prefetch_related() loaded, ascending by pk, and their number in
+ * *count; when the relation was not prefetched it is loaded now with one
+ * query (pre_init/post_init for each row) and kept. The array and the
+ * instances are the instance's (borrowed until it is refreshed or freed).
+ * Returns 0; SH_EINVAL for an unknown relation or an instance without a
+ * pk; SH_EDB; a receiver's code.
+ */
+SH_API int sh_instance_prefetched(sh_instance *instance, const char *name,
+	sh_instance *const **out, size_t *count);
+
 /* ---- many-to-many ---- */
 
 /*
@@ -190,6 +232,33 @@ SH_API int sh_m2m_clear(sh_instance *instance, const char *name);
  * those no longer wanted, then an add of the new ones, each sent only when
  * not empty, in one transaction. Returns as sh_m2m_add(). */
 SH_API int sh_m2m_set(sh_instance *instance, const char *name, const int64_t *pks, size_t count);
+
+/* sh_m2m_set() without checking that the pks have rows (nor that the
+ * instance has one), for loading fixtures, whose lists may name objects
+ * later in the fixture: the caller checks every key with
+ * sh_db_check_keys() before it commits (Django's loaddata disables
+ * constraint checks while it loads). Returns as sh_m2m_set(). */
+SH_API int sh_m2m_set_unchecked(sh_instance *instance, const char *name, const int64_t *pks,
+	size_t count);
+
+/* Django's set(objs, clear=True): in one transaction, a clear (pre_clear /
+ * post_clear, pk_set NULL) then an add of `pks` (pre_add / post_add, sent
+ * only when count > 0). Returns as sh_m2m_add(). */
+SH_API int sh_m2m_set_clear(sh_instance *instance, const char *name, const int64_t *pks,
+	size_t count);
+
+/*
+ * The related manager's create() (Django's ManyRelatedManager.create):
+ * constructs an instance of the related model with the values (pre_init,
+ * post_init), saves it (pre_save, INSERT, post_save created=true), then
+ * adds it to the relation (m2m_changed pre_add / post_add with its pk).
+ * As Django's, these are three steps, not one transaction: a failing add
+ * leaves the new row saved. Stores the new instance in *out (the caller
+ * owns it). Returns as sh_instance_new(), sh_instance_save() and
+ * sh_m2m_add(); on failure *out is NULL.
+ */
+SH_API int sh_m2m_create(sh_instance **out, sh_instance *instance, const char *name,
+	const sh_field_value *values, size_t count);
 
 /*
  * Stores in *out (allocated, free with free()) the primary keys related

@@ -208,6 +208,11 @@ SH_API const sh_model *sh_field_through(const sh_field *field);
 SH_API sh_on_delete sh_field_on_delete(const sh_field *field);
 /* Returns the name of the reverse relation on the target model. */
 SH_API const char *sh_field_related_name(const sh_field *field);
+/* Checks that `value` suits the field as sh_instance_set() would take it
+ * (type, text length, ISO-8601 form, valid JSON; NULL always passes here).
+ * Returns 0 or SH_EINVAL naming the model, the field and what was wrong. */
+SH_API int sh_field_validate(const sh_field *field, sh_datum value);
+
 /* Returns Django's name of a field type ("ForeignKey"), NULL out of range. */
 SH_API const char *sh_field_type_name(sh_field_type type);
 

@@ -51,6 +51,47 @@ SH_API int sh_query_order_by(sh_query *query, const char *field);
 /* Keeps at most `limit` rows (negative: no limit) after skipping `offset`. */
 SH_API int sh_query_slice(sh_query *query, int64_t offset, int64_t limit);
 
+/*
+ * Follows the foreign key `field` of the query's model in the same query
+ * (Django's select_related): a LEFT JOIN reads the target's row with each
+ * row. Each row sends pre_init/post_init for its instance, then for the
+ * target's (when the key is not NULL), as Django's ModelIterable; the
+ * target is then reachable with sh_instance_related() without another
+ * query. Called again, follows another key. Returns 0, or SH_EINVAL when
+ * `field` is not a foreign key of the model or the rows are being read.
+ */
+SH_API int sh_query_select_related(sh_query *query, const char *field);
+
+/*
+ * Loads the relation `name` of every row with one extra query once the
+ * rows are read (Django's prefetch_related): a foreign key of the model,
+ * the reverse side of a key to it (its related_name, "<model>_set" by
+ * default), or a many-to-many relation from either side. The first
+ * sh_query_next() reads every row (pre_init/post_init for each), then runs
+ * one query per relation, in the order they were added, sending
+ * pre_init/post_init for each related row it loads (a many-to-many row
+ * once per instance it belongs to, as Django's). sh_instance_related()
+ * (a key) and sh_instance_prefetched() (the others) then answer without a
+ * query. Returns 0, or SH_EINVAL for an unknown relation or once the rows
+ * are being read.
+ */
+SH_API int sh_query_prefetch_related(sh_query *query, const char *name);
+
+/*
+ * Loads only the `count` named fields (and the primary key) of each row
+ * (Django's only()); sh_query_defer() loads every field but those. The
+ * others are deferred: pre_init's args hold DEFERRED in their places
+ * (sh_pre_init_args.deferred), and the first sh_instance_get() of one loads
+ * it with a query of its own (a refresh of that field: pre_init/post_init
+ * for the row read, as Django's DeferredAttribute). Saving an instance with
+ * deferred fields writes the loaded ones only (update_fields: their column
+ * names, as Django's). Called again, replaces the earlier choice. Returns
+ * 0, or SH_EINVAL naming an unknown or many-to-many field, or once the
+ * rows are being read.
+ */
+SH_API int sh_query_only(sh_query *query, const char *const *fields, size_t count);
+SH_API int sh_query_defer(sh_query *query, const char *const *fields, size_t count);
+
 /* Stores the number of matching rows in *out (no instance is loaded, no
  * signal sent). Returns 0, SH_EDB. */
 SH_API int sh_query_count(sh_query *query, int64_t *out);
@@ -95,6 +136,56 @@ SH_API int sh_query_delete(sh_query *query, int64_t *count);
  * for rollback).
  */
 SH_API int sh_bulk_create(sh_instance *const *instances, size_t count);
+
+/*
+ * Django's get_or_create(defaults, **lookups): looks up the one row of
+ * `model` matching every lookup (sh_query_filter's syntax); on a hit stores
+ * it in *out (loaded: pre_init/post_init) with *created false. On a miss,
+ * inside an atomic block (a savepoint inside another block), constructs an
+ * instance from the lookups without "__" and then the defaults (a default
+ * replaces a lookup of the same name: pre_init's kwargs in that order) and
+ * saves it with force_insert (pre_save, INSERT, post_save created=true),
+ * *created true. When that INSERT fails on a unique constraint because
+ * another connection created the row meanwhile, the block is rolled back
+ * and the lookup runs again: a hit is returned with *created false (the
+ * failed instance got its pre_init/post_init and pre_save only), else the
+ * constraint error. The caller owns *out. Returns 0; SH_EINVAL for a bad
+ * lookup or default, or when more than one row matches ("get() returned
+ * more than one ..."); SH_EINTEGRITY; SH_EDB; a receiver's code.
+ */
+SH_API int sh_get_or_create(sh_instance **out, bool *created, sh_conn *db, const sh_model *model,
+	const sh_field_value *lookups, size_t lookup_count,
+	const sh_field_value *defaults, size_t default_count);
+
+/*
+ * Django's update_or_create(defaults, **lookups): in one atomic block (the
+ * lookup, its write lock and the write: SQLite's BEGIN IMMEDIATE stands for
+ * select_for_update), sh_get_or_create() with the same defaults; on a hit
+ * sets the defaults on the row's instance and saves it with update_fields
+ * the defaults' names plus every date and datetime field (Django adds the
+ * fields whose pre_save is their own, so auto_now keeps working): pre_save
+ * and post_save with created false. A hit with nothing to update saves
+ * nothing and sends no save signal. Returns as sh_get_or_create(); on any
+ * failure the block is rolled back.
+ */
+SH_API int sh_update_or_create(sh_instance **out, bool *created, sh_conn *db,
+	const sh_model *model, const sh_field_value *lookups, size_t lookup_count,
+	const sh_field_value *defaults, size_t default_count);
+
+/*
+ * Django's bulk_update(objs, fields, batch_size): writes the named fields
+ * of the saved instances (one model, one connection) with one UPDATE ...
+ * SET f = CASE pk WHEN ? THEN ? ... END WHERE pk IN (...) per batch, in an
+ * atomic block (no savepoint inside another), sending no signal. A batch
+ * holds at most `batch_size` instances (0: as many as SQLite's limit on
+ * bound values allows). Stores the number of rows matched in *rows when
+ * non-NULL. Returns 0; SH_EINVAL before anything is written (no fields, an
+ * unknown, primary key or many-to-many field, an instance unsaved, of
+ * another model or connection, or detached); SH_EINTEGRITY, SH_EDB (the
+ * whole update is undone, or the enclosing block marked).
+ */
+SH_API int sh_bulk_update(sh_instance *const *instances, size_t count,
+	const char *const *fields, size_t field_count, size_t batch_size, int64_t *rows);
 
 #ifdef __cplusplus
 }

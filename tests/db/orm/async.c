@@ -250,6 +250,49 @@ Test(async, pre_init_kwargs_are_copied_with_their_text)
 	cr_assert_eq(seen.pk_count, 0, "no positional args");
 }
 
+/* Records pre_init's args as "1,D" (D: deferred) in seen.text. */
+static int on_pre_init_args(sh_signal *signal, const sh_sender *sender, const void *args,
+	void **response, void *payload)
+{
+	(void)signal, (void)sender, (void)response, (void)payload;
+	sem_wait(&go);
+	const sh_pre_init_args *a = args;
+	seen.text[0] = '\0';
+	for (size_t i = 0; i < a->args_count; i++) {
+		char part[64];
+		const sh_datum *v = &a->args[i];
+		if (a->deferred != NULL && a->deferred[i])
+			snprintf(part, sizeof part, "%sD", i ? "," : "");
+		else if (v->type == SH_DATUM_TEXT)
+			snprintf(part, sizeof part, "%s%s", i ? "," : "", v->v.s);
+		else
+			snprintf(part, sizeof part, "%s%" PRId64, i ? "," : "", v->v.i);
+		strcat(seen.text, part);
+	}
+	seen.pk_set_null = a->deferred == NULL;
+	seen.calls++;
+	return 0;
+}
+
+Test(async, pre_init_deferred_flags_are_copied)
+{
+	sh_instance *t = MAKE("shop.Tag", FV("name", T("kept")));
+	connect_async(SH_PRE_INIT, "shop.Tag", on_pre_init_args, NULL);
+	sh_query *q = NULL;
+	cr_assert_eq(sh_query_new(&q, fx.db, M("shop.Tag")), 0);
+	const char *defer[] = { "name" };
+	cr_assert_eq(sh_query_defer(q, defer, 1), 0);
+	sh_instance *got = NULL;
+	cr_assert_eq(sh_query_next(q, &got), 1);
+	sh_instance_free(got);
+	sh_query_free(q);
+	release(1);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_str_eq(seen.text, "1,D");
+	cr_assert_not(seen.pk_set_null, "the copy keeps the flags");
+	sh_instance_free(t);
+}
+
 static int on_post_init(sh_signal *signal, const sh_sender *sender, const void *args,
 	void **response, void *payload)
 {

@@ -474,3 +474,112 @@ Test(m2m_delete, deleting_a_post_sends_no_m2m_changed_and_drops_its_join_rows)
 	cr_assert_eq(rows_of("t.Tag"), 3, "the tags themselves stay");
 	free_world(&w);
 }
+
+/* ---- the related manager's create() and set(clear=True) ----------------
+ *
+ * Django (related_descriptors.py, ManyRelatedManager):
+ * - create(**kwargs): new_obj = QuerySet.create(**kwargs) on the related
+ *   model (pre_init kwargs, post_init, pre_save, INSERT, post_save
+ *   created=True), then self.add(new_obj) (pre_add/post_add with its pk).
+ * - set(objs, clear=True): inside atomic(savepoint=False): self.clear()
+ *   (pre_clear/post_clear, pk_set None), then self.add(*objs)
+ *   (pre_add/post_add with every pk; nothing when objs is empty).
+ */
+
+TestSuite(m2m_manager, .init = fx_setup, .fini = fx_teardown);
+
+Test(m2m_manager, create_from_the_declaring_side_saves_then_adds)
+{
+	sh_instance *p = SAVED("t.Post", FV("title", T("p")));
+	log_clear();
+	sh_instance *tag = NULL;
+	sh_field_value v[] = { FV("name", T("new")) };
+	int rc = sh_m2m_create(&tag, p, "tags", v, 1);
+	cr_assert_eq(rc, 0, "%d %s", rc, sh_error_last()->message);
+	cr_assert_eq(sh_instance_pk(tag), 1);
+	cr_assert_str_eq(log_text(),
+		"pre_init t.Tag args=[] kwargs={'name': 'new'}\n"
+		"post_init t.Tag pk=None\n"
+		"pre_save t.Tag pk=None raw=False using=default update_fields=None\n"
+		"post_save t.Tag pk=1 created=True raw=False using=default update_fields=None\n"
+		"m2m_changed t.Post_tags pre_add instance=t.Post:1 reverse=False model=t.Tag pk_set=[1] using=default\n"
+		"m2m_changed t.Post_tags post_add instance=t.Post:1 reverse=False model=t.Tag pk_set=[1] using=default\n");
+	cr_assert_str_eq(related(p, "tags"), "[1]");
+	sh_instance_free(tag);
+	sh_instance_free(p);
+}
+
+Test(m2m_manager, create_from_the_reverse_side_makes_the_declaring_model)
+{
+	sh_instance *t = SAVED("t.Tag", FV("name", T("t")));
+	log_clear();
+	sh_instance *post = NULL;
+	sh_field_value v[] = { FV("title", T("made")) };
+	int rc = sh_m2m_create(&post, t, "post_set", v, 1);
+	cr_assert_eq(rc, 0, "%d %s", rc, sh_error_last()->message);
+	cr_assert_str_eq(log_text(),
+		"pre_init t.Post args=[] kwargs={'title': 'made'}\n"
+		"post_init t.Post pk=None\n"
+		"pre_save t.Post pk=None raw=False using=default update_fields=None\n"
+		"post_save t.Post pk=1 created=True raw=False using=default update_fields=None\n"
+		"m2m_changed t.Post_tags pre_add instance=t.Tag:1 reverse=True model=t.Post pk_set=[1] using=default\n"
+		"m2m_changed t.Post_tags post_add instance=t.Tag:1 reverse=True model=t.Post pk_set=[1] using=default\n");
+	sh_instance_free(post);
+	sh_instance_free(t);
+}
+
+Test(m2m_manager, a_failing_add_leaves_the_created_row_as_django_does)
+{
+	sh_instance *p = SAVED("t.Post", FV("title", T("p")));
+	static int code = SH_ERECEIVER;
+	connect_failing(SH_M2M_CHANGED, NULL, &code);
+	sh_instance *tag = (sh_instance *)1;
+	sh_field_value v[] = { FV("name", T("new")) };
+	cr_assert_eq(sh_m2m_create(&tag, p, "tags", v, 1), SH_ERECEIVER);
+	cr_assert_null(tag);
+	cr_assert_eq(rows_of("t.Tag"), 1);
+	cr_assert_eq(sql_int("SELECT count(*) FROM \"%s\"", join_table("t.Post", "tags")), 0);
+	sh_instance_free(p);
+}
+
+Test(m2m_manager, set_with_clear_clears_then_adds_everything)
+{
+	world w = make_world();
+	add(w.p1, "tags", PKS(1, 2));
+	log_clear();
+	int rc = sh_m2m_set_clear(w.p1, "tags", PKS(2, 3));
+	cr_assert_eq(rc, 0, "%d %s", rc, sh_error_last()->message);
+	cr_assert_str_eq(log_text(),
+		"m2m_changed t.Post_tags pre_clear instance=t.Post:1 reverse=False model=t.Tag pk_set=None using=default\n"
+		"m2m_changed t.Post_tags post_clear instance=t.Post:1 reverse=False model=t.Tag pk_set=None using=default\n"
+		"m2m_changed t.Post_tags pre_add instance=t.Post:1 reverse=False model=t.Tag pk_set=[2, 3] using=default\n"
+		"m2m_changed t.Post_tags post_add instance=t.Post:1 reverse=False model=t.Tag pk_set=[2, 3] using=default\n");
+	cr_assert_str_eq(related(w.p1, "tags"), "[2, 3]");
+	free_world(&w);
+}
+
+Test(m2m_manager, set_with_clear_of_nothing_only_clears)
+{
+	world w = make_world();
+	add(w.p1, "tags", PKS(1));
+	log_clear();
+	cr_assert_eq(sh_m2m_set_clear(w.p1, "tags", NULL, 0), 0);
+	cr_assert_str_eq(log_text(),
+		"m2m_changed t.Post_tags pre_clear instance=t.Post:1 reverse=False model=t.Tag pk_set=None using=default\n"
+		"m2m_changed t.Post_tags post_clear instance=t.Post:1 reverse=False model=t.Tag pk_set=None using=default\n");
+	cr_assert_str_eq(related(w.p1, "tags"), "[]");
+	free_world(&w);
+}
+
+Test(m2m_manager, set_with_clear_is_one_transaction)
+{
+	world w = make_world();
+	add(w.p1, "tags", PKS(1));
+	static int code = SH_ERECEIVER;
+	connect_failing(SH_M2M_CHANGED, NULL, &code);
+	/* the failing receiver runs at pre_clear: nothing may change */
+	cr_assert_eq(sh_m2m_set_clear(w.p1, "tags", PKS(2)), SH_ERECEIVER);
+	cr_assert_str_eq(related(w.p1, "tags"), "[1]");
+	cr_assert_eq(sh_atomic_depth(fx.db), 0);
+	free_world(&w);
+}

@@ -89,6 +89,7 @@ Test(class_prepared, the_fixture_sends_one_per_model_in_declaration_order,
 		"class_prepared t.Post_tags\n"
 		"class_prepared t.Post\n"
 		"class_prepared t.Stamp\n"
+		"class_prepared t.Slug\n"
 		"connection_created sqlite\n");
 }
 

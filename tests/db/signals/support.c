@@ -242,7 +242,10 @@ static int rec(sh_signal *signal, const sh_sender *sender, const void *args,
 		for (size_t i = 0; i < a->args_count; i++) {
 			if (i)
 				put(&b, ", ");
-			put_datum(&b, a->args[i]);
+			if (a->deferred != NULL && a->deferred[i])
+				put(&b, "DEFERRED");
+			else
+				put_datum(&b, a->args[i]);
 		}
 		put(&b, "] kwargs={");
 		for (size_t i = 0; i < a->kwargs_count; i++) {
@@ -359,6 +362,57 @@ void rec_connect(sh_hub *hub)
 	}
 }
 
+/* ---- counting statements --------------------------------------------- */
+
+static int stmt_counter;
+static int stmt_open_at_start, stmt_open_at_stop;
+static char stmt_log[8192];
+
+/* How many prepared statements the connection holds (a new prepare adds one). */
+static int stmt_open(void)
+{
+	int n = 0;
+	for (sqlite3_stmt *s = sqlite3_next_stmt(sh_conn_sqlite(fx.db), NULL); s != NULL;
+		s = sqlite3_next_stmt(sh_conn_sqlite(fx.db), s))
+		n++;
+	return n;
+}
+
+static int stmt_trace(unsigned type, void *ctx, void *p, void *x)
+{
+	(void)type, (void)ctx, (void)x;
+	stmt_counter++;
+	const char *sql = sqlite3_sql((sqlite3_stmt *)p);
+	size_t n = strlen(stmt_log);
+	snprintf(stmt_log + n, sizeof stmt_log - n, "%s\n", sql != NULL ? sql : "?");
+	return 0;
+}
+
+void stmt_count_start(void)
+{
+	stmt_counter = 0;
+	stmt_log[0] = '\0';
+	stmt_open_at_start = stmt_open();
+	sqlite3_trace_v2(sh_conn_sqlite(fx.db), SQLITE_TRACE_STMT, stmt_trace, NULL);
+}
+
+int stmt_count_stop(void)
+{
+	sqlite3_trace_v2(sh_conn_sqlite(fx.db), 0, NULL, NULL);
+	stmt_open_at_stop = stmt_open();
+	return stmt_counter;
+}
+
+int stmt_prepared_since_start(void)
+{
+	return stmt_open_at_stop - stmt_open_at_start;
+}
+
+const char *stmt_sql_log(void)
+{
+	return stmt_log;
+}
+
 /* ---- failing receivers ------------------------------------------------ */
 
 int failing_receiver(sh_signal *signal, const sh_sender *sender, const void *args,
@@ -449,6 +503,15 @@ void fx_setup(void)
 	updated.auto_now = true;
 	DECLARE("Stamp", text("note"), created, updated);
 
+	sh_field_decl slug = text("slug");
+	slug.unique = true;
+	sh_field_decl hits = field("hits", SH_FIELD_INTEGER);
+	hits.has_default = true;
+	hits.default_value = sh_datum_int(0);
+	sh_field_decl seen = field("seen", SH_FIELD_DATE);
+	seen.null = true;
+	DECLARE("Slug", slug, hits, seen);
+
 	int rc = sh_models_prepare(fx.models);
 	cr_assert_eq(rc, 0, "prepare: %d %s", rc, sh_error_last()->message);
 	rc = sh_database_open(&fx.database, fx.path, fx.models);
@@ -522,6 +585,13 @@ int64_t sql_int(const char *fmt, ...)
 	int64_t v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+void sql_exec(const char *sql)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(sh_conn_sqlite(fx.db), sql, NULL, NULL, &err);
+	cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, err ? err : "?");
 }
 
 int64_t rows_of(const char *label)

@@ -19,12 +19,14 @@
  *   t.Tag     name
  *   t.Post    title, tags many-to-many -> t.Tag (join model t.Post_tags)
  *   t.Stamp   note, created DATETIME auto_now_add, updated DATETIME auto_now
+ *   t.Slug    slug TEXT(50) unique, hits INTEGER default 0, seen DATE (null)
  *
  * (Artist/Album/Song is the example of RESTRICT in Django's documentation.)
  *
  * Log lines, one per send, Django's argument names, Python spellings:
  *
  *   pre_init t.B args=[1, 1, 'b1'] kwargs={}
+ *   pre_init t.B args=[1, DEFERRED, 'b1'] kwargs={}    (a deferred field)
  *   post_init t.B pk=1
  *   pre_save t.B pk=None raw=False using=default update_fields=None
  *   post_save t.B pk=1 created=True raw=False using=default update_fields=['age']
@@ -125,11 +127,33 @@ sh_instance *fx_saved(const char *label, const sh_field_value *values, size_t co
  * error. */
 int64_t sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Runs `sql` (no result) on the main connection's SQLite handle, behind
+ * the library's back; fails the test on error. */
+void sql_exec(const char *sql);
+
 /* Returns the number of rows of the table of model `label`. */
 int64_t rows_of(const char *label);
 
 /* Returns the table of the join model of many-to-many field `field` of `label`. */
 const char *join_table(const char *label, const char *field);
+
+/* ---- counting the statements SQLite runs ---- */
+
+/* Starts counting the statements the main connection runs (SQLite's
+ * SQLITE_TRACE_STMT, once per execution), from zero. */
+void stmt_count_start(void);
+
+/* Stops counting and returns how many ran since stmt_count_start(); the
+ * SQL of the last ones is in stmt_last_sql(). */
+int stmt_count_stop(void);
+
+/* How many more prepared statements the main connection held at
+ * stmt_count_stop() than at stmt_count_start() (statements prepared and
+ * kept meanwhile; the library caches every statement it prepares). */
+int stmt_prepared_since_start(void);
+
+/* The SQL of the statements counted, one per line (for failure messages). */
+const char *stmt_sql_log(void);
 
 /* A receiver that fails with code *(int *)payload and message "vetoed". */
 int failing_receiver(sh_signal *signal, const sh_sender *sender, const void *args,
