@@ -59,6 +59,11 @@ const sh_value *sh__project_manifest(const sh_project *project)
 	return project != NULL && project->doc != NULL ? project->doc->root : NULL;
 }
 
+const sh_value *sh_project_manifest(const sh_project *project)
+{
+	return sh__project_manifest(project);
+}
+
 void sh__value_key_position(const sh_value *map, size_t index, unsigned *line,
 	unsigned *column)
 {

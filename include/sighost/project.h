@@ -167,6 +167,11 @@ SH_API const sh_problem *sh_project_problem(const sh_project *project, size_t in
  */
 SH_API int sh_project_check_receivers(sh_project *project);
 
+/* Returns the root of the project manifest (a map after a successful
+ * read), NULL before it was read. Owned by the project; valid until it is
+ * read again or freed. */
+SH_API const sh_value *sh_project_manifest(const sh_project *project);
+
 /* Returns the `project` name of the manifest, "" before it was read. */
 SH_API const char *sh_project_name(const sh_project *project);
 
