@@ -3,7 +3,8 @@
  * the access log of serve, which goes through the same hub). One line per
  * message on stderr, in one of three shapes:
  *
- *   - text (default): "2026-12-07T19:47:04.123Z [origin] level: message";
+ *   - text (default): "[origin] level: message", and for serve, which
+ *     runs for long, "2026-12-07T19:47:04.123Z [origin] level: message";
  *   - text when stderr is the systemd journal (JOURNAL_STREAM names
  *     stderr's device and inode): "<6>[origin] level: message", the
  *     journal's priority prefix (sd-daemon(3)) and no timestamp (the
@@ -32,7 +33,13 @@ static struct {
 	bool json;
 	bool level_given;     /* on the command line: the manifest does not override */
 	bool format_given;
-} sh__log = { SH_LOG_INFO, false, false, false };
+	bool timestamps;      /* serve's text lines (sh_cli_log_timestamps) */
+} sh__log = { SH_LOG_INFO, false, false, false, false };
+
+void sh_cli_log_timestamps(bool on)
+{
+	sh__log.timestamps = on;
+}
 
 static int sh__level_of(const char *text)
 {
@@ -169,6 +176,10 @@ void sh_cli_logger(sh_log_level level, const char *origin, const char *message, 
 	if (sh__to_journal()) {
 		static const int priority[] = { 7, 6, 4, 3 };   /* LOG_DEBUG .. LOG_ERR */
 		fprintf(stderr, "<%d>[%s] %s: %s\n", priority[level], who, sh__levels[level], message);
+		return;
+	}
+	if (!sh__log.timestamps) {
+		fprintf(stderr, "[%s] %s: %s\n", who, sh__levels[level], message);
 		return;
 	}
 	sh__timestamp(now, sizeof now);

@@ -22,6 +22,10 @@ int sh_cli_log_strip(int *argc, char **argv);
  * command line gave them. Returns 0, or 1 after printing a bad value. */
 int sh_cli_log_configure(const sh_project *project);
 
+/* Turns the UTC timestamps of text lines on (serve: a long-running
+ * process) or off (the other commands, whose lines come within seconds). */
+void sh_cli_log_timestamps(bool on);
+
 /* The logger (sh_log_fn) every command installs on its hub. */
 void sh_cli_logger(sh_log_level level, const char *origin, const char *message, void *payload);
 

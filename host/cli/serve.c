@@ -34,6 +34,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "cli.h"
+#include "log.h"
 #include "project_open.h"
 #include "../base/clock.h"
 
@@ -224,6 +225,7 @@ int sh_cli_serve(int argc, char **argv)
 	int rc = sh__parse(argc, argv, &settings, &opts, &watch, &migrate);
 	if (rc != 0)
 		return rc;
+	sh_cli_log_timestamps(true);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);

@@ -256,7 +256,10 @@ Test(check, a_missing_project_manifest)
 {
 	t_run r = E2E_RUN("check", "--settings", "nope.yaml");
 	cr_assert_eq(r.status, 1);
-	cr_assert_str_eq(r.err, "nope.yaml: cannot read manifest: No such file or directory\n"
+	cr_assert_str_eq(r.err, "sighost: no project manifest at nope.yaml (--settings); name one "
+		"with --settings FILE or the environment variable SIGHOST_SETTINGS=FILE, or run from "
+		"the project's directory\n"
+		"nope.yaml: cannot read manifest: No such file or directory\n"
 		"sighost check: 1 problem found\n");
 	t_run_free(&r);
 }
@@ -294,7 +297,7 @@ Test(check, receivers_that_never_run_are_reported_with_a_suggestion)
 		"plugin_dirs: [plugins]\ninstalled_apps: [notes, bad]\n");
 	e2e_manifest("notes.yaml", "label: notes\nmodels:\n  Note: {fields: {text: {type: text}}}\n");
 	e2e_plugin("t_misspelt", "bad", NULL);
-	t_run r = E2E_RUN("check");
+	t_run r = check();
 	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
 	e2e_has(r.err, "is connected to signal 'post_delet', which no app declares, so it never "
 		"runs: did you mean 'post_delete'?");
@@ -319,7 +322,7 @@ Test(check, a_bad_migration_fails_check)
 	cr_assert_eq(mkdir(mig, 0755), 0);
 	free(t_write(mig, "0001_initial.yaml", "initial: true\ndependencies: [[notes, 0000_nope]]\n"
 		"operations: []\n"));
-	t_run r = E2E_RUN("check");
+	t_run r = check();
 	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
 	e2e_has(r.err, "0000_nope");
 	t_run_free(&r);
@@ -335,7 +338,7 @@ Test(check, model_changes_without_a_migration_are_a_warning)
 		"models:\n  Note: {fields: {text: {type: text}}}\n");
 	char *mig = t_path(e2e_plugins, "mig");
 	cr_assert_eq(mkdir(mig, 0755), 0);
-	t_run r = E2E_RUN("check");
+	t_run r = check();
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	e2e_has(r.err, "warning: app 'notes' has model changes that are not yet in a migration");
 	e2e_has(r.err, "run 'sighost makemigrations notes'");

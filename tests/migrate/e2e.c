@@ -297,17 +297,17 @@ Test(e2e, first_migration_of_an_app_pointing_at_another_apps_model)
 		"  Note:\n    fields:\n      text: {type: text}\n"
 		"      alert: {type: foreign_key, to: alert.Alert, on_delete: cascade}\n"));
 
-	t_run r = E2E_RUN("migrate");
+	t_run r = RUN("migrate");
 	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
 	e2e_has(r.err, "run 'sighost makemigrations notes'");
 	t_run_free(&r);
-	r = E2E_RUN("check");
+	r = RUN("check");
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	e2e_has(r.err, "warning: ");
 	e2e_has(r.err, "run 'sighost makemigrations notes'");
 	t_run_free(&r);
 
-	r = E2E_RUN("makemigrations", "notes");
+	r = RUN("makemigrations", "notes");
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	e2e_has(r.out, "Migrations for 'notes':");
 	t_run_free(&r);
@@ -317,7 +317,7 @@ Test(e2e, first_migration_of_an_app_pointing_at_another_apps_model)
 	free(text);
 	free(file);
 
-	r = E2E_RUN("migrate");
+	r = RUN("migrate");
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	e2e_has(r.out, "Applying notes.0001_initial... OK");
 	t_run_free(&r);
