@@ -293,10 +293,16 @@ static enum MHD_Result sh__answer_debug(sh_request *r, int status, const char *w
 		free(text);
 		json_decref(body);
 	} else {
-		char extra[2400];
-		snprintf(extra, sizeof extra, "\n%s\n\n(settings.debug is true, so this page says "
-			"what failed; set it to false in production)\n", what);
-		if (sh__wbuf_puts(&resp->body, extra) < 0)
+		/* the message may hold anything a client sent: escaped, as HTML */
+		bool failed = sh__wbuf_puts(&resp->body, "\n<pre>") < 0;
+		for (const char *p = what; !failed && *p != '\0'; p++) {
+			char one[2] = { *p, '\0' };
+			const char *text = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;"
+				: *p == '"' ? "&quot;" : one;
+			failed = sh__wbuf_puts(&resp->body, text) < 0;
+		}
+		if (failed || sh__wbuf_puts(&resp->body, "</pre>\n<p>settings.debug is true, so this "
+				"page says what failed; set it to false in production.</p>\n") < 0)
 			sh__wbuf_dispose(&resp->body);
 	}
 	return sh__queue(r);
