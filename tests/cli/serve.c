@@ -102,6 +102,20 @@ Test(serve, edits_the_server_ignores_are_said_to_need_a_restart)
 	free(templates);
 }
 
+/* Appends the datagrams of fd to got until it holds `state` (at most 10 s
+ * without one). */
+static void receive_until(int fd, char *got, size_t size, size_t *len, const char *state)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	while (strstr(got, state) == NULL && poll(&p, 1, 10000) == 1) {
+		ssize_t n = recv(fd, got + *len, size - *len - 1, 0);
+		cr_assert_gt(n, 0);
+		*len += (size_t)n;
+		got[*len] = '\0';
+	}
+	cr_assert_not_null(strstr(got, state), "got: %s", got);
+}
+
 Test(serve, systemd_hears_ready_and_stopping_on_notify_socket)
 {
 	w_project("web", NULL);
@@ -119,22 +133,9 @@ Test(serve, systemd_hears_ready_and_stopping_on_notify_socket)
 	unsetenv("NOTIFY_SOCKET");
 	char got[4096] = "";
 	size_t len = 0;
-	struct pollfd p = { fd, POLLIN, 0 };
-	while (strstr(got, "READY=1") == NULL && poll(&p, 1, 10000) == 1) {
-		ssize_t n = recv(fd, got + len, sizeof got - len - 1, 0);
-		cr_assert_gt(n, 0);
-		len += (size_t)n;
-		got[len] = '\0';
-	}
-	cr_assert_not_null(strstr(got, "READY=1"), "got: %s", got);
+	receive_until(fd, got, sizeof got, &len, "READY=1");
 	w_stop(&s);
-	while (strstr(got, "STOPPING=1") == NULL && poll(&p, 1, 10000) == 1) {
-		ssize_t n = recv(fd, got + len, sizeof got - len - 1, 0);
-		cr_assert_gt(n, 0);
-		len += (size_t)n;
-		got[len] = '\0';
-	}
-	cr_assert_not_null(strstr(got, "STOPPING=1"), "got: %s", got);
+	receive_until(fd, got, sizeof got, &len, "STOPPING=1");
 	w_server_free(&s);
 	close(fd);
 	free(path);

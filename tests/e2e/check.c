@@ -312,7 +312,8 @@ Test(check, receivers_that_never_run_are_reported_with_a_suggestion)
 
 /* check loads the migrations too: a broken migration file fails check,
  * as it would fail migrate. */
-Test(check, a_bad_migration_fails_check)
+/* A project whose one app, notes, has a migrations folder; returns it. */
+static char *notes_with_migrations(void)
 {
 	e2e_project("project: t\ndatabase: {engine: sqlite, name: db.sqlite3}\n"
 		"plugin_dirs: [plugins]\ninstalled_apps: [notes]\n");
@@ -320,6 +321,12 @@ Test(check, a_bad_migration_fails_check)
 		"models:\n  Note: {fields: {text: {type: text}}}\n");
 	char *mig = t_path(e2e_plugins, "mig");
 	cr_assert_eq(mkdir(mig, 0755), 0);
+	return mig;
+}
+
+Test(check, a_bad_migration_fails_check)
+{
+	char *mig = notes_with_migrations();
 	free(t_write(mig, "0001_initial.yaml", "initial: true\ndependencies: [[notes, 0000_nope]]\n"
 		"operations: []\n"));
 	t_run r = check();
@@ -332,12 +339,7 @@ Test(check, a_bad_migration_fails_check)
 /* Model changes without a migration are a warning naming the command. */
 Test(check, model_changes_without_a_migration_are_a_warning)
 {
-	e2e_project("project: t\ndatabase: {engine: sqlite, name: db.sqlite3}\n"
-		"plugin_dirs: [plugins]\ninstalled_apps: [notes]\n");
-	e2e_manifest("notes.yaml", "label: notes\nmigrations: mig\n"
-		"models:\n  Note: {fields: {text: {type: text}}}\n");
-	char *mig = t_path(e2e_plugins, "mig");
-	cr_assert_eq(mkdir(mig, 0755), 0);
+	char *mig = notes_with_migrations();
 	t_run r = check();
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	e2e_has(r.err, "warning: app 'notes' has model changes that are not yet in a migration");
