@@ -16,6 +16,7 @@
  * else the project manifest's `log_level`/`log_format`, else info and
  * text. The choice is process-wide: one command runs per process.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,10 +137,15 @@ static bool sh__to_journal(void)
 		return cached == 1;
 	cached = 0;
 	const char *stream = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
+	if (stream == NULL)
+		return false;
+	char *colon, *end;
+	errno = 0;
+	unsigned long long dev = strtoull(stream, &colon, 10);
+	unsigned long long ino = *colon == ':' ? strtoull(colon + 1, &end, 10) : 0;
 	struct stat st;
-	if (stream != NULL && sscanf(stream, "%llu:%llu", &dev, &ino) == 2
-			&& fstat(2, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+	if (errno == 0 && *colon == ':' && *end == '\0' && fstat(2, &st) == 0
+			&& st.st_dev == dev && st.st_ino == ino)
 		cached = 1;
 	return cached == 1;
 }
