@@ -128,10 +128,10 @@ int sh_token_revoke(sh_db *db, const char *id_or_user)
 static void sh__touch(sqlite3 *sql, const char *hash, const char *last_used)
 {
 	char now[32], stale[32];
-	sh__utc(now, sizeof now, 0);
 	sh__utc(stale, sizeof stale, SH__LAST_USED_SECONDS);
 	if (last_used != NULL && strcmp(last_used, stale) > 0)
-		return;
+		return;   /* the common case: one gmtime and one compare */
+	sh__utc(now, sizeof now, 0);
 	sqlite3_stmt *stmt = NULL;
 	if (sqlite3_prepare_v2(sql, "UPDATE \"" SH_TOKEN_TABLE "\" SET \"last_used\" = ? "
 			"WHERE \"key_hash\" = ?", -1, &stmt, NULL) == SQLITE_OK) {

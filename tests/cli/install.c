@@ -87,6 +87,14 @@ Test(install, the_installed_binary_runs_the_installed_example_and_a_new_app)
 	cr_assert(exists(prefix, rel));
 	free(rel);
 
+	/* the installed bash completion completes commands and options */
+	char cmd[8192];
+	snprintf(cmd, sizeof cmd, "bash -c 'source \"%s/share/bash-completion/completions/sighost\"; "
+		"COMP_WORDS=(sighost runs); COMP_CWORD=1; _sighost; test \"${COMPREPLY[*]}\" = runserver; "
+		"COMP_WORDS=(sighost serve --lis); COMP_CWORD=2; _sighost; "
+		"test \"${COMPREPLY[*]}\" = --listen'", prefix);
+	cr_assert_eq(sh_run(cmd), 0, "the installed completion does not complete");
+
 	/* the installed example, in place */
 	t_run r = INSTALLED(example, "check", "--settings", "project.yaml");
 	ok(r, "check of the installed example");
@@ -98,7 +106,6 @@ Test(install, the_installed_binary_runs_the_installed_example_and_a_new_app)
 	t_run_free(&r);
 
 	/* pkg-config: the installed sighost.pc, with pluginsdir */
-	char cmd[8192];
 	snprintf(cmd, sizeof cmd, "PKG_CONFIG_PATH='%s' PKG_CONFIG_SYSROOT_DIR='%s/root' "
 		"pkg-config --variable=pluginsdir sighost | grep -q '/sighost/plugins$'", pcdir, w_dir);
 	cr_assert_eq(sh_run(cmd), 0, "sighost.pc has no pluginsdir");

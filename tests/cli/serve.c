@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +117,7 @@ static void receive_until(int fd, char *got, size_t size, size_t *len, const cha
 	cr_assert_not_null(strstr(got, state), "got: %s", got);
 }
 
-Test(serve, systemd_hears_ready_and_stopping_on_notify_socket)
+Test(serve, systemd_hears_ready_reloading_and_stopping_on_notify_socket)
 {
 	w_project("web", NULL);
 	w_app("web", routes);
@@ -134,11 +135,33 @@ Test(serve, systemd_hears_ready_and_stopping_on_notify_socket)
 	char got[4096] = "";
 	size_t len = 0;
 	receive_until(fd, got, sizeof got, &len, "READY=1");
+	got[0] = '\0';
+	len = 0;
+	kill(s.pid, SIGHUP);   /* systemctl reload */
+	receive_until(fd, got, sizeof got, &len, "RELOADING=1");
+	cr_assert_not_null(strstr(got, "MONOTONIC_USEC="), "got: %s", got);
+	receive_until(fd, got, sizeof got, &len, "READY=1");
 	w_stop(&s);
 	receive_until(fd, got, sizeof got, &len, "STOPPING=1");
 	w_server_free(&s);
 	close(fd);
 	free(path);
+}
+
+Test(serve, the_access_log_follows_the_log_format)
+{
+	w_project("web", "log_format: json\n");
+	w_app("web", routes);
+	w_server s;
+	w_start(&s, (const char *const[]){ "--migrate", NULL });
+	w_resp r = w_request(s.port, "GET", "/hello", NULL, NULL);
+	cr_assert_eq(r.status, 200);
+	w_resp_free(&r);
+	w_stop(&s);
+	w_has(s.err, "\"level\":\"info\",\"origin\":\"sighost.server\",\"message\":"
+		"\"\\\"GET /hello HTTP/1.1\\\" 200 ");
+	w_has(s.err, "{\"time\":\"");
+	w_server_free(&s);
 }
 
 Test(serve, check_deploy_warns_about_each_unsafe_setting)
