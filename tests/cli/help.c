@@ -173,6 +173,17 @@ Test(cli, the_log_options_choose_level_and_format)
 	e2e_has(r.err, "[a] info: ready\n");
 	t_run_free(&r);
 	unsetenv("JOURNAL_STREAM");
+	/* stderr is the journal's stream (JOURNAL_STREAM names its device and
+	 * inode, as systemd does): priority prefixes, no timestamp */
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd, "cd '%s' && JOURNAL_STREAM=$(stat -L -c %%d:%%i /proc/self/fd/2) "
+		"exec '%s' check --settings project.yaml 2>journal.err",
+		e2e_dir, t_env("SIGHOST_BIN")) ;
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 0);
+	char *journal_path = t_path(e2e_dir, "journal.err"), *journal = t_read(journal_path);
+	cr_assert_str_eq(journal, "<6>[a] info: ready\n");
+	free(journal);
+	free(journal_path);
 	r = E2E_RUN("check", "--settings", "project.yaml", "--log-level=loud");
 	cr_assert_eq(r.status, 2);
 	e2e_has(r.err, "--log-level takes debug, info, warning or error");
