@@ -127,10 +127,18 @@ int sh_token_revoke(sh_db *db, const char *id_or_user)
  * a failure (the database busy) only leaves it stale. */
 static void sh__touch(sqlite3 *sql, const char *hash, const char *last_used)
 {
-	char now[32], stale[32];
-	sh__utc(stale, sizeof stale, SH__LAST_USED_SECONDS);
+	/* the threshold as text, remade once a second per thread: the common
+	 * case costs a time() and a compare */
+	static _Thread_local time_t made;
+	static _Thread_local char stale[32];
+	time_t second = time(NULL);
+	if (second != made) {
+		sh__utc(stale, sizeof stale, SH__LAST_USED_SECONDS);
+		made = second;
+	}
 	if (last_used != NULL && strcmp(last_used, stale) > 0)
-		return;   /* the common case: one gmtime and one compare */
+		return;
+	char now[32];
 	sh__utc(now, sizeof now, 0);
 	sqlite3_stmt *stmt = NULL;
 	if (sqlite3_prepare_v2(sql, "UPDATE \"" SH_TOKEN_TABLE "\" SET \"last_used\" = ? "
