@@ -12,7 +12,6 @@
 #include <sighost/sys/sighost.h>
 
 #include "cli/cli.h"
-#include "cli/log.h"
 
 int main(int argc, char **argv)
 {

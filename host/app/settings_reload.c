@@ -435,7 +435,7 @@ int sh_project_reload_settings(sh_project *p)
  * editor's save, a compiler's link, are several events). */
 #define SH__RESTART_QUIET_MS 2000
 
-static void sh__watch_others(sh_project *p);
+static void sh_app__watch_others(sh_project *p);
 
 int sh_project_watch(int *out, sh_project *p)
 {
@@ -465,14 +465,14 @@ int sh_project_watch(int *out, sh_project *p)
 	live->watch_fd = fd;
 	live->watch_name = name;
 	live->project_wd = inotify_add_watch(fd, p->dir, SH__WATCH_MASK);
-	sh__watch_others(p);
+	sh_app__watch_others(p);
 	*out = fd;
 	return 0;
 }
 
 /* Adds a watch of `dir` (when it exists) to the ones whose changes need a
  * restart. Best effort: a directory that cannot be watched is left out. */
-static void sh__watch_other(sh__live *live, const char *dir)
+static void sh_app__watch_other(sh__live *live, const char *dir)
 {
 	int wd = inotify_add_watch(live->watch_fd, dir, SH__WATCH_MASK | IN_DELETE);
 	if (wd < 0)
@@ -495,24 +495,24 @@ static void sh__watch_other(sh__live *live, const char *dir)
 /* The plugin directories (app manifests, plugins) and every installed
  * app's templates/<label>/ folder beside its manifest: what the running
  * server read once and keeps. */
-static void sh__watch_others(sh_project *p)
+static void sh_app__watch_others(sh_project *p)
 {
 	for (size_t i = 0; i < p->plugin_dir_count; i++)
-		sh__watch_other(&p->live, p->plugin_dirs[i]);
+		sh_app__watch_other(&p->live, p->plugin_dirs[i]);
 	for (size_t i = 0; i < p->order_count; i++) {
 		const char *manifest = sh_app_manifest_path(p->order[i]);
 		const char *slash = manifest ? strrchr(manifest, '/') : NULL;
 		char dir[PATH_MAX];
 		if (slash != NULL && snprintf(dir, sizeof dir, "%.*s/templates/%s",
 				(int)(slash - manifest), manifest, sh_app_label(p->order[i])) < (int)sizeof dir)
-			sh__watch_other(&p->live, dir);
+			sh_app__watch_other(&p->live, dir);
 	}
 }
 
 /* True for a file of a watched directory that the server read: an app
  * manifest or plugin in a plugin directory, any template; not an editor's
  * scratch file. */
-static bool sh__kept_file(const char *name, bool templates)
+static bool sh_app__kept_file(const char *name, bool templates)
 {
 	size_t n = strlen(name);
 	if (n == 0 || name[0] == '.' || name[n - 1] == '~' || (n > 4 && strcmp(name + n - 4, ".swp") == 0))
@@ -523,7 +523,7 @@ static bool sh__kept_file(const char *name, bool templates)
 
 /* Says, once per file and burst of writes, that a change of `dir/name`
  * needs a restart. */
-static void sh__tell_restart(sh_project *p, const char *dir, const char *name)
+static void sh_app__tell_restart(sh_project *p, const char *dir, const char *name)
 {
 	char path[PATH_MAX];
 	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
@@ -565,8 +565,8 @@ int sh_project_watch_changed(sh_project *p)
 			for (size_t i = 0; ev->len > 0 && i < p->live.other_count; i++)
 				if (ev->wd == p->live.other_wds[i]
 						&& !(ev->wd == p->live.project_wd && strcmp(ev->name, p->live.watch_name) == 0)
-						&& sh__kept_file(ev->name, strstr(p->live.other_dirs[i], "/templates/") != NULL))
-					sh__tell_restart(p, p->live.other_dirs[i], ev->name);
+						&& sh_app__kept_file(ev->name, strstr(p->live.other_dirs[i], "/templates/") != NULL))
+					sh_app__tell_restart(p, p->live.other_dirs[i], ev->name);
 			if ((ev->mask & IN_Q_OVERFLOW) != 0)
 				changed = 1;   /* events were lost: it may have changed */
 			at += sizeof *ev + ev->len;

@@ -62,10 +62,10 @@ const sh_value *sh_app__project_manifest(const sh_project *project)
 
 const sh_value *sh_project_manifest(const sh_project *project)
 {
-	return sh__project_manifest(project);
+	return sh_app__project_manifest(project);
 }
 
-void sh__value_key_position(const sh_value *map, size_t index, unsigned *line,
+void sh_app__value_key_position(const sh_value *map, size_t index, unsigned *line,
 	unsigned *column)
 {
 	*line = *column = 0;

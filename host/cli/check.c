@@ -31,7 +31,7 @@
  * loaded, finds their views), printing each problem. Returns how many
  * problems there were, or -1 when the router could not be made. Leaves
  * the router in *out (the caller frees it). */
-static long sh__check_routes(sh_router **out, sh_project *project, bool loaded)
+static long sh_cli__check_routes(sh_router **out, sh_project *project, bool loaded)
 {
 	*out = NULL;
 	sh_router *router;
@@ -50,7 +50,7 @@ static long sh__check_routes(sh_router **out, sh_project *project, bool loaded)
 
 /* Checks the migrations and the models against them. Prints problems and
  * warnings; returns the problems' count, adds the warnings' to *warnings. */
-static size_t sh__check_migrations(sh_project *project, size_t *warnings)
+static size_t sh_cli__check_migrations(sh_project *project, size_t *warnings)
 {
 	sh_migrate_graph *g = NULL;
 	sh_migrate_load(&g, project);
@@ -110,7 +110,7 @@ int sh_cli_check(int argc, char **argv)
 	size_t routes = 0, problems = 0, warnings = sh_project_warning_count(project);
 	sh_router *router = NULL;
 	if (rc == 0) {
-		long route_problems = sh__check_routes(&router, project, load);
+		long route_problems = sh_cli__check_routes(&router, project, load);
 		routes = router != NULL ? sh_router_route_count(router) : 0;
 		problems += route_problems < 0 ? 1 : (size_t)route_problems;
 	}
@@ -125,7 +125,7 @@ int sh_cli_check(int argc, char **argv)
 		for (size_t i = warnings; i < sh_project_warning_count(project); i++)
 			fprintf(stderr, "warning: %s\n", sh_project_warning(project, i)->text);
 		warnings = sh_project_warning_count(project);
-		problems += sh__check_migrations(project, &warnings);
+		problems += sh_cli__check_migrations(project, &warnings);
 	}
 	if (rc == 0 && deploy)
 		warnings += sh_cli_deploy_check(project, router);

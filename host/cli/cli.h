@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
+
+#include "log.h"   /* the logger main.c sets up */
 
 /* One option of a command, as --help, the man page and docs/cli.md show it. */
 typedef struct sh_cli_option {

@@ -4,7 +4,7 @@
  * production. Each is a line "warning: (deploy) ..." saying what to
  * change; none makes check fail (Django's deploy checks are warnings too).
  *
- *   - a model route open to anonymous writes (sh__route_anonymous_writes);
+ *   - a model route open to anonymous writes (sh_cli__route_anonymous_writes);
  *   - settings.debug true (500 pages then say what failed and where);
  *   - `listen` on an address beyond loopback;
  *   - the database file or the project manifest readable or writable by
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <sighost/web.h>
+#include <sighost/sys/web.h>
 
 #include "cli.h"
 #include "deploy.h"
@@ -27,7 +27,7 @@
  * the one place deploy checks ask it, so a richer rule (per-method access
  * in the manifest) is a change here only.
  */
-static bool sh__route_anonymous_writes(const sh_route *route, char *methods, size_t size)
+static bool sh_cli__route_anonymous_writes(const sh_route *route, char *methods, size_t size)
 {
 	static const char *const writes[] = { "POST", "PUT", "PATCH", "DELETE" };
 	methods[0] = '\0';
@@ -40,7 +40,7 @@ static bool sh__route_anonymous_writes(const sh_route *route, char *methods, siz
 	return methods[0] != '\0';
 }
 
-static bool sh__loopback(const char *listen)
+static bool sh_cli__loopback(const char *listen)
 {
 	char host[256];
 	if (listen[0] == '[') {
@@ -54,7 +54,7 @@ static bool sh__loopback(const char *listen)
 		|| strcmp(host, "localhost") == 0;
 }
 
-static size_t sh__file_mode(const char *path, const char *what)
+static size_t sh_cli__file_mode(const char *path, const char *what)
 {
 	struct stat st;
 	if (path == NULL || stat(path, &st) != 0 || (st.st_mode & (S_IROTH | S_IWOTH)) == 0)
@@ -67,15 +67,15 @@ static size_t sh__file_mode(const char *path, const char *what)
 
 /* How many API tokens the project's database holds, without creating the
  * table (-1 when it cannot tell). */
-static long sh__token_count(sh_project *project)
+static long sh_cli__token_count(sh_project *project)
 {
 	sh_database *database = sh_project_database(project);
-	sh_db *db = NULL;
+	sh_conn *db = NULL;
 	if (database == NULL || sh_database_connection(&db, database) < 0)
 		return -1;
 	sqlite3_stmt *stmt = NULL;
 	long n = 0;
-	if (sqlite3_prepare_v2(sh_db_sqlite(db), "SELECT count(*) FROM \"" SH_TOKEN_TABLE "\"", -1,
+	if (sqlite3_prepare_v2(sh_conn_sqlite(db), "SELECT count(*) FROM \"" SH_TOKEN_TABLE "\"", -1,
 			&stmt, NULL) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
 		n = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
@@ -89,7 +89,7 @@ size_t sh_cli_deploy_check(sh_project *project, const sh_router *router)
 		const sh_route *route = sh_router_route_at(router, i);
 		char methods[64];
 		login += sh_route_login_required(route);
-		if (sh__route_anonymous_writes(route, methods, sizeof methods)) {
+		if (sh_cli__route_anonymous_writes(route, methods, sizeof methods)) {
 			fprintf(stderr, "warning: (deploy) route %s (%s, app '%s') lets anonymous clients %s: "
 				"set login_required: true on it\n", sh_route_path(route), sh_route_model(route),
 				sh_app_label(sh_route_app(route)), methods);
@@ -103,14 +103,14 @@ size_t sh_cli_deploy_check(sh_project *project, const sh_router *router)
 	}
 	const char *listen = sh_value_path_string(sh_project_manifest(project), "listen",
 		"127.0.0.1:8000");
-	if (!sh__loopback(listen)) {
+	if (!sh_cli__loopback(listen)) {
 		fprintf(stderr, "warning: (deploy) listen is %s, beyond loopback: serve speaks plain HTTP; put a "
 			"TLS proxy in front and listen on 127.0.0.1\n", listen);
 		found++;
 	}
-	found += sh__file_mode(sh_project_db_name(project), "database file");
-	found += sh__file_mode(sh_project_path(project), "project manifest");
-	if (login > 0 && sh__token_count(project) == 0) {
+	found += sh_cli__file_mode(sh_project_db_name(project), "database file");
+	found += sh_cli__file_mode(sh_project_path(project), "project manifest");
+	if (login > 0 && sh_cli__token_count(project) == 0) {
 		fprintf(stderr, "warning: (deploy) %zu route%s need%s a token and the project has none: "
 			"create one with 'sighost createtoken USER'\n", login, login == 1 ? "" : "s",
 			login == 1 ? "s" : "");

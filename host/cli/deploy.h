@@ -4,8 +4,8 @@
 #ifndef SH_CLI_DEPLOY_H
 #define SH_CLI_DEPLOY_H
 
-#include <sighost/sighost.h>
-#include <sighost/web.h>
+#include <sighost/sys/sighost.h>
+#include <sighost/sys/web.h>
 
 /* Prints one "warning: (deploy) ..." line to stderr per setting unsafe in
  * production of the loaded project and its routes (router may be NULL).

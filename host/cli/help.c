@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "../base/suggest.h"
+#include <sighost/sys/suggest.h>
 
 void sh_cli_print_help(FILE *out)
 {
@@ -22,16 +22,16 @@ void sh_cli_print_help(FILE *out)
 }
 
 /* "--listen HOST:PORT" into buf. */
-static void sh__option_text(char *buf, size_t size, const sh_cli_option *o)
+static void sh_cli__option_text(char *buf, size_t size, const sh_cli_option *o)
 {
 	snprintf(buf, size, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
 }
 
-static void sh__print_options(const sh_cli_option *options)
+static void sh_cli__print_options(const sh_cli_option *options)
 {
 	for (const sh_cli_option *o = options; o->name != NULL; o++) {
 		char text[64];
-		sh__option_text(text, sizeof text, o);
+		sh_cli__option_text(text, sizeof text, o);
 		printf("  %-22s %s\n", text, o->help);
 	}
 }
@@ -43,9 +43,9 @@ void sh_cli_print_command_help(const sh_cli_command *c)
 	if (c->alias != NULL)
 		printf("(also: sighost %s)\n", c->alias);
 	printf("\noptions:\n");
-	sh__print_options(c->options);
+	sh_cli__print_options(c->options);
 	if (c->project)
-		sh__print_options(sh_cli_project_options);
+		sh_cli__print_options(sh_cli_project_options);
 	printf("  %-22s %s\n", "-h, --help", "show this help");
 	printf("\nexit status:\n");
 	for (size_t i = 0; sh_cli_exit_codes[i] != NULL; i++)
@@ -53,7 +53,7 @@ void sh_cli_print_command_help(const sh_cli_command *c)
 }
 
 /* Copies the long names of the options ("--listen") into names[]. */
-static size_t sh__long_names(const sh_cli_option *options, const char **names, size_t n, size_t max)
+static size_t sh_cli__long_names(const sh_cli_option *options, const char **names, size_t n, size_t max)
 {
 	for (const sh_cli_option *o = options; o->name != NULL && n < max; o++) {
 		const char *dash = strstr(o->name, "--");
@@ -64,7 +64,7 @@ static size_t sh__long_names(const sh_cli_option *options, const char **names, s
 
 /* True when `arg` is one of the options (a long name, "--name=value", or a
  * short one such as "-v" or "-v2"). */
-static bool sh__known(const char *arg, const char *const *names, size_t n,
+static bool sh_cli__known(const char *arg, const char *const *names, size_t n,
 	const sh_cli_command *c)
 {
 	size_t len = strcspn(arg, "=");
@@ -81,9 +81,9 @@ static bool sh__known(const char *arg, const char *const *names, size_t n,
 int sh_cli_precheck(const sh_cli_command *c, int argc, char **argv)
 {
 	const char *names[2 * SH_CLI_OPTIONS_MAX + 4];
-	size_t n = sh__long_names(c->options, names, 0, SH_CLI_OPTIONS_MAX);
+	size_t n = sh_cli__long_names(c->options, names, 0, SH_CLI_OPTIONS_MAX);
 	if (c->project)
-		n = sh__long_names(sh_cli_project_options, names, n, sizeof names / sizeof *names);
+		n = sh_cli__long_names(sh_cli_project_options, names, n, sizeof names / sizeof *names);
 	bool takes_value = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -99,10 +99,10 @@ int sh_cli_precheck(const sh_cli_command *c, int argc, char **argv)
 		}
 		if (a[0] != '-' || a[1] == '\0')
 			continue;
-		if (!sh__known(a, names, n, c)) {
+		if (!sh_cli__known(a, names, n, c)) {
 			char word[128];
 			snprintf(word, sizeof word, "%.*s", (int)strcspn(a, "="), a);
-			const char *near = sh__suggest(word, names, n);
+			const char *near = sh_suggest(word, names, n);
 			fprintf(stderr, "sighost %s: unknown option '%s'", c->name, word);
 			if (near != NULL)
 				fprintf(stderr, ": did you mean '%s'?", near);
@@ -130,7 +130,7 @@ int sh_cli_unknown_command(const char *name)
 		if (c->alias != NULL)
 			names[n++] = c->alias;
 	}
-	const char *near = sh__suggest(name, names, n);
+	const char *near = sh_suggest(name, names, n);
 	fprintf(stderr, "sighost: unknown command '%s'", name);
 	if (near != NULL)
 		fprintf(stderr, ": did you mean '%s'?", near);
@@ -141,7 +141,7 @@ int sh_cli_unknown_command(const char *name)
 /* ---- the man page ---- */
 
 /* Prints text with roff's special characters escaped. */
-static void sh__roff(FILE *out, const char *text)
+static void sh_cli__roff(FILE *out, const char *text)
 {
 	for (const char *p = text; *p != '\0'; p++) {
 		if (*p == '\\')
@@ -155,17 +155,17 @@ static void sh__roff(FILE *out, const char *text)
 	}
 }
 
-static void sh__man_options(FILE *out, const sh_cli_option *options)
+static void sh_cli__man_options(FILE *out, const sh_cli_option *options)
 {
 	for (const sh_cli_option *o = options; o->name != NULL; o++) {
 		fputs(".TP\n.B ", out);
-		sh__roff(out, o->name);
+		sh_cli__roff(out, o->name);
 		if (o->arg != NULL) {
 			fputs(" \" \"\n.I ", out);
-			sh__roff(out, o->arg);
+			sh_cli__roff(out, o->arg);
 		}
 		fputc('\n', out);
-		sh__roff(out, o->help);
+		sh_cli__roff(out, o->help);
 		fputc('\n', out);
 	}
 }
@@ -182,23 +182,23 @@ void sh_cli_print_man(FILE *out)
 		fprintf(out, ".SS \"%s", c->name);
 		if (c->args[0] != '\0') {
 			fputc(' ', out);
-			sh__roff(out, c->args);
+			sh_cli__roff(out, c->args);
 		}
 		fputs("\"\n", out);
-		sh__roff(out, c->summary);
+		sh_cli__roff(out, c->summary);
 		fputs(".\n", out);
 		if (c->alias != NULL)
 			fprintf(out, "Also called \\fB%s\\fR.\n", c->alias);
-		sh__man_options(out, c->options);
+		sh_cli__man_options(out, c->options);
 	}
 	fputs(".SH \"OPTIONS OF THE PROJECT COMMANDS\"\n", out);
-	sh__man_options(out, sh_cli_project_options);
+	sh_cli__man_options(out, sh_cli_project_options);
 	fputs(".TP\n.B \\-h, \\-\\-help\nshow the command's options\n", out);
 	fputs(".SH \"EXIT STATUS\"\n", out);
 	for (size_t i = 0; sh_cli_exit_codes[i] != NULL; i++) {
 		fputs(".TP\n", out);
 		fprintf(out, ".B %c\n", sh_cli_exit_codes[i][0]);
-		sh__roff(out, sh_cli_exit_codes[i] + 3);
+		sh_cli__roff(out, sh_cli_exit_codes[i] + 3);
 		fputc('\n', out);
 	}
 	fputs(".SH ENVIRONMENT\n.TP\n.B SIGHOST_SETTINGS\nthe project manifest when "
@@ -209,11 +209,11 @@ void sh_cli_print_man(FILE *out)
 
 /* ---- docs/cli.md ---- */
 
-static void sh__md_options(FILE *out, const sh_cli_option *options)
+static void sh_cli__md_options(FILE *out, const sh_cli_option *options)
 {
 	for (const sh_cli_option *o = options; o->name != NULL; o++) {
 		char text[64];
-		sh__option_text(text, sizeof text, o);
+		sh_cli__option_text(text, sizeof text, o);
 		fprintf(out, "| `%s` | %s |\n", text, o->help);
 	}
 }
@@ -230,7 +230,7 @@ void sh_cli_print_markdown(FILE *out)
 		fprintf(out, "| [`%s`](#%s) | %s |\n", c->name, c->name, c->summary);
 	fputs("\n## Options of the project commands\n\nEvery command that reads a project "
 		"(marked *project command* below) also takes:\n\n| option | what |\n|---|---|\n", out);
-	sh__md_options(out, sh_cli_project_options);
+	sh_cli__md_options(out, sh_cli_project_options);
 	fputs("\nThe project manifest is `--settings FILE`, else `$SIGHOST_SETTINGS`, else\n"
 		"`manifests/project.yaml` in the working directory.\n\n## Exit status\n\n", out);
 	for (size_t i = 0; sh_cli_exit_codes[i] != NULL; i++)
@@ -242,14 +242,14 @@ void sh_cli_print_markdown(FILE *out)
 			fprintf(out, "Also called `%s`.\n", c->alias);
 		if (c->options[0].name != NULL) {
 			fputs("\n| option | what |\n|---|---|\n", out);
-			sh__md_options(out, c->options);
+			sh_cli__md_options(out, c->options);
 		}
 	}
 }
 
 /* ---- bash completion ---- */
 
-static void sh__words(FILE *out, const sh_cli_option *options)
+static void sh_cli__words(FILE *out, const sh_cli_option *options)
 {
 	for (const sh_cli_option *o = options; o->name != NULL; o++) {
 		const char *dash = strstr(o->name, "--");
@@ -273,9 +273,9 @@ void sh_cli_print_completion(FILE *out)
 	for (const sh_cli_command *c = sh_cli_commands; c->name != NULL; c++) {
 		fprintf(out, "\t%s%s%s) opts=\"--help", c->name, c->alias ? "|" : "",
 			c->alias ? c->alias : "");
-		sh__words(out, c->options);
+		sh_cli__words(out, c->options);
 		if (c->project)
-			sh__words(out, sh_cli_project_options);
+			sh_cli__words(out, sh_cli_project_options);
 		fputs("\" ;;\n", out);
 	}
 	fputs("\t*) opts=\"--help\" ;;\n\tesac\n"

@@ -42,7 +42,7 @@ void sh_cli_log_timestamps(bool on)
 	sh__log.timestamps = on;
 }
 
-static int sh__level_of(const char *text)
+static int sh_cli__level_of(const char *text)
 {
 	for (int i = 0; i < 4; i++)
 		if (strcmp(text, sh__levels[i]) == 0)
@@ -53,7 +53,7 @@ static int sh__level_of(const char *text)
 int sh_cli_log_option(const char *option, const char *value)
 {
 	if (strcmp(option, "--log-level") == 0) {
-		int level = sh__level_of(value);
+		int level = sh_cli__level_of(value);
 		if (level < 0) {
 			fprintf(stderr, "sighost: --log-level takes debug, info, warning or error, not '%s'\n", value);
 			return 2;
@@ -110,12 +110,12 @@ int sh_cli_log_configure(const sh_project *project)
 	const char *level = sh_value_path_string(root, "log_level", NULL);
 	const char *format = sh_value_path_string(root, "log_format", NULL);
 	if (level != NULL && !sh__log.level_given) {
-		if (sh__level_of(level) < 0) {
+		if (sh_cli__level_of(level) < 0) {
 			fprintf(stderr, "%s: log_level must be debug, info, warning or error, not '%s'\n",
 				sh_project_path(project), level);
 			return 1;
 		}
-		sh__log.level = sh__level_of(level);
+		sh__log.level = sh_cli__level_of(level);
 	}
 	if (format != NULL && !sh__log.format_given) {
 		if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
@@ -130,7 +130,7 @@ int sh_cli_log_configure(const sh_project *project)
 
 /* True when stderr is the journal's stream (systemd sets JOURNAL_STREAM to
  * "DEVICE:INODE" of the stream it gives a service). */
-static bool sh__to_journal(void)
+static bool sh_cli__to_journal(void)
 {
 	static int cached = -1;
 	if (cached >= 0)
@@ -150,7 +150,7 @@ static bool sh__to_journal(void)
 	return cached == 1;
 }
 
-static void sh__timestamp(char *buf, size_t size)
+static void sh_cli__timestamp(char *buf, size_t size)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -169,7 +169,7 @@ void sh_cli_logger(sh_log_level level, const char *origin, const char *message, 
 	const char *who = origin ? origin : "sighost";
 	char now[48];
 	if (sh__log.json) {
-		sh__timestamp(now, sizeof now);
+		sh_cli__timestamp(now, sizeof now);
 		json_t *line = json_pack("{s:s, s:s, s:s, s:s}", "time", now, "level",
 			sh__levels[level], "origin", who, "message", message);
 		char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
@@ -179,7 +179,7 @@ void sh_cli_logger(sh_log_level level, const char *origin, const char *message, 
 		json_decref(line);
 		return;
 	}
-	if (sh__to_journal()) {
+	if (sh_cli__to_journal()) {
 		static const int priority[] = { 7, 6, 4, 3 };   /* LOG_DEBUG .. LOG_ERR */
 		fprintf(stderr, "<%d>[%s] %s: %s\n", priority[level], who, sh__levels[level], message);
 		return;
@@ -188,6 +188,6 @@ void sh_cli_logger(sh_log_level level, const char *origin, const char *message, 
 		fprintf(stderr, "[%s] %s: %s\n", who, sh__levels[level], message);
 		return;
 	}
-	sh__timestamp(now, sizeof now);
+	sh_cli__timestamp(now, sizeof now);
 	fprintf(stderr, "%s [%s] %s: %s\n", now, who, sh__levels[level], message);
 }

@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
 /* Applies --log-level VALUE or --log-format VALUE. Returns 0, or 2 after
  * printing why the value is wrong. */

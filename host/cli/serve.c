@@ -53,7 +53,7 @@ static void sh_cli__print_server_problems(const sh_server *server)
 
 /* Tells systemd (Type=notify) what serve is doing: READY=1, RELOADING=1,
  * STOPPING=1 (sd_notify(3)); only when it asked, by setting NOTIFY_SOCKET. */
-static void sh__notify(const char *state)
+static void sh_cli__notify(const char *state)
 {
 	if (getenv("NOTIFY_SOCKET") == NULL)
 		return;
@@ -72,9 +72,9 @@ static void sh_cli__reload(sh_project *project, const char *why)
 {
 	sh_hub_log(sh_project_hub(project), SH_LOG_INFO, "sighost.server",
 		"%s: reloading the settings", why);
-	sh__notify("RELOADING=1");
+	sh_cli__notify("RELOADING=1");
 	sh_project_reload_settings(project);
-	sh__notify("READY=1");
+	sh_cli__notify("READY=1");
 }
 
 /* Starts watching the manifest; without a watch, SIGHUP still reloads.
@@ -281,10 +281,10 @@ int sh_cli_serve(int argc, char **argv)
 		v6 ? "]" : "", sh_server_port(server));
 	printf("Quit the server with CONTROL-C.\n");
 	fflush(stdout);
-	sh__notify("READY=1");
+	sh_cli__notify("READY=1");
 
-	sh__run(sigfd, wfd, project);
-	sh__notify("STOPPING=1");
+	sh_cli__run(sigfd, wfd, project);
+	sh_cli__notify("STOPPING=1");
 	close(sigfd);
 	/* stop accepting, finish the requests in flight, drain the async pool */
 	sh_server_free(server);

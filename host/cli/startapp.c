@@ -29,7 +29,7 @@ static const char sh__c_template[] =
 	" * `make` (see the Makefile: cc and pkg-config), then add `@L@` to the\n"
 	" * project manifest's installed_apps and this directory to its plugin_dirs.\n"
 	" */\n"
-	"#include <sighost/sighost.h>\n"
+	"#include <sighost/sys/sighost.h>\n"
 	"\n"
 	"SH_PLUGIN_ABI;\n"
 	"\n"
@@ -93,7 +93,7 @@ static const char sh__make_template[] =
 
 /* A label is a C identifier of at most 64 characters (it names symbols,
  * tables and files). */
-static bool sh__label_ok(const char *label)
+static bool sh_cli__label_ok(const char *label)
 {
 	size_t n = strlen(label);
 	if (n == 0 || n > 64 || (label[0] >= '0' && label[0] <= '9'))
@@ -108,7 +108,7 @@ static bool sh__label_ok(const char *label)
 
 /* Writes `template` with @L@ replaced by `label` to path, refusing to
  * replace a file. Returns 0 or -1 (printed). */
-static int sh__write(const char *path, const char *template, const char *label)
+static int sh_cli__write(const char *path, const char *template, const char *label)
 {
 	FILE *f = fopen(path, "wx");
 	if (f == NULL) {
@@ -137,7 +137,7 @@ int sh_cli_startapp(int argc, char **argv)
 		return 2;
 	}
 	const char *label = argv[1];
-	if (!sh__label_ok(label)) {
+	if (!sh_cli__label_ok(label)) {
 		fprintf(stderr, "sighost startapp: '%s' is not a valid app label: use letters, digits "
 			"and '_', not starting with a digit, at most 64 characters\n", label);
 		return 2;
@@ -164,8 +164,8 @@ int sh_cli_startapp(int argc, char **argv)
 		fprintf(stderr, "sighost startapp: cannot make %s: %s\n", mig, strerror(errno));
 		return 1;
 	}
-	if (sh__write(c, sh__c_template, label) < 0 || sh__write(yaml, sh__yaml_template, label) < 0
-			|| sh__write(make, sh__make_template, label) < 0)
+	if (sh_cli__write(c, sh__c_template, label) < 0 || sh_cli__write(yaml, sh__yaml_template, label) < 0
+			|| sh_cli__write(make, sh__make_template, label) < 0)
 		return 1;
 	printf("Created app '%s' in %s/: %s.c, %s.yaml, migrations/, Makefile.\n"
 		"Next: (cd %s && make), then add '%s' to installed_apps and '%s' to plugin_dirs "

@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sighost/web.h>
+#include <sighost/sys/web.h>
 
 #include "cli.h"
 #include "project_open.h"
 
-static int sh__print(const sh_token_info *t, void *payload)
+static int sh_cli__tokens_print(const sh_token_info *t, void *payload)
 {
 	size_t *n = payload;
 	if ((*n)++ == 0)
@@ -40,7 +40,7 @@ int sh_cli_tokens(int argc, char **argv)
 	if (project == NULL)
 		return 1;
 	sh_database *database = sh_project_database(project);
-	sh_db *db = NULL;
+	sh_conn *db = NULL;
 	int rc = database != NULL ? sh_database_connection(&db, database)
 		: sh_error_set(SH_EINVAL, "the project has no database");
 	int status = rc < 0 ? 1 : 0;
@@ -48,7 +48,7 @@ int sh_cli_tokens(int argc, char **argv)
 		fprintf(stderr, "sighost tokens: %s\n", sh_error_last()->message);
 	} else if (!revoke) {
 		size_t n = 0;
-		if (sh_token_list(sh__print, &n, db) < 0) {
+		if (sh_token_list(sh_cli__tokens_print, &n, db) < 0) {
 			fprintf(stderr, "sighost tokens: %s\n", sh_error_last()->message);
 			status = 1;
 		} else if (n == 0) {

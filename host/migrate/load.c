@@ -205,15 +205,15 @@ static void sh_migrate__check_unmigrated(sh_migrate_graph *g)
 				 * waiting for its first one (Django's 0001_initial with the
 				 * dependency): makemigrations writes it, migrate refuses
 				 * until then. */
-				const sh__gapp *own = sh__graph_app(g, m->app_label);
+				const sh__gapp *own = sh_migrate__graph_app(g, m->app_label);
 				if (own != NULL && own->dir != NULL) {
-					sh__problem_where(&g->pending, SH_EMANIFEST, f->where, "%s.%s.%s points "
+					sh_migrate__problem_where(&g->pending, SH_EMANIFEST, f->where, "%s.%s.%s points "
 						"at %s, a model of an app with migrations, and app '%s' has no "
 						"migration yet: run 'sighost makemigrations %s'", m->app_label,
 						m->name, f->name, targets[t], m->app_label, m->app_label);
 					continue;
 				}
-				sh__problem_where(&g->problems, SH_EMANIFEST, f->where, "%s.%s.%s points at "
+				sh_migrate__problem_where(&g->problems, SH_EMANIFEST, f->where, "%s.%s.%s points at "
 					"%s, a model of an app with migrations, but app '%s' has none: give it a "
 					"migrations folder (sighost makemigrations %s)", m->app_label, m->name,
 					f->name, targets[t], m->app_label, m->app_label);
@@ -285,8 +285,8 @@ void sh_migrate_free(sh_migrate_graph *g)
 		free(g->apps[i].migrations);
 	}
 	free(g->apps);
-	sh__problems_dispose(&g->problems);
-	sh__problems_dispose(&g->pending);
+	sh_manifest__problems_dispose(&g->problems);
+	sh_manifest__problems_dispose(&g->pending);
 	sh_hub_free(g->hub);
 	free(g);
 }

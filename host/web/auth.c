@@ -46,9 +46,9 @@ int sh_token_table_ensure(sh_conn *db)
 {
 	if (db == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_table_ensure: db is required");
-	sqlite3 *sql = sh_db_sqlite(db);
+	sqlite3 *sql = sh_conn_sqlite(db);
 	if (sqlite3_exec(sql, sh__token_ddl, NULL, NULL, NULL) != SQLITE_OK)
-		return sh_db_error(db, "cannot create the table " SH_TOKEN_TABLE);
+		return sh_conn_error(db, "cannot create the table " SH_TOKEN_TABLE);
 	/* a table made before last_used existed gets the column */
 	sqlite3_stmt *stmt = NULL;
 	bool has = false;
@@ -58,12 +58,12 @@ int sh_token_table_ensure(sh_conn *db)
 	sqlite3_finalize(stmt);
 	if (!has && sqlite3_exec(sql, "ALTER TABLE \"" SH_TOKEN_TABLE "\" ADD COLUMN "
 			"\"last_used\" datetime NULL", NULL, NULL, NULL) != SQLITE_OK)
-		return sh_db_error(db, "cannot add last_used to the table " SH_TOKEN_TABLE);
+		return sh_conn_error(db, "cannot add last_used to the table " SH_TOKEN_TABLE);
 	return 0;
 }
 
 /* Now as "YYYY-MM-DDTHH:MM:SSZ", `ago` seconds back. */
-static void sh__utc(char *buf, size_t size, time_t ago)
+static void sh_web__utc(char *buf, size_t size, time_t ago)
 {
 	time_t now = time(NULL) - ago;
 	struct tm tm;
@@ -71,7 +71,7 @@ static void sh__utc(char *buf, size_t size, time_t ago)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int sh_token_list(sh_token_fn fn, void *payload, sh_db *db)
+int sh_token_list(sh_token_fn fn, void *payload, sh_conn *db)
 {
 	if (db == NULL || fn == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_list: fn and db are required");
@@ -79,10 +79,10 @@ int sh_token_list(sh_token_fn fn, void *payload, sh_db *db)
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *stmt = NULL;
-	if (sqlite3_prepare_v2(sh_db_sqlite(db), "SELECT \"id\", \"user\", \"created\", "
+	if (sqlite3_prepare_v2(sh_conn_sqlite(db), "SELECT \"id\", \"user\", \"created\", "
 			"\"last_used\" FROM \"" SH_TOKEN_TABLE "\" ORDER BY \"id\"", -1, &stmt,
 			NULL) != SQLITE_OK) {
-		rc = sh_db_error(db, "cannot read the tokens");
+		rc = sh_conn_error(db, "cannot read the tokens");
 		sqlite3_finalize(stmt);
 		return rc;
 	}
@@ -95,12 +95,12 @@ int sh_token_list(sh_token_fn fn, void *payload, sh_db *db)
 		rc = fn(&info, payload);
 	}
 	if (rc == 0 && src != SQLITE_DONE)
-		rc = sh_db_error(db, "cannot read the tokens");
+		rc = sh_conn_error(db, "cannot read the tokens");
 	sqlite3_finalize(stmt);
 	return rc;
 }
 
-int sh_token_revoke(sh_db *db, const char *id_or_user)
+int sh_token_revoke(sh_conn *db, const char *id_or_user)
 {
 	if (db == NULL || id_or_user == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_revoke: db and id_or_user are required");
@@ -108,16 +108,16 @@ int sh_token_revoke(sh_db *db, const char *id_or_user)
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *stmt = NULL;
-	if (sqlite3_prepare_v2(sh_db_sqlite(db), "DELETE FROM \"" SH_TOKEN_TABLE "\" WHERE "
+	if (sqlite3_prepare_v2(sh_conn_sqlite(db), "DELETE FROM \"" SH_TOKEN_TABLE "\" WHERE "
 			"CAST(\"id\" AS TEXT) = ?1 OR \"user\" = ?1", -1, &stmt, NULL) != SQLITE_OK
 			|| sqlite3_bind_text(stmt, 1, id_or_user, -1, SQLITE_STATIC) != SQLITE_OK
 			|| sqlite3_step(stmt) != SQLITE_DONE) {
-		rc = sh_db_error(db, "cannot revoke the token");
+		rc = sh_conn_error(db, "cannot revoke the token");
 		sqlite3_finalize(stmt);
 		return rc;
 	}
 	sqlite3_finalize(stmt);
-	int n = sqlite3_changes(sh_db_sqlite(db));
+	int n = sqlite3_changes(sh_conn_sqlite(db));
 	if (n == 0)
 		return sh_error_set(SH_ENOTFOUND, "no token with id or user '%s'", id_or_user);
 	return n;
@@ -125,7 +125,7 @@ int sh_token_revoke(sh_db *db, const char *id_or_user)
 
 /* Refreshes the token's last_used when older than SH__LAST_USED_SECONDS;
  * a failure (the database busy) only leaves it stale. */
-static void sh__touch(sqlite3 *sql, const char *hash, const char *last_used)
+static void sh_web__touch(sqlite3 *sql, const char *hash, const char *last_used)
 {
 	/* the threshold as text, remade once a second per thread: the common
 	 * case costs a time() and a compare */
@@ -133,13 +133,13 @@ static void sh__touch(sqlite3 *sql, const char *hash, const char *last_used)
 	static _Thread_local char stale[32];
 	time_t second = time(NULL);
 	if (second != made) {
-		sh__utc(stale, sizeof stale, SH__LAST_USED_SECONDS);
+		sh_web__utc(stale, sizeof stale, SH__LAST_USED_SECONDS);
 		made = second;
 	}
 	if (last_used != NULL && strcmp(last_used, stale) > 0)
 		return;
 	char now[32];
-	sh__utc(now, sizeof now, 0);
+	sh_web__utc(now, sizeof now, 0);
 	sqlite3_stmt *stmt = NULL;
 	if (sqlite3_prepare_v2(sql, "UPDATE \"" SH_TOKEN_TABLE "\" SET \"last_used\" = ? "
 			"WHERE \"key_hash\" = ?", -1, &stmt, NULL) == SQLITE_OK) {
@@ -150,7 +150,7 @@ static void sh__touch(sqlite3 *sql, const char *hash, const char *last_used)
 	sqlite3_finalize(stmt);
 }
 
-static void sh__hex(char *out, const uint8_t *bytes, size_t n)
+static void sh_web__hex(char *out, const uint8_t *bytes, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
 	for (size_t i = 0; i < n; i++) {
@@ -298,7 +298,7 @@ int sh_token_authenticate(char **out, sh_conn *db, const char *key)
 			*out = strdup(user);
 			rc = *out != NULL ? 0 : sh_error_set(SH_ENOMEM, "out of memory");
 			if (rc == 0)
-				sh__touch(sql, hash, (const char *)sqlite3_column_text(stmt, 2));
+				sh_web__touch(sql, hash, (const char *)sqlite3_column_text(stmt, 2));
 		}
 	} else if (src != SQLITE_DONE) {
 		rc = sh_conn_error(db, "cannot read the tokens");

@@ -192,7 +192,7 @@ static const char *sh_web__status_json(const sh_request *r, int status)
 }
 
 /* Makes one of the host's own responses, not yet queued. */
-static void sh__answer_make(sh_request *r, int status)
+static void sh_web__answer_make(sh_request *r, int status)
 {
 	sh_http_response *resp = &r->response;
 	sh_web__response_reset(resp);
@@ -215,10 +215,10 @@ static void sh__answer_make(sh_request *r, int status)
 }
 
 /* Answers with one of the host's own responses. */
-static enum MHD_Result sh__answer(sh_request *r, int status)
+static enum MHD_Result sh_web__answer(sh_request *r, int status)
 {
-	sh__answer_make(r, status);
-	return sh__queue(r);
+	sh_web__answer_make(r, status);
+	return sh_web__queue(r);
 }
 
 /* The status of the host's answer to a request that failed with `rc`. */
@@ -270,7 +270,7 @@ static int sh_web__call_view(sh_request *r, const sh_route *route, char *message
 
 /* settings.debug of the project (read at each failure, so a live change
  * of the manifest takes effect at once). */
-static bool sh__debug(const sh_server *s)
+static bool sh_web__debug(const sh_server *s)
 {
 	return sh_value_path_bool(sh_project_settings(s->project), "debug", false);
 }
@@ -278,40 +278,40 @@ static bool sh__debug(const sh_server *s)
 /* Django's technical 500 page, when settings.debug is true: the host's
  * answer plus what failed, where and why (the log line's text), as text,
  * or as a "debug" object beside "error" for the JSON API. */
-static enum MHD_Result sh__answer_debug(sh_request *r, int status, const char *what)
+static enum MHD_Result sh_web__answer_debug(sh_request *r, int status, const char *what)
 {
-	sh__answer_make(r, status);
+	sh_web__answer_make(r, status);
 	sh_http_response *resp = &r->response;
 	if (r->match.route != NULL && r->match.route->model != NULL) {
 		json_t *body = json_pack("{s:s, s:s}", "error", "server error", "debug", what);
 		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 		if (text != NULL) {
-			sh__wbuf_dispose(&resp->body);
-			if (sh__wbuf_puts(&resp->body, text) < 0)
-				sh__wbuf_dispose(&resp->body);
+			sh_web__wbuf_dispose(&resp->body);
+			if (sh_web__wbuf_puts(&resp->body, text) < 0)
+				sh_web__wbuf_dispose(&resp->body);
 		}
 		free(text);
 		json_decref(body);
 	} else {
 		/* the message may hold anything a client sent: escaped, as HTML */
-		bool failed = sh__wbuf_puts(&resp->body, "\n<pre>") < 0;
+		bool failed = sh_web__wbuf_puts(&resp->body, "\n<pre>") < 0;
 		for (const char *p = what; !failed && *p != '\0'; p++) {
 			char one[2] = { *p, '\0' };
 			const char *text = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;"
 				: *p == '"' ? "&quot;" : one;
-			failed = sh__wbuf_puts(&resp->body, text) < 0;
+			failed = sh_web__wbuf_puts(&resp->body, text) < 0;
 		}
-		if (failed || sh__wbuf_puts(&resp->body, "</pre>\n<p>settings.debug is true, so this "
+		if (failed || sh_web__wbuf_puts(&resp->body, "</pre>\n<p>settings.debug is true, so this "
 				"page says what failed; set it to false in production.</p>\n") < 0)
-			sh__wbuf_dispose(&resp->body);
+			sh_web__wbuf_dispose(&resp->body);
 	}
-	return sh__queue(r);
+	return sh_web__queue(r);
 }
 
 /* Runs the view; on failure logs, sends got_request_exception, answers 500
  * (503 when the database is unavailable), with the failure's details when
  * settings.debug is true. */
-static enum MHD_Result sh__run_view(sh_request *r, const sh_route *route)
+static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 {
 	sh_server *s = r->server;
 	char message[1024];
@@ -319,7 +319,7 @@ static enum MHD_Result sh__run_view(sh_request *r, const sh_route *route)
 	if (rc >= 0)
 		return sh_web__queue(r);
 	char line[512];
-	sh__request_line(line, sizeof line, r);
+	sh_web__request_line(line, sizeof line, r);
 	char what[2048];
 	if (route->view != NULL)
 		snprintf(what, sizeof what, "view %s.%s failed on \"%s\": %s: %s",
@@ -330,9 +330,9 @@ static enum MHD_Result sh__run_view(sh_request *r, const sh_route *route)
 	sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "%s", what);
 	sh_got_request_exception_args args = { r, rc, message };
 	sh_signal_send_robust(s->got_request_exception, NULL, &args, NULL);
-	if (sh__debug(s))
-		return sh__answer_debug(r, sh__failure_status(rc), what);
-	return sh__answer(r, sh__failure_status(rc));
+	if (sh_web__debug(s))
+		return sh_web__answer_debug(r, sh_web__failure_status(rc), what);
+	return sh_web__answer(r, sh_web__failure_status(rc));
 }
 
 /* The whole request is in: Django's get_response. */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../e2e/project.h"
+#include "../support/e2e.h"
 
 TestSuite(cli, .init = e2e_setup, .fini = e2e_cleanup);
 

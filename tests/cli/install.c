@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../web/support.h"
+#include "../support/web.h"
 
 TestSuite(install, .init = w_setup, .fini = w_cleanup, .timeout = 600);
 

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../web/support.h"
+#include "../support/web.h"
 
 TestSuite(serve, .init = w_setup, .fini = w_cleanup, .timeout = 120);
 

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../app/support.h"
+#include "../support/support.h"
 
 /* A free loopback port (bound to 0, read, closed). */
 static unsigned free_port(void)

@@ -152,7 +152,6 @@ SH_API size_t sh_project_problem_count(const sh_project *project);
 
 /* Returns problem `index` (in the order found), NULL when out of range. */
 SH_API const sh_problem *sh_project_problem(const sh_project *project, size_t index);
-
 /*
  * Checks the receivers the loaded plugins connected for those that can
  * never run (`sighost check` calls it after sh_project_load): a receiver
@@ -171,6 +170,7 @@ SH_API int sh_project_check_receivers(sh_project *project);
  * read), NULL before it was read. Owned by the project; valid until it is
  * read again or freed. */
 SH_API const sh_value *sh_project_manifest(const sh_project *project);
+
 
 /* Returns the `project` name of the manifest, "" before it was read. */
 SH_API const char *sh_project_name(const sh_project *project);
