@@ -1,7 +1,9 @@
 /*
  * main.c: the sighost executable. Thin: it finds the command named on the
- * command line and runs it; everything else lives in libsighost and in
- * host/cli/.
+ * command line (suggesting the nearest for an unknown one), answers
+ * --help/-h and rejects unknown options from the table of commands.c,
+ * takes the logging options, and runs the command; everything else lives
+ * in libsighost and in host/cli/. Exit status: 0 ok, 1 failure, 2 usage.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -14,7 +16,7 @@
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		sh_cli_print_help();
+		sh_cli_print_help(stderr);
 		return 2;
 	}
 	/* A write past a file size limit (ulimit -f) then fails with EFBIG and
@@ -26,13 +28,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
-		sh_cli_print_help();
+		sh_cli_print_help(stdout);
 		return 0;
 	}
 	const sh_cli_command *cmd = sh_cli_find(name);
-	if (cmd == NULL) {
-		fprintf(stderr, "sighost: unknown command '%s'. Run 'sighost help' for the list.\n", name);
+	if (cmd == NULL)
+		return sh_cli_unknown_command(name);
+	int rc = sh_cli_precheck(cmd, argc - 1, argv + 1);
+	if (rc >= 0)
+		return rc;
+	int cargc = argc - 1;
+	if (cmd->project && sh_cli_log_strip(&cargc, argv + 1) != 0)
 		return 2;
-	}
-	return cmd->run(argc - 1, argv + 1);
+	return cmd->run(cargc, argv + 1);
 }

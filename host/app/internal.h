@@ -77,6 +77,12 @@ typedef struct sh__live {
 	const sh_sender *sender;    /* "sighost.settings" */
 	int watch_fd;               /* inotify on the manifest's directory, -1 when none */
 	char *watch_name;           /* the manifest's name in that directory */
+	int project_wd;             /* the watch of the manifest's directory */
+	int *other_wds;             /* plugin dirs and template dirs: changes there need a */
+	char **other_dirs;          /* restart, which the watch says (see settings_reload.c) */
+	size_t other_count;
+	char *last_told;            /* the file last said to need a restart, and when */
+	long long last_told_ms;
 } sh__live;
 
 /* A field that sh_project_read() fills must also be reset by sh__unread()

@@ -19,6 +19,9 @@ static const sh__key sh__project_keys[] = {
 	{ "settings",       SH_VALUE_MAP,    SH__ANY,         false },
 	{ "optional_apps",  SH_VALUE_LIST,   SH_VALUE_STRING, false },
 	{ "ready_timeout",  SH_VALUE_INT,    SH__ANY,         false },
+	/* the commands' logger, read by host/cli/log.c */
+	{ "log_level",      SH_VALUE_STRING, SH__ANY,         false },
+	{ "log_format",     SH_VALUE_STRING, SH__ANY,         false },
 	/* the server's keys, read and range-checked by host/web/server_config.c */
 	{ "listen",          SH_VALUE_STRING, SH__ANY,        false },
 	{ "threads",         SH_VALUE_INT,    SH__ANY,        false },

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -92,6 +93,11 @@ void sh_app__live_dispose(sh_project *p)
 	if (live->watch_fd >= 0)
 		close(live->watch_fd);
 	free(live->watch_name);
+	for (size_t i = 0; i < live->other_count; i++)
+		free(live->other_dirs[i]);
+	free(live->other_dirs);
+	free(live->other_wds);
+	free(live->last_told);
 	if (live->lock_ready)
 		pthread_mutex_destroy(&live->lock);
 	*live = (sh__live){ .watch_fd = -1 };
@@ -436,6 +442,12 @@ int sh_project_reload_settings(sh_project *p)
  * save). */
 #define SH__WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO)
 
+/* A file said to need a restart is not said again for this long (an
+ * editor's save, a compiler's link, are several events). */
+#define SH__RESTART_QUIET_MS 2000
+
+static void sh_app__watch_others(sh_project *p);
+
 int sh_project_watch(int *out, sh_project *p)
 {
 	if (out == NULL || p == NULL)
@@ -463,8 +475,82 @@ int sh_project_watch(int *out, sh_project *p)
 	}
 	live->watch_fd = fd;
 	live->watch_name = name;
+	live->project_wd = inotify_add_watch(fd, p->dir, SH__WATCH_MASK);
+	sh_app__watch_others(p);
 	*out = fd;
 	return 0;
+}
+
+/* Adds a watch of `dir` (when it exists) to the ones whose changes need a
+ * restart. Best effort: a directory that cannot be watched is left out. */
+static void sh_app__watch_other(sh__live *live, const char *dir)
+{
+	int wd = inotify_add_watch(live->watch_fd, dir, SH__WATCH_MASK | IN_DELETE);
+	if (wd < 0)
+		return;
+	int *wds = realloc(live->other_wds, (live->other_count + 1) * sizeof *wds);
+	if (wds != NULL)
+		live->other_wds = wds;
+	char **dirs = realloc(live->other_dirs, (live->other_count + 1) * sizeof *dirs);
+	if (dirs != NULL)
+		live->other_dirs = dirs;
+	char *copy = strdup(dir);
+	if (wds == NULL || dirs == NULL || copy == NULL) {
+		free(copy);
+		return;
+	}
+	live->other_wds[live->other_count] = wd;
+	live->other_dirs[live->other_count++] = copy;
+}
+
+/* The plugin directories (app manifests, plugins) and every installed
+ * app's templates/<label>/ folder beside its manifest: what the running
+ * server read once and keeps. */
+static void sh_app__watch_others(sh_project *p)
+{
+	for (size_t i = 0; i < p->plugin_dir_count; i++)
+		sh_app__watch_other(&p->live, p->plugin_dirs[i]);
+	for (size_t i = 0; i < p->order_count; i++) {
+		const char *manifest = sh_app_manifest_path(p->order[i]);
+		const char *slash = manifest ? strrchr(manifest, '/') : NULL;
+		char dir[PATH_MAX];
+		if (slash != NULL && snprintf(dir, sizeof dir, "%.*s/templates/%s",
+				(int)(slash - manifest), manifest, sh_app_label(p->order[i])) < (int)sizeof dir)
+			sh_app__watch_other(&p->live, dir);
+	}
+}
+
+/* True for a file of a watched directory that the server read: an app
+ * manifest or plugin in a plugin directory, any template; not an editor's
+ * scratch file. */
+static bool sh_app__kept_file(const char *name, bool templates)
+{
+	size_t n = strlen(name);
+	if (n == 0 || name[0] == '.' || name[n - 1] == '~' || (n > 4 && strcmp(name + n - 4, ".swp") == 0))
+		return false;
+	return templates || (n > 5 && strcmp(name + n - 5, ".yaml") == 0)
+		|| (n > 3 && strcmp(name + n - 3, ".so") == 0);
+}
+
+/* Says, once per file and burst of writes, that a change of `dir/name`
+ * needs a restart. */
+static void sh_app__tell_restart(sh_project *p, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+		return;
+	sh__live *live = &p->live;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (live->last_told != NULL && strcmp(live->last_told, path) == 0
+			&& now - live->last_told_ms < SH__RESTART_QUIET_MS)
+		return;
+	free(live->last_told);
+	live->last_told = strdup(path);
+	live->last_told_ms = now;
+	sh_hub_log(p->hub, SH_LOG_WARNING, "sighost.settings", "%s changed: it needs a restart "
+		"(the running server keeps what it loaded)", path);
 }
 
 int sh_project_watch_changed(sh_project *p)
@@ -484,9 +570,14 @@ int sh_project_watch_changed(sh_project *p)
 				n < 0 ? strerror(errno) : "end of file");
 		for (char *at = buf; at < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)at;
-			if ((ev->mask & SH__WATCH_MASK) != 0 && ev->len > 0
+			if ((ev->mask & SH__WATCH_MASK) != 0 && ev->len > 0 && ev->wd == p->live.project_wd
 				&& strcmp(ev->name, p->live.watch_name) == 0)
 				changed = 1;
+			for (size_t i = 0; ev->len > 0 && i < p->live.other_count; i++)
+				if (ev->wd == p->live.other_wds[i]
+						&& !(ev->wd == p->live.project_wd && strcmp(ev->name, p->live.watch_name) == 0)
+						&& sh_app__kept_file(ev->name, strstr(p->live.other_dirs[i], "/templates/") != NULL))
+					sh_app__tell_restart(p, p->live.other_dirs[i], ev->name);
 			if ((ev->mask & IN_Q_OVERFLOW) != 0)
 				changed = 1;   /* events were lost: it may have changed */
 			at += sizeof *ev + ev->len;

@@ -60,6 +60,11 @@ const sh_value *sh_app__project_manifest(const sh_project *project)
 	return project != NULL && project->doc != NULL ? project->doc->root : NULL;
 }
 
+const sh_value *sh_project_manifest(const sh_project *project)
+{
+	return sh_app__project_manifest(project);
+}
+
 void sh_app__value_key_position(const sh_value *map, size_t index, unsigned *line,
 	unsigned *column)
 {

@@ -8,6 +8,7 @@
 
 #include "suggest.h"
 #include "text.h"
+#include <sighost/sys/suggest.h>
 
 /* The longest word sh_base__suggest() compares, and sh_base__edit_distance(). */
 #define SH__SUGGEST_MAX 64
@@ -62,4 +63,11 @@ const char *sh_base__suggest(const char *word, const char *const *candidates, si
 	if (best == NULL || best_distance > limit || best_distance >= strlen(best))
 		return NULL;
 	return best;
+}
+
+const char *sh_suggest(const char *word, const char *const *candidates, size_t count)
+{
+	if (word == NULL || candidates == NULL || count == 0)
+		return NULL;
+	return sh_base__suggest(word, candidates, count);
 }

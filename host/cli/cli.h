@@ -7,23 +7,73 @@
 #ifndef SH_CLI_H
 #define SH_CLI_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #include <sighost/sys/sighost.h>
+
+#include "log.h"   /* the logger main.c sets up */
+
+/* One option of a command, as --help, the man page and docs/cli.md show it. */
+typedef struct sh_cli_option {
+	const char *name;      /* "--listen" (or "-v, --verbosity") */
+	const char *arg;       /* "HOST:PORT", NULL for a flag */
+	const char *help;      /* one line */
+} sh_cli_option;
+
+/* The most options a command has (the table's arrays are this long). */
+#define SH_CLI_OPTIONS_MAX 12
 
 typedef struct sh_cli_command {
 	const char *name;      /* as typed: "check" */
 	const char *summary;   /* one line for `sighost help` */
-	const char *usage;     /* options, for `sighost help COMMAND` */
+	const char *args;      /* positional arguments: "USER", "[APP [TARGET|zero]]", or "" */
 	int (*run)(int argc, char **argv);  /* argv[0] is the command name */
+	const char *alias;     /* another name it answers to ("runserver"), or NULL */
+	bool project;          /* takes --settings and the logging options */
+	sh_cli_option options[SH_CLI_OPTIONS_MAX];   /* ended by a NULL name */
 } sh_cli_command;
 
 /* The table of commands, ended by an entry with a NULL name. */
 extern const sh_cli_command sh_cli_commands[];
 
-/* Returns the command called `name`, NULL when there is none. */
+/* The options every project command takes (--settings, --log-level,
+ * --log-format), ended by a NULL name. */
+extern const sh_cli_option sh_cli_project_options[];
+
+/* Returns the command called `name` (or aliased so), NULL when none. */
 const sh_cli_command *sh_cli_find(const char *name);
 
-/* Prints the list of commands to stdout (`sighost help`). */
-void sh_cli_print_help(void);
+/* Prints the list of commands to `out` (`sighost help`). */
+void sh_cli_print_help(FILE *out);
+
+/* Prints one command's usage and options to stdout (`sighost help CMD`,
+ * `sighost CMD --help`). */
+void sh_cli_print_command_help(const sh_cli_command *command);
+
+/*
+ * Checks argv (argv[0] the command name) before the command runs: --help
+ * or -h prints the command's help and returns 0; an option the table does
+ * not list prints "unknown option ... did you mean ...?" and returns 2;
+ * returns -1 when the command should run.
+ */
+int sh_cli_precheck(const sh_cli_command *command, int argc, char **argv);
+
+/* Prints the nearest command for an unknown one, and returns 2. */
+int sh_cli_unknown_command(const char *name);
+
+/* `sighost help --man`, `--markdown`, `--bash-completion`: the man page,
+ * docs/cli.md and the bash completion script, from the same table. */
+void sh_cli_print_man(FILE *out);
+void sh_cli_print_markdown(FILE *out);
+void sh_cli_print_completion(FILE *out);
+
+/* The exit statuses, one line each, for the help pages. */
+extern const char *const sh_cli_exit_codes[];
+
+/* `sighost startapp LABEL [DIR]` (startapp.c), `sighost tokens` (tokens.c). */
+int sh_cli_startapp(int argc, char **argv);
+int sh_cli_tokens(int argc, char **argv);
 
 int sh_cli_demo(int argc, char **argv);
 

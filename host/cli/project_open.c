@@ -4,29 +4,14 @@
  * that loads the plugins probes them first (sh_project_probe), so that a
  * plugin that crashes or hangs is named, not fatal.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "project_open.h"
-
-static const char *sh_cli__level_name(sh_log_level level)
-{
-	switch (level) {
-	case SH_LOG_DEBUG: return "debug";
-	case SH_LOG_INFO: return "info";
-	case SH_LOG_WARNING: return "warning";
-	case SH_LOG_ERROR: return "error";
-	}
-	return "log";
-}
-
-/* Prints "[origin] level: message" to stderr. */
-static void sh_cli__stderr_logger(sh_log_level level, const char *origin, const char *message,
-	void *payload)
-{
-	(void)payload;
-	fprintf(stderr, "[%s] %s: %s\n", origin ? origin : "sighost", sh_cli__level_name(level), message);
-}
 
 int sh_cli_open_project(sh_project **out, const char *settings, bool load)
 {
@@ -36,8 +21,17 @@ int sh_cli_open_project(sh_project **out, const char *settings, bool load)
 	if (rc < 0)
 		return rc;
 	*out = project;
-	sh_hub_set_logger(sh_project_hub(project), sh_cli__stderr_logger, NULL);
-	rc = sh_project_read(project, sh_project_settings_path(settings));
+	sh_hub_set_logger(sh_project_hub(project), sh_cli_logger, NULL);
+	const char *path = sh_project_settings_path(settings);
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		fprintf(stderr, "sighost: no project manifest at %s (%s); name one with --settings FILE "
+			"or the environment variable SIGHOST_SETTINGS=FILE, or run from the project's "
+			"directory\n", path, settings != NULL ? "--settings"
+			: getenv("SIGHOST_SETTINGS") != NULL ? "from SIGHOST_SETTINGS"
+			: "the default, as neither --settings nor SIGHOST_SETTINGS is set");
+	rc = sh_project_read(project, path);
+	if (rc == 0 && sh_cli_log_configure(project) != 0)
+		rc = sh_error_set(SH_EMANIFEST, "bad log settings in %s", sh_project_path(project));
 	if (rc == 0 && load) {
 		rc = sh_project_probe(project);
 		sh_cli_print_warnings(project);

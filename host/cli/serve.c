@@ -31,7 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "cli.h"
+#include "log.h"
 #include "project_open.h"
 #include "../base/clock.h"
 
@@ -48,12 +51,30 @@ static void sh_cli__print_server_problems(const sh_server *server)
  * again: an editor's save may take several writes. */
 #define SH__SETTLE_MS 100
 
+/* Tells systemd (Type=notify) what serve is doing: READY=1, RELOADING=1,
+ * STOPPING=1 (sd_notify(3)); only when it asked, by setting NOTIFY_SOCKET. */
+static void sh_cli__notify(const char *state)
+{
+	if (getenv("NOTIFY_SOCKET") == NULL)
+		return;
+	if (strcmp(state, "RELOADING=1") == 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)ts.tv_sec
+			* 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL);
+	} else {
+		sd_notify(0, state);
+	}
+}
+
 /* Reloads the settings; the library logs the outcome (and any problem). */
 static void sh_cli__reload(sh_project *project, const char *why)
 {
 	sh_hub_log(sh_project_hub(project), SH_LOG_INFO, "sighost.server",
 		"%s: reloading the settings", why);
+	sh_cli__notify("RELOADING=1");
 	sh_project_reload_settings(project);
+	sh_cli__notify("READY=1");
 }
 
 /* Starts watching the manifest; without a watch, SIGHUP still reloads.
@@ -204,6 +225,7 @@ int sh_cli_serve(int argc, char **argv)
 	int rc = sh_cli__serve_parse(argc, argv, &settings, &opts, &watch, &migrate);
 	if (rc != 0)
 		return rc;
+	sh_cli_log_timestamps(true);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -259,8 +281,10 @@ int sh_cli_serve(int argc, char **argv)
 		v6 ? "]" : "", sh_server_port(server));
 	printf("Quit the server with CONTROL-C.\n");
 	fflush(stdout);
+	sh_cli__notify("READY=1");
 
 	sh_cli__run(sigfd, wfd, project);
+	sh_cli__notify("STOPPING=1");
 	close(sigfd);
 	/* stop accepting, finish the requests in flight, drain the async pool */
 	sh_server_free(server);

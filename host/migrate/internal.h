@@ -377,6 +377,7 @@ struct sh_migrate_graph {
 	size_t capacity;
 	sh__migration **order;      /* every migration, dependencies first (full plan) */
 	sh__problems problems;
+	sh__problems pending;       /* apps awaiting their first migration (makemigrations) */
 	sh_hub *hub;                /* private: the state registries send through it */
 	sh_state *final;            /* every migration applied, with apps without migrations */
 	bool applied_read;

@@ -201,6 +201,18 @@ static void sh_migrate__check_unmigrated(sh_migrate_graph *g)
 				const sh__gapp *a = sh_migrate__graph_app(g, app);
 				if (a == NULL || a->count == 0)
 					continue;
+				/* An app with a migrations folder but no migration yet is
+				 * waiting for its first one (Django's 0001_initial with the
+				 * dependency): makemigrations writes it, migrate refuses
+				 * until then. */
+				const sh__gapp *own = sh_migrate__graph_app(g, m->app_label);
+				if (own != NULL && own->dir != NULL) {
+					sh_migrate__problem_where(&g->pending, SH_EMANIFEST, f->where, "%s.%s.%s points "
+						"at %s, a model of an app with migrations, and app '%s' has no "
+						"migration yet: run 'sighost makemigrations %s'", m->app_label,
+						m->name, f->name, targets[t], m->app_label, m->app_label);
+					continue;
+				}
 				sh_migrate__problem_where(&g->problems, SH_EMANIFEST, f->where, "%s.%s.%s points at "
 					"%s, a model of an app with migrations, but app '%s' has none: give it a "
 					"migrations folder (sighost makemigrations %s)", m->app_label, m->name,
@@ -274,8 +286,19 @@ void sh_migrate_free(sh_migrate_graph *g)
 	}
 	free(g->apps);
 	sh_manifest__problems_dispose(&g->problems);
+	sh_manifest__problems_dispose(&g->pending);
 	sh_hub_free(g->hub);
 	free(g);
+}
+
+size_t sh_migrate_pending_count(const sh_migrate_graph *g)
+{
+	return g ? g->pending.count : 0;
+}
+
+const sh_problem *sh_migrate_pending(const sh_migrate_graph *g, size_t index)
+{
+	return g && index < g->pending.count ? &g->pending.items[index] : NULL;
 }
 
 size_t sh_migrate_problem_count(const sh_migrate_graph *g)

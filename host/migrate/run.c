@@ -35,6 +35,8 @@ static int sh_migrate__graph_ok(const sh_migrate_graph *g)
 	if (g->problems.count > 0)
 		return sh_error_set(SH_EINVAL, "the migrations have problems: %s",
 			g->problems.items[0].text);
+	if (g->pending.count > 0)
+		return sh_error_set(SH_EINVAL, "%s", g->pending.items[0].text);
 	return 0;
 }
 

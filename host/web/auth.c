@@ -35,15 +35,119 @@ static const char sh__token_ddl[] =
 	"\"id\" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "
 	"\"user\" varchar(150) NOT NULL, "
 	"\"key_hash\" char(64) NOT NULL UNIQUE, "
-	"\"created\" datetime NOT NULL)";
+	"\"created\" datetime NOT NULL, "
+	"\"last_used\" datetime NULL)";
+
+/* How stale last_used may get: a request refreshes it at most this often,
+ * so a busy token costs one write a minute, not one per request. */
+#define SH__LAST_USED_SECONDS 60
 
 int sh_token_table_ensure(sh_conn *db)
 {
 	if (db == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_table_ensure: db is required");
-	if (sqlite3_exec(sh_conn_sqlite(db), sh__token_ddl, NULL, NULL, NULL) != SQLITE_OK)
+	sqlite3 *sql = sh_conn_sqlite(db);
+	if (sqlite3_exec(sql, sh__token_ddl, NULL, NULL, NULL) != SQLITE_OK)
 		return sh_conn_error(db, "cannot create the table " SH_TOKEN_TABLE);
+	/* a table made before last_used existed gets the column */
+	sqlite3_stmt *stmt = NULL;
+	bool has = false;
+	if (sqlite3_prepare_v2(sql, "SELECT 1 FROM pragma_table_info('" SH_TOKEN_TABLE "') "
+			"WHERE name = 'last_used'", -1, &stmt, NULL) == SQLITE_OK)
+		has = sqlite3_step(stmt) == SQLITE_ROW;
+	sqlite3_finalize(stmt);
+	if (!has && sqlite3_exec(sql, "ALTER TABLE \"" SH_TOKEN_TABLE "\" ADD COLUMN "
+			"\"last_used\" datetime NULL", NULL, NULL, NULL) != SQLITE_OK)
+		return sh_conn_error(db, "cannot add last_used to the table " SH_TOKEN_TABLE);
 	return 0;
+}
+
+/* Now as "YYYY-MM-DDTHH:MM:SSZ", `ago` seconds back. */
+static void sh_web__utc(char *buf, size_t size, time_t ago)
+{
+	time_t now = time(NULL) - ago;
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int sh_token_list(sh_token_fn fn, void *payload, sh_conn *db)
+{
+	if (db == NULL || fn == NULL)
+		return sh_error_set(SH_EINVAL, "sh_token_list: fn and db are required");
+	int rc = sh_token_table_ensure(db);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *stmt = NULL;
+	if (sqlite3_prepare_v2(sh_conn_sqlite(db), "SELECT \"id\", \"user\", \"created\", "
+			"\"last_used\" FROM \"" SH_TOKEN_TABLE "\" ORDER BY \"id\"", -1, &stmt,
+			NULL) != SQLITE_OK) {
+		rc = sh_conn_error(db, "cannot read the tokens");
+		sqlite3_finalize(stmt);
+		return rc;
+	}
+	int src;
+	while (rc == 0 && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
+		sh_token_info info = { sqlite3_column_int64(stmt, 0),
+			(const char *)sqlite3_column_text(stmt, 1),
+			(const char *)sqlite3_column_text(stmt, 2),
+			(const char *)sqlite3_column_text(stmt, 3) };
+		rc = fn(&info, payload);
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = sh_conn_error(db, "cannot read the tokens");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int sh_token_revoke(sh_conn *db, const char *id_or_user)
+{
+	if (db == NULL || id_or_user == NULL)
+		return sh_error_set(SH_EINVAL, "sh_token_revoke: db and id_or_user are required");
+	int rc = sh_token_table_ensure(db);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *stmt = NULL;
+	if (sqlite3_prepare_v2(sh_conn_sqlite(db), "DELETE FROM \"" SH_TOKEN_TABLE "\" WHERE "
+			"CAST(\"id\" AS TEXT) = ?1 OR \"user\" = ?1", -1, &stmt, NULL) != SQLITE_OK
+			|| sqlite3_bind_text(stmt, 1, id_or_user, -1, SQLITE_STATIC) != SQLITE_OK
+			|| sqlite3_step(stmt) != SQLITE_DONE) {
+		rc = sh_conn_error(db, "cannot revoke the token");
+		sqlite3_finalize(stmt);
+		return rc;
+	}
+	sqlite3_finalize(stmt);
+	int n = sqlite3_changes(sh_conn_sqlite(db));
+	if (n == 0)
+		return sh_error_set(SH_ENOTFOUND, "no token with id or user '%s'", id_or_user);
+	return n;
+}
+
+/* Refreshes the token's last_used when older than SH__LAST_USED_SECONDS;
+ * a failure (the database busy) only leaves it stale. */
+static void sh_web__touch(sqlite3 *sql, const char *hash, const char *last_used)
+{
+	/* the threshold as text, remade once a second per thread: the common
+	 * case costs a time() and a compare */
+	static _Thread_local time_t made;
+	static _Thread_local char stale[32];
+	time_t second = time(NULL);
+	if (second != made) {
+		sh_web__utc(stale, sizeof stale, SH__LAST_USED_SECONDS);
+		made = second;
+	}
+	if (last_used != NULL && strcmp(last_used, stale) > 0)
+		return;
+	char now[32];
+	sh_web__utc(now, sizeof now, 0);
+	sqlite3_stmt *stmt = NULL;
+	if (sqlite3_prepare_v2(sql, "UPDATE \"" SH_TOKEN_TABLE "\" SET \"last_used\" = ? "
+			"WHERE \"key_hash\" = ?", -1, &stmt, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(stmt, 1, now, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
+		sqlite3_step(stmt);
+	}
+	sqlite3_finalize(stmt);
 }
 
 static void sh_web__hex(char *out, const uint8_t *bytes, size_t n)
@@ -174,7 +278,7 @@ int sh_token_authenticate(char **out, sh_conn *db, const char *key)
 	sh_web__key_hash(hash, key);
 	sqlite3 *sql = sh_conn_sqlite(db);
 	sqlite3_stmt *stmt = NULL;
-	int src = sqlite3_prepare_v2(sql, "SELECT \"user\", \"key_hash\" FROM \"" SH_TOKEN_TABLE
+	int src = sqlite3_prepare_v2(sql, "SELECT \"user\", \"key_hash\", \"last_used\" FROM \"" SH_TOKEN_TABLE
 		"\" WHERE \"key_hash\" = ?", -1, &stmt, NULL);
 	if (src != SQLITE_OK) {
 		bool missing = strstr(sqlite3_errmsg(sql), "no such table") != NULL;
@@ -193,6 +297,8 @@ int sh_token_authenticate(char **out, sh_conn *db, const char *key)
 			&& memeql_sec(stored, hash, sizeof hash - 1)) {
 			*out = strdup(user);
 			rc = *out != NULL ? 0 : sh_error_set(SH_ENOMEM, "out of memory");
+			if (rc == 0)
+				sh_web__touch(sql, hash, (const char *)sqlite3_column_text(stmt, 2));
 		}
 	} else if (src != SQLITE_DONE) {
 		rc = sh_conn_error(db, "cannot read the tokens");

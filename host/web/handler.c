@@ -19,6 +19,7 @@
  * another process...) is answered 503 with Retry-After instead of 500:
  * the request was fine and may succeed once the fault clears.
  */
+#include <jansson.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,8 +191,8 @@ static const char *sh_web__status_json(const sh_request *r, int status)
 	}
 }
 
-/* Answers with one of the host's own responses. */
-static enum MHD_Result sh_web__answer(sh_request *r, int status)
+/* Makes one of the host's own responses, not yet queued. */
+static void sh_web__answer_make(sh_request *r, int status)
 {
 	sh_http_response *resp = &r->response;
 	sh_web__response_reset(resp);
@@ -211,6 +212,12 @@ static enum MHD_Result sh_web__answer(sh_request *r, int status)
 	} else if (status == 503) {
 		sh_http_response_set_header(resp, "Retry-After", SH__RETRY_AFTER);
 	}
+}
+
+/* Answers with one of the host's own responses. */
+static enum MHD_Result sh_web__answer(sh_request *r, int status)
+{
+	sh_web__answer_make(r, status);
 	return sh_web__queue(r);
 }
 
@@ -261,8 +268,49 @@ static int sh_web__call_view(sh_request *r, const sh_route *route, char *message
 	return rc;
 }
 
+/* settings.debug of the project (read at each failure, so a live change
+ * of the manifest takes effect at once). */
+static bool sh_web__debug(const sh_server *s)
+{
+	return sh_value_path_bool(sh_project_settings(s->project), "debug", false);
+}
+
+/* Django's technical 500 page, when settings.debug is true: the host's
+ * answer plus what failed, where and why (the log line's text), as text,
+ * or as a "debug" object beside "error" for the JSON API. */
+static enum MHD_Result sh_web__answer_debug(sh_request *r, int status, const char *what)
+{
+	sh_web__answer_make(r, status);
+	sh_http_response *resp = &r->response;
+	if (r->match.route != NULL && r->match.route->model != NULL) {
+		json_t *body = json_pack("{s:s, s:s}", "error", "server error", "debug", what);
+		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		if (text != NULL) {
+			sh_web__wbuf_dispose(&resp->body);
+			if (sh_web__wbuf_puts(&resp->body, text) < 0)
+				sh_web__wbuf_dispose(&resp->body);
+		}
+		free(text);
+		json_decref(body);
+	} else {
+		/* the message may hold anything a client sent: escaped, as HTML */
+		bool failed = sh_web__wbuf_puts(&resp->body, "\n<pre>") < 0;
+		for (const char *p = what; !failed && *p != '\0'; p++) {
+			char one[2] = { *p, '\0' };
+			const char *text = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;"
+				: *p == '"' ? "&quot;" : one;
+			failed = sh_web__wbuf_puts(&resp->body, text) < 0;
+		}
+		if (failed || sh_web__wbuf_puts(&resp->body, "</pre>\n<p>settings.debug is true, so this "
+				"page says what failed; set it to false in production.</p>\n") < 0)
+			sh_web__wbuf_dispose(&resp->body);
+	}
+	return sh_web__queue(r);
+}
+
 /* Runs the view; on failure logs, sends got_request_exception, answers 500
- * (503 when the database is unavailable). */
+ * (503 when the database is unavailable), with the failure's details when
+ * settings.debug is true. */
 static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 {
 	sh_server *s = r->server;
@@ -272,15 +320,18 @@ static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 		return sh_web__queue(r);
 	char line[512];
 	sh_web__request_line(line, sizeof line, r);
+	char what[2048];
 	if (route->view != NULL)
-		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "view %s.%s failed on \"%s\": %s: %s",
+		snprintf(what, sizeof what, "view %s.%s failed on \"%s\": %s: %s",
 			sh_app_label(route->app), route->view, line, sh_error_name(rc), message);
 	else
-		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server",
-			"the JSON API of %s failed on \"%s\": %s: %s", route->model, line,
-			sh_error_name(rc), message);
+		snprintf(what, sizeof what, "the JSON API of %s failed on \"%s\": %s: %s",
+			route->model, line, sh_error_name(rc), message);
+	sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "%s", what);
 	sh_got_request_exception_args args = { r, rc, message };
 	sh_signal_send_robust(s->got_request_exception, NULL, &args, NULL);
+	if (sh_web__debug(s))
+		return sh_web__answer_debug(r, sh_web__failure_status(rc), what);
 	return sh_web__answer(r, sh_web__failure_status(rc));
 }
 

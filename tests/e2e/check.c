@@ -257,7 +257,10 @@ Test(check, a_missing_project_manifest)
 {
 	t_run r = E2E_RUN("check", "--settings", "nope.yaml");
 	cr_assert_eq(r.status, 1);
-	cr_assert_str_eq(r.err, "nope.yaml: cannot read manifest: No such file or directory\n"
+	cr_assert_str_eq(r.err, "sighost: no project manifest at nope.yaml (--settings); name one "
+		"with --settings FILE or the environment variable SIGHOST_SETTINGS=FILE, or run from "
+		"the project's directory\n"
+		"nope.yaml: cannot read manifest: No such file or directory\n"
 		"sighost check: 1 problem found\n");
 	t_run_free(&r);
 }
@@ -284,4 +287,64 @@ Test(check, route_problems_are_listed_with_their_position)
 	e2e_has(r.err, "unknown key 'methd'");
 	e2e_has(r.err, "did you mean 'methods'?");
 	t_run_free(&r);
+}
+
+/* A receiver of a misspelt signal and one from a sender naming no model
+ * are problems with the nearest name; one of a custom signal nobody
+ * declares is a warning naming the receiver and its plugin. */
+Test(check, receivers_that_never_run_are_reported_with_a_suggestion)
+{
+	e2e_project("project: t\ndatabase: {engine: sqlite, name: db.sqlite3}\n"
+		"plugin_dirs: [plugins]\ninstalled_apps: [notes, bad]\n");
+	e2e_manifest("notes.yaml", "label: notes\nmodels:\n  Note: {fields: {text: {type: text}}}\n");
+	e2e_plugin("t_misspelt", "bad", NULL);
+	t_run r = check();
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	e2e_has(r.err, "is connected to signal 'post_delet', which no app declares, so it never "
+		"runs: did you mean 'post_delete'?");
+	e2e_has(r.err, "on_deleted of app 'bad'");
+	e2e_has(r.err, "sender 'notes.Nte', which names no installed model, so it never runs: did "
+		"you mean 'notes.Note'?");
+	e2e_has(r.err, "warning: receiver on_never of app 'bad' (");
+	e2e_has(r.err, "bad.so) is connected to custom signal 't.never_declared'");
+	e2e_has(r.err, "sighost check: 2 problems found");
+	t_run_free(&r);
+}
+
+/* check loads the migrations too: a broken migration file fails check,
+ * as it would fail migrate. */
+/* A project whose one app, notes, has a migrations folder; returns it. */
+static char *notes_with_migrations(void)
+{
+	e2e_project("project: t\ndatabase: {engine: sqlite, name: db.sqlite3}\n"
+		"plugin_dirs: [plugins]\ninstalled_apps: [notes]\n");
+	e2e_manifest("notes.yaml", "label: notes\nmigrations: mig\n"
+		"models:\n  Note: {fields: {text: {type: text}}}\n");
+	char *mig = t_path(e2e_plugins, "mig");
+	cr_assert_eq(mkdir(mig, 0755), 0);
+	return mig;
+}
+
+Test(check, a_bad_migration_fails_check)
+{
+	char *mig = notes_with_migrations();
+	free(t_write(mig, "0001_initial.yaml", "initial: true\ndependencies: [[notes, 0000_nope]]\n"
+		"operations: []\n"));
+	t_run r = check();
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	e2e_has(r.err, "0000_nope");
+	t_run_free(&r);
+	free(mig);
+}
+
+/* Model changes without a migration are a warning naming the command. */
+Test(check, model_changes_without_a_migration_are_a_warning)
+{
+	char *mig = notes_with_migrations();
+	t_run r = check();
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	e2e_has(r.err, "warning: app 'notes' has model changes that are not yet in a migration");
+	e2e_has(r.err, "run 'sighost makemigrations notes'");
+	t_run_free(&r);
+	free(mig);
 }

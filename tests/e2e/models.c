@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../support/e2e.h"
 
@@ -86,8 +87,11 @@ Test(models, a_good_project_with_models_passes)
 		"plugin_dirs: [%s, plugins]\ninstalled_apps: [notes, alert]\n",
 		t_env("SIGHOST_PLUGIN_DIR")), 0);
 	e2e_project(text);
+	/* notes points at models of alert, which has migrations: notes has a
+	 * migrations folder too (its first migration is yet to be made) */
 	e2e_manifest("notes.yaml",
 		"label: notes\n"
+		"migrations: notes_migrations\n"
 		"models:\n"
 		"  Note:\n"
 		"    fields:\n"
@@ -95,11 +99,16 @@ Test(models, a_good_project_with_models_passes)
 		"      alert: {type: foreign_key, to: alert.Alert, on_delete: set_null, null: true}\n"
 		"      tags: {type: many_to_many, to: alert.tag, related_name: notes}\n"
 		"      meta: {type: json, default: {}}\n");
+	char *mig = t_path(e2e_plugins, "notes_migrations");
+	cr_assert_eq(mkdir(mig, 0755), 0);
+	free(mig);
 	t_run r = check(NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert_str_eq(r.out,
-		"project 'shop' (project.yaml): 2 apps, 1 plugin loaded, 6 routes; no problems found\n");
-	cr_assert_str_eq(r.err, "");
+	cr_assert_str_eq(r.out, "project 'shop' (project.yaml): 2 apps, 1 plugin loaded, 6 routes; "
+		"no problems found (2 warnings)\n");
+	e2e_has(r.err, "warning: ");
+	e2e_has(r.err, "notes.Note.alert points at alert.Alert, a model of an app with migrations, "
+		"and app 'notes' has no migration yet: run 'sighost makemigrations notes'\n");
 	t_run_free(&r);
 	char *db = t_path(e2e_dir, "db.sqlite3");
 	char *content = t_read(db);

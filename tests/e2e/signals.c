@@ -137,6 +137,7 @@ Test(signals, version_and_help)
 	e2e_has(r.out, "  apps ");
 	t_run_free(&r);
 	r = E2E_RUN("help", "signals");
-	e2e_has(r.out, "usage: sighost signals [--settings FILE]");
+	e2e_has(r.out, "usage: sighost signals [options]");
+	e2e_has(r.out, "  --settings FILE ");
 	t_run_free(&r);
 }

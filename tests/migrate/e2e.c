@@ -277,3 +277,53 @@ Test(e2e, the_alert_plugin_migrates_and_loads_its_default_tags)
 	cr_assert_str_eq(tags, "0\n");
 	free(tags);
 }
+
+/* An out-of-tree app whose first model points at a model of the bundled
+ * alert app (which has migrations): makemigrations writes 0001_initial
+ * depending on alert's migration (Django's), migrate refuses before it
+ * and applies both after it, and check says what to run meanwhile. */
+Test(e2e, first_migration_of_an_app_pointing_at_another_apps_model)
+{
+	char *yaml = NULL;
+	cr_assert_geq(asprintf(&yaml, "project: t\ndatabase: {engine: sqlite, name: db.sqlite3}\n"
+		"plugin_dirs: [%s, apps]\ninstalled_apps: [alert, notes]\n",
+		t_env("SIGHOST_PLUGIN_DIR")), 0);
+	e2e_project(yaml);
+	free(yaml);
+	char *apps = t_path(e2e_dir, "apps"), *mig = t_path(e2e_dir, "apps/migrations");
+	cr_assert_eq(mkdir(apps, 0755), 0);
+	cr_assert_eq(mkdir(mig, 0755), 0);
+	free(t_write(apps, "notes.yaml", "label: notes\nmigrations: migrations\nmodels:\n"
+		"  Note:\n    fields:\n      text: {type: text}\n"
+		"      alert: {type: foreign_key, to: alert.Alert, on_delete: cascade}\n"));
+
+	t_run r = RUN("migrate");
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	e2e_has(r.err, "run 'sighost makemigrations notes'");
+	t_run_free(&r);
+	r = RUN("check");
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	e2e_has(r.err, "warning: ");
+	e2e_has(r.err, "run 'sighost makemigrations notes'");
+	t_run_free(&r);
+
+	r = RUN("makemigrations", "notes");
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	e2e_has(r.out, "Migrations for 'notes':");
+	t_run_free(&r);
+	char *file = t_path(mig, "0001_initial.yaml"), *text = t_read(file);
+	e2e_has(text, "dependencies:\n- [alert, 0001_initial]\n");
+	e2e_has(text, "to: alert.Alert");
+	free(text);
+	free(file);
+
+	r = RUN("migrate");
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	e2e_has(r.out, "Applying notes.0001_initial... OK");
+	t_run_free(&r);
+	char *tables = query("SELECT name FROM sqlite_master WHERE name = 'notes_note'");
+	cr_assert_str_eq(tables, "notes_note\n");
+	free(tables);
+	free(apps);
+	free(mig);
+}

@@ -297,3 +297,37 @@ Test(makemigrations, one_app_only_and_apps_without_the_key)
 	sh_migrate_free(g);
 	sh_project_free(p);
 }
+
+/* The issue's case through the API: a has its migration already, b has a
+ * (missing) migrations folder and a first model pointing at a's. Loading
+ * records a pending relation, not a problem; running refuses and names
+ * the command; detecting writes b's 0001_initial depending on a's, after
+ * which nothing is pending and the schema is the declared one. */
+Test(makemigrations, an_apps_first_migration_may_point_at_another_apps_model)
+{
+	mt_app("a", "models:\n  Author: {fields: {name: {type: text}}}\n");
+	mt_project("a");
+	make_is("a 0001_initial: Create model Author\n");
+	mt_app("b", "models:\n  Book:\n    fields:\n"
+		"      author: {type: foreign_key, to: a.Author, on_delete: cascade}\n");
+	mt_project("a, b");
+	sh_project *p = mt_open();
+	sh_migrate_graph *g = NULL;
+	cr_assert_eq(sh_migrate_load(&g, p), 0, "%s", sh_error_last()->message);
+	cr_assert_eq(sh_migrate_problem_count(g), 0);
+	cr_assert_eq(sh_migrate_pending_count(g), 1);
+	mt_has(sh_migrate_pending(g, 0)->text, "b.Book.author points at a.Author");
+	mt_has(sh_migrate_pending(g, 0)->text, "run 'sighost makemigrations b'");
+	cr_assert_eq(sh_migrate_run(g, NULL), SH_EINVAL);
+	mt_has(sh_error_last()->message, "run 'sighost makemigrations b'");
+	sh_migrate_free(g);
+	sh_project_free(p);
+
+	make_is("b 0001_initial: Create model Book\n");
+	char *path = t_path(mt_dir, "migrations/b/0001_initial.yaml");
+	char *text = t_read(path);
+	mt_has(text, "dependencies:\n- [a, 0001_initial]\noperations:\n");
+	free(text);
+	free(path);
+	migrate_matches_manifests();
+}

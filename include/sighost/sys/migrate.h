@@ -37,6 +37,17 @@ SH_API int sh_migrate_load(sh_migrate_graph **out, sh_project *project);
 
 /* Frees a graph and everything it holds. NULL is a no-op. */
 SH_API void sh_migrate_free(sh_migrate_graph *graph);
+/* Returns how many relations of apps awaiting their first migration
+ * loading found: an app with a `migrations` folder but no migration in it
+ * whose models point at models of an app with migrations. Not problems:
+ * sh_migrate_detect() writes that first migration (with the dependency);
+ * sh_migrate_run() refuses to run until it exists. */
+SH_API size_t sh_migrate_pending_count(const sh_migrate_graph *graph);
+
+/* Returns pending relation `index` (its text says which field and what to
+ * run), NULL when out of range. Owned by the graph. */
+SH_API const sh_problem *sh_migrate_pending(const sh_migrate_graph *graph, size_t index);
+
 
 /* Returns how many problems loading recorded. */
 SH_API size_t sh_migrate_problem_count(const sh_migrate_graph *graph);

@@ -152,6 +152,25 @@ SH_API size_t sh_project_problem_count(const sh_project *project);
 
 /* Returns problem `index` (in the order found), NULL when out of range. */
 SH_API const sh_problem *sh_project_problem(const sh_project *project, size_t index);
+/*
+ * Checks the receivers the loaded plugins connected for those that can
+ * never run (`sighost check` calls it after sh_project_load): a receiver
+ * of an undeclared signal whose name is near a built-in or declared one
+ * ("post_delet": did you mean 'post_delete'?), and a model signal's sender
+ * naming no installed model ("notes.Nte") or a migrate signal's naming no
+ * installed app, are problems (sh_project_problem), each naming the
+ * receiver, its app and plugin, with the nearest name when there is one; a
+ * receiver of a custom signal no loaded app declares is a warning
+ * (sh_project_warning). Returns 1 when it recorded anything, 0 when not,
+ * SH_EINVAL when the project is not loaded, SH_ENOMEM.
+ */
+SH_API int sh_project_check_receivers(sh_project *project);
+
+/* Returns the root of the project manifest (a map after a successful
+ * read), NULL before it was read. Owned by the project; valid until it is
+ * read again or freed. */
+SH_API const sh_value *sh_project_manifest(const sh_project *project);
+
 
 /* Returns the `project` name of the manifest, "" before it was read. */
 SH_API const char *sh_project_name(const sh_project *project);

@@ -12,5 +12,6 @@
 #include "project.h"
 #include "migrate.h"
 #include "web.h"
+#include "suggest.h"
 
 #endif

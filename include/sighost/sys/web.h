@@ -12,6 +12,32 @@
 extern "C" {
 #endif
 
+/* One token as sh_token_list() shows it: never its key (not stored) nor
+ * its hash. The strings are valid only during the callback. */
+typedef struct sh_token_info {
+	int64_t id;
+	const char *user;
+	const char *created;     /* "YYYY-MM-DDTHH:MM:SSZ", UTC */
+	const char *last_used;   /* the same, to the minute; NULL when never used */
+} sh_token_info;
+
+/* A callback of sh_token_list(): returns 0 to go on, non-zero to stop. */
+typedef int (*sh_token_fn)(const sh_token_info *token, void *payload);
+
+/*
+ * Calls fn for every token, oldest first (creating the table when
+ * needed). Returns 0, fn's value when it stopped the walk, SH_EINVAL for a
+ * NULL argument, SH_EDB.
+ */
+SH_API int sh_token_list(sh_token_fn fn, void *payload, sh_conn *db);
+
+/*
+ * Deletes the token whose id is `id_or_user` (digits) or every token of
+ * the user so named. Returns how many were deleted (> 0), SH_ENOTFOUND
+ * when none matched, SH_EINVAL for a NULL argument, SH_EDB.
+ */
+SH_API int sh_token_revoke(sh_conn *db, const char *id_or_user);
+
 /* ---- the router (host side) ------------------------------------------- */
 
 /*
