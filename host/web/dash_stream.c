@@ -1,0 +1,420 @@
+/*
+ * dash_stream.c: the dashboard's trace hook and its live stream (dash.h).
+ *
+ * The hook runs on the sending thread. A receiver's run goes into its
+ * histogram (dash_stats.c); the end of a send becomes an event, but only
+ * while a stream is open: with none, the hook returns after one relaxed
+ * load. With streams, the event (a few words, its strings the hub's) is
+ * copied into the ring of each stream whose filters it passes; a full
+ * ring drops it and counts (dash_ring.c). The sender never waits for a
+ * client and never writes to a socket.
+ *
+ * Each stream is a libmicrohttpd callback response (text/event-stream).
+ * Its content reader, on the connection's thread, hands over what the ring
+ * holds as Server-Sent Events; with nothing to send it suspends its
+ * connection (MHD_suspend_connection) and returns 0. The waker thread
+ * looks every SH__WAKE_MS at the suspended streams and resumes those whose
+ * ring has events or whose keep-alive is due (a comment line, so that a
+ * vanished client is noticed when the write fails and its slot freed).
+ * Senders thus never make the system call a resume costs.
+ *
+ * Locks: a stream's `lock` guards its connection pointer and `suspended`;
+ * it is taken before libmicrohttpd's own (suspend and resume), never after.
+ * The free callback clears the connection under it, so the waker never
+ * resumes a connection that is gone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include <sighost/instance.h>
+
+#include "dash.h"
+#include "internal.h"
+#include "../base/clock.h"
+
+/* How often the waker looks at the suspended streams: the most an event
+ * waits before its stream is resumed. */
+#define SH__WAKE_MS 25
+/* Events handed over in one call of the content reader. */
+#define SH__READ_BATCH 64
+/* The longest gap between two writes to a quiet stream. */
+#define SH__BEAT_MAX_MS 10000
+
+/* ---- the trace hook ------------------------------------------------------ */
+
+/* The primary key of an instance argument; -1 when it has none yet. */
+static int64_t sh__pk_of(const sh_instance *instance)
+{
+	int64_t pk = instance != NULL ? sh_instance_pk(instance) : 0;
+	return pk > 0 ? pk : -1;
+}
+
+/* Reads the key arguments of the signals whose args the host knows. */
+static void sh__key_args(const struct sh__dash *d, const sh_trace_event *ev, sh__dash_event *out)
+{
+	const sh_signal *s = ev->signal;
+	if (ev->args == NULL)
+		return;
+	if (s == d->post_save) {
+		const sh_post_save_args *a = ev->args;
+		out->pk = sh__pk_of(a->instance);
+		out->created = a->created ? 1 : 0;
+	} else if (s == d->pre_save) {
+		out->pk = sh__pk_of(((const sh_pre_save_args *)ev->args)->instance);
+	} else if (s == d->pre_delete || s == d->post_delete) {
+		out->pk = sh__pk_of(((const sh_delete_args *)ev->args)->instance);
+	} else if (s == d->post_init) {
+		out->pk = sh__pk_of(((const sh_post_init_args *)ev->args)->instance);
+	} else if (s == d->m2m_changed) {
+		const sh_m2m_changed_args *a = ev->args;
+		out->pk = sh__pk_of(a->instance);
+		out->action = sh_m2m_action_name(a->action);
+	}
+}
+
+/* Copies a send's event into the streams it passes the filters of. */
+static void sh__publish(struct sh__dash *d, const sh_trace_event *ev)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	sh__dash_event e = {
+		.seq = atomic_fetch_add_explicit(&d->seq, 1, memory_order_relaxed) + 1,
+		.time_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
+		.signal = sh_signal_name(ev->signal),
+		.sender = ev->sender != NULL ? sh_sender_name(ev->sender) : NULL,
+		.pk = -1, .created = -1, .action = NULL,
+		.calls = (uint32_t)ev->calls, .ns = ev->ns, .status = ev->status,
+	};
+	sh__key_args(d, ev, &e);
+	for (unsigned i = 0; i < d->config.stream_clients; i++) {
+		sh__stream_client *c = &d->clients[i];
+		if (!atomic_load_explicit(&c->in_use, memory_order_acquire))
+			continue;
+		if (c->signal != NULL && c->signal != ev->signal)
+			continue;
+		if (c->sender[0] != '\0' && (e.sender == NULL || strcmp(c->sender, e.sender) != 0))
+			continue;
+		sh__ring_push(&c->ring, &e);
+	}
+}
+
+static void sh__dash_trace(const sh_trace_event *ev, void *payload)
+{
+	struct sh__dash *d = payload;
+	if (ev->kind == SH_TRACE_RECEIVER) {
+		sh__stats_record(d->stats, ev->receiver->id, ev->ns, ev->status != 0);
+		return;
+	}
+	if (atomic_load_explicit(&d->streams, memory_order_relaxed) == 0)
+		return;
+	sh__publish(d, ev);
+}
+
+/* ---- streams --------------------------------------------------------------- */
+
+sh__stream_client *sh__stream_open(struct sh__dash *d, void *connection,
+	const sh_signal *signal, const char *sender)
+{
+	if (atomic_load(&d->closing))
+		return NULL;
+	for (unsigned i = 0; i < d->config.stream_clients; i++) {
+		sh__stream_client *c = &d->clients[i];
+		bool expected = false;
+		pthread_mutex_lock(&c->lock);
+		bool free_slot = c->connection == NULL && !atomic_load(&c->in_use);
+		if (!free_slot) {
+			pthread_mutex_unlock(&c->lock);
+			continue;
+		}
+		sh__ring_reset(&c->ring);
+		c->connection = connection;
+		c->suspended = false;
+		c->signal = signal;
+		snprintf(c->sender, sizeof c->sender, "%s", sender != NULL ? sender : "");
+		free(c->out);
+		c->out = NULL;
+		c->out_len = c->out_off = 0;
+		c->dropped_told = 0;
+		c->beat_ms = 0;   /* the first read says hello at once */
+		atomic_compare_exchange_strong(&c->in_use, &expected, true);
+		pthread_mutex_unlock(&c->lock);
+		atomic_fetch_add(&d->streams, 1);
+		return c;
+	}
+	return NULL;
+}
+
+void sh__stream_closed(void *cls)
+{
+	sh__stream_client *c = cls;
+	struct sh__dash *d = c->dash;
+	pthread_mutex_lock(&c->lock);
+	atomic_store(&c->in_use, false);
+	c->connection = NULL;
+	c->suspended = false;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	pthread_mutex_unlock(&c->lock);
+	atomic_fetch_sub(&d->streams, 1);
+}
+
+/* Appends one SSE message "event: NAME\ndata: JSON\n\n" to the stream's
+ * pending bytes. Returns false when out of memory. */
+static bool sh__emit(sh__wbuf *out, const char *name, json_t *data)
+{
+	char *text = data != NULL ? json_dumps(data, JSON_COMPACT) : NULL;
+	json_decref(data);
+	if (text == NULL)
+		return false;
+	int rc = sh__wbuf_printf(out, "event: %s\ndata: %s\n\n", name, text);
+	free(text);
+	return rc == 0;
+}
+
+static json_t *sh__event_json(const sh__dash_event *e, uint64_t dropped)
+{
+	json_t *o = json_pack("{s:I, s:I, s:s, s:s?, s:I, s:I, s:I, s:i}",
+		"seq", (json_int_t)e->seq, "time_us", (json_int_t)e->time_us, "signal", e->signal,
+		"sender", e->sender, "receivers", (json_int_t)e->calls,
+		"ns", (json_int_t)e->ns, "dropped", (json_int_t)dropped, "status", e->status);
+	if (o == NULL)
+		return NULL;
+	if (e->pk >= 0)
+		json_object_set_new(o, "pk", json_integer(e->pk));
+	if (e->created >= 0)
+		json_object_set_new(o, "created", json_boolean(e->created));
+	if (e->action != NULL)
+		json_object_set_new(o, "action", json_string(e->action));
+	return o;
+}
+
+/* Formats what the stream has to say now into its pending bytes: events,
+ * a change of the drop count, a keep-alive. Returns false when there is
+ * nothing to say. */
+static bool sh__refill(sh__stream_client *c)
+{
+	sh__wbuf out = { 0 };
+	sh__dash_event batch[SH__READ_BATCH];
+	uint64_t dropped = 0;
+	size_t n = sh__ring_pop(&c->ring, batch, SH__READ_BATCH, &dropped);
+	bool ok = true;
+	int64_t now = sh__monotonic_ms();
+	if (c->beat_ms == 0)   /* a new stream: say so, and how many it may drop */
+		ok = sh__emit(&out, "hello", json_pack("{s:I}", "buffer",
+			(json_int_t)c->ring.capacity));
+	for (size_t i = 0; ok && i < n; i++)
+		ok = sh__emit(&out, "signal", sh__event_json(&batch[i], dropped));
+	if (ok && dropped != c->dropped_told)
+		ok = sh__emit(&out, "dropped", json_pack("{s:I}", "dropped", (json_int_t)dropped));
+	c->dropped_told = dropped;
+	if (ok && out.len == 0 && now >= c->beat_ms)
+		ok = sh__wbuf_puts(&out, ": keep-alive\n\n") == 0;
+	if (!ok || out.len == 0) {
+		sh__wbuf_dispose(&out);
+		return false;
+	}
+	c->beat_ms = now + c->dash->beat_interval_ms;
+	c->out = out.data;
+	c->out_len = out.len;
+	c->out_off = 0;
+	return true;
+}
+
+ssize_t sh__stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	sh__stream_client *c = cls;
+	struct sh__dash *d = c->dash;
+	if (c->out_off == c->out_len) {
+		free(c->out);
+		c->out = NULL;
+		c->out_len = c->out_off = 0;
+		if (atomic_load(&d->closing))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (!sh__refill(c)) {
+			pthread_mutex_lock(&c->lock);
+			if (atomic_load(&d->closing)) {
+				pthread_mutex_unlock(&c->lock);
+				return MHD_CONTENT_READER_END_OF_STREAM;
+			}
+			c->suspended = true;
+			MHD_suspend_connection(c->connection);
+			pthread_mutex_unlock(&c->lock);
+			return 0;
+		}
+	}
+	size_t n = c->out_len - c->out_off;
+	if (n > max)
+		n = max;
+	memcpy(buf, c->out + c->out_off, n);
+	c->out_off += n;
+	return (ssize_t)n;
+}
+
+/* Resumes a suspended stream; with `all`, whether or not it has events. */
+static void sh__wake(sh__stream_client *c, bool all, int64_t now)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->connection != NULL && c->suspended) {
+		pthread_mutex_lock(&c->ring.lock);
+		bool due = all || c->ring.count > 0 || c->ring.dropped != c->dropped_told
+			|| now >= c->beat_ms;
+		pthread_mutex_unlock(&c->ring.lock);
+		if (due) {
+			c->suspended = false;
+			MHD_resume_connection(c->connection);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *sh__waker_main(void *arg)
+{
+	struct sh__dash *d = arg;
+	pthread_mutex_lock(&d->waker_lock);
+	while (!d->waker_stop) {
+		pthread_mutex_unlock(&d->waker_lock);
+		if (atomic_load_explicit(&d->streams, memory_order_relaxed) > 0) {
+			int64_t now = sh__monotonic_ms();
+			for (unsigned i = 0; i < d->config.stream_clients; i++)
+				sh__wake(&d->clients[i], false, now);
+		}
+		pthread_mutex_lock(&d->waker_lock);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += SH__WAKE_MS * 1000L * 1000;
+		if (until.tv_nsec >= 1000L * 1000 * 1000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000L * 1000 * 1000;
+		}
+		if (!d->waker_stop)
+			pthread_cond_timedwait(&d->waker_wake, &d->waker_lock, &until);
+	}
+	pthread_mutex_unlock(&d->waker_lock);
+	return NULL;
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+static void sh__dash_free(struct sh__dash *d)
+{
+	if (d == NULL)
+		return;
+	for (unsigned i = 0; d->clients != NULL && i < d->config.stream_clients; i++) {
+		sh__ring_dispose(&d->clients[i].ring);
+		pthread_mutex_destroy(&d->clients[i].lock);
+		free(d->clients[i].out);
+	}
+	free(d->clients);
+	sh__stats_free(d->stats);
+	free(d);
+}
+
+/* Looks up the built-in signals whose args the stream shows. */
+static void sh__dash_signals(struct sh__dash *d)
+{
+	d->post_save = sh_hub_builtin(d->hub, SH_POST_SAVE);
+	d->pre_save = sh_hub_builtin(d->hub, SH_PRE_SAVE);
+	d->pre_delete = sh_hub_builtin(d->hub, SH_PRE_DELETE);
+	d->post_delete = sh_hub_builtin(d->hub, SH_POST_DELETE);
+	d->post_init = sh_hub_builtin(d->hub, SH_POST_INIT);
+	d->m2m_changed = sh_hub_builtin(d->hub, SH_M2M_CHANGED);
+}
+
+int sh__dash_start(sh_server *server)
+{
+	const sh__dash_config *config = &server->config.dash;
+	server->dash = NULL;
+	if (!config->enabled)
+		return 0;
+	struct sh__dash *d = calloc(1, sizeof *d);
+	if (d == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	d->server = server;
+	d->hub = server->hub;
+	d->config = *config;
+	atomic_init(&d->streams, 0);
+	atomic_init(&d->seq, 0);
+	atomic_init(&d->closing, false);
+	int64_t beat = (int64_t)server->config.request_timeout * 1000 / 2;
+	d->beat_interval_ms = beat < SH__BEAT_MAX_MS ? beat : SH__BEAT_MAX_MS;
+	sh__dash_signals(d);
+	int rc = sh__stats_new(&d->stats, config->receivers);
+	d->clients = rc == 0 ? calloc(config->stream_clients, sizeof *d->clients) : NULL;
+	if (rc == 0 && d->clients == NULL)
+		rc = sh_error_set(SH_ENOMEM, "out of memory");
+	unsigned made = 0;
+	for (; rc == 0 && made < config->stream_clients; made++) {
+		sh__stream_client *c = &d->clients[made];
+		c->dash = d;
+		atomic_init(&c->in_use, false);
+		if ((rc = sh__ring_init(&c->ring, config->stream_buffer)) == 0
+			&& pthread_mutex_init(&c->lock, NULL) != 0) {
+			sh__ring_dispose(&c->ring);
+			rc = sh_error_set(SH_ENOMEM, "cannot make a lock for a stream");
+		}
+	}
+	if (rc < 0) {
+		d->config.stream_clients = made > 0 ? made - 1 : 0;   /* the ones fully made */
+		sh__dash_free(d);
+		return rc;
+	}
+	if (pthread_mutex_init(&d->waker_lock, NULL) != 0
+		|| pthread_cond_init(&d->waker_wake, NULL) != 0
+		|| pthread_create(&d->waker, NULL, sh__waker_main, d) != 0) {
+		sh__dash_free(d);
+		return sh_error_set(SH_ENOMEM, "cannot start the dashboard's stream thread");
+	}
+	d->waker_running = true;
+	if ((rc = sh_hub_set_trace(d->hub, sh__dash_trace, d)) < 0) {
+		server->dash = d;
+		sh__dash_stop(d);
+		server->dash = NULL;
+		return rc;
+	}
+	server->dash = d;
+	return 0;
+}
+
+void sh__dash_close_streams(struct sh__dash *d)
+{
+	if (d == NULL)
+		return;
+	atomic_store(&d->closing, true);
+	int64_t now = sh__monotonic_ms();
+	for (unsigned i = 0; i < d->config.stream_clients; i++)
+		sh__wake(&d->clients[i], true, now);
+}
+
+void sh__dash_stop(struct sh__dash *d)
+{
+	if (d == NULL)
+		return;
+	sh_hub_set_trace(d->hub, NULL, NULL);
+	sh_hub_synchronize(d->hub);   /* no send still reports to this hook */
+	if (d->waker_running) {
+		pthread_mutex_lock(&d->waker_lock);
+		d->waker_stop = true;
+		pthread_cond_signal(&d->waker_wake);
+		pthread_mutex_unlock(&d->waker_lock);
+		pthread_join(d->waker, NULL);
+		pthread_cond_destroy(&d->waker_wake);
+		pthread_mutex_destroy(&d->waker_lock);
+	}
+	sh__dash_free(d);
+}
+
+bool sh__dash_claims(const struct sh__dash *d, const char *path)
+{
+	size_t n = strlen(d->config.prefix);
+	/* "/_sighost" without its slash is the dashboard too */
+	return strncmp(path, d->config.prefix, n) == 0
+		|| (strncmp(path, d->config.prefix, n - 1) == 0 && path[n - 1] == '\0');
+}
