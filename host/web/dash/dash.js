@@ -159,6 +159,7 @@ function addEvent(e) {
   const tr = document.createElement("tr");
   tr.className = "fresh";
   tr.dataset.signal = e.signal;
+  tr.dataset.sender = e.sender || "";
   tr.dataset.seq = e.seq;
   cell(tr, new Date(e.time_us / 1000).toISOString().slice(11, 23), "mono");
   cell(tr, e.signal);

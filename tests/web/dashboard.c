@@ -1,0 +1,322 @@
+/*
+ * dashboard.c: the introspection dashboard of `sighost serve` in a real
+ * browser (Debian's headless chromium, browser.h) and over plain HTTP.
+ * The project is the example's apps (audit, alert, billing, mailer,
+ * pages, the bundled plugins) with the dashboard enabled. Each view is
+ * saved as a PNG in $SIGHOST_ARTEFACT_DIR (build/tests/web/dashboard/).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "api_support.h"
+#include "browser.h"
+
+TestSuite(dashboard, .init = w_setup, .fini = w_cleanup, .timeout = 180);
+
+#define EXAMPLE_APPS "alert, billing, mailer, pages"
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* The example's apps, migrated, with the dashboard on; returns a token. */
+static char *example(const char *extra)
+{
+	w_project(EXAMPLE_APPS, extra != NULL ? extra : "dashboard: {enabled: true}\n");
+	a_migrate();
+	return a_token("alice");
+}
+
+static char *url(const w_server *s, const char *path)
+{
+	char *u = NULL;
+	cr_assert_geq(asprintf(&u, "http://127.0.0.1:%u%s", s->port, path), 0);
+	return u;
+}
+
+/* Where a screenshot of `view` goes. */
+static char *artefact(const char *view)
+{
+	const char *dir = getenv("SIGHOST_ARTEFACT_DIR");
+	cr_assert_not_null(dir, "SIGHOST_ARTEFACT_DIR is not set (meson sets it)");
+	mkdir(dir, 0755);
+	char *path = NULL;
+	cr_assert_geq(asprintf(&path, "%s/%s.png", dir, view), 0);
+	return path;
+}
+
+static void shoot(b_browser *b, const char *view)
+{
+	char *path = artefact(view);
+	b_screenshot(b, path);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_gt(st.st_size, 1000, "%s is too small to show anything", path);
+	free(path);
+}
+
+/* Shows a view (#name) and waits for `ready` to be true in the page. */
+static void show(b_browser *b, const char *view, const char *ready)
+{
+	char js[256];
+	snprintf(js, sizeof js, "location.hash = '#%s'; true", view);
+	json_decref(b_eval(b, js));
+	cr_assert_geq(b_wait_true(b, ready, 10000), 0, "view %s: never true: %s", view, ready);
+}
+
+static char *text_of(b_browser *b, const char *expression)
+{
+	json_t *v = b_eval(b, expression);
+	cr_assert(json_is_string(v), "%s is not a string", expression);
+	char *s = strdup(json_string_value(v));
+	json_decref(v);
+	return s;
+}
+
+Test(dashboard, page_without_token_shows_the_login_refusal_not_data)
+{
+	free(example(NULL));
+	w_server s;
+	w_start(&s, NULL);
+	b_browser b;
+	b_start(&b);
+	char *u = url(&s, "/_sighost/");
+	b_goto(&b, u);
+	char *body = text_of(&b, "document.body.innerText");
+	w_has(body, "token required");
+	w_lacks(body, "post_save");
+	w_lacks(body, "alert.so");
+	json_t *data = b_eval(&b, "document.getElementById('apps') === null");
+	cr_assert(json_is_true(data), "the refusal page has the data views");
+	json_decref(data);
+	shoot(&b, "login");
+	/* and the page's JSON is refused too, from the page's own origin */
+	json_t *status = b_eval(&b, "fetch('api').then(r => r.status)");
+	json_decref(status);
+	cr_assert_geq(b_wait_true(&b, "(async () => (await fetch('api')).status === 401)()", 5000),
+		-1);
+	free(body);
+	free(u);
+	b_stop(&b);
+	w_stop(&s);
+	w_server_free(&s);
+}
+
+/* Logs the browser in with the cookie the login page would set. */
+static void login(b_browser *b, const w_server *s, const char *token)
+{
+	char *u = url(s, "/_sighost/");
+	json_t *r = b_call(b, true, "Network.setCookie", json_pack("{s:s, s:s, s:s}",
+		"name", "sighost_token", "value", token, "url", u), 10000);
+	cr_assert(json_is_true(json_object_get(r, "success")));
+	json_decref(r);
+	b_goto(b, u);
+	free(u);
+}
+
+Test(dashboard, views_list_the_examples_apps_signals_and_alert_receiver)
+{
+	char *token = example(NULL);
+	w_server s;
+	w_start(&s, NULL);
+	b_browser b;
+	b_start(&b);
+	login(&b, &s, token);
+
+	show(&b, "apps", "document.querySelectorAll('#apps tr').length >= 5");
+	char *apps = text_of(&b, "document.getElementById('apps').innerText");
+	const char *labels[] = { "audit", "alert", "billing", "mailer", "pages", "alert.so" };
+	for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+		w_has(apps, labels[i]);
+	w_has(apps, "passed");   /* the probe's verdict */
+	shoot(&b, "apps");
+
+	show(&b, "signals", "!!document.querySelector('#signals [data-signal=\"post_save\"]')");
+	char *post_save = text_of(&b,
+		"document.querySelector('#signals [data-signal=\"post_save\"]').innerText");
+	w_has(post_save, "on_alert_saved");
+	w_has(post_save, "alert.Alert");
+	char *signals = text_of(&b, "document.getElementById('signals').innerText");
+	w_has(signals, "request_started");
+	w_has(signals, "audit_record");
+	shoot(&b, "signals");
+
+	show(&b, "models", "document.querySelectorAll('#models tr').length >= 3");
+	char *models = text_of(&b, "document.getElementById('models').innerText");
+	w_has(models, "alert.Alert");
+	w_has(models, "alert_alert");
+	shoot(&b, "models");
+
+	show(&b, "migrations", "document.querySelectorAll('#migrations tr').length >= 1");
+	char *migrations = text_of(&b, "document.getElementById('migrations').innerText");
+	w_has(migrations, "0001_initial");
+	w_has(migrations, "applied");
+	shoot(&b, "migrations");
+
+	show(&b, "settings", "document.querySelectorAll('#settings tr').length >= 1");
+	char *settings = text_of(&b, "document.getElementById('settings').innerText");
+	w_has(settings, "audit.path");
+	w_has(settings, "manifest");
+	shoot(&b, "settings");
+
+	free(apps);
+	free(post_save);
+	free(signals);
+	free(models);
+	free(migrations);
+	free(settings);
+	free(token);
+	b_stop(&b);
+	w_stop(&s);
+	w_server_free(&s);
+}
+
+Test(dashboard, stream_shows_post_save_of_an_http_create_within_2s)
+{
+	char *token = example(NULL);
+	w_server s;
+	w_start(&s, NULL);
+	b_browser b;
+	b_start(&b);
+	login(&b, &s, token);
+	show(&b, "stream", "document.getElementById('stream-state').textContent === 'live'");
+
+	char headers[160];
+	snprintf(headers, sizeof headers, "Authorization: Token %s\r\n"
+		"Content-Type: application/x-www-form-urlencoded\r\n", token);
+	long sent = now_ms();
+	w_resp r = w_request(s.port, "POST", "/dashboard/create", headers, "content=disk+full");
+	cr_assert(r.status == 200 || r.status == 201 || r.status == 302, "create: %d %s", r.status,
+		r.body);
+	long took = b_wait_true(&b, "!!document.querySelector('#events tr[data-signal=\"post_save\"]"
+		"[data-sender=\"alert.Alert\"]')", 2000);
+	long since_sent = now_ms() - sent;
+	cr_assert_geq(took, 0, "no post_save in the page 2 s after the create");
+	cr_assert_leq(since_sent, 2000 + 200, "post_save appeared %ld ms after the create", since_sent);
+	char *row = text_of(&b,
+		"[...document.querySelectorAll('#events tr[data-sender=\"alert.Alert\"]')]"
+		".map(tr => tr.innerText).join('\\n')");
+	w_has(row, "alert.Alert");
+	w_has(row, "created=true");
+	w_has(row, "pk=1");
+	shoot(&b, "stream");
+
+	/* pause: events are held, not shown, until resumed */
+	json_decref(b_eval(&b, "document.getElementById('pause').click(); true"));
+	json_t *before = b_eval(&b, "document.querySelectorAll('#events tr').length");
+	w_resp_free(&r);
+	r = w_request(s.port, "POST", "/dashboard/create", headers, "content=second");
+	cr_assert_geq(b_wait_true(&b, "document.getElementById('held').textContent !== ''", 2000), 0,
+		"nothing was held while paused");
+	json_t *after = b_eval(&b, "document.querySelectorAll('#events tr').length");
+	cr_assert_eq(json_integer_value(before), json_integer_value(after),
+		"rows were added while paused");
+	json_decref(b_eval(&b, "document.getElementById('pause').click(); true"));
+	cr_assert_geq(b_wait_true(&b, "document.querySelectorAll('#events tr[data-signal=\"post_save\"]"
+		"[data-sender=\"alert.Alert\"]').length >= 2", 2000), 0,
+		"resuming did not show the held events");
+	json_decref(before);
+	json_decref(after);
+	free(row);
+	w_resp_free(&r);
+	free(token);
+	b_stop(&b);
+	w_stop(&s);
+	w_server_free(&s);
+}
+
+/* ---- over plain HTTP -------------------------------------------------------- */
+
+Test(dashboard, off_unless_enabled_or_debug)
+{
+	char *token = example("dashboard: {enabled: false}\n");
+	w_server s;
+	w_start(&s, NULL);
+	char auth[128];
+	snprintf(auth, sizeof auth, "Authorization: Token %s\r\n", token);
+	w_resp r = w_request(s.port, "GET", "/_sighost/api", auth, NULL);
+	cr_assert_eq(r.status, 404, "a disabled dashboard answered %d", r.status);
+	w_resp_free(&r);
+	w_stop(&s);
+	w_server_free(&s);
+	free(token);
+}
+
+Test(dashboard, api_needs_a_token_and_is_read_only)
+{
+	char *token = example("dashboard: {enabled: true, prefix: /ops/}\n");
+	w_server s;
+	w_start(&s, NULL);
+	w_resp r = w_request(s.port, "GET", "/ops/api", NULL, NULL);
+	cr_assert_eq(r.status, 401);
+	w_lacks(r.body, "alert");
+	w_resp_free(&r);
+	r = w_request(s.port, "GET", "/ops/api", "Authorization: Token "
+		"0000000000000000000000000000000000000000000000000000000000000000\r\n", NULL);
+	cr_assert_eq(r.status, 401);
+	w_resp_free(&r);
+	char auth[128];
+	snprintf(auth, sizeof auth, "Authorization: Token %s\r\n", token);
+	r = w_request(s.port, "POST", "/ops/api", auth, "{}");
+	cr_assert_eq(r.status, 405);
+	w_resp_free(&r);
+	r = w_request(s.port, "GET", "/ops/api", auth, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	json_t *doc = a_body(&r);
+	cr_assert_eq(json_array_size(json_object_get(doc, "apps")), 5);
+	cr_assert_not_null(json_object_get(doc, "signals"));
+	json_decref(doc);
+	w_resp_free(&r);
+	r = w_request(s.port, "GET", "/_sighost/api", auth, NULL);
+	cr_assert_eq(r.status, 404, "the default prefix answers although the manifest moved it");
+	w_resp_free(&r);
+	w_stop(&s);
+	w_server_free(&s);
+	free(token);
+}
+
+Test(dashboard, bad_dashboard_keys_are_refused_with_their_position)
+{
+	w_project(EXAMPLE_APPS, "dashboard:\n  prefix: no-slash\n  stream_clients: 0\n");
+	a_migrate();   /* the ranges are the server's to check */
+	w_server s;
+	w_start_fails(&s, NULL);
+	cr_assert_neq(s.status, 0);
+	w_has(s.err, "project.yaml:");
+	w_has(s.err, "dashboard.prefix");
+	w_has(s.err, "stream_clients");
+	w_server_free(&s);
+}
+
+Test(dashboard, stream_clients_are_bounded)
+{
+	char *token = example("dashboard: {enabled: true, stream_clients: 1}\n");
+	w_server s;
+	w_start(&s, NULL);
+	char req[256];
+	snprintf(req, sizeof req, "GET /_sighost/stream HTTP/1.1\r\nHost: x\r\n"
+		"Authorization: Token %s\r\n\r\n", token);
+	int first = w_connect(s.port);
+	cr_assert(w_send(first, req, strlen(req)));
+	w_resp head = w_read(first, true);
+	cr_assert_eq(head.status, 200);
+	w_has(head.head, "text/event-stream");
+	w_resp second = w_raw(s.port, req, strlen(req));
+	cr_assert_eq(second.status, 503, "a second stream got %d", second.status);
+	w_resp_free(&head);
+	w_resp_free(&second);
+	close(first);
+	w_stop(&s);
+	cr_assert_eq(s.status, 0, "serve did not stop cleanly with a stream open: %s", s.err);
+	w_server_free(&s);
+	free(token);
+}
