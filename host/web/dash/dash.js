@@ -121,7 +121,7 @@ function showSettings(doc) {
   const tb = $("settings");
   tb.replaceChildren();
   for (const s of doc.settings.items)
-    row(tb, [[s.key, "mono"], [s.value, "mono"], s.type,
+    row(tb, [[s.key, "mono"], [s.value, "mono"], s.type.replace(/^an? /, ""),
       s.origin + (s.where ? " (" + s.where + ")" : "")]);
   if (doc.settings.truncated) row(tb, [["… more settings not shown", "muted"]]);
 }
