@@ -167,8 +167,8 @@ json_t *b_call(b_browser *b, bool page, const char *method, json_t *params, int 
 
 json_t *b_eval(b_browser *b, const char *expression)
 {
-	json_t *r = b_call(b, true, "Runtime.evaluate", json_pack("{s:s, s:b}", "expression",
-		expression, "returnByValue", 1), 10000);
+	json_t *r = b_call(b, true, "Runtime.evaluate", json_pack("{s:s, s:b, s:b}", "expression",
+		expression, "returnByValue", 1, "awaitPromise", 1), 10000);
 	json_t *exc = json_object_get(r, "exceptionDetails");
 	cr_assert_null(exc, "the page threw evaluating %s", expression);
 	json_t *value = json_incref(json_object_get(json_object_get(r, "result"), "value"));

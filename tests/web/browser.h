@@ -39,8 +39,8 @@ void b_start(b_browser *b);
  * error or the deadline. */
 json_t *b_call(b_browser *b, bool page, const char *method, json_t *params, int timeout_ms);
 
-/* Evaluates a JavaScript expression in the page and returns its value
- * (decref it). */
+/* Evaluates a JavaScript expression in the page (awaiting it when it is a
+ * promise) and returns its value (decref it). */
 json_t *b_eval(b_browser *b, const char *expression);
 
 /* Evaluates `expression` every 20 ms until it is true or `timeout_ms`
