@@ -171,12 +171,20 @@ struct sh__dash {
 	const struct sh_signal *post_save, *pre_save, *pre_delete, *post_delete,
 		*post_init, *m2m_changed;   /* the signals whose args the stream shows */
 	int64_t beat_interval_ms;       /* keep-alive comments, below the idle timeout */
+	atomic_int_least64_t watched_until_ms;  /* the page read the JSON lately: trace until */
+	pthread_mutex_t trace_lock;     /* serialises setting and clearing the trace hook */
+	bool traced;                    /* the hook is set (under trace_lock) */
+	bool trace_lock_ready;
 	pthread_t waker;                /* resumes suspended streams that have events */
 	pthread_mutex_t waker_lock;
 	pthread_cond_t waker_wake;
 	bool waker_stop;
 	bool waker_running;
 };
+
+/* Notes that the page read the JSON document: the trace hook stays set
+ * (statistics are counted) for SH__WATCH_MS from now. */
+void sh__dash_touch(struct sh__dash *dash);
 
 /* Claims a stream slot for `connection` with the given filters. Returns
  * the slot, NULL when every slot is taken. */

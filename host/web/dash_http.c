@@ -98,6 +98,7 @@ static int sh__authenticate(sh_request *r)
 static enum MHD_Result sh__send_document(sh_request *r)
 {
 	json_t *doc = NULL;
+	sh__dash_touch(r->server->dash);   /* the page is open: count the receivers' calls */
 	if (sh__dash_document(&doc, r->server->dash) < 0) {
 		sh_hub_log(r->server->hub, SH_LOG_ERROR, "sighost.dashboard", "%s",
 			sh_error_last()->message);

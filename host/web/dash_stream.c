@@ -18,6 +18,13 @@
  * vanished client is noticed when the write fails and its slot freed).
  * Senders thus never make the system call a resume costs.
  *
+ * Watching: the trace hook is set only while someone watches: a stream is
+ * open, or the page read the JSON document less than SH__WATCH_MS ago (the
+ * page reads it every few seconds while it is open). Otherwise the hook is
+ * cleared and a send costs its one untaken branch, as without a dashboard.
+ * So the per-receiver statistics count the calls made while the dashboard
+ * was watched; the waker thread clears the hook when watching stops.
+ *
  * Locks: a stream's `lock` guards its connection pointer and `suspended`;
  * it is taken before libmicrohttpd's own (suspend and resume), never after.
  * The free callback clears the connection under it, so the waker never
@@ -42,9 +49,12 @@
  * waits before its stream is resumed. */
 #define SH__WAKE_MS 25
 /* Events handed over in one call of the content reader. */
-#define SH__READ_BATCH 64
+#define SH__READ_BATCH 256
 /* The longest gap between two writes to a quiet stream. */
 #define SH__BEAT_MAX_MS 10000
+/* How long after the page last read the JSON document the hook stays set
+ * (the page reads it every 2 s). */
+#define SH__WATCH_MS 10000
 
 /* ---- the trace hook ------------------------------------------------------ */
 
@@ -100,7 +110,8 @@ static void sh__publish(struct sh__dash *d, const sh_trace_event *ev)
 			continue;
 		if (c->sender[0] != '\0' && (e.sender == NULL || strcmp(c->sender, e.sender) != 0))
 			continue;
-		sh__ring_push(&c->ring, &e);
+		if (sh__ring_push(&c->ring, &e) && c->ring.count == c->ring.capacity / 2)
+			pthread_cond_signal(&d->waker_wake);   /* filling fast: don't wait for the tick */
 	}
 }
 
@@ -114,6 +125,22 @@ static void sh__dash_trace(const sh_trace_event *ev, void *payload)
 	if (atomic_load_explicit(&d->streams, memory_order_relaxed) == 0)
 		return;
 	sh__publish(d, ev);
+}
+
+/* Sets or clears the trace hook. */
+static void sh__dash_watch(struct sh__dash *d, bool on)
+{
+	pthread_mutex_lock(&d->trace_lock);
+	if (on != d->traced && sh_hub_set_trace(d->hub, on ? sh__dash_trace : NULL,
+			on ? d : NULL) == 0)
+		d->traced = on;
+	pthread_mutex_unlock(&d->trace_lock);
+}
+
+void sh__dash_touch(struct sh__dash *d)
+{
+	atomic_store(&d->watched_until_ms, sh__monotonic_ms() + SH__WATCH_MS);
+	sh__dash_watch(d, true);
 }
 
 /* ---- streams --------------------------------------------------------------- */
@@ -145,6 +172,7 @@ sh__stream_client *sh__stream_open(struct sh__dash *d, void *connection,
 		atomic_compare_exchange_strong(&c->in_use, &expected, true);
 		pthread_mutex_unlock(&c->lock);
 		atomic_fetch_add(&d->streams, 1);
+		sh__dash_watch(d, true);
 		return c;
 	}
 	return NULL;
@@ -281,11 +309,12 @@ static void *sh__waker_main(void *arg)
 	pthread_mutex_lock(&d->waker_lock);
 	while (!d->waker_stop) {
 		pthread_mutex_unlock(&d->waker_lock);
-		if (atomic_load_explicit(&d->streams, memory_order_relaxed) > 0) {
-			int64_t now = sh__monotonic_ms();
-			for (unsigned i = 0; i < d->config.stream_clients; i++)
-				sh__wake(&d->clients[i], false, now);
-		}
+		int64_t now = sh__monotonic_ms();
+		bool streams = atomic_load_explicit(&d->streams, memory_order_relaxed) > 0;
+		for (unsigned i = 0; streams && i < d->config.stream_clients; i++)
+			sh__wake(&d->clients[i], false, now);
+		if (!atomic_load(&d->closing))
+			sh__dash_watch(d, streams || now < atomic_load(&d->watched_until_ms));
 		pthread_mutex_lock(&d->waker_lock);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -313,6 +342,8 @@ static void sh__dash_free(struct sh__dash *d)
 		free(d->clients[i].out);
 	}
 	free(d->clients);
+	if (d->trace_lock_ready)
+		pthread_mutex_destroy(&d->trace_lock);
 	sh__stats_free(d->stats);
 	free(d);
 }
@@ -343,6 +374,7 @@ int sh__dash_start(sh_server *server)
 	atomic_init(&d->streams, 0);
 	atomic_init(&d->seq, 0);
 	atomic_init(&d->closing, false);
+	atomic_init(&d->watched_until_ms, 0);
 	int64_t beat = (int64_t)server->config.request_timeout * 1000 / 2;
 	d->beat_interval_ms = beat < SH__BEAT_MAX_MS ? beat : SH__BEAT_MAX_MS;
 	sh__dash_signals(d);
@@ -366,6 +398,11 @@ int sh__dash_start(sh_server *server)
 		sh__dash_free(d);
 		return rc;
 	}
+	if (pthread_mutex_init(&d->trace_lock, NULL) != 0) {
+		sh__dash_free(d);
+		return sh_error_set(SH_ENOMEM, "cannot make a lock for the dashboard");
+	}
+	d->trace_lock_ready = true;
 	if (pthread_mutex_init(&d->waker_lock, NULL) != 0
 		|| pthread_cond_init(&d->waker_wake, NULL) != 0
 		|| pthread_create(&d->waker, NULL, sh__waker_main, d) != 0) {
@@ -373,12 +410,6 @@ int sh__dash_start(sh_server *server)
 		return sh_error_set(SH_ENOMEM, "cannot start the dashboard's stream thread");
 	}
 	d->waker_running = true;
-	if ((rc = sh_hub_set_trace(d->hub, sh__dash_trace, d)) < 0) {
-		server->dash = d;
-		sh__dash_stop(d);
-		server->dash = NULL;
-		return rc;
-	}
 	server->dash = d;
 	return 0;
 }
@@ -397,8 +428,6 @@ void sh__dash_stop(struct sh__dash *d)
 {
 	if (d == NULL)
 		return;
-	sh_hub_set_trace(d->hub, NULL, NULL);
-	sh_hub_synchronize(d->hub);   /* no send still reports to this hook */
 	if (d->waker_running) {
 		pthread_mutex_lock(&d->waker_lock);
 		d->waker_stop = true;
@@ -408,6 +437,9 @@ void sh__dash_stop(struct sh__dash *d)
 		pthread_cond_destroy(&d->waker_wake);
 		pthread_mutex_destroy(&d->waker_lock);
 	}
+	if (d->trace_lock_ready)
+		sh__dash_watch(d, false);
+	sh_hub_synchronize(d->hub);   /* no send still reports to this hook */
 	sh__dash_free(d);
 }
 

@@ -279,6 +279,35 @@ Test(dashboard, api_needs_a_token_and_is_read_only)
 	cr_assert_not_null(json_object_get(doc, "signals"));
 	json_decref(doc);
 	w_resp_free(&r);
+	/* the page is watched now: the receivers' calls are counted */
+	char create[200];
+	snprintf(create, sizeof create, "%sContent-Type: application/x-www-form-urlencoded\r\n", auth);
+	for (int i = 0; i < 3; i++) {
+		r = w_request(s.port, "POST", "/dashboard/create", create, "content=counted");
+		cr_assert_lt(r.status, 400);
+		w_resp_free(&r);
+	}
+	r = w_request(s.port, "GET", "/ops/api", auth, NULL);
+	doc = a_body(&r);
+	json_t *signals = json_object_get(doc, "signals"), *stats = NULL;
+	for (size_t i = 0; i < json_array_size(signals); i++) {
+		json_t *sig = json_array_get(signals, i);
+		if (strcmp(json_string_value(json_object_get(sig, "name")), "post_save") != 0)
+			continue;
+		json_t *receivers = json_object_get(sig, "receivers");
+		for (size_t k = 0; k < json_array_size(receivers); k++)
+			if (strcmp(json_string_value(json_object_get(json_array_get(receivers, k),
+					"receiver")), "on_alert_saved") == 0)
+				stats = json_object_get(json_array_get(receivers, k), "stats");
+	}
+	cr_assert_not_null(stats, "on_alert_saved has no stats");
+	cr_assert_eq(json_integer_value(json_object_get(stats, "calls")), 3);
+	cr_assert_eq(json_integer_value(json_object_get(stats, "failures")), 0);
+	cr_assert_gt(json_integer_value(json_object_get(stats, "p50_ns")), 0);
+	cr_assert_geq(json_integer_value(json_object_get(stats, "p99_ns")),
+		json_integer_value(json_object_get(stats, "p50_ns")));
+	json_decref(doc);
+	w_resp_free(&r);
 	r = w_request(s.port, "GET", "/_sighost/api", auth, NULL);
 	cr_assert_eq(r.status, 404, "the default prefix answers although the manifest moved it");
 	w_resp_free(&r);

@@ -221,7 +221,6 @@ function showView() {
   for (const a of document.querySelectorAll("#tabs a"))
     a.classList.toggle("active", a.dataset.view === name);
   if (name === "stream" && !source) openStream();
-  if (name !== "stream") load();
 }
 
 window.addEventListener("hashchange", showView);
@@ -229,4 +228,9 @@ $("connected-only").addEventListener("change", () => window.sighostDoc && showSi
 $("stream-form").addEventListener("submit", (e) => { e.preventDefault(); openStream(); });
 $("pause").addEventListener("click", togglePause);
 $("clear").addEventListener("click", () => $("events").replaceChildren());
+// The host counts the receivers' calls only while the dashboard is
+// watched: reading the document every 2 s keeps it counting.
+setInterval(() => {
+  if (!document.hidden && (location.hash || "#apps") !== "#stream") load();
+}, 2000);
 load().then(showView);
