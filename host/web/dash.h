@@ -144,6 +144,10 @@ typedef struct sh__stream_client {
 	char sender[161];               /* filter; "": every sender */
 	sh__ring ring;
 	/* the connection's thread only */
+	struct sh__json_name {          /* names (the hub's, stable) already JSON-encoded */
+		const char *name;
+		char *json;
+	} names[64];
 	char *out;                      /* bytes formatted, not yet handed over */
 	size_t out_len, out_off;
 	uint64_t dropped_told;          /* the drop count last sent to the page */

@@ -145,6 +145,16 @@ void sh__dash_touch(struct sh__dash *d)
 
 /* ---- streams --------------------------------------------------------------- */
 
+/* Forgets the encoded names of a stream. */
+static void sh__names_clear(sh__stream_client *c)
+{
+	for (size_t i = 0; i < SH__COUNT(c->names); i++) {
+		free(c->names[i].json);
+		c->names[i] = (struct sh__json_name){ NULL, NULL };
+	}
+}
+
+
 sh__stream_client *sh__stream_open(struct sh__dash *d, void *connection,
 	const sh_signal *signal, const char *sender)
 {
@@ -167,6 +177,7 @@ sh__stream_client *sh__stream_open(struct sh__dash *d, void *connection,
 		free(c->out);
 		c->out = NULL;
 		c->out_len = c->out_off = 0;
+		sh__names_clear(c);
 		c->dropped_told = 0;
 		c->beat_ms = 0;   /* the first read says hello at once */
 		atomic_compare_exchange_strong(&c->in_use, &expected, true);
@@ -189,6 +200,7 @@ void sh__stream_closed(void *cls)
 	free(c->out);
 	c->out = NULL;
 	c->out_len = c->out_off = 0;
+	sh__names_clear(c);
 	pthread_mutex_unlock(&c->lock);
 	atomic_fetch_sub(&d->streams, 1);
 }
@@ -206,21 +218,57 @@ static bool sh__emit(sh__wbuf *out, const char *name, json_t *data)
 	return rc == 0;
 }
 
-static json_t *sh__event_json(const sh__dash_event *e, uint64_t dropped)
+/* `name` as a JSON string ("null" for NULL), encoded by jansson once per
+ * name and stream: names are the hub's, so their pointers are stable.
+ * NULL when out of memory. */
+static const char *sh__json_name(sh__stream_client *c, const char *name)
 {
-	json_t *o = json_pack("{s:I, s:I, s:s, s:s?, s:I, s:I, s:I, s:i}",
-		"seq", (json_int_t)e->seq, "time_us", (json_int_t)e->time_us, "signal", e->signal,
-		"sender", e->sender, "receivers", (json_int_t)e->calls,
-		"ns", (json_int_t)e->ns, "dropped", (json_int_t)dropped, "status", e->status);
-	if (o == NULL)
+	if (name == NULL)
+		return "null";
+	size_t n = SH__COUNT(c->names);
+	size_t home = (size_t)(((uintptr_t)name >> 4) * 0x9E3779B97F4A7C15ull >> 58) % n;
+	for (size_t k = 0; k < 4; k++) {
+		struct sh__json_name *e = &c->names[(home + k) % n];
+		if (e->name == name)
+			return e->json;
+		if (e->name == NULL) {
+			home = (home + k) % n;
+			break;
+		}
+	}
+	struct sh__json_name *slot = &c->names[home];   /* free, or evicted */
+	json_t *str = json_string(name);
+	char *json = str != NULL ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+	json_decref(str);
+	if (json == NULL)
 		return NULL;
+	free(slot->json);
+	*slot = (struct sh__json_name){ name, json };
+	return json;
+}
+
+/* Appends one event as "event: signal\ndata: {...}\n\n", its numbers
+ * printed directly and its names encoded once (sh__json_name): a stream
+ * formats thousands of events a second. Returns false when out of memory. */
+static bool sh__emit_event(sh__wbuf *out, sh__stream_client *c, const sh__dash_event *e,
+	uint64_t dropped)
+{
+	const char *signal = sh__json_name(c, e->signal), *sender = sh__json_name(c, e->sender);
+	const char *action = e->action != NULL ? sh__json_name(c, e->action) : NULL;
+	if (signal == NULL || sender == NULL || (e->action != NULL && action == NULL))
+		return false;
+	char extra[96] = "";
+	int x = 0;
 	if (e->pk >= 0)
-		json_object_set_new(o, "pk", json_integer(e->pk));
+		x += snprintf(extra + x, sizeof extra - (size_t)x, ",\"pk\":%lld", (long long)e->pk);
 	if (e->created >= 0)
-		json_object_set_new(o, "created", json_boolean(e->created));
-	if (e->action != NULL)
-		json_object_set_new(o, "action", json_string(e->action));
-	return o;
+		x += snprintf(extra + x, sizeof extra - (size_t)x, ",\"created\":%s",
+			e->created ? "true" : "false");
+	return sh__wbuf_printf(out, "event: signal\ndata: {\"seq\":%llu,\"time_us\":%lld,"
+		"\"signal\":%s,\"sender\":%s,\"receivers\":%u,\"ns\":%llu,\"dropped\":%llu,"
+		"\"status\":%d%s%s%s}\n\n", (unsigned long long)e->seq, (long long)e->time_us, signal,
+		sender, (unsigned)e->calls, (unsigned long long)e->ns, (unsigned long long)dropped,
+		e->status, extra, action != NULL ? ",\"action\":" : "", action != NULL ? action : "") == 0;
 }
 
 /* Formats what the stream has to say now into its pending bytes: events,
@@ -238,7 +286,7 @@ static bool sh__refill(sh__stream_client *c)
 		ok = sh__emit(&out, "hello", json_pack("{s:I}", "buffer",
 			(json_int_t)c->ring.capacity));
 	for (size_t i = 0; ok && i < n; i++)
-		ok = sh__emit(&out, "signal", sh__event_json(&batch[i], dropped));
+		ok = sh__emit_event(&out, c, &batch[i], dropped);
 	if (ok && dropped != c->dropped_told)
 		ok = sh__emit(&out, "dropped", json_pack("{s:I}", "dropped", (json_int_t)dropped));
 	c->dropped_told = dropped;
@@ -340,6 +388,7 @@ static void sh__dash_free(struct sh__dash *d)
 		sh__ring_dispose(&d->clients[i].ring);
 		pthread_mutex_destroy(&d->clients[i].lock);
 		free(d->clients[i].out);
+		sh__names_clear(&d->clients[i]);
 	}
 	free(d->clients);
 	if (d->trace_lock_ready)
