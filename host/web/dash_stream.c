@@ -247,9 +247,44 @@ static const char *sh__json_name(sh__stream_client *c, const char *name)
 	return json;
 }
 
-/* Appends one event as "event: signal\ndata: {...}\n\n", its numbers
- * printed directly and its names encoded once (sh__json_name): a stream
- * formats thousands of events a second. Returns false when out of memory. */
+/* Appenders for sh__emit_event: each writes at `p` and returns the end. */
+static char *sh__put(char *p, const char *text)
+{
+	size_t n = strlen(text);
+	memcpy(p, text, n);
+	return p + n;
+}
+
+static char *sh__put_u64(char *p, uint64_t v)
+{
+	char digits[20];
+	int n = 0;
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+static char *sh__put_i64(char *p, int64_t v)
+{
+	if (v < 0) {
+		*p++ = '-';
+		return sh__put_u64(p, (uint64_t)0 - (uint64_t)v);
+	}
+	return sh__put_u64(p, (uint64_t)v);
+}
+
+/* The most bytes sh__emit_event writes besides its names: its fixed text
+ * and eight numbers of at most 20 digits and a sign. */
+#define SH__EVENT_FIXED 320
+
+/* Appends one event as "event: signal\ndata: {...}\n\n": a stream formats
+ * thousands of events a second, so its numbers are written here rather
+ * than through printf (several times the cost), and its names, the hub's
+ * (stable pointers), are JSON-encoded by jansson once per stream
+ * (sh__json_name). Returns false when out of memory. */
 static bool sh__emit_event(sh__wbuf *out, sh__stream_client *c, const sh__dash_event *e,
 	uint64_t dropped)
 {
@@ -257,18 +292,37 @@ static bool sh__emit_event(sh__wbuf *out, sh__stream_client *c, const sh__dash_e
 	const char *action = e->action != NULL ? sh__json_name(c, e->action) : NULL;
 	if (signal == NULL || sender == NULL || (e->action != NULL && action == NULL))
 		return false;
-	char extra[96] = "";
-	int x = 0;
+	size_t need = SH__EVENT_FIXED + strlen(signal) + strlen(sender)
+		+ (action != NULL ? strlen(action) : 0);
+	if (out->cap - out->len < need + 1) {
+		size_t cap = out->cap * 2 > out->len + need + 1 ? out->cap * 2 : out->len + need + 1;
+		char *grown = realloc(out->data, cap);
+		if (grown == NULL)
+			return false;
+		out->data = grown;
+		out->cap = cap;
+	}
+	char *p = out->data + out->len;
+	p = sh__put(p, "event: signal\ndata: {\"seq\":");
+	p = sh__put_u64(p, e->seq);
+	p = sh__put(p, ",\"time_us\":");
+	p = sh__put_i64(p, e->time_us);
+	p = sh__put(sh__put(p, ",\"signal\":"), signal);
+	p = sh__put(sh__put(p, ",\"sender\":"), sender);
+	p = sh__put_u64(sh__put(p, ",\"receivers\":"), e->calls);
+	p = sh__put_u64(sh__put(p, ",\"ns\":"), e->ns);
+	p = sh__put_u64(sh__put(p, ",\"dropped\":"), dropped);
+	p = sh__put_i64(sh__put(p, ",\"status\":"), e->status);
 	if (e->pk >= 0)
-		x += snprintf(extra + x, sizeof extra - (size_t)x, ",\"pk\":%lld", (long long)e->pk);
+		p = sh__put_i64(sh__put(p, ",\"pk\":"), e->pk);
 	if (e->created >= 0)
-		x += snprintf(extra + x, sizeof extra - (size_t)x, ",\"created\":%s",
-			e->created ? "true" : "false");
-	return sh__wbuf_printf(out, "event: signal\ndata: {\"seq\":%llu,\"time_us\":%lld,"
-		"\"signal\":%s,\"sender\":%s,\"receivers\":%u,\"ns\":%llu,\"dropped\":%llu,"
-		"\"status\":%d%s%s%s}\n\n", (unsigned long long)e->seq, (long long)e->time_us, signal,
-		sender, (unsigned)e->calls, (unsigned long long)e->ns, (unsigned long long)dropped,
-		e->status, extra, action != NULL ? ",\"action\":" : "", action != NULL ? action : "") == 0;
+		p = sh__put(p, e->created ? ",\"created\":true" : ",\"created\":false");
+	if (action != NULL)
+		p = sh__put(sh__put(p, ",\"action\":"), action);
+	p = sh__put(p, "}\n\n");
+	out->len = (size_t)(p - out->data);
+	out->data[out->len] = '\0';
+	return true;
 }
 
 /* Formats what the stream has to say now into its pending bytes: events,
