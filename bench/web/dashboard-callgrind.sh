@@ -23,16 +23,7 @@ n=${N:-300}
 for cmd in valgrind callgrind_control curl; do
 	command -v "$cmd" >/dev/null || { echo "dashboard-callgrind.sh: $cmd is missing" >&2; exit 1; }
 done
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sighost-dashcg.XXXXXX")
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	if [ -n "${KEEP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$here/dashboard-lib.sh"
 
 body='{"name": "widget", "qty": 3, "price": 9.5}'
 # The curl config for N keep-alive POSTs on one connection.
@@ -52,26 +43,9 @@ posts() {   # port count
 
 measure() {   # case enabled watched
 	local name=$1 enabled=$2 watched=$3
-	sed -e "s|^  name: .*|  name: $tmp/$name.sqlite3|" \
-		-e "s|^  - \.\./\.\./\.\./build/bench\$|  - $build/bench|" \
-		-e "s|^  synchronous: [a-z]*|  synchronous: normal|" \
-		"$here/project/project.yaml" > "$tmp/$name.yaml"
-	printf 'dashboard:\n  enabled: %s\n' "$enabled" >> "$tmp/$name.yaml"
-	"$sighost" migrate --settings "$tmp/$name.yaml" > /dev/null
-	local token
-	token=$("$sighost" createtoken bench --settings "$tmp/$name.yaml" | grep -oE '[0-9a-f]{64}')
-	valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.%p.out" \
-		"$sighost" serve --settings "$tmp/$name.yaml" --listen 127.0.0.1:0 --no-watch --threads 2 \
-		> "$tmp/$name.serve" 2> "$tmp/$name.log" &
-	local pid=$!
-	pids+=("$pid")
-	local port=
-	for _ in $(seq 600); do
-		port=$(sed -n 's|^Starting development server at http://127\.0\.0\.1:\([0-9]*\)/$|\1|p' "$tmp/$name.serve")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	[ -n "$port" ] || { echo "$name did not start" >&2; cat "$tmp/$name.log" >&2; exit 1; }
+	start_server "$name" "$enabled" valgrind --tool=callgrind \
+		--callgrind-out-file="$tmp/$name.%p.out"
+	local pid=$server_pid port=$server_port token=$server_token
 	posts "$port" 20   # warm up: connections, statements, pages
 	local watcher=
 	if [ "$watched" = yes ]; then

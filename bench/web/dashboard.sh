@@ -15,7 +15,7 @@
 #
 # Needs wrk and curl (apt-get install -y wrk curl) and the build
 # (ninja -C build). Usage: bench/web/dashboard.sh   (env: DURATION=5 seconds
-# per case, ROUNDS=3, BUILD=build)
+# per case, ROUNDS=3, BUILD=build). Both servers use synchronous: normal.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,40 +31,12 @@ for cmd in wrk curl; do
 	command -v "$cmd" >/dev/null || { echo "dashboard.sh: $cmd is missing" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sighost-dashbench.XXXXXX")
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start NAME ENABLED: a server with its own database; sets port_NAME
-start() {
-	local name=$1 enabled=$2
-	sed -e "s|^  name: .*|  name: $tmp/$name.sqlite3|" \
-		-e "s|^  - \.\./\.\./\.\./build/bench\$|  - $build/bench|" \
-		"$here/project/project.yaml" > "$tmp/$name.yaml"
-	printf 'dashboard:\n  enabled: %s\n' "$enabled" >> "$tmp/$name.yaml"
-	"$sighost" migrate --settings "$tmp/$name.yaml" > "$tmp/$name-migrate.log" 2>&1
-	"$sighost" serve --settings "$tmp/$name.yaml" --listen 127.0.0.1:0 --no-watch \
-		> "$tmp/$name.out" 2> "$tmp/$name.log" &
-	pids+=($!)
-	local port=
-	for _ in $(seq 100); do
-		port=$(sed -n 's|^Starting development server at http://127\.0\.0\.1:\([0-9]*\)/$|\1|p' "$tmp/$name.out")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	[ -n "$port" ] || { echo "dashboard.sh: $name did not start" >&2; cat "$tmp/$name.log" >&2; exit 1; }
-	printf -v "port_$name" '%s' "$port"
-}
-start off false
-start on true
-token=$("$sighost" createtoken bench --settings "$tmp/on.yaml" | grep -oE '[0-9a-f]{64}')
+. "$here/dashboard-lib.sh"
+start_server off false
+port_off=$server_port
+start_server on true
+port_on=$server_port
+token=$server_token
 
 cat > "$tmp/post.lua" <<'LUA'
 wrk.method = "POST"

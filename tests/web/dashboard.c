@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,6 +36,26 @@ static char *example(const char *extra)
 	w_project(EXAMPLE_APPS, extra != NULL ? extra : "dashboard: {enabled: true}\n");
 	a_migrate();
 	return a_token("alice");
+}
+
+/* "Authorization: Token KEY\r\n", with a form's Content-Type when `form`
+ * (a static buffer: one at a time). */
+static const char *headers_for(const char *token, bool form)
+{
+	static char h[256];
+	snprintf(h, sizeof h, "Authorization: Token %s\r\n%s", token,
+		form ? "Content-Type: application/x-www-form-urlencoded\r\n" : "");
+	return h;
+}
+
+/* Creates an alert through the example's view, as a user would. */
+static void create_alert(unsigned port, const char *token, const char *content)
+{
+	char body[128];
+	snprintf(body, sizeof body, "content=%s", content);
+	w_resp r = w_request(port, "POST", "/dashboard/create", headers_for(token, true), body);
+	cr_assert_lt(r.status, 400, "create: %d %s", r.status, r.body);
+	w_resp_free(&r);
 }
 
 static char *url(const w_server *s, const char *path)
@@ -193,13 +211,8 @@ Test(dashboard, stream_shows_post_save_of_an_http_create_within_2s)
 	login(&b, &s, token);
 	show(&b, "stream", "document.getElementById('stream-state').textContent === 'live'");
 
-	char headers[160];
-	snprintf(headers, sizeof headers, "Authorization: Token %s\r\n"
-		"Content-Type: application/x-www-form-urlencoded\r\n", token);
 	long sent = now_ms();
-	w_resp r = w_request(s.port, "POST", "/dashboard/create", headers, "content=disk+full");
-	cr_assert(r.status == 200 || r.status == 201 || r.status == 302, "create: %d %s", r.status,
-		r.body);
+	create_alert(s.port, token, "disk+full");
 	long took = b_wait_true(&b, "!!document.querySelector('#events tr[data-signal=\"post_save\"]"
 		"[data-sender=\"alert.Alert\"]')", 2000);
 	long since_sent = now_ms() - sent;
@@ -216,8 +229,7 @@ Test(dashboard, stream_shows_post_save_of_an_http_create_within_2s)
 	/* pause: events are held, not shown, until resumed */
 	json_decref(b_eval(&b, "document.getElementById('pause').click(); true"));
 	json_t *before = b_eval(&b, "document.querySelectorAll('#events tr').length");
-	w_resp_free(&r);
-	r = w_request(s.port, "POST", "/dashboard/create", headers, "content=second");
+	create_alert(s.port, token, "second");
 	cr_assert_geq(b_wait_true(&b, "document.getElementById('held').textContent !== ''", 2000), 0,
 		"nothing was held while paused");
 	json_t *after = b_eval(&b, "document.querySelectorAll('#events tr').length");
@@ -230,7 +242,6 @@ Test(dashboard, stream_shows_post_save_of_an_http_create_within_2s)
 	json_decref(before);
 	json_decref(after);
 	free(row);
-	w_resp_free(&r);
 	free(token);
 	b_stop(&b);
 	w_stop(&s);
@@ -244,9 +255,7 @@ Test(dashboard, off_unless_enabled_or_debug)
 	char *token = example("dashboard: {enabled: false}\n");
 	w_server s;
 	w_start(&s, NULL);
-	char auth[128];
-	snprintf(auth, sizeof auth, "Authorization: Token %s\r\n", token);
-	w_resp r = w_request(s.port, "GET", "/_sighost/api", auth, NULL);
+	w_resp r = w_request(s.port, "GET", "/_sighost/api", headers_for(token, false), NULL);
 	cr_assert_eq(r.status, 404, "a disabled dashboard answered %d", r.status);
 	w_resp_free(&r);
 	w_stop(&s);
@@ -267,8 +276,8 @@ Test(dashboard, api_needs_a_token_and_is_read_only)
 		"0000000000000000000000000000000000000000000000000000000000000000\r\n", NULL);
 	cr_assert_eq(r.status, 401);
 	w_resp_free(&r);
-	char auth[128];
-	snprintf(auth, sizeof auth, "Authorization: Token %s\r\n", token);
+	char auth[256];
+	snprintf(auth, sizeof auth, "%s", headers_for(token, false));
 	r = w_request(s.port, "POST", "/ops/api", auth, "{}");
 	cr_assert_eq(r.status, 405);
 	w_resp_free(&r);
@@ -280,13 +289,8 @@ Test(dashboard, api_needs_a_token_and_is_read_only)
 	json_decref(doc);
 	w_resp_free(&r);
 	/* the page is watched now: the receivers' calls are counted */
-	char create[200];
-	snprintf(create, sizeof create, "%sContent-Type: application/x-www-form-urlencoded\r\n", auth);
-	for (int i = 0; i < 3; i++) {
-		r = w_request(s.port, "POST", "/dashboard/create", create, "content=counted");
-		cr_assert_lt(r.status, 400);
-		w_resp_free(&r);
-	}
+	for (int i = 0; i < 3; i++)
+		create_alert(s.port, token, "counted");
 	r = w_request(s.port, "GET", "/ops/api", auth, NULL);
 	doc = a_body(&r);
 	json_t *signals = json_object_get(doc, "signals"), *stats = NULL;
@@ -329,41 +333,11 @@ Test(dashboard, bad_dashboard_keys_are_refused_with_their_position)
 	w_server_free(&s);
 }
 
-Test(dashboard, stream_clients_are_bounded)
-{
-	char *token = example("dashboard: {enabled: true, stream_clients: 1}\n");
-	w_server s;
-	w_start(&s, NULL);
-	char req[256];
-	snprintf(req, sizeof req, "GET /_sighost/stream HTTP/1.1\r\nHost: x\r\n"
-		"Authorization: Token %s\r\n\r\n", token);
-	int first = w_connect(s.port);
-	cr_assert(w_send(first, req, strlen(req)));
-	w_resp head = w_read(first, true);
-	cr_assert_eq(head.status, 200);
-	w_has(head.head, "text/event-stream");
-	w_resp second = w_raw(s.port, req, strlen(req));
-	cr_assert_eq(second.status, 503, "a second stream got %d", second.status);
-	w_resp_free(&head);
-	w_resp_free(&second);
-	close(first);
-	w_stop(&s);
-	cr_assert_eq(s.status, 0, "serve did not stop cleanly with a stream open: %s", s.err);
-	w_server_free(&s);
-	free(token);
-}
-
 /* Opens a stream of the dashboard on a socket whose receive buffer is
  * `rcvbuf` bytes (0: the default) and reads its head. */
 static int open_stream(unsigned port, const char *token, const char *query, int rcvbuf)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(fd, 0);
-	if (rcvbuf > 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+	int fd = w_connect_rcvbuf(port, rcvbuf);
 	char req[512];
 	snprintf(req, sizeof req, "GET /_sighost/stream%s HTTP/1.1\r\nHost: x\r\n"
 		"Authorization: Token %s\r\n\r\n", query, token);
@@ -406,19 +380,15 @@ Test(dashboard, stream_filters_by_signal_and_sender)
 	w_start(&s, NULL);
 	int fd = open_stream(s.port, token, "?signal=post_save&sender=alert.Alert", 0);
 	free(read_until(fd, "event: hello", 5000));
-	char headers[160];
-	snprintf(headers, sizeof headers, "Authorization: Token %s\r\n"
-		"Content-Type: application/x-www-form-urlencoded\r\n", token);
-	w_resp r = w_request(s.port, "POST", "/dashboard/create", headers, "content=one");
-	cr_assert_lt(r.status, 400, "%d %s", r.status, r.body);
+	create_alert(s.port, token, "one");
 	char *got = read_until(fd, "\"signal\":\"post_save\",\"sender\":\"alert.Alert\"", 5000);
 	w_has(got, "\"signal\":\"post_save\",\"sender\":\"alert.Alert\"");
 	w_has(got, "\"created\":true");
 	w_lacks(got, "alert.Owner");       /* post_save of the owner: another sender */
 	w_lacks(got, "request_started");   /* another signal */
 	close(fd);
-	w_resp_free(&r);
-	r = w_request(s.port, "GET", "/_sighost/stream?signal=no_such_signal", headers, NULL);
+	w_resp r = w_request(s.port, "GET", "/_sighost/stream?signal=no_such_signal",
+		headers_for(token, false), NULL);
 	cr_assert_eq(r.status, 400);
 	w_has(r.body, "no signal of that name");
 	w_resp_free(&r);
@@ -435,15 +405,10 @@ Test(dashboard, a_stream_that_is_never_read_drops_and_counts_without_slowing_cre
 	w_start(&s, NULL);
 	int fd = open_stream(s.port, token, "", 4096);
 	free(read_until(fd, "event: hello", 5000));
-	char headers[160];
-	snprintf(headers, sizeof headers, "Authorization: Token %s\r\n"
-		"Content-Type: application/x-www-form-urlencoded\r\n", token);
 	/* every create sends about a dozen signals; the client reads none of them */
 	long start = now_ms();
 	for (int i = 0; i < 400; i++) {
-		w_resp r = w_request(s.port, "POST", "/dashboard/create", headers, "content=flood");
-		cr_assert_lt(r.status, 400, "create %d: %d", i, r.status);
-		w_resp_free(&r);
+		create_alert(s.port, token, "flood");
 		cr_assert_lt(now_ms() - start, 120000, "creates stalled behind a stream nobody reads");
 	}
 	/* now read: the stream says how many events it had to drop */
@@ -457,6 +422,26 @@ Test(dashboard, a_stream_that_is_never_read_drops_and_counts_without_slowing_cre
 	close(fd);
 	w_stop(&s);
 	cr_assert_eq(s.status, 0);
+	w_server_free(&s);
+	free(token);
+}
+
+Test(dashboard, stream_clients_are_bounded)
+{
+	char *token = example("dashboard: {enabled: true, stream_clients: 1}\n");
+	w_server s;
+	w_start(&s, NULL);
+	int first = open_stream(s.port, token, "", 0);
+	char *hello = read_until(first, "event: hello", 5000);
+	w_has(hello, "text/event-stream");
+	w_resp second = w_request(s.port, "GET", "/_sighost/stream", headers_for(token, false), NULL);
+	cr_assert_eq(second.status, 503, "a second stream got %d", second.status);
+	w_has(second.body, "too many streams");
+	w_resp_free(&second);
+	free(hello);
+	close(first);
+	w_stop(&s);
+	cr_assert_eq(s.status, 0, "serve did not stop cleanly with a stream open: %s", s.err);
 	w_server_free(&s);
 	free(token);
 }
