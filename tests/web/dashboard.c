@@ -144,50 +144,70 @@ static void login(b_browser *b, const w_server *s, const char *token)
 	free(u);
 }
 
+/* The example served, a browser logged in to its dashboard. */
+typedef struct session {
+	char *token;
+	w_server s;
+	b_browser b;
+} session;
+
+static void session_open(session *x)
+{
+	x->token = example(NULL);
+	w_start(&x->s, NULL);
+	b_start(&x->b);
+	login(&x->b, &x->s, x->token);
+}
+
+static void session_close(session *x)
+{
+	b_stop(&x->b);
+	w_stop(&x->s);
+	w_server_free(&x->s);
+	free(x->token);
+}
+
 Test(dashboard, views_list_the_examples_apps_signals_and_alert_receiver)
 {
-	char *token = example(NULL);
-	w_server s;
-	w_start(&s, NULL);
-	b_browser b;
-	b_start(&b);
-	login(&b, &s, token);
+	session x;
+	session_open(&x);
+	b_browser *b = &x.b;
 
-	show(&b, "apps", "document.querySelectorAll('#apps tr').length >= 5");
-	char *apps = text_of(&b, "document.getElementById('apps').innerText");
+	show(b, "apps", "document.querySelectorAll('#apps tr').length >= 5");
+	char *apps = text_of(b, "document.getElementById('apps').innerText");
 	const char *labels[] = { "audit", "alert", "billing", "mailer", "pages", "alert.so" };
 	for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
 		w_has(apps, labels[i]);
 	w_has(apps, "passed");   /* the probe's verdict */
-	shoot(&b, "apps");
+	shoot(b, "apps");
 
-	show(&b, "signals", "!!document.querySelector('#signals [data-signal=\"post_save\"]')");
-	char *post_save = text_of(&b,
+	show(b, "signals", "!!document.querySelector('#signals [data-signal=\"post_save\"]')");
+	char *post_save = text_of(b,
 		"document.querySelector('#signals [data-signal=\"post_save\"]').innerText");
 	w_has(post_save, "on_alert_saved");
 	w_has(post_save, "alert.Alert");
-	char *signals = text_of(&b, "document.getElementById('signals').innerText");
+	char *signals = text_of(b, "document.getElementById('signals').innerText");
 	w_has(signals, "request_started");
 	w_has(signals, "audit_record");
-	shoot(&b, "signals");
+	shoot(b, "signals");
 
-	show(&b, "models", "document.querySelectorAll('#models tr').length >= 3");
-	char *models = text_of(&b, "document.getElementById('models').innerText");
+	show(b, "models", "document.querySelectorAll('#models tr').length >= 3");
+	char *models = text_of(b, "document.getElementById('models').innerText");
 	w_has(models, "alert.Alert");
 	w_has(models, "alert_alert");
-	shoot(&b, "models");
+	shoot(b, "models");
 
-	show(&b, "migrations", "document.querySelectorAll('#migrations tr').length >= 1");
-	char *migrations = text_of(&b, "document.getElementById('migrations').innerText");
+	show(b, "migrations", "document.querySelectorAll('#migrations tr').length >= 1");
+	char *migrations = text_of(b, "document.getElementById('migrations').innerText");
 	w_has(migrations, "0001_initial");
 	w_has(migrations, "applied");
-	shoot(&b, "migrations");
+	shoot(b, "migrations");
 
-	show(&b, "settings", "document.querySelectorAll('#settings tr').length >= 1");
-	char *settings = text_of(&b, "document.getElementById('settings').innerText");
+	show(b, "settings", "document.querySelectorAll('#settings tr').length >= 1");
+	char *settings = text_of(b, "document.getElementById('settings').innerText");
 	w_has(settings, "audit.path");
 	w_has(settings, "manifest");
-	shoot(&b, "settings");
+	shoot(b, "settings");
 
 	free(apps);
 	free(post_save);
@@ -195,57 +215,50 @@ Test(dashboard, views_list_the_examples_apps_signals_and_alert_receiver)
 	free(models);
 	free(migrations);
 	free(settings);
-	free(token);
-	b_stop(&b);
-	w_stop(&s);
-	w_server_free(&s);
+	session_close(&x);
 }
 
 Test(dashboard, stream_shows_post_save_of_an_http_create_within_2s)
 {
-	char *token = example(NULL);
-	w_server s;
-	w_start(&s, NULL);
-	b_browser b;
-	b_start(&b);
-	login(&b, &s, token);
-	show(&b, "stream", "document.getElementById('stream-state').textContent === 'live'");
+	session x;
+	session_open(&x);
+	b_browser *b = &x.b;
+	const char *token = x.token;
+	unsigned port = x.s.port;
+	show(b, "stream", "document.getElementById('stream-state').textContent === 'live'");
 
 	long sent = now_ms();
-	create_alert(s.port, token, "disk+full");
-	long took = b_wait_true(&b, "!!document.querySelector('#events tr[data-signal=\"post_save\"]"
+	create_alert(port, token, "disk+full");
+	long took = b_wait_true(b, "!!document.querySelector('#events tr[data-signal=\"post_save\"]"
 		"[data-sender=\"alert.Alert\"]')", 2000);
 	long since_sent = now_ms() - sent;
 	cr_assert_geq(took, 0, "no post_save in the page 2 s after the create");
 	cr_assert_leq(since_sent, 2000 + 200, "post_save appeared %ld ms after the create", since_sent);
-	char *row = text_of(&b,
+	char *row = text_of(b,
 		"[...document.querySelectorAll('#events tr[data-sender=\"alert.Alert\"]')]"
 		".map(tr => tr.innerText).join('\\n')");
 	w_has(row, "alert.Alert");
 	w_has(row, "created=true");
 	w_has(row, "pk=1");
-	shoot(&b, "stream");
+	shoot(b, "stream");
 
 	/* pause: events are held, not shown, until resumed */
-	json_decref(b_eval(&b, "document.getElementById('pause').click(); true"));
-	json_t *before = b_eval(&b, "document.querySelectorAll('#events tr').length");
-	create_alert(s.port, token, "second");
-	cr_assert_geq(b_wait_true(&b, "document.getElementById('held').textContent !== ''", 2000), 0,
+	json_decref(b_eval(b, "document.getElementById('pause').click(); true"));
+	json_t *before = b_eval(b, "document.querySelectorAll('#events tr').length");
+	create_alert(port, token, "second");
+	cr_assert_geq(b_wait_true(b, "document.getElementById('held').textContent !== ''", 2000), 0,
 		"nothing was held while paused");
-	json_t *after = b_eval(&b, "document.querySelectorAll('#events tr').length");
+	json_t *after = b_eval(b, "document.querySelectorAll('#events tr').length");
 	cr_assert_eq(json_integer_value(before), json_integer_value(after),
 		"rows were added while paused");
-	json_decref(b_eval(&b, "document.getElementById('pause').click(); true"));
-	cr_assert_geq(b_wait_true(&b, "document.querySelectorAll('#events tr[data-signal=\"post_save\"]"
+	json_decref(b_eval(b, "document.getElementById('pause').click(); true"));
+	cr_assert_geq(b_wait_true(b, "document.querySelectorAll('#events tr[data-signal=\"post_save\"]"
 		"[data-sender=\"alert.Alert\"]').length >= 2", 2000), 0,
 		"resuming did not show the held events");
 	json_decref(before);
 	json_decref(after);
 	free(row);
-	free(token);
-	b_stop(&b);
-	w_stop(&s);
-	w_server_free(&s);
+	session_close(&x);
 }
 
 /* ---- over plain HTTP -------------------------------------------------------- */
