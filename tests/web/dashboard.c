@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -181,11 +182,17 @@ Test(dashboard, views_list_the_examples_apps_signals_and_alert_receiver)
 	w_has(apps, "passed");   /* the probe's verdict */
 	shoot(b, "apps");
 
-	show(b, "signals", "!!document.querySelector('#signals [data-signal=\"post_save\"]')");
+	/* the page is open, so the receivers' calls are counted: two creates show up
+	 * in on_alert_saved's row when the page next reads the host (every 2 s) */
+	create_alert(x.s.port, x.token, "one");
+	create_alert(x.s.port, x.token, "two");
+	show(b, "signals", "[...document.querySelectorAll('#signals tr')].some(tr => "
+		"tr.dataset.receiver === 'on_alert_saved' && tr.cells[7].textContent === '2')");
 	char *post_save = text_of(b,
 		"document.querySelector('#signals [data-signal=\"post_save\"]').innerText");
 	w_has(post_save, "on_alert_saved");
 	w_has(post_save, "alert.Alert");
+	w_has(post_save, " µs");   /* its p50 and p99 */
 	char *signals = text_of(b, "document.getElementById('signals').innerText");
 	w_has(signals, "request_started");
 	w_has(signals, "audit_record");
@@ -455,6 +462,66 @@ Test(dashboard, stream_clients_are_bounded)
 	close(first);
 	w_stop(&s);
 	cr_assert_eq(s.status, 0, "serve did not stop cleanly with a stream open: %s", s.err);
+	w_server_free(&s);
+	free(token);
+}
+
+/* The value and origin of setting `key` in the document, as "value@origin"
+ * (newly allocated; NULL when the key is not listed). */
+static char *setting_of(unsigned port, const char *token, const char *key)
+{
+	w_resp r = w_request(port, "GET", "/_sighost/api", headers_for(token, false), NULL);
+	json_t *doc = a_body(&r);
+	json_t *items = json_object_get(json_object_get(doc, "settings"), "items");
+	char *out = NULL;
+	for (size_t i = 0; i < json_array_size(items) && out == NULL; i++) {
+		json_t *item = json_array_get(items, i);
+		if (strcmp(json_string_value(json_object_get(item, "key")), key) == 0)
+			cr_assert_geq(asprintf(&out, "%s@%s", json_string_value(json_object_get(item, "value")),
+				json_string_value(json_object_get(item, "origin"))), 0);
+	}
+	json_decref(doc);
+	w_resp_free(&r);
+	return out;
+}
+
+/* project.yaml as w_project writes it, with settings.greeting. */
+static void project_greeting(const char *greeting)
+{
+	char *text = NULL;
+	cr_assert_geq(asprintf(&text, "project: web\nplugin_dirs: [%s, plugins]\n"
+		"installed_apps: [audit, " EXAMPLE_APPS "]\ndashboard: {enabled: true}\n"
+		"settings:\n  audit: {path: audit.jsonl}\n  greeting: %s\n",
+		t_env("SIGHOST_PLUGIN_DIR"), greeting), 0);
+	free(t_write(w_dir, "project.yaml", text));
+	free(text);
+}
+
+Test(dashboard, settings_say_whether_the_manifest_or_a_reload_set_them)
+{
+	char *token = example(NULL);
+	project_greeting("hello");
+	w_server s;
+	w_start(&s, NULL);
+	char *before = setting_of(s.port, token, "greeting");
+	cr_assert_str_eq(before, "hello@manifest");
+	project_greeting("bye");
+	kill(s.pid, SIGHUP);
+	char *after = NULL;
+	long deadline = now_ms() + 10000;
+	while ((after == NULL || strcmp(after, "bye@reload") != 0) && now_ms() < deadline) {
+		free(after);
+		struct timespec nap = { 0, 50L * 1000 * 1000 };
+		nanosleep(&nap, NULL);
+		after = setting_of(s.port, token, "greeting");
+	}
+	cr_assert_str_eq(after, "bye@reload");
+	char *path = setting_of(s.port, token, "audit.path");
+	cr_assert_str_eq(path, "audit.jsonl@manifest", "an unchanged key kept its origin");
+	free(before);
+	free(after);
+	free(path);
+	w_stop(&s);
 	w_server_free(&s);
 	free(token);
 }
