@@ -153,6 +153,8 @@ static enum MHD_Result sh__open_stream(sh_request *r)
 int sh__dash_answer(sh_request *r)
 {
 	struct sh__dash *d = r->server->dash;
+	if (r->too_large || r->failed)   /* a body, which no page here takes */
+		return sh__handler_answer(r, r->too_large ? 413 : 500);
 	size_t n = strlen(d->config.prefix);
 	if (strlen(r->path) < n) {   /* the prefix without its slash */
 		sh_http_response_set_status(&r->response, 308);
