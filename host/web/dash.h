@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <microhttpd.h>
+
 /* ---- per-receiver histograms (dash_stats.c) ----------------------------
  *
  * One record per receiver (keyed by its connection id) in a table whose
@@ -218,8 +220,7 @@ int sh__dash_document(struct json_t **out, struct sh__dash *dash);
 /* True when `path` lies under the dashboard's prefix. */
 bool sh__dash_claims(const struct sh__dash *dash, const char *path);
 
-/* Answers a request under the prefix. Returns libmicrohttpd's result
- * (an enum MHD_Result). */
-int sh__dash_answer(struct sh_request *request);
+/* Answers a request under the prefix. Returns libmicrohttpd's result. */
+enum MHD_Result sh__dash_answer(struct sh_request *request);
 
 #endif

@@ -150,7 +150,7 @@ static enum MHD_Result sh__open_stream(sh_request *r)
 	return result;
 }
 
-int sh__dash_answer(sh_request *r)
+enum MHD_Result sh__dash_answer(sh_request *r)
 {
 	struct sh__dash *d = r->server->dash;
 	if (r->too_large || r->failed)   /* a body, which no page here takes */

@@ -250,9 +250,7 @@ static const char *sh__json_name(sh__stream_client *c, const char *name)
 /* Appenders for sh__emit_event: each writes at `p` and returns the end. */
 static char *sh__put(char *p, const char *text)
 {
-	size_t n = strlen(text);
-	memcpy(p, text, n);
-	return p + n;
+	return stpcpy(p, text);   /* its NUL is overwritten by what follows, or ends the text */
 }
 
 static char *sh__put_u64(char *p, uint64_t v)
@@ -294,7 +292,7 @@ static bool sh__emit_event(sh__wbuf *out, sh__stream_client *c, const sh__dash_e
 		return false;
 	size_t need = SH__EVENT_FIXED + strlen(signal) + strlen(sender)
 		+ (action != NULL ? strlen(action) : 0);
-	if (out->cap - out->len < need + 1) {
+	if (out->data == NULL || out->cap - out->len < need + 1) {
 		size_t cap = out->cap * 2 > out->len + need + 1 ? out->cap * 2 : out->len + need + 1;
 		char *grown = realloc(out->data, cap);
 		if (grown == NULL)

@@ -292,7 +292,7 @@ static enum MHD_Result sh__dispatch(sh_request *r)
 		r->headers, r->header_count };
 	sh_request_started_args started = { &env };
 	if (s->dash != NULL && sh__dash_claims(s->dash, r->path))
-		return (enum MHD_Result)sh__dash_answer(r);   /* the host's own pages: no signal */
+		return sh__dash_answer(r);   /* the host's own pages: no signal */
 	r->started = true;
 	int rc = sh_signal_send(s->request_started, s->handler, &started, NULL);
 	if (rc < 0) {
