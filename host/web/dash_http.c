@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 
@@ -26,6 +27,8 @@
 #include "internal.h"
 
 #define SH__COOKIE "sighost_token"
+/* The socket send buffer of a stream (SO_SNDBUF; Linux doubles it). */
+#define SH__STREAM_SNDBUF (64 * 1024)
 
 /* The page's files, embedded by the build (dash_assets.c, made from dash/). */
 typedef struct sh__asset {
@@ -132,6 +135,13 @@ static enum MHD_Result sh__open_stream(sh_request *r)
 		return sh__send_json(r, 503, "{\"error\":\"too many streams open; see "
 			"dashboard.stream_clients\"}");
 	}
+	/* the kernel holds at most this much for a client that stopped reading
+	 * (Linux's autotuning would let it grow to megabytes); then the ring */
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(r->connection,
+		MHD_CONNECTION_INFO_CONNECTION_FD);
+	int sndbuf = SH__STREAM_SNDBUF;
+	if (info != NULL)
+		setsockopt(info->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 	struct MHD_Response *m = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
 		sh__stream_read, c, sh__stream_closed);
 	if (m == NULL) {
