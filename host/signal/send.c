@@ -104,14 +104,16 @@ static inline __attribute__((always_inline)) int sh_signal__dispatch(sh_signal *
 	const sh__snapshot *snap = rcu_dereference(signal->snap);
 	size_t count = 0;
 	const sh__slot *slots = snap != NULL ? sh_signal__match(snap, sender, &count) : NULL;
+	size_t calls = 0;
 	for (size_t i = 0; i < count; i++) {
+		calls++;
 		void *response = NULL;
 		uint64_t t0 = trace != NULL ? sh_signal__now_ns() : 0;
 		int status = slots[i].fn(signal, sender, args, &response, slots[i].payload);
 		int error = SH__UNLIKELY(status != 0) ? sh_signal__receiver_failed(signal, &slots[i], status) : 0;
 		if (trace != NULL) {
 			sh_trace_event ev = { SH_TRACE_RECEIVER, signal, sender, robust,
-				&slots[i].conn->info, sh_signal__now_ns() - t0, error };
+				&slots[i].conn->info, sh_signal__now_ns() - t0, error, args, 0 };
 			trace->fn(&ev, trace->payload);
 		}
 		if (SH__UNLIKELY(error != 0) && robust) {
@@ -132,7 +134,7 @@ static inline __attribute__((always_inline)) int sh_signal__dispatch(sh_signal *
 	rcu_read_unlock();
 	if (trace != NULL) {
 		sh_trace_event ev = { SH_TRACE_SEND, signal, sender, robust, NULL,
-			sh_signal__now_ns() - start, result };
+			sh_signal__now_ns() - start, result, args, calls };
 		trace->fn(&ev, trace->payload);
 	}
 	return result;

@@ -124,7 +124,7 @@ static void sh_web__request_line(char *buf, size_t size, const sh_request *r)
 }
 
 /* Sends the request's response; takes its body. */
-static enum MHD_Result sh_web__queue(sh_request *r)
+enum MHD_Result sh_web__handler_queue(sh_request *r)
 {
 	sh_server *s = r->server;
 	sh_http_response *resp = &r->response;
@@ -191,7 +191,7 @@ static const char *sh_web__status_json(const sh_request *r, int status)
 }
 
 /* Answers with one of the host's own responses. */
-static enum MHD_Result sh_web__answer(sh_request *r, int status)
+enum MHD_Result sh_web__handler_answer(sh_request *r, int status)
 {
 	sh_http_response *resp = &r->response;
 	sh_web__response_reset(resp);
@@ -211,7 +211,7 @@ static enum MHD_Result sh_web__answer(sh_request *r, int status)
 	} else if (status == 503) {
 		sh_http_response_set_header(resp, "Retry-After", SH__RETRY_AFTER);
 	}
-	return sh_web__queue(r);
+	return sh_web__handler_queue(r);
 }
 
 /* The status of the host's answer to a request that failed with `rc`. */
@@ -269,7 +269,7 @@ static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 	char message[1024];
 	int rc = sh_web__call_view(r, route, message, sizeof message);
 	if (rc >= 0)
-		return sh_web__queue(r);
+		return sh_web__handler_queue(r);
 	char line[512];
 	sh_web__request_line(line, sizeof line, r);
 	if (route->view != NULL)
@@ -281,7 +281,7 @@ static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 			sh_error_name(rc), message);
 	sh_got_request_exception_args args = { r, rc, message };
 	sh_signal_send_robust(s->got_request_exception, NULL, &args, NULL);
-	return sh_web__answer(r, sh_web__failure_status(rc));
+	return sh_web__handler_answer(r, sh_web__failure_status(rc));
 }
 
 /* The whole request is in: Django's get_response. */
@@ -291,24 +291,26 @@ static enum MHD_Result sh_web__dispatch(sh_request *r)
 	sh_environ env = { r->method, r->path, r->query_string, r->remote_addr,
 		r->headers, r->header_count };
 	sh_request_started_args started = { &env };
+	if (s->dash != NULL && sh_web__dash_claims(s->dash, r->path))
+		return sh_web__dash_answer(r);   /* the host's own pages: no signal */
 	r->started = true;
 	int rc = sh_signal_send(s->request_started, s->handler, &started, NULL);
 	if (rc < 0) {
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server",
 			"a request_started receiver failed: %s", sh_error_last()->message);
-		return sh_web__answer(r, sh_web__failure_status(rc));
+		return sh_web__handler_answer(r, sh_web__failure_status(rc));
 	}
 	if (r->too_large)
-		return sh_web__answer(r, 413);
+		return sh_web__handler_answer(r, 413);
 	if (r->failed)
-		return sh_web__answer(r, 500);
+		return sh_web__handler_answer(r, 500);
 	rc = sh_web__router_match(&r->match, s->router, r->method, r->path);
 	if (rc == SH_ENOTFOUND)
-		return sh_web__answer(r, 404);
+		return sh_web__handler_answer(r, 404);
 	if (rc == SH_EPERM)
-		return sh_web__answer(r, 405);
+		return sh_web__handler_answer(r, 405);
 	if (rc < 0)
-		return sh_web__answer(r, 500);
+		return sh_web__handler_answer(r, 500);
 	const sh_route *route = r->match.route;
 	r->app = route->app;
 	/* DRF's order: a bad token is refused whatever the route needs */
@@ -316,12 +318,12 @@ static enum MHD_Result sh_web__dispatch(sh_request *r)
 	if (rc < 0) {
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "cannot check the API token: %s",
 			sh_error_last()->message);
-		return sh_web__answer(r, sh_web__failure_status(rc));
+		return sh_web__handler_answer(r, sh_web__failure_status(rc));
 	}
 	if (rc > 0 || (route->login_required && sh_request_user(r) == NULL))
-		return sh_web__answer(r, 401);
+		return sh_web__handler_answer(r, 401);
 	if (route->fn == NULL)
-		return sh_web__answer(r, 501);   /* not resolved: sh_server_new refuses that */
+		return sh_web__handler_answer(r, 501);   /* not resolved: sh_server_new refuses that */
 	return sh_web__run_view(r, route);
 }
 
