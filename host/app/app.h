@@ -7,6 +7,7 @@
 #define SH_APP_APP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <sighost/model.h>
 #include <sighost/sys/project.h>
@@ -45,5 +46,26 @@ void sh_app__value_key_position(const sh_value *map, size_t index, unsigned *lin
  */
 int sh_app__fields_read(sh__problems *problems, const char *app_label, const char *model,
 	const sh_value *fields, int (*fn)(const sh_field_decl *field, void *payload), void *payload);
+
+/* ---- how apps loaded and where settings came from (the dashboard) ---- */
+
+/* What the dashboard (host/web/dash_json.c) shows of how an app loaded. */
+typedef struct sh__app_load_facts {
+	uint64_t open_ns;     /* dlopen, the ABI check and early(); 0 without plugin */
+	uint64_t ready_ns;    /* ready() */
+	int abi;              /* the ABI its plugin was built for; -1 without a loaded plugin */
+	const char *verdict;  /* what the probe found wrong with it, NULL when nothing */
+	bool probed;          /* the probe ran (sh_project_probe) */
+} sh__app_load_facts;
+
+/* Fills *out for `app`. Strings are the project's, valid while it lives. */
+void sh_app__app_load_facts_get(const sh_app *app, sh__app_load_facts *out);
+
+/* Where the live value of the setting `key` (dotted) comes from:
+ * "override" (sh_settings_override, on the stack now), "manifest" (as the
+ * project manifest was first read; *line and *column say where, else 0)
+ * or "reload" (a live reload changed or added it). */
+const char *sh_app__setting_origin(sh_project *project, const char *key, const sh_value *value,
+	unsigned *line, unsigned *column);
 
 #endif

@@ -46,6 +46,8 @@ struct sh_app {
 	int (*ready_fn)(sh_app *app);
 	void (*teardown)(sh_app *app);
 	void *data;                 /* the plugin's, see sh_app_set_data */
+	uint64_t open_ns;           /* how long dlopen, the ABI check and early() took */
+	uint64_t ready_ns;          /* how long ready() took */
 };
 
 /* One override of sh_settings_override(), on the project's stack. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "../base/clock.h"
 
 typedef int (*sh__ready_fn)(sh_app *app);
 typedef int (*sh__early_fn)(sh_app *app);
@@ -110,6 +111,7 @@ int sh_app__app_open(sh_app *app, sh__safety *cache)
 	if (rc < 0)
 		return rc;
 	sh_app__probe_step(app->project, app, SH__STEP_OPEN);
+	uint64_t start = sh__monotonic_ns();
 	app->handle = dlopen(app->library_path, RTLD_NOW | RTLD_LOCAL);
 	if (app->handle == NULL) {
 		char why[1024];
@@ -132,6 +134,7 @@ int sh_app__app_open(sh_app *app, sh__safety *cache)
 		}
 		app->started = rc == 0 && early_fn != NULL;
 	}
+	app->open_ns = sh__monotonic_ns() - start;
 	return rc < 0 ? sh_app__abandon(app, rc) : 0;
 }
 
@@ -140,8 +143,10 @@ int sh_app__app_ready(sh_app *app)
 	if (app->library_path != NULL) {
 		if (app->handle != NULL)
 			sh_app__probe_step(app->project, app, SH__STEP_READY);
+		uint64_t start = sh__monotonic_ns();
 		int rc = app->handle != NULL ? sh_app__call_entry(app, app->ready_fn, "ready")
 			: sh_error_set(SH_ELOAD, "the plugin is not open");
+		app->ready_ns = sh__monotonic_ns() - start;
 		if (rc < 0)
 			return sh_app__abandon(app, rc);
 		app->started = true;

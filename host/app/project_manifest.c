@@ -34,6 +34,17 @@ static const sh__key sh__project_keys[] = {
 	{ "max_connections_per_ip", SH_VALUE_INT, SH__ANY,    false },
 	{ "async_threads",   SH_VALUE_INT,    SH__ANY,        false },
 	{ "async_queue",     SH_VALUE_INT,    SH__ANY,        false },
+	{ "dashboard",       SH_VALUE_MAP,    SH__ANY,        false },
+};
+
+/* The dashboard's keys (docs/dashboard.md), range-checked by
+ * host/web/server_config.c. */
+static const sh__key sh__dashboard_keys[] = {
+	{ "enabled",        SH_VALUE_BOOL,   SH__ANY, false },
+	{ "prefix",         SH_VALUE_STRING, SH__ANY, false },
+	{ "stream_clients", SH_VALUE_INT,    SH__ANY, false },
+	{ "stream_buffer",  SH_VALUE_INT,    SH__ANY, false },
+	{ "receivers",      SH_VALUE_INT,    SH__ANY, false },
 };
 
 static const sh__key sh__database_keys[] = {
@@ -210,6 +221,10 @@ void sh_app__project_manifest_apply(sh_project *p)
 		return;
 	p->name = sh_value_path_string(root, "project", "");
 	sh_app__apply_database(p, sh_value_get(root, "database"));
+	const sh_value *dashboard = sh_value_get(root, "dashboard");
+	if (sh_value_type_of(dashboard) == SH_VALUE_MAP)
+		sh_manifest__schema_check(&p->problems, dashboard, sh__dashboard_keys,
+			SH__COUNT(sh__dashboard_keys), "dashboard");
 	sh_app__apply_plugin_dirs(p, sh_value_get(root, "plugin_dirs"));
 	const sh_value *installed = sh_value_get(root, "installed_apps");
 	if (sh_value_type_of(installed) == SH_VALUE_LIST)

@@ -79,3 +79,53 @@ bool sh_app__project_was_read(const sh_project *project)
 {
 	return project != NULL && project->read_ok;
 }
+
+void sh_app__app_load_facts_get(const sh_app *app, sh__app_load_facts *out)
+{
+	const sh_project *p = app->project;
+	*out = (sh__app_load_facts){ app->open_ns, app->ready_ns, -1, NULL, p->probe_done };
+	if (app->handle != NULL) {
+		const int *abi = dlsym(app->handle, SH_PLUGIN_ABI_SYMBOL);
+		out->abi = abi != NULL ? *abi : -1;
+	}
+	for (size_t i = 0; i < p->verdict_count; i++)
+		if (strcmp(p->verdicts[i].label, app->label) == 0)
+			out->verdict = p->verdicts[i].text;
+}
+
+/* True when `key` is `prefix` or lies below it ("audit.path" below "audit"). */
+static bool sh_app__key_within(const char *key, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return strncmp(key, prefix, n) == 0 && (key[n] == '\0' || key[n] == '.');
+}
+
+/* True when two scalars read the same (the same type and text). */
+static bool sh_app__same_scalar(const sh_value *a, const sh_value *b)
+{
+	return a != NULL && b != NULL && a->type == b->type && a->text != NULL && b->text != NULL
+		&& strcmp(a->text, b->text) == 0;
+}
+
+const char *sh_app__setting_origin(sh_project *project, const char *key, const sh_value *value,
+	unsigned *line, unsigned *column)
+{
+	*line = *column = 0;
+	bool overridden = false;
+	pthread_mutex_lock(&project->live.lock);
+	for (size_t i = 0; i < project->live.override_count && !overridden; i++) {
+		const char *o = project->live.overrides[i].key;
+		overridden = sh_app__key_within(key, o) || sh_app__key_within(o, key);
+	}
+	pthread_mutex_unlock(&project->live.lock);
+	if (overridden)
+		return "override";
+	const sh_value *root = sh_app__project_manifest(project);
+	const sh_value *first = sh_value_path(sh_value_get(root, "settings"), key);
+	if (first != NULL && (first == value || sh_app__same_scalar(first, value))) {
+		*line = first->line;
+		*column = first->column;
+		return "manifest";
+	}
+	return "reload";
+}

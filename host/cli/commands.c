@@ -80,6 +80,7 @@ const sh_cli_command sh_cli_commands[] = {
 		{ "--signal", "NAME", "only this signal" },
 		{ "--app", "LABEL", "only the receivers this app connected" },
 		{ "--connected", NULL, "hide signals without receivers" },
+		{ "--json", NULL, "print the dashboard's JSON document (apps, signals, receivers, models, migrations, settings) instead" },
 		{ NULL, NULL, NULL } } },
 	{ "apps", "the installed apps in load order", "", sh_cli_apps, NULL, true,
 		{ { NULL, NULL, NULL } } },

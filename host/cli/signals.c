@@ -3,7 +3,9 @@
  * with its receivers in the order a send calls them: owning app, receiver
  * function, sender filter, priority and dispatch_uid. Django has no such
  * view; it answers "who hears post_save from alert.Alert, and in which
- * order?" without reading any plugin's source.
+ * order?" without reading any plugin's source. With --json it prints the
+ * document of the dashboard's JSON endpoint instead (apps, signals, models,
+ * migrations, settings; see docs/dashboard.md), for tools.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -110,6 +112,19 @@ static int sh_cli__print_signal(sh_signal *signal, void *payload)
 	return 0;
 }
 
+/* --json: the dashboard's document (sh_introspect_project), on one line. */
+static int sh_cli__print_json(sh_project *project)
+{
+	json_t *doc = NULL;
+	if (sh_introspect_project(&doc, project) < 0) {
+		fprintf(stderr, "sighost signals: %s\n", sh_error_last()->message);
+		return 1;
+	}
+	int rc = json_dumpf(doc, stdout, JSON_COMPACT) == 0 && puts("") >= 0 ? 0 : 1;
+	json_decref(doc);
+	return rc;
+}
+
 int sh_cli_signals(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -117,22 +132,39 @@ int sh_cli_signals(int argc, char **argv)
 		{ "signal", 1, NULL, 'n' },
 		{ "app", 1, NULL, 'a' },
 		{ "connected", 0, NULL, 'c' },
+		{ "json", 0, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *settings = NULL;
 	sh__filter filter = { 0 };
+	bool json = false;
 	for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
 		switch (c) {
 		case 's': settings = optarg; break;
 		case 'n': filter.signal = optarg; break;
 		case 'a': filter.app = optarg; break;
 		case 'c': filter.connected = true; break;
+		case 'j': json = true; break;
 		default: return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sighost signals: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (json && (filter.signal != NULL || filter.app != NULL || filter.connected)) {
+		fprintf(stderr, "sighost signals: --json prints the whole document; filter it "
+			"with a JSON tool (jq) instead of --signal, --app or --connected\n");
+		return 2;
 	}
 	sh_project *project = sh_cli_project(settings, true, "signals");
 	if (project == NULL) {
 		return 1;
+	}
+	if (json) {
+		int rc = sh_cli__print_json(project);
+		sh_project_free(project);
+		return rc;
 	}
 	sh_signal *found;
 	if (filter.signal != NULL && sh_signal_lookup(&found, sh_project_hub(project), filter.signal) < 0) {

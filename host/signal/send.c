@@ -133,7 +133,9 @@ static inline __attribute__((always_inline)) int sh_signal__dispatch(sh_signal *
 	}
 	const sh_connection_info *outer = sh__running;
 	sh__depth++;
+	size_t calls = 0;
 	for (size_t i = 0; i < count; i++) {
+		calls++;
 		void *response = NULL;
 		uint64_t t0 = trace != NULL ? sh_signal__now_ns() : 0;
 		sh__running = &slots[i].conn->info;
@@ -141,7 +143,7 @@ static inline __attribute__((always_inline)) int sh_signal__dispatch(sh_signal *
 		int error = SH__UNLIKELY(status != 0) ? sh_signal__receiver_failed(signal, &slots[i], status) : 0;
 		if (trace != NULL) {
 			sh_trace_event ev = { SH_TRACE_RECEIVER, signal, sender, robust,
-				&slots[i].conn->info, sh_signal__now_ns() - t0, error };
+				&slots[i].conn->info, sh_signal__now_ns() - t0, error, args, 0 };
 			trace->fn(&ev, trace->payload);
 		}
 		if (SH__UNLIKELY(error != 0) && robust) {
@@ -164,7 +166,7 @@ static inline __attribute__((always_inline)) int sh_signal__dispatch(sh_signal *
 	rcu_read_unlock();
 	if (trace != NULL) {
 		sh_trace_event ev = { SH_TRACE_SEND, signal, sender, robust, NULL,
-			sh_signal__now_ns() - start, result };
+			sh_signal__now_ns() - start, result, args, calls };
 		trace->fn(&ev, trace->payload);
 	}
 	return result;

@@ -341,6 +341,11 @@ int sh_web__request_authenticate(sh_request *r)
 		return 0;   /* another scheme: not ours to judge */
 	if (malformed)
 		return 1;
+	return sh_web__request_authenticate_key(r, key);
+}
+
+int sh_web__request_authenticate_key(sh_request *r, const char *key)
+{
 	sh_database *database = sh_project_database(r->server->project);
 	sh_conn *db;
 	if (database == NULL)

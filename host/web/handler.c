@@ -125,7 +125,7 @@ static void sh_web__request_line(char *buf, size_t size, const sh_request *r)
 }
 
 /* Sends the request's response; takes its body. */
-static enum MHD_Result sh_web__queue(sh_request *r)
+enum MHD_Result sh_web__handler_queue(sh_request *r)
 {
 	sh_server *s = r->server;
 	sh_http_response *resp = &r->response;
@@ -215,10 +215,10 @@ static void sh_web__answer_make(sh_request *r, int status)
 }
 
 /* Answers with one of the host's own responses. */
-static enum MHD_Result sh_web__answer(sh_request *r, int status)
+enum MHD_Result sh_web__handler_answer(sh_request *r, int status)
 {
 	sh_web__answer_make(r, status);
-	return sh_web__queue(r);
+	return sh_web__handler_queue(r);
 }
 
 /* The status of the host's answer to a request that failed with `rc`. */
@@ -305,7 +305,7 @@ static enum MHD_Result sh_web__answer_debug(sh_request *r, int status, const cha
 				"page says what failed; set it to false in production.</p>\n") < 0)
 			sh_web__wbuf_dispose(&resp->body);
 	}
-	return sh_web__queue(r);
+	return sh_web__handler_queue(r);
 }
 
 /* Runs the view; on failure logs, sends got_request_exception, answers 500
@@ -317,7 +317,7 @@ static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 	char message[1024];
 	int rc = sh_web__call_view(r, route, message, sizeof message);
 	if (rc >= 0)
-		return sh_web__queue(r);
+		return sh_web__handler_queue(r);
 	char line[512];
 	sh_web__request_line(line, sizeof line, r);
 	char what[2048];
@@ -332,7 +332,7 @@ static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 	sh_signal_send_robust(s->got_request_exception, NULL, &args, NULL);
 	if (sh_web__debug(s))
 		return sh_web__answer_debug(r, sh_web__failure_status(rc), what);
-	return sh_web__answer(r, sh_web__failure_status(rc));
+	return sh_web__handler_answer(r, sh_web__failure_status(rc));
 }
 
 /* The whole request is in: Django's get_response. */
@@ -342,24 +342,26 @@ static enum MHD_Result sh_web__dispatch(sh_request *r)
 	sh_environ env = { r->method, r->path, r->query_string, r->remote_addr,
 		r->headers, r->header_count };
 	sh_request_started_args started = { &env };
+	if (s->dash != NULL && sh_web__dash_claims(s->dash, r->path))
+		return sh_web__dash_answer(r);   /* the host's own pages: no signal */
 	r->started = true;
 	int rc = sh_signal_send(s->request_started, s->handler, &started, NULL);
 	if (rc < 0) {
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server",
 			"a request_started receiver failed: %s", sh_error_last()->message);
-		return sh_web__answer(r, sh_web__failure_status(rc));
+		return sh_web__handler_answer(r, sh_web__failure_status(rc));
 	}
 	if (r->too_large)
-		return sh_web__answer(r, 413);
+		return sh_web__handler_answer(r, 413);
 	if (r->failed)
-		return sh_web__answer(r, 500);
+		return sh_web__handler_answer(r, 500);
 	rc = sh_web__router_match(&r->match, s->router, r->method, r->path);
 	if (rc == SH_ENOTFOUND)
-		return sh_web__answer(r, 404);
+		return sh_web__handler_answer(r, 404);
 	if (rc == SH_EPERM)
-		return sh_web__answer(r, 405);
+		return sh_web__handler_answer(r, 405);
 	if (rc < 0)
-		return sh_web__answer(r, 500);
+		return sh_web__handler_answer(r, 500);
 	const sh_route *route = r->match.route;
 	r->app = route->app;
 	/* A database file deleted, moved or replaced under the server: every
@@ -369,19 +371,19 @@ static enum MHD_Result sh_web__dispatch(sh_request *r)
 	if (rc < 0) {
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "refusing \"%s %s\": %s",
 			r->method, r->path, sh_error_last()->message);
-		return sh_web__answer(r, sh_web__failure_status(rc));
+		return sh_web__handler_answer(r, sh_web__failure_status(rc));
 	}
 	/* DRF's order: a bad token is refused whatever the route needs */
 	rc = sh_web__request_authenticate(r);
 	if (rc < 0) {
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "cannot check the API token: %s",
 			sh_error_last()->message);
-		return sh_web__answer(r, sh_web__failure_status(rc));
+		return sh_web__handler_answer(r, sh_web__failure_status(rc));
 	}
 	if (rc > 0 || (sh_request_user(r) == NULL && !sh_route_open_to_anonymous(route, r->method)))
-		return sh_web__answer(r, 401);
+		return sh_web__handler_answer(r, 401);
 	if (route->fn == NULL)
-		return sh_web__answer(r, 501);   /* not resolved: sh_server_new refuses that */
+		return sh_web__handler_answer(r, 501);   /* not resolved: sh_server_new refuses that */
 	return sh_web__run_view(r, route);
 }
 

@@ -21,4 +21,11 @@ enum MHD_Result sh_web__on_access(void *cls, struct MHD_Connection *connection, 
 void sh_web__on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 	enum MHD_RequestTerminationCode toe);
 
+/* Queues the request's response (its status, headers and body, which it
+ * takes) and writes the access log line. */
+enum MHD_Result sh_web__handler_queue(sh_request *request);
+
+/* Answers with one of the host's own fixed responses (401, 404, 500...). */
+enum MHD_Result sh_web__handler_answer(sh_request *request, int status);
+
 #endif

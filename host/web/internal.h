@@ -22,6 +22,7 @@
 #include "base/suggest.h"
 #include "base/text.h"
 #include "manifest/manifest.h"
+#include "dash.h"
 
 #define SH__COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -284,6 +285,10 @@ struct sh_request {
  * or a negative code when the database failed (500). */
 int sh_web__request_authenticate(sh_request *request);
 
+/* Authenticates the request with the API key `key` given some other way
+ * (the dashboard's cookie). Returns as sh_web__request_authenticate. */
+int sh_web__request_authenticate_key(sh_request *request, const char *key);
+
 /* Frees what a request owns (not the request's libmicrohttpd strings). */
 void sh_web__request_free(sh_request *request);
 
@@ -302,6 +307,7 @@ typedef struct sh__server_config {
 	bool access_log;            /* one log line per request */
 	unsigned async_threads;     /* workers of the pool for async receivers */
 	size_t async_queue;         /* jobs that may wait in it */
+	sh__dash_config dash;       /* the introspection dashboard (dash.h) */
 } sh__server_config;
 
 struct sh_server {
@@ -322,6 +328,7 @@ struct sh_server {
 	atomic_size_t in_flight;
 	sh_pool *pool;              /* the hub's executor while the server runs */
 	struct sh__reaper *reaper;  /* cuts off slow clients while it runs (server.c) */
+	struct sh__dash *dash;      /* the dashboard while it runs, NULL when off (dash.h) */
 };
 
 /* Reads the server keys of the project manifest and `opts` into the

@@ -543,15 +543,20 @@ int sh_server_start(sh_server *server)
 		rc = sh_web__reaper_start(server);
 	if (rc == 0)
 		rc = sh_web__pool_start(server);
+	if (rc == 0)
+		rc = sh_web__dash_start(server);
 	if (rc < 0) {
 		if (server->listen_fd >= 0)
 			close(server->listen_fd);
 		server->listen_fd = -1;
+		sh_web__pool_drain(server);
 		sh_web__reaper_stop(server);
 		return rc;
 	}
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC
 		| MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	if (server->dash != NULL)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;   /* the dashboard's streams wait suspended */
 	const sh__server_config *c = &server->config;
 	atomic_store(&server->stopping, false);
 	server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, sh_web__on_access_guarded, server,
@@ -571,6 +576,8 @@ int sh_server_start(sh_server *server)
 	if (server->daemon == NULL) {
 		close(server->listen_fd);
 		server->listen_fd = -1;
+		sh_web__dash_stop(server->dash);
+		server->dash = NULL;
 		sh_web__pool_drain(server);
 		sh_web__reaper_stop(server);
 		return sh_error_set(SH_EIO, "cannot start the HTTP server on %s:%u (libmicrohttpd "
@@ -588,6 +595,7 @@ void sh_server_stop(sh_server *server)
 		return;
 	atomic_store(&server->stopping, true);
 	MHD_socket quiesced = MHD_quiesce_daemon(server->daemon);
+	sh_web__dash_close_streams(server->dash);   /* streams end instead of being waited for */
 	/* let the requests in flight end, for at most request_timeout seconds */
 	struct timespec start, now, nap = { 0, 10L * 1000 * 1000 };
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -608,6 +616,8 @@ void sh_server_stop(sh_server *server)
 	}
 	MHD_stop_daemon(server->daemon);   /* closes every connection */
 	server->daemon = NULL;
+	sh_web__dash_stop(server->dash);
+	server->dash = NULL;
 	sh_web__reaper_stop(server);
 	if (quiesced != MHD_INVALID_SOCKET)
 		close(quiesced);

@@ -1,8 +1,8 @@
 /*
  * server_config.c: the server's settings: the top-level keys listen,
  * threads, max_body_size, request_timeout, atomic_requests, access_log,
- * async_threads, async_queue, silent_timeout, max_connections and
- * max_connections_per_ip of the project manifest (their types are checked with
+ * async_threads, async_queue, silent_timeout, max_connections,
+ * max_connections_per_ip and dashboard of the project manifest (their types are checked with
  * the manifest; their ranges here), overridden by sh_server_opts (the
  * command line).
  */
@@ -27,6 +27,12 @@
 #define SH__DEFAULT_MAX_CONNECTIONS 768
 #define SH__DEFAULT_MAX_PER_IP 48
 #define SH__DEFAULT_SILENT_TIMEOUT 5
+
+/* The dashboard's defaults (docs/dashboard.md). */
+#define SH__DASH_PREFIX "/_sighost/"
+#define SH__DASH_STREAM_CLIENTS 4
+#define SH__DASH_STREAM_BUFFER 1024
+#define SH__DASH_RECEIVERS 1024
 
 /*
  * Splits "HOST:PORT", "[V6]:PORT" or "PORT" into host and port (newly
@@ -100,6 +106,48 @@ static void sh_web__int_key(sh_server *s, const sh_value *root, const char *key,
 	*out = (uint64_t)n;
 }
 
+/* True for a dashboard prefix: "/", then path characters, then "/". */
+static bool sh_web__prefix_ok(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (n < 2 || n > 64 || prefix[0] != '/' || prefix[n - 1] != '/')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = prefix[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+				|| c == '/' || c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return strstr(prefix, "//") == NULL;
+}
+
+/* The `dashboard` map: on when dashboard.enabled says so, else when
+ * settings.debug is true; its prefix and bounds. */
+static void sh_web__dash_config_read(sh_server *s, const sh_value *root)
+{
+	sh__dash_config *d = &s->config.dash;
+	const sh_value *map = sh_value_get(root, "dashboard");
+	const sh_value *settings = sh_value_get(root, "settings");
+	bool debug = sh_value_path_bool(settings, "debug", false);
+	d->enabled = sh_value_path_bool(map, "enabled", debug);
+	const sh_value *prefix = sh_value_get(map, "prefix");
+	const char *text = sh_value_string(prefix);
+	if (text != NULL && !sh_web__prefix_ok(text))
+		sh_manifest__problem_at(&s->problems, SH_EMANIFEST, prefix, "dashboard.prefix must be a "
+			"path of letters, digits, '_', '-', '.' that starts and ends with '/' (at most "
+			"64 bytes), not '%s'", text);
+	snprintf(d->prefix, sizeof d->prefix, "%s",
+		text != NULL && sh_web__prefix_ok(text) ? text : SH__DASH_PREFIX);
+	uint64_t clients = SH__DASH_STREAM_CLIENTS, buffer = SH__DASH_STREAM_BUFFER,
+		receivers = SH__DASH_RECEIVERS;
+	sh_web__int_key(s, map, "stream_clients", 1, 64, &clients);
+	sh_web__int_key(s, map, "stream_buffer", 16, 1 << 16, &buffer);
+	sh_web__int_key(s, map, "receivers", 16, 1 << 16, &receivers);
+	d->stream_clients = (unsigned)clients;
+	d->stream_buffer = (unsigned)buffer;
+	d->receivers = (unsigned)receivers;
+}
+
 int sh_web__server_config_read(sh_server *s, const sh_server_opts *opts)
 {
 	sh__server_config *c = &s->config;
@@ -124,6 +172,7 @@ int sh_web__server_config_read(sh_server *s, const sh_server_opts *opts)
 	c->async_queue = (size_t)async_queue;
 	c->atomic_requests = sh_value_path_bool(root, "atomic_requests", false);
 	c->access_log = sh_value_path_bool(root, "access_log", true);
+	sh_web__dash_config_read(s, root);
 	if (opts != NULL && opts->threads != 0) {
 		if (opts->threads > 256)
 			sh_manifest__problem_add(&s->problems, SH_EINVAL, NULL, 0, 0,

@@ -130,6 +130,9 @@ typedef struct sh_trace_event {
 	const sh_connection_info *receiver;  /* SH_TRACE_RECEIVER only */
 	uint64_t ns;                         /* wall time taken, in nanoseconds */
 	int status;                          /* 0 or a negative error code */
+	/* Added after the first release (readers built earlier ignore them): */
+	const void *args;                    /* the send's args, as the receivers got them */
+	size_t calls;                        /* SH_TRACE_SEND: receivers called */
 } sh_trace_event;
 
 /* A trace hook. Called on the sending thread; must not connect, disconnect

@@ -3,6 +3,7 @@
  * end to end, with the bundled plugins and test plugins.
  */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,5 +140,63 @@ Test(signals, version_and_help)
 	r = E2E_RUN("help", "signals");
 	e2e_has(r.out, "usage: sighost signals [options]");
 	e2e_has(r.out, "  --settings FILE ");
+	t_run_free(&r);
+}
+
+/* The receivers of signal `name` in a --json document. */
+static json_t *receivers_of(json_t *doc, const char *name)
+{
+	json_t *signals = json_object_get(doc, "signals");
+	for (size_t i = 0; i < json_array_size(signals); i++) {
+		json_t *s = json_array_get(signals, i);
+		if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
+			return json_object_get(s, "receivers");
+	}
+	cr_assert_fail("no signal %s in the document", name);
+	return NULL;
+}
+
+Test(signals, json_describes_apps_signals_models_and_settings)
+{
+	bundled_project();
+	t_run r = E2E_RUN("signals", "--settings", "project.yaml", "--json");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	json_error_t error;
+	json_t *doc = json_loads(r.out, 0, &error);
+	cr_assert_not_null(doc, "not JSON: %s: %s", error.text, r.out);
+	cr_assert_str_eq(json_string_value(json_object_get(doc, "project")), "shop");
+	json_t *apps = json_object_get(doc, "apps");
+	cr_assert_eq(json_array_size(apps), 5);
+	json_t *mailer = NULL;
+	for (size_t i = 0; i < json_array_size(apps); i++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(apps, i), "label")),
+				"mailer") == 0)
+			mailer = json_array_get(apps, i);
+	cr_assert_not_null(mailer, "no app mailer");
+	cr_assert_eq(json_integer_value(json_object_get(mailer, "abi")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(mailer, "probe")), "passed");
+	cr_assert(json_real_value(json_object_get(mailer, "load_ms")) > 0.0);
+	json_t *post_save = receivers_of(doc, "post_save");
+	cr_assert_eq(json_array_size(post_save), 2);
+	json_t *second = json_array_get(post_save, 1);
+	cr_assert_str_eq(json_string_value(json_object_get(second, "receiver")), "on_alert_saved");
+	cr_assert_str_eq(json_string_value(json_object_get(second, "owner")), "alert");
+	cr_assert_str_eq(json_string_value(json_object_get(second, "sender")), "alert.Alert");
+	cr_assert_eq(json_integer_value(json_object_get(second, "priority")), 10);
+	cr_assert_null(json_object_get(second, "stats"), "a CLI run has no call statistics");
+	cr_assert_gt(json_array_size(json_object_get(doc, "models")), 0);
+	json_t *setting = json_array_get(json_object_get(json_object_get(doc, "settings"), "items"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(setting, "key")), "audit.path");
+	cr_assert_str_eq(json_string_value(json_object_get(setting, "origin")), "manifest");
+	json_decref(doc);
+	t_run_free(&r);
+}
+
+Test(signals, json_refuses_the_text_filters)
+{
+	bundled_project();
+	t_run r = E2E_RUN("signals", "--settings", "project.yaml", "--json", "--app", "alert");
+	cr_assert_eq(r.status, 2);
+	e2e_has(r.err, "--json prints the whole document");
 	t_run_free(&r);
 }

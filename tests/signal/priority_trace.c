@@ -229,6 +229,8 @@ struct trace_log {
 		char receiver_name[32];
 		uint64_t ns;
 		int status;
+		const void *args;
+		size_t calls;
 	} events[16];
 };
 
@@ -243,6 +245,8 @@ static void record_trace(const sh_trace_event *event, void *payload)
 		log->events[i].robust = event->robust;
 		log->events[i].ns = event->ns;
 		log->events[i].status = event->status;
+		log->events[i].args = event->args;
+		log->events[i].calls = event->calls;
 		log->events[i].receiver_id = event->receiver ? event->receiver->id : 0;
 		snprintf(log->events[i].receiver_name, 32, "%s",
 			event->receiver && event->receiver->name ? event->receiver->name : "(null)");
@@ -301,6 +305,25 @@ Test(trace, plain_send_reports_its_failure)
 	cr_assert_eq(log.events[2].status, SH_EDB);
 	cr_assert_not(log.events[2].robust);
 	cr_assert_null(log.events[2].sender);
+}
+
+Test(trace, events_carry_the_args_and_the_send_counts_the_receivers_run)
+{
+	connect_prio(append, a, SH_PRIORITY_MIDDLE, NULL);
+	connect_prio(fail, b, SH_PRIORITY_MIDDLE, NULL);
+	connect_prio(append, c, SH_PRIORITY_MIDDLE, NULL);
+	struct trace_log log = { 0 };
+	int args = 42;
+	cr_assert_eq(sh_hub_set_trace(hub, record_trace, &log), 0);
+	cr_assert_eq(sh_signal_send(post_save, NULL, &args, NULL), SH_EDB);
+	cr_assert_eq(log.count, 3);
+	cr_assert_eq(log.events[0].args, &args, "a receiver's event has the send's args");
+	cr_assert_eq(log.events[2].args, &args, "the send's event has its args");
+	cr_assert_eq(log.events[2].calls, 2, "send stopped at the failing receiver: 2 ran");
+	log.count = 0;
+	cr_assert_eq(sh_signal_send_robust(post_save, NULL, &args, NULL), 0);
+	cr_assert_eq(log.events[3].kind, SH_TRACE_SEND);
+	cr_assert_eq(log.events[3].calls, 3, "send_robust ran all 3");
 }
 
 Test(trace, reports_a_send_without_receivers)

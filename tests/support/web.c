@@ -231,8 +231,15 @@ void w_server_free(w_server *s)
 
 int w_connect(unsigned port)
 {
+	return w_connect_rcvbuf(port, 0);
+}
+
+int w_connect_rcvbuf(unsigned port, int rcvbuf)
+{
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(fd, 0);
+	if (rcvbuf > 0)   /* before connect: it sets the window the peer is offered */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	struct timeval tv = { 10, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	struct sockaddr_in addr = { 0 };

@@ -86,6 +86,10 @@ typedef struct w_resp {
 
 /* Opens a connection to 127.0.0.1:port (10 s receive timeout). */
 int w_connect(unsigned port);
+/* Like w_connect, with a receive buffer of `rcvbuf` bytes (0: the
+ * system's), for a client that reads slowly or not at all. */
+int w_connect_rcvbuf(unsigned port, int rcvbuf);
+
 
 /* Sends all `len` bytes (MSG_NOSIGNAL). Returns false when it could not. */
 bool w_send(int fd, const char *data, size_t len);

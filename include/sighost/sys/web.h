@@ -287,6 +287,23 @@ SH_API void sh_server_stop(sh_server *server);
 /* Stops the server when it runs, then frees it. NULL is a no-op. Free the
  * server before its project. */
 SH_API void sh_server_free(sh_server *server);
+/* ---- introspection ------------------------------------------------------ */
+
+/*
+ * Describes a loaded project as the dashboard's JSON endpoint does (see
+ * docs/dashboard.md for every key): its apps (label, plugin file, ABI,
+ * load and ready() times, probe verdict), every signal with its receivers
+ * in call order, the models with their row counts, the migrations with
+ * whether each is applied, and every setting with its origin. Without a
+ * running dashboard the receivers carry no call statistics. Reads only:
+ * nothing is written and no signal is sent. Stores a new JSON object in
+ * *out, which the caller releases with json_decref(); a part that cannot
+ * be read (a table not migrated yet, the migration files) says why in the
+ * document rather than failing it. Returns 0, SH_EINVAL for a NULL
+ * argument, SH_ENOMEM (then *out is NULL).
+ */
+SH_API int sh_introspect_project(json_t **out, sh_project *project);
+
 
 #ifdef __cplusplus
 }
