@@ -223,6 +223,11 @@ struct sh_template {
 	sh_signal *signal;          /* template_rendered, NULL without a hub */
 	const sh_sender *sender;    /* "template:<name>" */
 	sh__node *root;             /* the top-level node list */
+	const sh__node **blocks;    /* every {% block %} node, at any depth */
+	size_t block_count;
+	bool extends;               /* its first tag is {% extends %} */
+	sh_templates *cache;        /* the cache that holds it, NULL for sh_template_compile */
+	const sh_app *app;          /* its app in that cache, NULL for a project template */
 };
 
 struct sh_context {
@@ -243,8 +248,22 @@ int sh__template_load(sh_template **out, sh_hub *hub, const char *name, const ch
 /* Frees a node list. */
 void sh__nodes_free(sh__node *nodes);
 
-/* Renders a node list with `context` into `out` (template_render.c). */
-int sh__nodes_render(sh__wbuf *out, const sh__node *nodes, const json_t *context);
+/* Sends template_rendered for `t` with `context` when it has a hub
+ * (template_render.c). Returns 0 or the failing receiver's code. */
+int sh__template_signal(const sh_template *t, const json_t *context);
+
+/*
+ * Finds the template called `name` for a tag ({% extends %}, {% include %})
+ * of template `from` (template_cache.c): in the cache that holds `from`,
+ * the name of from's app first, then the project's templates folder (when
+ * the cache has one), skipping the templates in skip[] (Django's extends
+ * history). Returns 0 with *out; SH_EEXISTS when every template of that
+ * name was skipped (a cycle); SH_ENOTFOUND; SH_EINVAL when `from` was
+ * compiled from a string (no cache) or the name is refused; the errors of
+ * sh_templates_get().
+ */
+int sh__template_find(const sh_template **out, const sh_template *from, const char *name,
+	const sh_template *const *skip, size_t nskip);
 
 /* Appends `text` HTML-escaped (Django's escape()). */
 int sh__html_escape(sh__wbuf *out, const char *text, size_t len);
