@@ -176,6 +176,63 @@ static const char *sh__status_body(int status)
 	}
 }
 
+/* Django's quote(request.path): every byte but letters, digits, "_.-~"
+ * and "/" as %XX, so a path cannot inject markup into the page. */
+static int sh__quote_path(sh__wbuf *out, const char *path)
+{
+	int rc = 0;
+	for (const unsigned char *c = (const unsigned char *)path; *c != '\0' && rc == 0; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+			|| strchr("_.-~/", *c) != NULL)
+			rc = sh__wbuf_add(out, c, 1);
+		else
+			rc = sh__wbuf_printf(out, "%%%02X", *c);
+	}
+	return rc == 0 ? sh__wbuf_finish(out) : rc;
+}
+
+/*
+ * Django's page_not_found and server_error: renders the project's
+ * 404.html (with request_path and exception) or 500.html (with an empty
+ * context) into the response, sending template_rendered. Returns false
+ * when the project has no such template (or it cannot be rendered, which
+ * is logged): the built-in page is answered then.
+ */
+static bool sh__error_page(sh_request *r, int status, const char *exception)
+{
+	sh_server *s = r->server;
+	const char *name = status == 404 ? "404.html" : "500.html";
+	const sh_template *t;
+	int rc = sh_templates_get(&t, s->templates, NULL, name);
+	if (rc == SH_ENOTFOUND)
+		return false;
+	json_t *context = NULL;
+	sh__wbuf quoted = { 0 };
+	if (rc == 0 && status == 404) {
+		rc = sh__quote_path(&quoted, r->path != NULL ? r->path : "");
+		context = rc == 0 ? json_pack("{s:s, s:s}", "request_path", quoted.data,
+			"exception", exception) : NULL;
+	} else if (rc == 0) {
+		context = json_object();
+	}
+	if (rc == 0 && context == NULL)
+		rc = sh_error_set(SH_ENOMEM, "out of memory");
+	char *text = NULL;
+	size_t length = 0;
+	if (rc == 0)
+		rc = sh_template_render(&text, &length, t, context);
+	json_decref(context);
+	sh__wbuf_dispose(&quoted);
+	if (rc < 0) {
+		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "cannot render the project's %s "
+			"(the built-in page is answered): %s", name, sh_error_last()->message);
+		return false;
+	}
+	sh__wbuf_dispose(&r->response.body);
+	r->response.body = (sh__wbuf){ text, length, length + 1 };
+	return true;
+}
+
 /* The JSON bodies of the host's answers on a model route (the JSON API). */
 static const char *sh__status_json(const sh_request *r, int status)
 {
@@ -190,16 +247,19 @@ static const char *sh__status_json(const sh_request *r, int status)
 	}
 }
 
-/* Answers with one of the host's own responses. */
-static enum MHD_Result sh__answer(sh_request *r, int status)
+/* Answers with one of the host's own responses; for a 404 or a 500 on a
+ * route that is not a model's, with the project's 404.html or 500.html
+ * when `page` (`exception` is 404.html's context). */
+static enum MHD_Result sh__answer_as(sh_request *r, int status, bool page, const char *exception)
 {
 	sh_http_response *resp = &r->response;
 	sh__response_reset(resp);
 	resp->status = status;
 	bool json = r->match.route != NULL && r->match.route->model != NULL;
 	const char *body = json ? sh__status_json(r, status) : sh__status_body(status);
-	if (sh__wbuf_puts(&resp->body, body) < 0)
-		sh__wbuf_dispose(&resp->body);   /* an empty body then */
+	if (json || !page || (status != 404 && status != 500) || !sh__error_page(r, status, exception))
+		if (sh__wbuf_puts(&resp->body, body) < 0)
+			sh__wbuf_dispose(&resp->body);   /* an empty body then */
 	if (json)
 		sh_http_response_set_header(resp, "Content-Type", "application/json");
 	if (status == 405) {
@@ -212,6 +272,12 @@ static enum MHD_Result sh__answer(sh_request *r, int status)
 		sh_http_response_set_header(resp, "Retry-After", SH__RETRY_AFTER);
 	}
 	return sh__queue(r);
+}
+
+/* Answers with the host's own response, always the built-in page. */
+static enum MHD_Result sh__answer(sh_request *r, int status)
+{
+	return sh__answer_as(r, status, false, NULL);
 }
 
 /* The status of the host's answer to a request that failed with `rc`. */
@@ -248,7 +314,8 @@ static int sh__call_view(sh_request *r, const sh_route *route, char *message, si
 	rc = route->fn(r, &r->response, sh_app_data(route->app));
 	if (rc < 0) {
 		const char *said = sh_error_last()->code != 0 ? sh_error_last()->message : "";
-		snprintf(message, size, "%s", said[0] != '\0' ? said : "(the view gave no reason)");
+		snprintf(message, size, "%s", said[0] != '\0' || rc == SH_EHTTP404 ? said
+			: "(the view gave no reason)");
 	}
 	if (atomic) {
 		int end = sh_atomic_end(db, rc < 0 ? rc : 0);
@@ -270,6 +337,8 @@ static enum MHD_Result sh__run_view(sh_request *r, const sh_route *route)
 	int rc = sh__call_view(r, route, message, sizeof message);
 	if (rc >= 0)
 		return sh__queue(r);
+	if (rc == SH_EHTTP404)   /* Django's Http404: page_not_found, no exception signal */
+		return sh__answer_as(r, 404, true, message[0] != '\0' ? message : "Http404");
 	char line[512];
 	sh__request_line(line, sizeof line, r);
 	if (route->view != NULL)
@@ -281,7 +350,7 @@ static enum MHD_Result sh__run_view(sh_request *r, const sh_route *route)
 			sh_error_name(rc), message);
 	sh_got_request_exception_args args = { r, rc, message };
 	sh_signal_send_robust(s->got_request_exception, NULL, &args, NULL);
-	return sh__answer(r, sh__failure_status(rc));
+	return sh__answer_as(r, sh__failure_status(rc), true, NULL);
 }
 
 /* The whole request is in: Django's get_response. */
@@ -303,8 +372,8 @@ static enum MHD_Result sh__dispatch(sh_request *r)
 	if (r->failed)
 		return sh__answer(r, 500);
 	rc = sh__router_match(&r->match, s->router, r->method, r->path);
-	if (rc == SH_ENOTFOUND)
-		return sh__answer(r, 404);
+	if (rc == SH_ENOTFOUND)   /* the resolver's Http404 (Resolver404) */
+		return sh__answer_as(r, 404, true, "Resolver404");
 	if (rc == SH_EPERM)
 		return sh__answer(r, 405);
 	if (rc < 0)

@@ -4,6 +4,8 @@
  * and the text, JSON and template helpers. handler.c turns it into a
  * libmicrohttpd response once the view returns.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -196,4 +198,16 @@ int sh_http_response_render(sh_http_response *response, int status, const char *
 	if ((rc = sh_template_render(&text, &length, t, context)) < 0)
 		return rc;
 	return sh__response_take(response, status, "text/html; charset=utf-8", text, length);
+}
+
+int sh_http_not_found(const char *fmt, ...)
+{
+	char message[1024] = "";
+	if (fmt != NULL) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(message, sizeof message, fmt, ap);
+		va_end(ap);
+	}
+	return sh_error_set(SH_EHTTP404, "%s", message);
 }

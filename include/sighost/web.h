@@ -23,7 +23,13 @@
  * A view returns 0 when it produced its response (any status it set), or a
  * negative code after saying why with sh_error_set(): the client then gets
  * a 500 whose body says nothing of the error, the error is logged, and
- * got_request_exception is sent with the request.
+ * got_request_exception is sent with the request. The code SH_EHTTP404
+ * (return sh_http_not_found("No alert %lld", id)) is Django's
+ * `raise Http404`: the client gets the same 404 as for a path no route
+ * matches, nothing is logged as an error and got_request_exception is not
+ * sent. A 404 or a 500 answered by the host renders the project's
+ * templates/404.html or templates/500.html when it has them (Django's
+ * page_not_found and server_error, see docs/web.md).
  *
  * Threads. The server runs views on its worker threads, several at once,
  * one request per thread at a time: a view must be safe to run
@@ -78,6 +84,18 @@ typedef int (*sh_view_fn)(sh_request *request, sh_http_response *response, void 
 		sh_request *request __attribute__((unused)),                       \
 		sh_http_response *response __attribute__((unused)),                \
 		void *payload __attribute__((unused)))
+
+/*
+ * Django's `raise Http404(message)` for a view: records SH_EHTTP404 with
+ * the printf-style message (NULL or "" for none) in the error channel and
+ * returns SH_EHTTP404, so a view writes `return sh_http_not_found(...)`.
+ * The server then answers 404 as for an unmatched path: the project's
+ * 404.html rendered with {"request_path": the quoted path, "exception":
+ * the message, or "Http404" without one}, else the built-in page. A route
+ * running in a transaction (atomic) has it rolled back, as an exception
+ * leaving Django's atomic block does.
+ */
+SH_API int sh_http_not_found(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- the request ------------------------------------------------------ */
 

@@ -191,3 +191,12 @@ SH_VIEW(note_count)
 	snprintf(text, sizeof text, "%lld", (long long)count);
 	return sh_http_response_text(response, 200, text);
 }
+
+/* Django's `raise Http404`: "No note <id>", or no message with ?bare. */
+SH_VIEW(raise_404)
+{
+	if (sh_request_query(request, "bare") != NULL)
+		return sh_http_not_found(NULL);
+	const char *id = sh_request_query(request, "id");
+	return sh_http_not_found("No note %s", id != NULL ? id : "?");
+}
