@@ -113,8 +113,7 @@ static int sh__request_fill(sh_request *r, const char *url, const char *method,
 
 /* ---- answering -------------------------------------------------------- */
 
-/* The request line for the log, with control characters made visible. */
-static void sh__request_line(char *buf, size_t size, const sh_request *r)
+void sh__request_line(char *buf, size_t size, const sh_request *r)
 {
 	snprintf(buf, size, "%s %s %s", r->method ? r->method : "-",
 		r->raw_uri ? r->raw_uri : "-", r->version ? r->version : "-");
@@ -130,7 +129,10 @@ static enum MHD_Result sh__queue(sh_request *r)
 	sh_http_response *resp = &r->response;
 	size_t length = resp->body.len;
 	struct MHD_Response *m;
-	if (length > 0) {
+	bool streamed = resp->stream.next != NULL;
+	if (streamed) {
+		m = sh__stream_response(r);
+	} else if (length > 0) {
 		m = MHD_create_response_from_buffer(length, resp->body.data, MHD_RESPMEM_MUST_FREE);
 		if (m != NULL)
 			resp->body = (sh__wbuf){ 0 };   /* libmicrohttpd frees it */
@@ -148,12 +150,16 @@ static enum MHD_Result sh__queue(sh_request *r)
 	}
 	if (!typed)
 		MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE, SH__HTML);
-	if (atomic_load(&s->stopping))
+	/* libmicrohttpd 0.9.75 sends the last chunk ("0\r\n\r\n") after the head
+	 * of a chunked answer to HEAD: the connection is closed after it, so
+	 * those bytes cannot be read as the start of a next response */
+	bool head_of_stream = streamed && r->method != NULL && strcmp(r->method, "HEAD") == 0;
+	if (atomic_load(&s->stopping) || head_of_stream)
 		MHD_add_response_header(m, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result result = MHD_queue_response(r->connection, (unsigned)resp->status, m);
 	MHD_destroy_response(m);
 	r->answered = true;
-	if (!s->config.access_log)
+	if (!s->config.access_log || streamed)   /* a stream's line comes at its end */
 		return result;
 	char line[512];
 	sh__request_line(line, sizeof line, r);
@@ -435,12 +441,14 @@ void sh__on_completed(void *cls, struct MHD_Connection *connection, void **con_c
 	enum MHD_RequestTerminationCode toe)
 {
 	(void)connection;
-	(void)toe;
 	sh_server *s = cls;
 	sh_request *r = *con_cls;
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	if (r->stream != NULL)
+		sh__stream_log(r, toe);
+	sh__stream_close(r);   /* the closers first, then request_finished, as Django's close() */
 	if (r->started && sh_signal_send(s->request_finished, s->handler, NULL, NULL) < 0)
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server",
 			"a request_finished receiver failed: %s", sh_error_last()->message);

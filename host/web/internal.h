@@ -275,6 +275,13 @@ typedef struct sh__owned_header {
 	char *value;
 } sh__owned_header;
 
+/* A streamed body as the view gave it (sh_http_response_stream). */
+typedef struct sh__stream_spec {
+	sh_stream_fn next;          /* NULL: the body is `body` */
+	sh_stream_close_fn close;   /* may be NULL */
+	void *payload;
+} sh__stream_spec;
+
 struct sh_http_response {
 	sh_request *request;
 	int status;
@@ -282,10 +289,22 @@ struct sh_http_response {
 	size_t header_count;
 	size_t header_capacity;
 	sh__wbuf body;
+	sh__stream_spec stream;     /* until the response is queued (then request->stream) */
 };
 
-/* Empties a response back to 200, no header, no body. */
+/* Empties a response back to 200, no header, no body; a stream it holds
+ * is closed (its close callback runs). */
 void sh__response_reset(sh_http_response *response);
+
+struct sh__stream;
+
+/* Closes the request's stream, queued or not (stream.c): its close
+ * callback runs once. Called before request_finished (Django's
+ * response.close() runs the closers, then sends it). */
+void sh__stream_close(sh_request *request);
+
+/* Closes and frees request->stream. */
+void sh__stream_free(sh_request *request);
 
 struct sh_server;
 
@@ -315,6 +334,7 @@ struct sh_request {
 	sh__match match;
 	sh_app *app;
 	sh_http_response response;
+	struct sh__stream *stream;  /* the streamed body once queued (stream.c), NULL when none */
 };
 
 /* Authenticates the request from its Authorization header (auth.c):

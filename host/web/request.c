@@ -222,6 +222,7 @@ void sh__request_free(sh_request *request)
 {
 	if (request == NULL)
 		return;
+	sh__stream_free(request);
 	sh__response_reset(&request->response);
 	free(request->response.headers);
 	sh__wbuf_dispose(&request->body);

@@ -258,6 +258,48 @@ SH_API int sh_http_response_json(sh_http_response *response, int status, const j
 SH_API int sh_http_response_render(sh_http_response *response, int status, const char *name,
 	const json_t *context);
 
+/*
+ * A streamed body's producer: writes the next chunk, at most `size` bytes
+ * (1 or more; 16 KiB at most), into `buf` and stores how many it wrote in
+ * *written. Returns 0 to be called again, 1 when this was the last chunk
+ * (*written may be 0 then), or a negative code after sh_error_set() to
+ * abort: the connection is closed (the client sees a cut chunked body) and
+ * the error is logged. Writing nothing 64 times in a row is a failure.
+ */
+typedef int (*sh_stream_fn)(void *buf, size_t size, size_t *written, void *payload);
+
+/* Releases what a stream holds (its `payload`); see
+ * sh_http_response_stream for when it runs. */
+typedef void (*sh_stream_close_fn)(void *payload);
+
+/*
+ * Makes the response stream its body, Django's StreamingHttpResponse: the
+ * status is set, a body set before is dropped, and once the view has
+ * returned 0 (and its transaction, if any, committed) the server sends the
+ * headers and then asks `next` for one chunk at a time, whenever the
+ * connection can take one, until it returns 1. The body goes out with
+ * Transfer-Encoding: chunked (to HTTP/1.0 clients, until the connection
+ * closes): it is never held whole, so its length has no bound and memory
+ * stays at one chunk. `next` and `close` run on the request's worker
+ * thread, after the view, outside its transaction; the request and the
+ * response may not be used from them.
+ *
+ * `close` (may be NULL) runs exactly once, before request_finished (as
+ * Django's response.close() closes the iterator, then sends it): after the
+ * last chunk has been sent, after `next` failed, when the client goes away
+ * or stops reading mid-stream, when the server stops, or when the response
+ * is never sent (the view failed after calling this). request_finished
+ * comes after the last chunk has been sent, or the connection has ended.
+ *
+ * Headers may still be set after this call; sh_http_response_set_body,
+ * _write, _text, _json and _render are refused (SH_EINVAL) on a response
+ * that streams. Returns 0; SH_EINVAL for a NULL response or `next`, a
+ * status not in 200..599, or a response that streams already (then
+ * `close` is not called: the payload stays the caller's).
+ */
+SH_API int sh_http_response_stream(sh_http_response *response, int status, sh_stream_fn next,
+	sh_stream_close_fn close, void *payload);
+
 /* ---- API tokens ------------------------------------------------------- */
 
 /*
