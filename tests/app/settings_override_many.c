@@ -114,24 +114,31 @@ Test(settings_override_many, groups_nest_with_single_overrides_and_unwind_as_a_s
 	free(events);
 }
 
-/* Fails when it hears "b" entering. */
-static int refuse_b(sh_signal *signal, const sh_sender *sender, const void *args,
+/* Which setting_changed a `refuse` receiver fails on. */
+typedef struct refusal {
+	const char *setting;
+	bool enter;
+	const char *message;
+} refusal;
+
+static int refuse(sh_signal *signal, const sh_sender *sender, const void *args,
 	void **response, void *payload)
 {
 	(void)signal;
 	(void)sender;
 	(void)response;
-	(void)payload;
 	const sh_setting_changed_args *a = args;
-	if (strcmp(a->setting, "b") == 0 && a->enter)
-		return sh_error_set(SH_ERECEIVER, "b may not change");
+	const refusal *r = payload;
+	if (strcmp(a->setting, r->setting) == 0 && a->enter == r->enter)
+		return sh_error_set(SH_ERECEIVER, "%s", r->message);
 	return 0;
 }
 
 Test(settings_override_many, a_receiver_failing_on_entry_undoes_the_override_as_django_does)
 {
 	rec_read(NULL, "  a: 1\n  b: 2\n  c: 3\n");
-	cr_assert_eq(sh_signal_connect(NULL, setting_changed(), refuse_b, NULL, NULL), 0);
+	static const refusal no_b = { "b", true, "b may not change" };
+	cr_assert_eq(sh_signal_connect(NULL, setting_changed(), refuse, (void *)&no_b, NULL), 0);
 	sh_settings_item items[] = { { "a", "10" }, { "b", "20" }, { "c", "30" } };
 	cr_assert_eq(sh_settings_override_many(p(), items, 3), SH_ERECEIVER);
 	cr_assert_str_eq(sh_error_last()->message, "b may not change", "the receiver's message");
@@ -144,24 +151,12 @@ Test(settings_override_many, a_receiver_failing_on_entry_undoes_the_override_as_
 	free(events);
 }
 
-/* Fails when it hears "a" leaving. */
-static int refuse_exit(sh_signal *signal, const sh_sender *sender, const void *args,
-	void **response, void *payload)
-{
-	(void)signal;
-	(void)sender;
-	(void)response;
-	(void)payload;
-	const sh_setting_changed_args *a = args;
-	if (strcmp(a->setting, "a") == 0 && !a->enter)
-		return sh_error_set(SH_ERECEIVER, "a may not go back");
-	return 0;
-}
-
 Test(settings_override_many, a_receiver_failing_on_exit_is_reported_after_every_key_is_sent)
 {
 	rec_read(NULL, "  a: 1\n  b: 2\n");
-	cr_assert_eq(sh_signal_connect(NULL, setting_changed(), refuse_exit, NULL, NULL), 0);
+	static const refusal no_a_back = { "a", false, "a may not go back" };
+	cr_assert_eq(sh_signal_connect(NULL, setting_changed(), refuse, (void *)&no_a_back, NULL),
+		0);
 	sh_settings_item items[] = { { "a", "10" }, { "b", "20" } };
 	cr_assert_eq(sh_settings_override_many(p(), items, 2), 0);
 	rec_clear();

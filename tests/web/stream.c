@@ -105,6 +105,33 @@ static char *dechunk(const char *raw, size_t len, char **head, size_t *body_len,
 	return body;
 }
 
+/* A whole streamed answer to GET `path`: head, decoded body, and whether
+ * the last chunk came. */
+typedef struct chunked {
+	char *head, *body;
+	size_t body_len;
+	bool whole;
+} chunked;
+
+static chunked fetch_chunked(unsigned port, const char *path)
+{
+	int fd = get(port, "GET", path, NULL);
+	size_t len;
+	char *raw = read_all(fd, SIZE_MAX, &len);
+	close(fd);
+	chunked c;
+	c.body = dechunk(raw, len, &c.head, &c.body_len, &c.whole);
+	free(raw);
+	w_has(c.head, "HTTP/1.1 200");
+	return c;
+}
+
+static void chunked_free(chunked *c)
+{
+	free(c->head);
+	free(c->body);
+}
+
 /* How many times `signal` is in the audit log now (no waiting). */
 static size_t audit_count(const char *signal)
 {
@@ -143,26 +170,14 @@ Test(stream, chunks_arrive_in_order_and_request_finished_follows_the_close)
 {
 	w_server s;
 	serve(&s);
-	int fd = get(s.port, "GET", "/stream?n=3&size=5", NULL);
-	size_t len;
-	char *raw = read_all(fd, SIZE_MAX, &len);
-	close(fd);
-	char *head;
-	size_t body_len;
-	bool whole;
-	char *body = dechunk(raw, len, &head, &body_len, &whole);
-	w_has(head, "HTTP/1.1 200");
-	w_resp r = { 200, head, NULL, 0 };
+	chunked c = fetch_chunked(s.port, "/stream?n=3&size=5");
+	w_resp r = { 200, c.head, NULL, 0 };
 	w_header_is(&r, "Transfer-Encoding", "chunked");
 	w_header_is(&r, "Content-Type", "text/plain");
 	cr_assert_null(w_header(&r, "Content-Length"));
-	cr_assert_str_eq(body, "aaaaabbbbbccccc");
-	cr_assert(whole, "the last chunk came");
-	json_t *log = w_audit("request_finished", 1);
-	char *names = w_audit_names(log);
-	cr_assert_str_eq(names, "request_started,request_finished");
-	free(names);
-	json_decref(log);
+	cr_assert_str_eq(c.body, "aaaaabbbbbccccc");
+	cr_assert(c.whole, "the last chunk came");
+	w_audit_names_are("request_finished", 1, "request_started,request_finished");
 	stop(&s);
 	/* the close callback ran, then request_finished (Django: closers, then the signal) */
 	const char *closed = strstr(s.err, "[web] info: stream closed after 3 chunks");
@@ -170,9 +185,7 @@ Test(stream, chunks_arrive_in_order_and_request_finished_follows_the_close)
 		"before");
 	cr_assert(closed != NULL && finished != NULL && closed < finished, "%s", s.err);
 	w_has(s.err, "\"GET /stream?n=3&size=5 HTTP/1.1\" 200 15\n");
-	free(raw);
-	free(body);
-	free(head);
+	chunked_free(&c);
 	w_server_free(&s);
 }
 
@@ -233,11 +246,7 @@ Test(stream, a_client_that_goes_away_mid_stream_has_it_closed_and_request_finish
 	free(read_all(fd, 256 * 1024, &len));
 	cr_assert_eq(len, (size_t)256 * 1024);
 	close(fd);   /* mid-stream: the body never ends */
-	json_t *log = w_audit("request_finished", 1);
-	char *names = w_audit_names(log);
-	cr_assert_str_eq(names, "request_started,request_finished");
-	free(names);
-	json_decref(log);
+	w_audit_names_are("request_finished", 1, "request_started,request_finished");
 	w_resp r = w_request(s.port, "GET", "/hello", NULL, NULL);
 	cr_assert_eq(r.status, 200, "the worker is free again");
 	w_resp_free(&r);
@@ -256,31 +265,16 @@ Test(stream, a_failing_callback_cuts_the_body_is_logged_and_is_no_request_except
 {
 	w_server s;
 	serve(&s);
-	int fd = get(s.port, "GET", "/stream?n=5&size=5&fail=2", NULL);
-	size_t len;
-	char *raw = read_all(fd, SIZE_MAX, &len);
-	close(fd);
-	char *head;
-	size_t body_len;
-	bool whole;
-	char *body = dechunk(raw, len, &head, &body_len, &whole);
-	w_has(head, "HTTP/1.1 200");
-	cr_assert_str_eq(body, "aaaaabbbbb");
-	cr_assert_not(whole, "no last chunk: the client can tell the body was cut");
-	json_t *log = w_audit("request_finished", 1);
-	char *names = w_audit_names(log);
-	cr_assert_str_eq(names, "request_started,request_finished",
-		"the view had returned: no got_request_exception, as Django's streaming");
-	free(names);
-	json_decref(log);
+	chunked c = fetch_chunked(s.port, "/stream?n=5&size=5&fail=2");
+	cr_assert_str_eq(c.body, "aaaaabbbbb");
+	cr_assert_not(c.whole, "no last chunk: the client can tell the body was cut");
+	w_audit_names_are("request_finished", 1, "request_started,request_finished");
 	stop(&s);
 	w_has(s.err, "the stream of \"GET /stream?n=5&size=5&fail=2 HTTP/1.1\" failed after 10 "
 		"bytes (the connection is closed): SH_ERROR: stream broke at chunk 2");
 	w_has(s.err, "stream closed after 2 chunks");
 	w_has(s.err, "request_finished: the stream was closed before");
-	free(raw);
-	free(body);
-	free(head);
+	chunked_free(&c);
 	w_server_free(&s);
 }
 
@@ -291,11 +285,7 @@ Test(stream, a_view_failing_after_starting_a_stream_has_it_closed)
 	w_resp r = w_request(s.port, "GET", "/stream?then_fail=1", NULL, NULL);
 	cr_assert_eq(r.status, 500);
 	w_resp_free(&r);
-	json_t *log = w_audit("request_finished", 1);
-	char *names = w_audit_names(log);
-	cr_assert_str_eq(names, "request_started,got_request_exception,request_finished");
-	free(names);
-	json_decref(log);
+	w_audit_names_are("request_finished", 1, "request_started,got_request_exception,request_finished");
 	stop(&s);
 	w_has(s.err, "stream closed after 0 chunks");
 	w_has(s.err, "request_finished: the stream was closed before");

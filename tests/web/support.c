@@ -412,6 +412,15 @@ char *w_audit_names(const json_t *entries)
 	return out;
 }
 
+void w_audit_names_are(const char *signal, size_t count, const char *expected)
+{
+	json_t *log = w_audit(signal, count);
+	char *names = w_audit_names(log);
+	cr_assert_str_eq(names, expected);
+	free(names);
+	json_decref(log);
+}
+
 void w_has(const char *text, const char *needle)
 {
 	cr_assert_not_null(strstr(text, needle), "expected to find\n  %s\nin\n%s", needle, text);
