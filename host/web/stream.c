@@ -23,7 +23,7 @@
 #include "handler.h"
 
 /* The block size libmicrohttpd is asked to use for a stream's chunks. */
-#define SH__STREAM_BLOCK (16u * 1024u)
+#define SH__STREAM_BLOCK ((size_t)16 * 1024)
 
 /* A callback that writes nothing this many times in a row fails the
  * stream, rather than spinning a worker thread. */

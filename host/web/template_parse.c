@@ -960,7 +960,7 @@ static int sh__list(sh__parser *p, sh__node **out, const char *const *stops, siz
 			return 0;
 		case SH__TOK_TEXT:
 			if ((node = sh__node_new(SH__NODE_TEXT)) == NULL
-				|| (node->text = malloc(t.len)) == NULL) {
+				|| (node->text = malloc(t.len > 0 ? t.len : 1)) == NULL) {
 				free(node);
 				return sh__oom(p);
 			}
