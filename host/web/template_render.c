@@ -574,6 +574,56 @@ static int sh__render_template(const sh_template *t, sh__wbuf *out, const json_t
 	int *nesting);
 
 /* The name a tag gives (a string, not empty), or an error at the tag. */
+/* Django's construct_relative_path: a string starting with "./" or "../"
+ * names a template relative to the folder of the template whose tag it is
+ * ("./row.html" in "parts/list.html" is "parts/row.html"). */
+static int sh__relative_name(char **out, const sh__rctx *r, const sh__node *node,
+	const char *relative)
+{
+	const sh_template *t = r->template_;
+	const char *own = t->name;   /* its name where it lives: without "<label>/" for an app's */
+	if (t->app != NULL && strchr(own, '/') != NULL)
+		own = strchr(own, '/') + 1;
+	char *joined = NULL;
+	const char *slash = strrchr(own, '/');
+	if (asprintf(&joined, "%.*s%s%s", slash != NULL ? (int)(slash - own) : 0, own,
+			slash != NULL ? "/" : "", relative) < 0)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	/* normalise in place: drop "." parts, let ".." take the part before it */
+	char *parts[256] = { 0 };
+	size_t n = 0;
+	int rc = 0;
+	for (char *save = NULL, *part = strtok_r(joined, "/", &save); part != NULL && rc == 0;
+			part = strtok_r(NULL, "/", &save)) {
+		if (strcmp(part, ".") == 0)
+			continue;
+		if (strcmp(part, "..") == 0 && n == 0)
+			rc = sh__tag_error(r, node, SH_EINVAL, "the relative path '%s' points outside the "
+				"file hierarchy that template '%s' is in", relative, own);
+		else if (strcmp(part, "..") == 0)
+			n--;
+		else if (n == SH__COUNT(parts))
+			rc = sh__tag_error(r, node, SH_EINVAL, "the relative path '%s' is too deep", relative);
+		else
+			parts[n++] = part;
+	}
+	sh__wbuf name = { 0 };
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = sh__wbuf_printf(&name, "%s%s", i > 0 ? "/" : "", parts[i]);
+	if (rc == 0)
+		rc = sh__wbuf_finish(&name);
+	if (rc == 0 && strcmp(name.data, own) == 0)
+		rc = sh__tag_error(r, node, SH_EINVAL, "the relative path '%s' was translated to template "
+			"name '%s', the same template in which the tag appears", relative, own);
+	free(joined);
+	if (rc < 0) {
+		sh__wbuf_dispose(&name);
+		return rc;
+	}
+	*out = name.data;
+	return 0;
+}
+
 static int sh__tag_name(char **out, const sh__rctx *r, const sh__node *node,
 	const sh__scope *scope, const char *tag)
 {
@@ -587,9 +637,13 @@ static int sh__tag_name(char **out, const sh__rctx *r, const sh__node *node,
 		return sh__tag_error(r, node, SH_EINVAL, "invalid template name in '%s' tag: the "
 			"name must be a non-empty string", tag);
 	}
-	*out = strdup(json_string_value(v.json));
+	const char *text = json_string_value(v.json);
+	bool relative = node->var.literal != NULL
+		&& (strncmp(text, "./", 2) == 0 || strncmp(text, "../", 3) == 0);
+	rc = relative ? sh__relative_name(out, r, node, text)
+		: (*out = strdup(text)) == NULL ? sh_error_set(SH_ENOMEM, "out of memory") : 0;
 	sh__val_dispose(&v);
-	return *out == NULL ? sh_error_set(SH_ENOMEM, "out of memory") : 0;
+	return rc;
 }
 
 /* "a.html -> b.html" for a message. */

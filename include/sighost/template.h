@@ -38,9 +38,11 @@
  * Names in extends and include. A template of a cache (sh_templates_get,
  * sh_templates_add) finds the templates it names in the same cache: first
  * among its app's templates, then among the project's (the cache's folder,
- * sh_templates_set_dir). A parent already in the chain of the render is
- * skipped for the next place (Django's extends history: the project's
- * "base.html" may extend an app's "base.html"); when none is left the
+ * sh_templates_set_dir). A string starting with "./" or "../" is
+ * relative to the folder of the template that gives it (Django's
+ * construct_relative_path). A parent already in the chain of the render
+ * is skipped for the next place (Django's extends history: an app's
+ * "base.html" may extend the project's "base.html"); when none is left the
  * render fails naming the cycle. A template compiled from a string
  * (sh_template_compile) cannot name other templates: rendering such a tag
  * fails. At most 32 templates may be in progress in one render (the

@@ -258,10 +258,10 @@ Test(template_inherit, missing_templates_and_bad_names_fail_at_the_tag)
 	add(site, "var.html", "{% extends parent %}");
 	render_fails("var.html", SH_EINVAL, "site/var.html:1:1: invalid template name in 'extends' "
 		"tag: the name must be a non-empty string");
-	add(site, "up.html", "{% include '../x.html' %}");
+	add(site, "up.html", "{% include 'a/../../x.html' %}");
 	cr_assert_eq(render_rc("up.html", NULL, &out), SH_EINVAL);
-	w_has(sh_error_last()->message, "site/up.html:1:1: {% include '../x.html' %}: template name "
-		"'../x.html' has an empty, '.' or '..' part");
+	w_has(sh_error_last()->message, "site/up.html:1:1: {% include 'a/../../x.html' %}: template "
+		"name 'a/../../x.html' has an empty, '.' or '..' part");
 	add(site, "base.html", "{% block b %}{% endblock %}");
 	add(site, "dyn.html", "{% extends parent %}{% block b %}dyn{% endblock %}");
 	renders("dyn.html", "{\"parent\": \"base.html\"}", "dyn");
@@ -330,4 +330,25 @@ Test(template_inherit, inheritance_tags_are_checked_when_compiled)
 	cr_assert_eq(sh_templates_add(cache, site, "fine.html", "y", 1), SH_EEXISTS);
 	cr_assert_eq(sh_templates_add(cache, NULL, "fine.html", "p", 1), 0,
 		"the project's fine.html is another template");
+}
+
+Test(template_inherit, relative_names_are_taken_from_the_folder_of_the_template_that_gives_them)
+{
+	add(site, "parts/base.html", "[{% block b %}{% endblock %}]");
+	add(site, "parts/row.html", "row");
+	add(site, "top.html", "top");
+	add(site, "parts/list.html", "{% extends './base.html' %}{% block b %}"
+		"{% include './row.html' %}{% include \"../top.html\" %}{% endblock %}");
+	renders("parts/list.html", NULL, "[rowtop]");
+	cr_assert_str_eq(heard, "template:site/parts/list.html {}\n"
+		"template:site/parts/base.html {}\n"
+		"template:site/parts/row.html {}\n"
+		"template:site/top.html {}");
+	add(site, "out.html", "{% include '../x.html' %}");
+	render_fails("out.html", SH_EINVAL, "site/out.html:1:1: the relative path '../x.html' points "
+		"outside the file hierarchy that template 'out.html' is in");
+	add(site, "parts/self.html", "{% include './self.html' %}");
+	render_fails("parts/self.html", SH_EINVAL, "site/parts/self.html:1:1: the relative path "
+		"'./self.html' was translated to template name 'parts/self.html', the same template in "
+		"which the tag appears");
 }
