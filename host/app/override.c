@@ -165,9 +165,9 @@ static bool sh_app__key_valid(const char *key)
 
 /* Rebuilds the settings from the base and the stack and publishes them;
  * stores the published tree in *out. Under the lock. */
-static int sh__republish(const sh_value **out, sh_project *p)
+static int sh_app__republish(const sh_value **out, sh_project *p)
 {
-	int rc = sh__live_effective(out, p, p->live.base);
+	int rc = sh_app__live_effective(out, p, p->live.base);
 	if (rc == 0)
 		atomic_store_explicit(&p->settings, *out, memory_order_release);
 	return rc;
@@ -175,7 +175,7 @@ static int sh__republish(const sh_value **out, sh_project *p)
 
 /* Takes entries [from, from + n) off the stack, storing their keys in
  * keys[] (the caller frees them). */
-static void sh__take(sh__live *live, size_t from, size_t n, char **keys)
+static void sh_app__override_take(sh__live *live, size_t from, size_t n, char **keys)
 {
 	for (size_t i = 0; i < n; i++)
 		keys[i] = live->overrides[from + i].key;
@@ -192,7 +192,7 @@ static void sh__take(sh__live *live, size_t from, size_t n, char **keys)
  * receiver's code with its message in the error channel (Django raises it
  * after the last send).
  */
-static int sh__send_exit(sh_project *p, const sh_value *now, char *const *keys, size_t n)
+static int sh_app__send_exit(sh_project *p, const sh_value *now, char *const *keys, size_t n)
 {
 	sh_signal *signal = sh_hub_builtin(p->hub, SH_SETTING_CHANGED);
 	int failed = 0;
@@ -215,7 +215,7 @@ static int sh__send_exit(sh_project *p, const sh_value *now, char *const *keys, 
 }
 
 /* Frees n keys. */
-static void sh__keys_free(char **keys, size_t n)
+static void sh_app__keys_free(char **keys, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(keys[i]);
@@ -230,7 +230,7 @@ static void sh__keys_free(char **keys, size_t n)
  * published without it and enter false sent for every key (as disable()
  * does), and the receiver's code returned. Under the lock.
  */
-static int sh__enter(sh_project *p, const char *const *keys, const sh_value *const *values,
+static int sh_app__enter(sh_project *p, const char *const *keys, const sh_value *const *values,
 	size_t n)
 {
 	sh__live *live = &p->live;
@@ -249,18 +249,18 @@ static int sh__enter(sh_project *p, const char *const *keys, const sh_value *con
 		char *copy = strdup(keys[i]);
 		if (copy == NULL) {
 			char *taken[SH_SETTINGS_OVERRIDE_MAX];
-			sh__take(live, from, i, taken);
-			sh__keys_free(taken, i);
+			sh_app__override_take(live, from, i, taken);
+			sh_app__keys_free(taken, i);
 			return sh_error_set(SH_ENOMEM, "out of memory");
 		}
 		live->overrides[live->override_count++] = (sh__override){ copy, values[i], i == 0 };
 	}
 	const sh_value *now;
-	int rc = sh__republish(&now, p);
+	int rc = sh_app__republish(&now, p);
 	char *taken[SH_SETTINGS_OVERRIDE_MAX];
 	if (rc < 0) {
-		sh__take(live, from, n, taken);
-		sh__keys_free(taken, n);
+		sh_app__override_take(live, from, n, taken);
+		sh_app__keys_free(taken, n);
 		return rc;
 	}
 	sh_signal *signal = sh_hub_builtin(p->hub, SH_SETTING_CHANGED);
@@ -274,10 +274,10 @@ static int sh__enter(sh_project *p, const char *const *keys, const sh_value *con
 		return 0;
 	char message[768];
 	snprintf(message, sizeof message, "%s", sh_error_last()->message);
-	sh__take(live, from, n, taken);
-	if (sh__republish(&now, p) == 0)
-		sh__send_exit(p, now, taken, n);
-	sh__keys_free(taken, n);
+	sh_app__override_take(live, from, n, taken);
+	if (sh_app__republish(&now, p) == 0)
+		sh_app__send_exit(p, now, taken, n);
+	sh_app__keys_free(taken, n);
 	return sh_error_set(rc, "%s", message);
 }
 
@@ -295,14 +295,14 @@ static int sh_app__override_check(const sh_project *p, const char *key, const ch
 }
 
 /* A copy of `value` (NULL: the key removed) in a kept document. */
-static int sh__copy_value(const sh_value **out, sh_project *p, const sh_value *value)
+static int sh_app__copy_value(const sh_value **out, sh_project *p, const sh_value *value)
 {
 	*out = NULL;
 	if (value == NULL)
 		return 0;
 	sh__doc *doc = NULL;
-	int rc = sh__new_kept_doc(&doc, p);
-	if (rc == 0 && (doc->root = sh__value_copy(value)) == NULL)
+	int rc = sh_app__new_kept_doc(&doc, p);
+	if (rc == 0 && (doc->root = sh_app__value_copy(value)) == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory");
 	if (rc == 0)
 		*out = doc->root;
@@ -316,9 +316,9 @@ int sh_settings_override_value(sh_project *p, const char *key, const sh_value *v
 		return rc;
 	pthread_mutex_lock(&p->live.lock);
 	const sh_value *copy = NULL;
-	rc = sh__copy_value(&copy, p, value);
+	rc = sh_app__copy_value(&copy, p, value);
 	if (rc == 0)
-		rc = sh__enter(p, &key, &copy, 1);
+		rc = sh_app__enter(p, &key, &copy, 1);
 	pthread_mutex_unlock(&p->live.lock);
 	return rc;
 }
@@ -371,7 +371,7 @@ int sh_settings_override_many(sh_project *p, const sh_settings_item *items, size
 		return sh_error_set(SH_EINVAL, "%s: give 1 to %d keys", function,
 			SH_SETTINGS_OVERRIDE_MAX);
 	for (size_t i = 0; i < count; i++) {
-		int rc = sh__check(p, items[i].key, function);
+		int rc = sh_app__override_check(p, items[i].key, function);
 		if (rc < 0)
 			return rc;
 		for (size_t k = 0; k < i; k++)
@@ -387,10 +387,10 @@ int sh_settings_override_many(sh_project *p, const sh_settings_item *items, size
 		keys[i] = items[i].key;
 		values[i] = NULL;
 		if (items[i].yaml != NULL)
-			rc = sh__parse_value(&values[i], p, items[i].key, items[i].yaml);
+			rc = sh_app__parse_value(&values[i], p, items[i].key, items[i].yaml);
 	}
 	if (rc == 0)
-		rc = sh__enter(p, keys, values, count);
+		rc = sh_app__enter(p, keys, values, count);
 	pthread_mutex_unlock(&p->live.lock);
 	return rc;
 }
@@ -412,16 +412,16 @@ int sh_settings_restore(sh_project *p)
 		sh__override saved[SH_SETTINGS_OVERRIDE_MAX];
 		memcpy(saved, &live->overrides[from], n * sizeof *saved);
 		char *taken[SH_SETTINGS_OVERRIDE_MAX];
-		sh__take(live, from, n, taken);
+		sh_app__override_take(live, from, n, taken);
 		const sh_value *now;
-		rc = sh__republish(&now, p);
+		rc = sh_app__republish(&now, p);
 		if (rc < 0) {
 			/* still in force: put it back (the capacity is there) */
 			memcpy(&live->overrides[live->override_count], saved, n * sizeof *saved);
 			live->override_count += n;
 		} else {
-			rc = sh__send_exit(p, now, taken, n);
-			sh__keys_free(taken, n);
+			rc = sh_app__send_exit(p, now, taken, n);
+			sh_app__keys_free(taken, n);
 		}
 	}
 	pthread_mutex_unlock(&p->live.lock);

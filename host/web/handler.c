@@ -113,7 +113,7 @@ static int sh_web__request_fill(sh_request *r, const char *url, const char *meth
 
 /* ---- answering -------------------------------------------------------- */
 
-void sh__request_line(char *buf, size_t size, const sh_request *r)
+void sh_web__request_line(char *buf, size_t size, const sh_request *r)
 {
 	snprintf(buf, size, "%s %s %s", r->method ? r->method : "-",
 		r->raw_uri ? r->raw_uri : "-", r->version ? r->version : "-");
@@ -131,7 +131,7 @@ static enum MHD_Result sh_web__queue(sh_request *r)
 	struct MHD_Response *m;
 	bool streamed = resp->stream.next != NULL;
 	if (streamed) {
-		m = sh__stream_response(r);
+		m = sh_web__stream_response(r);
 	} else if (length > 0) {
 		m = MHD_create_response_from_buffer(length, resp->body.data, MHD_RESPMEM_MUST_FREE);
 		if (m != NULL)
@@ -184,17 +184,17 @@ static const char *sh_web__status_body(int status)
 
 /* Django's quote(request.path): every byte but letters, digits, "_.-~"
  * and "/" as %XX, so a path cannot inject markup into the page. */
-static int sh__quote_path(sh__wbuf *out, const char *path)
+static int sh_web__quote_path(sh__wbuf *out, const char *path)
 {
 	int rc = 0;
 	for (const unsigned char *c = (const unsigned char *)path; *c != '\0' && rc == 0; c++) {
 		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
 			|| strchr("_.-~/", *c) != NULL)
-			rc = sh__wbuf_add(out, c, 1);
+			rc = sh_web__wbuf_add(out, c, 1);
 		else
-			rc = sh__wbuf_printf(out, "%%%02X", *c);
+			rc = sh_web__wbuf_printf(out, "%%%02X", *c);
 	}
-	return rc == 0 ? sh__wbuf_finish(out) : rc;
+	return rc == 0 ? sh_web__wbuf_finish(out) : rc;
 }
 
 /*
@@ -204,7 +204,7 @@ static int sh__quote_path(sh__wbuf *out, const char *path)
  * when the project has no such template (or it cannot be rendered, which
  * is logged): the built-in page is answered then.
  */
-static bool sh__error_page(sh_request *r, int status, const char *exception)
+static bool sh_web__error_page(sh_request *r, int status, const char *exception)
 {
 	sh_server *s = r->server;
 	const char *name = status == 404 ? "404.html" : "500.html";
@@ -215,7 +215,7 @@ static bool sh__error_page(sh_request *r, int status, const char *exception)
 	json_t *context = NULL;
 	sh__wbuf quoted = { 0 };
 	if (rc == 0 && status == 404) {
-		rc = sh__quote_path(&quoted, r->path != NULL ? r->path : "");
+		rc = sh_web__quote_path(&quoted, r->path != NULL ? r->path : "");
 		context = rc == 0 ? json_pack("{s:s, s:s}", "request_path", quoted.data,
 			"exception", exception) : NULL;
 	} else if (rc == 0) {
@@ -228,13 +228,13 @@ static bool sh__error_page(sh_request *r, int status, const char *exception)
 	if (rc == 0)
 		rc = sh_template_render(&text, &length, t, context);
 	json_decref(context);
-	sh__wbuf_dispose(&quoted);
+	sh_web__wbuf_dispose(&quoted);
 	if (rc < 0) {
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "cannot render the project's %s "
 			"(the built-in page is answered): %s", name, sh_error_last()->message);
 		return false;
 	}
-	sh__wbuf_dispose(&r->response.body);
+	sh_web__wbuf_dispose(&r->response.body);
 	r->response.body = (sh__wbuf){ text, length, length + 1 };
 	return true;
 }
@@ -256,16 +256,16 @@ static const char *sh_web__status_json(const sh_request *r, int status)
 /* Answers with one of the host's own responses; for a 404 or a 500 on a
  * route that is not a model's, with the project's 404.html or 500.html
  * when `page` (`exception` is 404.html's context). */
-static enum MHD_Result sh__answer_as(sh_request *r, int status, bool page, const char *exception)
+static enum MHD_Result sh_web__answer_as(sh_request *r, int status, bool page, const char *exception)
 {
 	sh_http_response *resp = &r->response;
 	sh_web__response_reset(resp);
 	resp->status = status;
 	bool json = r->match.route != NULL && r->match.route->model != NULL;
-	const char *body = json ? sh__status_json(r, status) : sh__status_body(status);
-	if (json || !page || (status != 404 && status != 500) || !sh__error_page(r, status, exception))
-		if (sh__wbuf_puts(&resp->body, body) < 0)
-			sh__wbuf_dispose(&resp->body);   /* an empty body then */
+	const char *body = json ? sh_web__status_json(r, status) : sh_web__status_body(status);
+	if (json || !page || (status != 404 && status != 500) || !sh_web__error_page(r, status, exception))
+		if (sh_web__wbuf_puts(&resp->body, body) < 0)
+			sh_web__wbuf_dispose(&resp->body);   /* an empty body then */
 	if (json)
 		sh_http_response_set_header(resp, "Content-Type", "application/json");
 	if (status == 405) {
@@ -281,9 +281,9 @@ static enum MHD_Result sh__answer_as(sh_request *r, int status, bool page, const
 }
 
 /* Answers with the host's own response, always the built-in page. */
-static enum MHD_Result sh__answer(sh_request *r, int status)
+static enum MHD_Result sh_web__answer(sh_request *r, int status)
 {
-	return sh__answer_as(r, status, false, NULL);
+	return sh_web__answer_as(r, status, false, NULL);
 }
 
 /* The status of the host's answer to a request that failed with `rc`. */
@@ -342,9 +342,9 @@ static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 	char message[1024];
 	int rc = sh_web__call_view(r, route, message, sizeof message);
 	if (rc >= 0)
-		return sh__queue(r);
+		return sh_web__queue(r);
 	if (rc == SH_EHTTP404)   /* Django's Http404: page_not_found, no exception signal */
-		return sh__answer_as(r, 404, true, message[0] != '\0' ? message : "Http404");
+		return sh_web__answer_as(r, 404, true, message[0] != '\0' ? message : "Http404");
 	char line[512];
 	sh_web__request_line(line, sizeof line, r);
 	if (route->view != NULL)
@@ -356,7 +356,7 @@ static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 			sh_error_name(rc), message);
 	sh_got_request_exception_args args = { r, rc, message };
 	sh_signal_send_robust(s->got_request_exception, NULL, &args, NULL);
-	return sh__answer_as(r, sh__failure_status(rc), true, NULL);
+	return sh_web__answer_as(r, sh_web__failure_status(rc), true, NULL);
 }
 
 /* The whole request is in: Django's get_response. */
@@ -376,10 +376,10 @@ static enum MHD_Result sh_web__dispatch(sh_request *r)
 	if (r->too_large)
 		return sh_web__answer(r, 413);
 	if (r->failed)
-		return sh__answer(r, 500);
-	rc = sh__router_match(&r->match, s->router, r->method, r->path);
+		return sh_web__answer(r, 500);
+	rc = sh_web__router_match(&r->match, s->router, r->method, r->path);
 	if (rc == SH_ENOTFOUND)   /* the resolver's Http404 (Resolver404) */
-		return sh__answer_as(r, 404, true, "Resolver404");
+		return sh_web__answer_as(r, 404, true, "Resolver404");
 	if (rc == SH_EPERM)
 		return sh_web__answer(r, 405);
 	if (rc < 0)
@@ -447,8 +447,8 @@ void sh_web__on_completed(void *cls, struct MHD_Connection *connection, void **c
 		return;
 	*con_cls = NULL;
 	if (r->stream != NULL)
-		sh__stream_log(r, toe);
-	sh__stream_close(r);   /* the closers first, then request_finished, as Django's close() */
+		sh_web__stream_log(r, toe);
+	sh_web__stream_close(r);   /* the closers first, then request_finished, as Django's close() */
 	if (r->started && sh_signal_send(s->request_finished, s->handler, NULL, NULL) < 0)
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server",
 			"a request_finished receiver failed: %s", sh_error_last()->message);

@@ -29,14 +29,14 @@ void sh_web__on_completed(void *cls, struct MHD_Connection *connection, void **c
  * chunk (SH__STREAM_BLOCK bytes) is held. The stream moves from the
  * response to request->stream. NULL on ENOMEM (the stream stays with the
  * response, closed when it is reset). */
-struct MHD_Response *sh__stream_response(sh_request *request);
+struct MHD_Response *sh_web__stream_response(sh_request *request);
 
 /* Logs the access line of a streamed response once it has ended, with
  * the bytes sent and, when it did not end well, why. */
-void sh__stream_log(sh_request *request, enum MHD_RequestTerminationCode toe);
+void sh_web__stream_log(sh_request *request, enum MHD_RequestTerminationCode toe);
 
 /* The request line for the log, control characters made visible
  * (handler.c). */
-void sh__request_line(char *buf, size_t size, const sh_request *r);
+void sh_web__request_line(char *buf, size_t size, const sh_request *r);
 
 #endif

@@ -228,7 +228,7 @@ void sh_web__nodes_free(sh__node *nodes);
 
 /* Sends template_rendered for `t` with `context` when it has a hub
  * (template_render.c). Returns 0 or the failing receiver's code. */
-int sh__template_signal(const sh_template *t, const json_t *context);
+int sh_web__template_signal(const sh_template *t, const json_t *context);
 
 /*
  * Finds the template called `name` for a tag ({% extends %}, {% include %})
@@ -240,7 +240,7 @@ int sh__template_signal(const sh_template *t, const json_t *context);
  * compiled from a string (no cache) or the name is refused; the errors of
  * sh_templates_get().
  */
-int sh__template_find(const sh_template **out, const sh_template *from, const char *name,
+int sh_web__template_find(const sh_template **out, const sh_template *from, const char *name,
 	const sh_template *const *skip, size_t nskip);
 
 /* Appends `text` HTML-escaped (Django's escape()). */
@@ -272,17 +272,17 @@ struct sh_http_response {
 
 /* Empties a response back to 200, no header, no body; a stream it holds
  * is closed (its close callback runs). */
-void sh__response_reset(sh_http_response *response);
+void sh_web__response_reset(sh_http_response *response);
 
 struct sh__stream;
 
 /* Closes the request's stream, queued or not (stream.c): its close
  * callback runs once. Called before request_finished (Django's
  * response.close() runs the closers, then sends it). */
-void sh__stream_close(sh_request *request);
+void sh_web__stream_close(sh_request *request);
 
 /* Closes and frees request->stream. */
-void sh__stream_free(sh_request *request);
+void sh_web__stream_free(sh_request *request);
 
 struct sh_server;
 

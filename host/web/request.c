@@ -222,8 +222,8 @@ void sh_web__request_free(sh_request *request)
 {
 	if (request == NULL)
 		return;
-	sh__stream_free(request);
-	sh__response_reset(&request->response);
+	sh_web__stream_free(request);
+	sh_web__response_reset(&request->response);
 	free(request->response.headers);
 	sh_web__wbuf_dispose(&request->body);
 	sh_web__match_dispose(&request->match);

@@ -129,7 +129,7 @@ const char *sh_http_response_header(const sh_http_response *response, const char
 }
 
 /* Refuses to give a body to a response that streams one. */
-static int sh__not_streaming(const sh_http_response *response, const char *function)
+static int sh_web__not_streaming(const sh_http_response *response, const char *function)
 {
 	if (response->stream.next != NULL)
 		return sh_error_set(SH_EINVAL, "%s: the response streams its body "
@@ -139,7 +139,7 @@ static int sh__not_streaming(const sh_http_response *response, const char *funct
 
 int sh_http_response_set_body(sh_http_response *response, const void *data, size_t length)
 {
-	if (sh__not_streaming(response, "sh_http_response_set_body") < 0)
+	if (sh_web__not_streaming(response, "sh_http_response_set_body") < 0)
 		return SH_EINVAL;
 	if (data == NULL && length > 0)
 		return sh_error_set(SH_EINVAL, "sh_http_response_set_body: NULL data");
@@ -154,7 +154,7 @@ int sh_http_response_set_body(sh_http_response *response, const void *data, size
 
 int sh_http_response_write(sh_http_response *response, const void *data, size_t length)
 {
-	if (sh__not_streaming(response, "sh_http_response_write") < 0)
+	if (sh_web__not_streaming(response, "sh_http_response_write") < 0)
 		return SH_EINVAL;
 	if (data == NULL && length > 0)
 		return sh_error_set(SH_EINVAL, "sh_http_response_write: NULL data");
@@ -165,9 +165,9 @@ int sh_http_response_write(sh_http_response *response, const void *data, size_t 
 static int sh_web__response_take(sh_http_response *response, int status, const char *type,
 	char *body, size_t length)
 {
-	int rc = sh__not_streaming(response, "a response helper");
+	int rc = sh_web__not_streaming(response, "a response helper");
 	if (rc == 0)
-		rc = sh__header_add(response, "Content-Type", type, true);
+		rc = sh_web__header_add(response, "Content-Type", type, true);
 	if (rc < 0) {
 		free(body);
 		return rc;
@@ -234,13 +234,13 @@ int sh_http_not_found(const char *fmt, ...)
 int sh_http_response_stream(sh_http_response *response, int status, sh_stream_fn next,
 	sh_stream_close_fn close, void *payload)
 {
-	if (response == NULL || next == NULL || !sh__status_ok(status))
+	if (response == NULL || next == NULL || !sh_web__status_ok(status))
 		return sh_error_set(SH_EINVAL, "sh_http_response_stream: a response, a callback and "
 			"a status in 200..599 are required");
 	if (response->stream.next != NULL)
 		return sh_error_set(SH_EINVAL, "sh_http_response_stream: the response streams a body "
 			"already");
-	sh__wbuf_dispose(&response->body);
+	sh_web__wbuf_dispose(&response->body);
 	response->status = status;
 	response->stream = (sh__stream_spec){ next, close, payload };
 	return 0;

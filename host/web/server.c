@@ -36,7 +36,7 @@
 /* The project's templates folder, templates/ beside the project manifest
  * (Django's DIRS = [BASE_DIR / "templates"]): its 404.html and 500.html,
  * and the templates apps' extends and include find after their own. */
-static int sh__project_templates_dir(sh_server *s)
+static int sh_web__project_templates_dir(sh_server *s)
 {
 	const char *manifest = sh_project_path(s->project);
 	const char *slash = manifest != NULL ? strrchr(manifest, '/') : NULL;
@@ -78,9 +78,9 @@ int sh_server_new(sh_server **out, sh_project *project, const sh_server_opts *op
 	if (rc == 0)
 		rc = sh_templates_new(&s->templates, s->hub);
 	if (rc == 0)
-		rc = sh__project_templates_dir(s);
+		rc = sh_web__project_templates_dir(s);
 	if (rc == 0)
-		rc = sh__web_set_copiers(s->hub);   /* async receivers of the request signals */
+		rc = sh_web__web_set_copiers(s->hub);   /* async receivers of the request signals */
 	if (rc == 0)
 		rc = sh_router_new(&s->router);
 	for (size_t i = 0; rc >= 0 && i < sh_project_app_count(project); i++) {

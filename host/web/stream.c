@@ -40,7 +40,7 @@ typedef struct sh__stream {
 
 /* MHD_ContentReaderCallback: the next chunk, straight into libmicrohttpd's
  * buffer. */
-static ssize_t sh__stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t sh_web__stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	(void)pos;
 	sh__stream *st = cls;
@@ -59,7 +59,7 @@ static ssize_t sh__stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		if (rc < 0) {
 			st->failed = true;
 			char line[512];
-			sh__request_line(line, sizeof line, st->request);
+			sh_web__request_line(line, sizeof line, st->request);
 			const char *said = sh_error_last()->message;
 			sh_hub_log(st->request->server->hub, SH_LOG_ERROR, "sighost.server",
 				"the stream of \"%s\" failed after %llu bytes (the connection is closed): "
@@ -76,13 +76,13 @@ static ssize_t sh__stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	}
 }
 
-struct MHD_Response *sh__stream_response(sh_request *r)
+struct MHD_Response *sh_web__stream_response(sh_request *r)
 {
 	sh__stream *st = calloc(1, sizeof *st);
 	if (st == NULL)
 		return NULL;
 	struct MHD_Response *m = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
-		SH__STREAM_BLOCK, sh__stream_read, st, NULL);
+		SH__STREAM_BLOCK, sh_web__stream_read, st, NULL);
 	if (m == NULL) {
 		free(st);
 		return NULL;
@@ -94,7 +94,7 @@ struct MHD_Response *sh__stream_response(sh_request *r)
 	return m;
 }
 
-void sh__stream_close(sh_request *r)
+void sh_web__stream_close(sh_request *r)
 {
 	sh__stream *st = r->stream;
 	if (st == NULL) {
@@ -111,12 +111,12 @@ void sh__stream_close(sh_request *r)
 		st->spec.close(st->spec.payload);
 }
 
-void sh__stream_log(sh_request *r, enum MHD_RequestTerminationCode toe)
+void sh_web__stream_log(sh_request *r, enum MHD_RequestTerminationCode toe)
 {
 	sh__stream *st = r->stream;
 	sh_server *s = r->server;
 	char line[512];
-	sh__request_line(line, sizeof line, r);
+	sh_web__request_line(line, sizeof line, r);
 	bool head = r->method != NULL && strcmp(r->method, "HEAD") == 0;   /* no body asked */
 	bool whole = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && (st->done || head);
 	if (s->config.access_log)
@@ -130,9 +130,9 @@ void sh__stream_log(sh_request *r, enum MHD_RequestTerminationCode toe)
 			: "the client went away");
 }
 
-void sh__stream_free(sh_request *r)
+void sh_web__stream_free(sh_request *r)
 {
-	sh__stream_close(r);
+	sh_web__stream_close(r);
 	free(r->stream);
 	r->stream = NULL;
 }

@@ -142,7 +142,7 @@ static char *sh_web__templates_dir(const sh_app *app)
 
 /* The full name of a template: "<label>/<name>" for an app's, the name
  * for the project's. */
-static char *sh__full_name(const sh_app *app, const char *name)
+static char *sh_web__full_name(const sh_app *app, const char *name)
 {
 	char *full = NULL;
 	if (app == NULL)
@@ -151,7 +151,7 @@ static char *sh__full_name(const sh_app *app, const char *name)
 }
 
 /* "template 'x' of app 'y'" or "project template 'x'", for messages. */
-static void sh__what(char *buf, size_t size, const sh_app *app, const char *name)
+static void sh_web__what(char *buf, size_t size, const sh_app *app, const char *name)
 {
 	if (app != NULL)
 		snprintf(buf, size, "template '%s' of app '%s'", name, sh_app_label(app));
@@ -161,17 +161,17 @@ static void sh__what(char *buf, size_t size, const sh_app *app, const char *name
 
 /* Finds, reads and compiles app `app`'s template `name` (the project's
  * when app is NULL). */
-static int sh__load(sh_template **out, sh_templates *cache, const sh_app *app, const char *name)
+static int sh_web__load(sh_template **out, sh_templates *cache, const sh_app *app, const char *name)
 {
-	char *dir = app != NULL ? sh__templates_dir(app) : strdup(cache->dir);
+	char *dir = app != NULL ? sh_web__templates_dir(app) : strdup(cache->dir);
 	char *path = NULL, *full = NULL, *real_dir = NULL, *real = NULL, *source = NULL;
 	size_t length = 0;
 	int rc = 0;
 	char what[1200];
-	sh__what(what, sizeof what, app, name);
+	sh_web__what(what, sizeof what, app, name);
 	if (dir == NULL || asprintf(&path, "%s/%s", dir, name) < 0)
 		path = NULL;
-	if (path == NULL || (full = sh__full_name(app, name)) == NULL)
+	if (path == NULL || (full = sh_web__full_name(app, name)) == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory");
 	if (rc == 0 && ((real_dir = realpath(dir, NULL)) == NULL || (real = realpath(path, NULL)) == NULL))
 		rc = errno == ENOENT
@@ -185,7 +185,7 @@ static int sh__load(sh_template **out, sh_templates *cache, const sh_app *app, c
 	if (rc == 0)
 		rc = sh_web__read_file(real, &source, &length);
 	if (rc == 0)
-		rc = sh__template_load(out, cache->hub, full, path, source, length);
+		rc = sh_web__template_load(out, cache->hub, full, path, source, length);
 	if (rc == 0) {
 		(*out)->cache = cache;
 		(*out)->app = app;
@@ -263,33 +263,33 @@ int sh_templates_add(sh_templates *cache, const sh_app *app, const char *name,
 {
 	if (cache == NULL || (source == NULL && length > 0))
 		return sh_error_set(SH_EINVAL, "sh_templates_add: a cache and a source are required");
-	int rc = sh__name_check(name);
+	int rc = sh_web__name_check(name);
 	if (rc < 0)
 		return rc;
 	pthread_rwlock_rdlock(&cache->lock);
-	bool there = sh__find(cache, app, name) != NULL;
+	bool there = sh_web__template_cache_find(cache, app, name) != NULL;
 	pthread_rwlock_unlock(&cache->lock);
 	char what[1200];
-	sh__what(what, sizeof what, app, name);
+	sh_web__what(what, sizeof what, app, name);
 	if (there)
 		return sh_error_set(SH_EEXISTS, "%s is in the cache already", what);
-	char *full = sh__full_name(app, name);
+	char *full = sh_web__full_name(app, name);
 	if (full == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");
 	sh_template *t = NULL;
-	rc = sh__template_load(&t, cache->hub, full, NULL, source, length);
+	rc = sh_web__template_load(&t, cache->hub, full, NULL, source, length);
 	free(full);
 	if (rc < 0)
 		return rc;
 	t->cache = cache;
 	t->app = app;
 	sh_template *stored = t;
-	if ((rc = sh__store(cache, app, name, &stored)) < 0)
+	if ((rc = sh_web__store(cache, app, name, &stored)) < 0)
 		return rc;
 	return stored == t ? 0 : sh_error_set(SH_EEXISTS, "%s is in the cache already", what);
 }
 
-int sh__template_find(const sh_template **out, const sh_template *from, const char *name,
+int sh_web__template_find(const sh_template **out, const sh_template *from, const char *name,
 	const sh_template *const *skip, size_t nskip)
 {
 	*out = NULL;
@@ -351,7 +351,7 @@ int sh_templates_get(const sh_template **out, sh_templates *cache, const sh_app 
 	sh_template *t = sh_web__template_cache_find(cache, app, name);
 	pthread_rwlock_unlock(&cache->lock);
 	if (t == NULL) {
-		if ((rc = sh_web__template_cache_load(&t, cache, app, name)) < 0)
+		if ((rc = sh_web__load(&t, cache, app, name)) < 0)
 			return rc;
 		if ((rc = sh_web__store(cache, app, name, &t)) < 0)
 			return rc;

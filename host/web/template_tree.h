@@ -5,7 +5,7 @@
  * node is literal text, a variable, an if with its branches, a for loop,
  * a {% block %}, an {% extends %} (whose body is the rest of the
  * template) or an {% include %}. Everything is owned by the list's nodes
- * and freed with sh__nodes_free().
+ * and freed with sh_web__nodes_free().
  */
 #ifndef SH_WEB_TEMPLATE_TREE_H
 #define SH_WEB_TEMPLATE_TREE_H

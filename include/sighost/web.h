@@ -83,7 +83,6 @@ typedef int (*sh_view_fn)(sh_request *request, sh_http_response *response, void 
 		sh_request *request __attribute__((unused)),                       \
 		sh_http_response *response __attribute__((unused)),                \
 		void *payload __attribute__((unused)))
-
 /*
  * Django's `raise Http404(message)` for a view: records SH_EHTTP404 with
  * the printf-style message (NULL or "" for none) in the error channel and
@@ -95,6 +94,7 @@ typedef int (*sh_view_fn)(sh_request *request, sh_http_response *response, void 
  * leaving Django's atomic block does.
  */
 SH_API int sh_http_not_found(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 
 /* ---- the request ------------------------------------------------------ */
 
@@ -256,7 +256,6 @@ SH_API int sh_http_response_json(sh_http_response *response, int status, const j
  */
 SH_API int sh_http_response_render(sh_http_response *response, int status, const char *name,
 	const json_t *context);
-
 /*
  * A streamed body's producer: writes the next chunk, at most `size` bytes
  * (1 or more; 16 KiB at most), into `buf` and stores how many it wrote in
@@ -298,6 +297,7 @@ typedef void (*sh_stream_close_fn)(void *payload);
  */
 SH_API int sh_http_response_stream(sh_http_response *response, int status, sh_stream_fn next,
 	sh_stream_close_fn close, void *payload);
+
 
 /* ---- API tokens ------------------------------------------------------- */
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "settings_recorder.h"
-#include "support.h"
+#include "../support/support.h"
 
 TestSuite(settings_override_many, .init = rec_setup, .fini = rec_cleanup, .timeout = 60);
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 TestSuite(pages, .init = w_setup, .fini = w_cleanup, .timeout = 120);
 

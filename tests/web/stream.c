@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 TestSuite(stream, .init = w_setup, .fini = w_cleanup, .timeout = 180);
 

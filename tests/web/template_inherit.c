@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <sighost/sighost.h>
+#include <sighost/sys/sighost.h>
 
-#include "support.h"
+#include "../support/web.h"
 
 static sh_project *project;
 static sh_app *site;

@@ -44,11 +44,11 @@ static int on_request_finished(sh_signal *signal, const sh_sender *sender, const
 
 int ready(sh_app *app)
 {
-	sh_db *db;
+	sh_conn *db;
 	int rc = sh_app_connect(NULL, app, "request_finished", NULL, on_request_finished, app, NULL);
 	if (rc < 0 || note_model(app) == NULL)
 		return rc;
-	rc = sh_app_db(&db, app);   /* no migrations yet: make the tables here */
+	rc = sh_app_conn(&db, app);   /* no migrations yet: make the tables here */
 	return rc < 0 ? rc : sh_database_syncdb(db);
 }
 
