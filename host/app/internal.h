@@ -54,6 +54,7 @@ struct sh_app {
 typedef struct sh__override {
 	char *key;                  /* the dotted key */
 	const sh_value *value;      /* in a document the project keeps; NULL: removed */
+	bool first;                 /* the first key of its override (a restore pops up to it) */
 } sh__override;
 
 /*

@@ -163,41 +163,122 @@ static bool sh_app__key_valid(const char *key)
 	return true;
 }
 
-/* Rebuilds and publishes the settings, then sends (key, its value, enter). */
-static int sh_app__publish(sh_project *p, const char *key, bool enter)
+/* Rebuilds the settings from the base and the stack and publishes them;
+ * stores the published tree in *out. Under the lock. */
+static int sh_app__republish(const sh_value **out, sh_project *p)
 {
-	const sh_value *effective;
-	int rc = sh_app__live_effective(&effective, p, p->live.base);
-	if (rc < 0)
-		return rc;
-	atomic_store_explicit(&p->settings, effective, memory_order_release);
-	sh_app__live_send(p, key, sh_value_path(effective, key), enter);
-	return 0;
+	int rc = sh_app__live_effective(out, p, p->live.base);
+	if (rc == 0)
+		atomic_store_explicit(&p->settings, *out, memory_order_release);
+	return rc;
 }
 
-/* Pushes (key, value), `value` being kept by the project already. Under
- * the lock. */
-static int sh_app__push(sh_project *p, const char *key, const sh_value *value)
+/* Takes entries [from, from + n) off the stack, storing their keys in
+ * keys[] (the caller frees them). */
+static void sh_app__override_take(sh__live *live, size_t from, size_t n, char **keys)
+{
+	for (size_t i = 0; i < n; i++)
+		keys[i] = live->overrides[from + i].key;
+	memmove(&live->overrides[from], &live->overrides[from + n],
+		(live->override_count - from - n) * sizeof *live->overrides);
+	live->override_count -= n;
+}
+
+/*
+ * Django's override_settings.disable(), once the settings are published
+ * without the override: setting_changed with enter false for every key, in
+ * the order they were given, each with the value it holds now, every
+ * receiver running (send_robust). Returns 0, or the first failing
+ * receiver's code with its message in the error channel (Django raises it
+ * after the last send).
+ */
+static int sh_app__send_exit(sh_project *p, const sh_value *now, char *const *keys, size_t n)
+{
+	sh_signal *signal = sh_hub_builtin(p->hub, SH_SETTING_CHANGED);
+	int failed = 0;
+	char message[512] = "";
+	for (size_t i = 0; i < n; i++) {
+		sh_responses out = SH_RESPONSES_INIT;
+		sh_setting_changed_args args = { keys[i], sh_value_path(now, keys[i]), false };
+		sh_signal_send_robust(signal, p->live.sender, &args, &out);
+		for (size_t k = 0; k < out.count && failed == 0; k++) {
+			if (out.items[k].error < 0) {
+				failed = out.items[k].error;
+				snprintf(message, sizeof message, "a setting_changed receiver failed on "
+					"leaving the override of '%s': %s", keys[i],
+					out.items[k].message != NULL ? out.items[k].message : "(no message)");
+			}
+		}
+		sh_responses_dispose(&out);
+	}
+	return failed < 0 ? sh_error_set(failed, "%s", message) : 0;
+}
+
+/* Frees n keys. */
+static void sh_app__keys_free(char **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+}
+
+/*
+ * Django's override_settings.enable() for n (key, value) pairs, values
+ * kept by the project already: every key is applied and the settings
+ * published once, then setting_changed is sent with enter true for each
+ * key in the order given (sh_signal_send: a failing receiver stops it).
+ * When a receiver fails, the override is taken off again, the settings
+ * published without it and enter false sent for every key (as disable()
+ * does), and the receiver's code returned. Under the lock.
+ */
+static int sh_app__enter(sh_project *p, const char *const *keys, const sh_value *const *values,
+	size_t n)
 {
 	sh__live *live = &p->live;
-	if (live->override_count == live->override_capacity) {
-		size_t cap = live->override_capacity ? live->override_capacity * 2 : 4;
+	if (live->override_count + n > live->override_capacity) {
+		size_t cap = live->override_capacity ? live->override_capacity : 4;
+		while (cap < live->override_count + n)
+			cap *= 2;
 		sh__override *grown = realloc(live->overrides, cap * sizeof *grown);
 		if (grown == NULL)
 			return sh_error_set(SH_ENOMEM, "out of memory");
 		live->overrides = grown;
 		live->override_capacity = cap;
 	}
-	char *copy = strdup(key);
-	if (copy == NULL)
-		return sh_error_set(SH_ENOMEM, "out of memory");
-	live->overrides[live->override_count++] = (sh__override){ copy, value };
-	int rc = sh_app__publish(p, copy, true);
-	if (rc < 0) {
-		live->override_count--;
-		free(copy);
+	size_t from = live->override_count;
+	for (size_t i = 0; i < n; i++) {
+		char *copy = strdup(keys[i]);
+		if (copy == NULL) {
+			char *taken[SH_SETTINGS_OVERRIDE_MAX];
+			sh_app__override_take(live, from, i, taken);
+			sh_app__keys_free(taken, i);
+			return sh_error_set(SH_ENOMEM, "out of memory");
+		}
+		live->overrides[live->override_count++] = (sh__override){ copy, values[i], i == 0 };
 	}
-	return rc;
+	const sh_value *now;
+	int rc = sh_app__republish(&now, p);
+	char *taken[SH_SETTINGS_OVERRIDE_MAX];
+	if (rc < 0) {
+		sh_app__override_take(live, from, n, taken);
+		sh_app__keys_free(taken, n);
+		return rc;
+	}
+	sh_signal *signal = sh_hub_builtin(p->hub, SH_SETTING_CHANGED);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		/* a receiver may override in turn: our entries stay at [from, from + n) */
+		const char *key = live->overrides[from + i].key;
+		sh_setting_changed_args args = { key, sh_value_path(now, key), true };
+		rc = sh_signal_send(signal, live->sender, &args, NULL);
+	}
+	if (rc == 0)
+		return 0;
+	char message[768];
+	snprintf(message, sizeof message, "%s", sh_error_last()->message);
+	sh_app__override_take(live, from, n, taken);
+	if (sh_app__republish(&now, p) == 0)
+		sh_app__send_exit(p, now, taken, n);
+	sh_app__keys_free(taken, n);
+	return sh_error_set(rc, "%s", message);
 }
 
 /* The checks every override entry point makes. */
@@ -213,15 +294,18 @@ static int sh_app__override_check(const sh_project *p, const char *key, const ch
 	return 0;
 }
 
-/* Pushes a copy of `value` (NULL: the key removed) in a kept document. */
-static int sh_app__override_copy(sh_project *p, const char *key, const sh_value *value)
+/* A copy of `value` (NULL: the key removed) in a kept document. */
+static int sh_app__copy_value(const sh_value **out, sh_project *p, const sh_value *value)
 {
+	*out = NULL;
+	if (value == NULL)
+		return 0;
 	sh__doc *doc = NULL;
-	int rc = value != NULL ? sh_app__new_kept_doc(&doc, p) : 0;
-	if (rc == 0 && value != NULL && (doc->root = sh_app__value_copy(value)) == NULL)
+	int rc = sh_app__new_kept_doc(&doc, p);
+	if (rc == 0 && (doc->root = sh_app__value_copy(value)) == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = sh_app__push(p, key, doc != NULL ? doc->root : NULL);
+		*out = doc->root;
 	return rc;
 }
 
@@ -231,7 +315,10 @@ int sh_settings_override_value(sh_project *p, const char *key, const sh_value *v
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&p->live.lock);
-	rc = sh_app__override_copy(p, key, value);
+	const sh_value *copy = NULL;
+	rc = sh_app__copy_value(&copy, p, value);
+	if (rc == 0)
+		rc = sh_app__enter(p, &key, &copy, 1);
 	pthread_mutex_unlock(&p->live.lock);
 	return rc;
 }
@@ -273,15 +360,37 @@ static int sh_app__parse_value(const sh_value **out, sh_project *p, const char *
 
 int sh_settings_override(sh_project *p, const char *key, const char *yaml)
 {
-	int rc = sh_app__override_check(p, key, "sh_settings_override");
-	if (rc < 0)
-		return rc;
+	sh_settings_item item = { key, yaml };
+	return sh_settings_override_many(p, &item, 1);
+}
+
+int sh_settings_override_many(sh_project *p, const sh_settings_item *items, size_t count)
+{
+	const char *function = count == 1 ? "sh_settings_override" : "sh_settings_override_many";
+	if (items == NULL || count == 0 || count > SH_SETTINGS_OVERRIDE_MAX)
+		return sh_error_set(SH_EINVAL, "%s: give 1 to %d keys", function,
+			SH_SETTINGS_OVERRIDE_MAX);
+	for (size_t i = 0; i < count; i++) {
+		int rc = sh_app__override_check(p, items[i].key, function);
+		if (rc < 0)
+			return rc;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(items[k].key, items[i].key) == 0)
+				return sh_error_set(SH_EINVAL, "%s: key '%s' is given twice", function,
+					items[i].key);
+	}
+	const char *keys[SH_SETTINGS_OVERRIDE_MAX];
+	const sh_value *values[SH_SETTINGS_OVERRIDE_MAX];
 	pthread_mutex_lock(&p->live.lock);
-	const sh_value *value = NULL;
-	if (yaml != NULL)
-		rc = sh_app__parse_value(&value, p, key, yaml);
+	int rc = 0;
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		keys[i] = items[i].key;
+		values[i] = NULL;
+		if (items[i].yaml != NULL)
+			rc = sh_app__parse_value(&values[i], p, items[i].key, items[i].yaml);
+	}
 	if (rc == 0)
-		rc = sh_app__push(p, key, value);
+		rc = sh_app__enter(p, keys, values, count);
 	pthread_mutex_unlock(&p->live.lock);
 	return rc;
 }
@@ -296,12 +405,24 @@ int sh_settings_restore(sh_project *p)
 	if (live->override_count == 0) {
 		rc = sh_error_set(SH_EINVAL, "sh_settings_restore: no override to restore");
 	} else {
-		sh__override top = live->overrides[--live->override_count];
-		rc = sh_app__publish(p, top.key, false);
-		if (rc < 0)
-			live->override_count++;   /* still in force */
-		else
-			free(top.key);
+		size_t from = live->override_count - 1;
+		while (from > 0 && !live->overrides[from].first)
+			from--;
+		size_t n = live->override_count - from;
+		sh__override saved[SH_SETTINGS_OVERRIDE_MAX];
+		memcpy(saved, &live->overrides[from], n * sizeof *saved);
+		char *taken[SH_SETTINGS_OVERRIDE_MAX];
+		sh_app__override_take(live, from, n, taken);
+		const sh_value *now;
+		rc = sh_app__republish(&now, p);
+		if (rc < 0) {
+			/* still in force: put it back (the capacity is there) */
+			memcpy(&live->overrides[live->override_count], saved, n * sizeof *saved);
+			live->override_count += n;
+		} else {
+			rc = sh_app__send_exit(p, now, taken, n);
+			sh_app__keys_free(taken, n);
+		}
 	}
 	pthread_mutex_unlock(&p->live.lock);
 	return rc;
@@ -323,6 +444,13 @@ int sh_app_settings_override(sh_app *app, const char *key, const char *yaml)
 	if (app == NULL)
 		return sh_error_set(SH_EINVAL, "sh_app_settings_override: an app is required");
 	return sh_settings_override(app->project, key, yaml);
+}
+
+int sh_app_settings_override_many(sh_app *app, const sh_settings_item *items, size_t count)
+{
+	if (app == NULL)
+		return sh_error_set(SH_EINVAL, "sh_app_settings_override_many: an app is required");
+	return sh_settings_override_many(app->project, items, count);
 }
 
 int sh_app_settings_restore(sh_app *app)

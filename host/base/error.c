@@ -55,6 +55,7 @@ const char *sh_error_name(int code)
 	case SH_EPROTECTED: return "SH_EPROTECTED";
 	case SH_EINTEGRITY: return "SH_EINTEGRITY";
 	case SH_EUNAVAILABLE: return "SH_EUNAVAILABLE";
+	case SH_EHTTP404: return "SH_EHTTP404";
 	default: return "SH_E(unknown)";
 	}
 }

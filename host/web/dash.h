@@ -194,12 +194,12 @@ void sh_web__dash_touch(struct sh__dash *dash);
 
 /* Claims a stream slot for `connection` with the given filters. Returns
  * the slot, NULL when every slot is taken. */
-sh__stream_client *sh_web__stream_open(struct sh__dash *dash, void *connection,
+sh__stream_client *sh_web__dash_stream_open(struct sh__dash *dash, void *connection,
 	const struct sh_signal *signal, const char *sender);
 
 /* libmicrohttpd's content reader and its free callback for a stream. */
-ssize_t sh_web__stream_read(void *cls, uint64_t pos, char *buf, size_t max);
-void sh_web__stream_closed(void *cls);
+ssize_t sh_web__dash_stream_read(void *cls, uint64_t pos, char *buf, size_t max);
+void sh_web__dash_stream_closed(void *cls);
 
 /* Starts the dashboard of a server about to serve (its trace hook, the
  * stream's thread), stored in server->dash. Returns 0 or a negative code. */

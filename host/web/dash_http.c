@@ -129,7 +129,7 @@ static enum MHD_Result sh_web__open_stream(sh_request *r)
 		return sh_web__send_json(r, 400, "{\"error\":\"signal: no signal of that name\"}");
 	if (sender != NULL && strlen(sender) >= sizeof d->clients[0].sender)
 		return sh_web__send_json(r, 400, "{\"error\":\"sender: longer than 160 bytes\"}");
-	sh__stream_client *c = sh_web__stream_open(d, r->connection, signal, sender);
+	sh__stream_client *c = sh_web__dash_stream_open(d, r->connection, signal, sender);
 	if (c == NULL) {
 		sh_http_response_set_header(&r->response, "Retry-After", "5");
 		return sh_web__send_json(r, 503, "{\"error\":\"too many streams open; see "
@@ -143,9 +143,9 @@ static enum MHD_Result sh_web__open_stream(sh_request *r)
 	if (info != NULL)
 		setsockopt(info->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 	struct MHD_Response *m = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
-		sh_web__stream_read, c, sh_web__stream_closed);
+		sh_web__dash_stream_read, c, sh_web__dash_stream_closed);
 	if (m == NULL) {
-		sh_web__stream_closed(c);
+		sh_web__dash_stream_closed(c);
 		return sh_web__handler_answer(r, 500);
 	}
 	MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");

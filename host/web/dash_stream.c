@@ -155,7 +155,7 @@ static void sh_web__names_clear(sh__stream_client *c)
 }
 
 
-sh__stream_client *sh_web__stream_open(struct sh__dash *d, void *connection,
+sh__stream_client *sh_web__dash_stream_open(struct sh__dash *d, void *connection,
 	const sh_signal *signal, const char *sender)
 {
 	if (atomic_load(&d->closing))
@@ -189,7 +189,7 @@ sh__stream_client *sh_web__stream_open(struct sh__dash *d, void *connection,
 	return NULL;
 }
 
-void sh_web__stream_closed(void *cls)
+void sh_web__dash_stream_closed(void *cls)
 {
 	sh__stream_client *c = cls;
 	struct sh__dash *d = c->dash;
@@ -248,7 +248,7 @@ static const char *sh_web__json_name(sh__stream_client *c, const char *name)
 }
 
 /* Appenders for sh_web__emit_event: each writes at `p` and returns the end. */
-static char *sh_web__stream_put(char *p, const char *text)
+static char *sh_web__dash_stream_put(char *p, const char *text)
 {
 	return stpcpy(p, text);   /* its NUL is overwritten by what follows, or ends the text */
 }
@@ -301,23 +301,23 @@ static bool sh_web__emit_event(sh__wbuf *out, sh__stream_client *c, const sh__da
 		out->cap = cap;
 	}
 	char *p = out->data + out->len;
-	p = sh_web__stream_put(p, "event: signal\ndata: {\"seq\":");
+	p = sh_web__dash_stream_put(p, "event: signal\ndata: {\"seq\":");
 	p = sh_web__put_u64(p, e->seq);
-	p = sh_web__stream_put(p, ",\"time_us\":");
+	p = sh_web__dash_stream_put(p, ",\"time_us\":");
 	p = sh_web__put_i64(p, e->time_us);
-	p = sh_web__stream_put(sh_web__stream_put(p, ",\"signal\":"), signal);
-	p = sh_web__stream_put(sh_web__stream_put(p, ",\"sender\":"), sender);
-	p = sh_web__put_u64(sh_web__stream_put(p, ",\"receivers\":"), e->calls);
-	p = sh_web__put_u64(sh_web__stream_put(p, ",\"ns\":"), e->ns);
-	p = sh_web__put_u64(sh_web__stream_put(p, ",\"dropped\":"), dropped);
-	p = sh_web__put_i64(sh_web__stream_put(p, ",\"status\":"), e->status);
+	p = sh_web__dash_stream_put(sh_web__dash_stream_put(p, ",\"signal\":"), signal);
+	p = sh_web__dash_stream_put(sh_web__dash_stream_put(p, ",\"sender\":"), sender);
+	p = sh_web__put_u64(sh_web__dash_stream_put(p, ",\"receivers\":"), e->calls);
+	p = sh_web__put_u64(sh_web__dash_stream_put(p, ",\"ns\":"), e->ns);
+	p = sh_web__put_u64(sh_web__dash_stream_put(p, ",\"dropped\":"), dropped);
+	p = sh_web__put_i64(sh_web__dash_stream_put(p, ",\"status\":"), e->status);
 	if (e->pk >= 0)
-		p = sh_web__put_i64(sh_web__stream_put(p, ",\"pk\":"), e->pk);
+		p = sh_web__put_i64(sh_web__dash_stream_put(p, ",\"pk\":"), e->pk);
 	if (e->created >= 0)
-		p = sh_web__stream_put(p, e->created ? ",\"created\":true" : ",\"created\":false");
+		p = sh_web__dash_stream_put(p, e->created ? ",\"created\":true" : ",\"created\":false");
 	if (action != NULL)
-		p = sh_web__stream_put(sh_web__stream_put(p, ",\"action\":"), action);
-	p = sh_web__stream_put(p, "}\n\n");
+		p = sh_web__dash_stream_put(sh_web__dash_stream_put(p, ",\"action\":"), action);
+	p = sh_web__dash_stream_put(p, "}\n\n");
 	out->len = (size_t)(p - out->data);
 	out->data[out->len] = '\0';
 	return true;
@@ -355,7 +355,7 @@ static bool sh_web__refill(sh__stream_client *c)
 	return true;
 }
 
-ssize_t sh_web__stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+ssize_t sh_web__dash_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	(void)pos;
 	sh__stream_client *c = cls;

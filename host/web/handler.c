@@ -114,8 +114,7 @@ static int sh_web__request_fill(sh_request *r, const char *url, const char *meth
 
 /* ---- answering -------------------------------------------------------- */
 
-/* The request line for the log, with control characters made visible. */
-static void sh_web__request_line(char *buf, size_t size, const sh_request *r)
+void sh_web__request_line(char *buf, size_t size, const sh_request *r)
 {
 	snprintf(buf, size, "%s %s %s", r->method ? r->method : "-",
 		r->raw_uri ? r->raw_uri : "-", r->version ? r->version : "-");
@@ -131,7 +130,10 @@ enum MHD_Result sh_web__handler_queue(sh_request *r)
 	sh_http_response *resp = &r->response;
 	size_t length = resp->body.len;
 	struct MHD_Response *m;
-	if (length > 0) {
+	bool streamed = resp->stream.next != NULL;
+	if (streamed) {
+		m = sh_web__stream_response(r);
+	} else if (length > 0) {
 		m = MHD_create_response_from_buffer(length, resp->body.data, MHD_RESPMEM_MUST_FREE);
 		if (m != NULL)
 			resp->body = (sh__wbuf){ 0 };   /* libmicrohttpd frees it */
@@ -149,12 +151,16 @@ enum MHD_Result sh_web__handler_queue(sh_request *r)
 	}
 	if (!typed)
 		MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE, SH__HTML);
-	if (atomic_load(&s->stopping))
+	/* libmicrohttpd 0.9.75 sends the last chunk ("0\r\n\r\n") after the head
+	 * of a chunked answer to HEAD: the connection is closed after it, so
+	 * those bytes cannot be read as the start of a next response */
+	bool head_of_stream = streamed && r->method != NULL && strcmp(r->method, "HEAD") == 0;
+	if (atomic_load(&s->stopping) || head_of_stream)
 		MHD_add_response_header(m, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result result = MHD_queue_response(r->connection, (unsigned)resp->status, m);
 	MHD_destroy_response(m);
 	r->answered = true;
-	if (!s->config.access_log)
+	if (!s->config.access_log || streamed)   /* a stream's line comes at its end */
 		return result;
 	char line[512];
 	sh_web__request_line(line, sizeof line, r);
@@ -177,6 +183,63 @@ static const char *sh_web__status_body(int status)
 	}
 }
 
+/* Django's quote(request.path): every byte but letters, digits, "_.-~"
+ * and "/" as %XX, so a path cannot inject markup into the page. */
+static int sh_web__quote_path(sh__wbuf *out, const char *path)
+{
+	int rc = 0;
+	for (const unsigned char *c = (const unsigned char *)path; *c != '\0' && rc == 0; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+			|| strchr("_.-~/", *c) != NULL)
+			rc = sh_web__wbuf_add(out, c, 1);
+		else
+			rc = sh_web__wbuf_printf(out, "%%%02X", *c);
+	}
+	return rc == 0 ? sh_web__wbuf_finish(out) : rc;
+}
+
+/*
+ * Django's page_not_found and server_error: renders the project's
+ * 404.html (with request_path and exception) or 500.html (with an empty
+ * context) into the response, sending template_rendered. Returns false
+ * when the project has no such template (or it cannot be rendered, which
+ * is logged): the built-in page is answered then.
+ */
+static bool sh_web__error_page(sh_request *r, int status, const char *exception)
+{
+	sh_server *s = r->server;
+	const char *name = status == 404 ? "404.html" : "500.html";
+	const sh_template *t;
+	int rc = sh_templates_get(&t, s->templates, NULL, name);
+	if (rc == SH_ENOTFOUND)
+		return false;
+	json_t *context = NULL;
+	sh__wbuf quoted = { 0 };
+	if (rc == 0 && status == 404) {
+		rc = sh_web__quote_path(&quoted, r->path != NULL ? r->path : "");
+		context = rc == 0 ? json_pack("{s:s, s:s}", "request_path", quoted.data,
+			"exception", exception) : NULL;
+	} else if (rc == 0) {
+		context = json_object();
+	}
+	if (rc == 0 && context == NULL)
+		rc = sh_error_set(SH_ENOMEM, "out of memory");
+	char *text = NULL;
+	size_t length = 0;
+	if (rc == 0)
+		rc = sh_template_render(&text, &length, t, context);
+	json_decref(context);
+	sh_web__wbuf_dispose(&quoted);
+	if (rc < 0) {
+		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "cannot render the project's %s "
+			"(the built-in page is answered): %s", name, sh_error_last()->message);
+		return false;
+	}
+	sh_web__wbuf_dispose(&r->response.body);
+	r->response.body = (sh__wbuf){ text, length, length + 1 };
+	return true;
+}
+
 /* The JSON bodies of the host's answers on a model route (the JSON API). */
 static const char *sh_web__status_json(const sh_request *r, int status)
 {
@@ -191,16 +254,19 @@ static const char *sh_web__status_json(const sh_request *r, int status)
 	}
 }
 
-/* Makes one of the host's own responses, not yet queued. */
-static void sh_web__answer_make(sh_request *r, int status)
+/* Makes one of the host's own responses, not yet queued; for a 404 or a
+ * 500 on a route that is not a model's, with the project's 404.html or
+ * 500.html when `page` (`exception` is 404.html's context). */
+static void sh_web__answer_make(sh_request *r, int status, bool page, const char *exception)
 {
 	sh_http_response *resp = &r->response;
 	sh_web__response_reset(resp);
 	resp->status = status;
 	bool json = r->match.route != NULL && r->match.route->model != NULL;
 	const char *body = json ? sh_web__status_json(r, status) : sh_web__status_body(status);
-	if (sh_web__wbuf_puts(&resp->body, body) < 0)
-		sh_web__wbuf_dispose(&resp->body);   /* an empty body then */
+	if (json || !page || (status != 404 && status != 500) || !sh_web__error_page(r, status, exception))
+		if (sh_web__wbuf_puts(&resp->body, body) < 0)
+			sh_web__wbuf_dispose(&resp->body);   /* an empty body then */
 	if (json)
 		sh_http_response_set_header(resp, "Content-Type", "application/json");
 	if (status == 405) {
@@ -214,11 +280,18 @@ static void sh_web__answer_make(sh_request *r, int status)
 	}
 }
 
-/* Answers with one of the host's own responses. */
+/* Answers with one of the host's own responses, the project's 404.html or
+ * 500.html when `page` (see sh_web__answer_make). */
+static enum MHD_Result sh_web__answer_as(sh_request *r, int status, bool page, const char *exception)
+{
+	sh_web__answer_make(r, status, page, exception);
+	return sh_web__handler_queue(r);
+}
+
+/* Answers with one of the host's own responses, always the built-in page. */
 enum MHD_Result sh_web__handler_answer(sh_request *r, int status)
 {
-	sh_web__answer_make(r, status);
-	return sh_web__handler_queue(r);
+	return sh_web__answer_as(r, status, false, NULL);
 }
 
 /* The status of the host's answer to a request that failed with `rc`. */
@@ -255,7 +328,8 @@ static int sh_web__call_view(sh_request *r, const sh_route *route, char *message
 	rc = route->fn(r, &r->response, sh_app_data(route->app));
 	if (rc < 0) {
 		const char *said = sh_error_last()->code != 0 ? sh_error_last()->message : "";
-		snprintf(message, size, "%s", said[0] != '\0' ? said : "(the view gave no reason)");
+		snprintf(message, size, "%s", said[0] != '\0' || rc == SH_EHTTP404 ? said
+			: "(the view gave no reason)");
 	}
 	if (atomic) {
 		int end = sh_atomic_end(db, rc < 0 ? rc : 0);
@@ -280,7 +354,7 @@ static bool sh_web__debug(const sh_server *s)
  * or as a "debug" object beside "error" for the JSON API. */
 static enum MHD_Result sh_web__answer_debug(sh_request *r, int status, const char *what)
 {
-	sh_web__answer_make(r, status);
+	sh_web__answer_make(r, status, false, NULL);
 	sh_http_response *resp = &r->response;
 	if (r->match.route != NULL && r->match.route->model != NULL) {
 		json_t *body = json_pack("{s:s, s:s}", "error", "server error", "debug", what);
@@ -318,6 +392,8 @@ static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 	int rc = sh_web__call_view(r, route, message, sizeof message);
 	if (rc >= 0)
 		return sh_web__handler_queue(r);
+	if (rc == SH_EHTTP404)   /* Django's Http404: page_not_found, no exception signal */
+		return sh_web__answer_as(r, 404, true, message[0] != '\0' ? message : "Http404");
 	char line[512];
 	sh_web__request_line(line, sizeof line, r);
 	char what[2048];
@@ -332,7 +408,7 @@ static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 	sh_signal_send_robust(s->got_request_exception, NULL, &args, NULL);
 	if (sh_web__debug(s))
 		return sh_web__answer_debug(r, sh_web__failure_status(rc), what);
-	return sh_web__handler_answer(r, sh_web__failure_status(rc));
+	return sh_web__answer_as(r, sh_web__failure_status(rc), true, NULL);
 }
 
 /* The whole request is in: Django's get_response. */
@@ -356,8 +432,8 @@ static enum MHD_Result sh_web__dispatch(sh_request *r)
 	if (r->failed)
 		return sh_web__handler_answer(r, 500);
 	rc = sh_web__router_match(&r->match, s->router, r->method, r->path);
-	if (rc == SH_ENOTFOUND)
-		return sh_web__handler_answer(r, 404);
+	if (rc == SH_ENOTFOUND)   /* the resolver's Http404 (Resolver404) */
+		return sh_web__answer_as(r, 404, true, "Resolver404");
 	if (rc == SH_EPERM)
 		return sh_web__handler_answer(r, 405);
 	if (rc < 0)
@@ -428,12 +504,14 @@ void sh_web__on_completed(void *cls, struct MHD_Connection *connection, void **c
 	enum MHD_RequestTerminationCode toe)
 {
 	(void)connection;
-	(void)toe;
 	sh_server *s = cls;
 	sh_request *r = *con_cls;
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	if (r->stream != NULL)
+		sh_web__stream_log(r, toe);
+	sh_web__stream_close(r);   /* the closers first, then request_finished, as Django's close() */
 	if (r->started && sh_signal_send(s->request_finished, s->handler, NULL, NULL) < 0)
 		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server",
 			"a request_finished receiver failed: %s", sh_error_last()->message);

@@ -203,6 +203,11 @@ struct sh_template {
 	sh_signal *signal;          /* template_rendered, NULL without a hub */
 	const sh_sender *sender;    /* "template:<name>" */
 	sh__node *root;             /* the top-level node list */
+	const sh__node **blocks;    /* every {% block %} node, at any depth */
+	size_t block_count;
+	bool extends;               /* its first tag is {% extends %} */
+	sh_templates *cache;        /* the cache that holds it, NULL for sh_template_compile */
+	const sh_app *app;          /* its app in that cache, NULL for a project template */
 };
 
 struct sh_context {
@@ -223,8 +228,22 @@ int sh_web__template_load(sh_template **out, sh_hub *hub, const char *name, cons
 /* Frees a node list. */
 void sh_web__nodes_free(sh__node *nodes);
 
-/* Renders a node list with `context` into `out` (template_render.c). */
-int sh_web__nodes_render(sh__wbuf *out, const sh__node *nodes, const json_t *context);
+/* Sends template_rendered for `t` with `context` when it has a hub
+ * (template_render.c). Returns 0 or the failing receiver's code. */
+int sh_web__template_signal(const sh_template *t, const json_t *context);
+
+/*
+ * Finds the template called `name` for a tag ({% extends %}, {% include %})
+ * of template `from` (template_cache.c): in the cache that holds `from`,
+ * the name of from's app first, then the project's templates folder (when
+ * the cache has one), skipping the templates in skip[] (Django's extends
+ * history). Returns 0 with *out; SH_EEXISTS when every template of that
+ * name was skipped (a cycle); SH_ENOTFOUND; SH_EINVAL when `from` was
+ * compiled from a string (no cache) or the name is refused; the errors of
+ * sh_templates_get().
+ */
+int sh_web__template_find(const sh_template **out, const sh_template *from, const char *name,
+	const sh_template *const *skip, size_t nskip);
 
 /* Appends `text` HTML-escaped (Django's escape()). */
 int sh_web__html_escape(sh__wbuf *out, const char *text, size_t len);
@@ -236,6 +255,13 @@ typedef struct sh__owned_header {
 	char *value;
 } sh__owned_header;
 
+/* A streamed body as the view gave it (sh_http_response_stream). */
+typedef struct sh__stream_spec {
+	sh_stream_fn next;          /* NULL: the body is `body` */
+	sh_stream_close_fn close;   /* may be NULL */
+	void *payload;
+} sh__stream_spec;
+
 struct sh_http_response {
 	sh_request *request;
 	int status;
@@ -243,10 +269,22 @@ struct sh_http_response {
 	size_t header_count;
 	size_t header_capacity;
 	sh__wbuf body;
+	sh__stream_spec stream;     /* until the response is queued (then request->stream) */
 };
 
-/* Empties a response back to 200, no header, no body. */
+/* Empties a response back to 200, no header, no body; a stream it holds
+ * is closed (its close callback runs). */
 void sh_web__response_reset(sh_http_response *response);
+
+struct sh__stream;
+
+/* Closes the request's stream, queued or not (stream.c): its close
+ * callback runs once. Called before request_finished (Django's
+ * response.close() runs the closers, then sends it). */
+void sh_web__stream_close(sh_request *request);
+
+/* Closes and frees request->stream. */
+void sh_web__stream_free(sh_request *request);
 
 struct sh_server;
 
@@ -276,6 +314,7 @@ struct sh_request {
 	sh__match match;
 	sh_app *app;
 	sh_http_response response;
+	struct sh__stream *stream;  /* the streamed body once queued (stream.c), NULL when none */
 };
 
 /* Authenticates the request from its Authorization header (auth.c):

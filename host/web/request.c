@@ -222,6 +222,7 @@ void sh_web__request_free(sh_request *request)
 {
 	if (request == NULL)
 		return;
+	sh_web__stream_free(request);
 	sh_web__response_reset(&request->response);
 	free(request->response.headers);
 	sh_web__wbuf_dispose(&request->body);

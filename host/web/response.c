@@ -4,6 +4,8 @@
  * and the text, JSON and template helpers. handler.c turns it into a
  * libmicrohttpd response once the view returns.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,6 +42,10 @@ static int sh_web__header_check(const char *name, const char *value)
 
 void sh_web__response_reset(sh_http_response *response)
 {
+	sh__stream_spec stream = response->stream;
+	response->stream = (sh__stream_spec){ 0 };
+	if (stream.close != NULL)
+		stream.close(stream.payload);   /* a stream never sent is closed all the same */
 	for (size_t i = 0; i < response->header_count; i++) {
 		free(response->headers[i].name);
 		free(response->headers[i].value);
@@ -122,8 +128,19 @@ const char *sh_http_response_header(const sh_http_response *response, const char
 	return NULL;
 }
 
+/* Refuses to give a body to a response that streams one. */
+static int sh_web__not_streaming(const sh_http_response *response, const char *function)
+{
+	if (response->stream.next != NULL)
+		return sh_error_set(SH_EINVAL, "%s: the response streams its body "
+			"(sh_http_response_stream)", function);
+	return 0;
+}
+
 int sh_http_response_set_body(sh_http_response *response, const void *data, size_t length)
 {
+	if (sh_web__not_streaming(response, "sh_http_response_set_body") < 0)
+		return SH_EINVAL;
 	if (data == NULL && length > 0)
 		return sh_error_set(SH_EINVAL, "sh_http_response_set_body: NULL data");
 	sh__wbuf body = { 0 };
@@ -137,6 +154,8 @@ int sh_http_response_set_body(sh_http_response *response, const void *data, size
 
 int sh_http_response_write(sh_http_response *response, const void *data, size_t length)
 {
+	if (sh_web__not_streaming(response, "sh_http_response_write") < 0)
+		return SH_EINVAL;
 	if (data == NULL && length > 0)
 		return sh_error_set(SH_EINVAL, "sh_http_response_write: NULL data");
 	return sh_web__wbuf_add(&response->body, data, length);
@@ -146,7 +165,9 @@ int sh_http_response_write(sh_http_response *response, const void *data, size_t 
 static int sh_web__response_take(sh_http_response *response, int status, const char *type,
 	char *body, size_t length)
 {
-	int rc = sh_web__header_add(response, "Content-Type", type, true);
+	int rc = sh_web__not_streaming(response, "a response helper");
+	if (rc == 0)
+		rc = sh_web__header_add(response, "Content-Type", type, true);
 	if (rc < 0) {
 		free(body);
 		return rc;
@@ -196,4 +217,31 @@ int sh_http_response_render(sh_http_response *response, int status, const char *
 	if ((rc = sh_template_render(&text, &length, t, context)) < 0)
 		return rc;
 	return sh_web__response_take(response, status, "text/html; charset=utf-8", text, length);
+}
+
+int sh_http_not_found(const char *fmt, ...)
+{
+	char message[1024] = "";
+	if (fmt != NULL) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(message, sizeof message, fmt, ap);
+		va_end(ap);
+	}
+	return sh_error_set(SH_EHTTP404, "%s", message);
+}
+
+int sh_http_response_stream(sh_http_response *response, int status, sh_stream_fn next,
+	sh_stream_close_fn close, void *payload)
+{
+	if (response == NULL || next == NULL || !sh_web__status_ok(status))
+		return sh_error_set(SH_EINVAL, "sh_http_response_stream: a response, a callback and "
+			"a status in 200..599 are required");
+	if (response->stream.next != NULL)
+		return sh_error_set(SH_EINVAL, "sh_http_response_stream: the response streams a body "
+			"already");
+	sh_web__wbuf_dispose(&response->body);
+	response->status = status;
+	response->stream = (sh__stream_spec){ next, close, payload };
+	return 0;
 }

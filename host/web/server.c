@@ -33,6 +33,23 @@
  * much as nginx allows for headers by default (4 x 8 KiB). */
 #define SH__CONNECTION_MEMORY (32u * 1024u)
 
+/* The project's templates folder, templates/ beside the project manifest
+ * (Django's DIRS = [BASE_DIR / "templates"]): its 404.html and 500.html,
+ * and the templates apps' extends and include find after their own. */
+static int sh_web__project_templates_dir(sh_server *s)
+{
+	const char *manifest = sh_project_path(s->project);
+	const char *slash = manifest != NULL ? strrchr(manifest, '/') : NULL;
+	char *dir = NULL;
+	int n = slash != NULL ? asprintf(&dir, "%.*s/templates", (int)(slash - manifest), manifest)
+		: asprintf(&dir, "templates");
+	if (n < 0)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	int rc = sh_templates_set_dir(s->templates, dir);
+	free(dir);
+	return rc;
+}
+
 int sh_server_new(sh_server **out, sh_project *project, const sh_server_opts *opts)
 {
 	if (out == NULL)
@@ -60,6 +77,8 @@ int sh_server_new(sh_server **out, sh_project *project, const sh_server_opts *op
 		rc = sh_sender_intern(&s->handler, s->hub, SH_HANDLER_SENDER);
 	if (rc == 0)
 		rc = sh_templates_new(&s->templates, s->hub);
+	if (rc == 0)
+		rc = sh_web__project_templates_dir(s);
 	if (rc == 0)
 		rc = sh_web__web_set_copiers(s->hub);   /* async receivers of the request signals */
 	if (rc == 0)

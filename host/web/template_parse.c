@@ -6,6 +6,13 @@
  * where it is; a recursive-descent parser turns tags into nodes and
  * conditions. Nesting is bounded (SH__TEMPLATE_MAX_DEPTH), so no template
  * can exhaust the stack when compiled or rendered.
+ *
+ * Inheritance tags, as django/template/loader_tags.py parses them:
+ * {% extends NAME %} must be the first tag (text may come before it) and
+ * appear once, and everything after it becomes its body; {% block NAME %}
+ * ... {% endblock [NAME] %} names must be unique in a template;
+ * {% include NAME [with a=b ...] [only] %} takes each option once. NAME is
+ * a string or a variable.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -26,6 +33,10 @@ typedef struct sh__parser {
 	int depth;
 	int terms;                 /* values in the condition being parsed */
 	bool failed;
+	bool tagged;               /* a tag or variable was seen: too late for extends */
+	bool extended;             /* {% extends %} was seen */
+	char **block_names;        /* the {% block %} names so far, for duplicates */
+	size_t block_count;
 } sh__parser;
 
 static int sh_web__perr(sh__parser *p, unsigned line, unsigned col, const char *fmt, ...)
@@ -132,7 +143,7 @@ typedef enum sh__word_kind {
 	SH__W_END,
 	SH__W_NAME,      /* a variable path, a number, a keyword */
 	SH__W_STRING,    /* the inside of "..." or '...' */
-	SH__W_OP         /* == != | : , */
+	SH__W_OP         /* == != | : , = */
 } sh__word_kind;
 
 typedef struct sh__word {
@@ -201,7 +212,7 @@ static int sh_web__next_word(sh__scan *sc, sh__word *w)
 		sh_web__scan_advance(sc, 2);
 		return 0;
 	}
-	if (c == '|' || c == ':' || c == ',') {
+	if (c == '|' || c == ':' || c == ',' || c == '=') {
 		w->kind = SH__W_OP;
 		w->len = 1;
 		sh_web__scan_advance(sc, 1);
@@ -277,6 +288,12 @@ void sh_web__nodes_free(sh__node *nodes)
 		sh_web__operand_dispose(&nodes->iterable);
 		sh_web__nodes_free(nodes->body);
 		sh_web__nodes_free(nodes->empty);
+		free(nodes->name);
+		for (size_t i = 0; i < nodes->with_count; i++) {
+			free(nodes->with[i].name);
+			sh_web__operand_dispose(&nodes->with[i].value);
+		}
+		free(nodes->with);
 		free(nodes);
 		nodes = next;
 	}
@@ -569,7 +586,8 @@ static int sh_web__expect_end(sh__parser *p, sh__scan *sc, const char *tag)
 /* ---- blocks ----------------------------------------------------------- */
 
 static const char *const sh__tag_names[] = {
-	"if", "elif", "else", "endif", "for", "empty", "endfor", "comment", "endcomment"
+	"if", "elif", "else", "endif", "for", "empty", "endfor", "comment", "endcomment",
+	"block", "endblock", "extends", "include"
 };
 
 /* Where a list stopped: the closing tag found, or none at the end. */
@@ -707,6 +725,132 @@ static int sh_web__comment(sh__parser *p, const sh__tok *open)
 	}
 }
 
+/* {% block NAME %} ... {% endblock [NAME] %} */
+static int sh_web__block_tag(sh__parser *p, sh__node *node, const sh__tok *open, sh__scan *sc)
+{
+	static const char *const end_only[] = { "endblock" };
+	sh__word w;
+	int rc = sh_web__next_word(sc, &w);
+	if (rc < 0)
+		return rc;
+	char name[80];
+	snprintf(name, sizeof name, "%.*s", (int)(w.len < 70 ? w.len : 70), w.text);
+	if (w.kind != SH__W_NAME || w.len > 64 || !sh_base__is_identifier(name, 64))
+		return sh_web__perr(p, w.line, w.col, w.kind == SH__W_END
+			? "'block' tag takes one argument: the block's name"
+			: "'%s' is not a block name (letters, digits and '_')", name);
+	if ((rc = sh_web__expect_end(p, sc, "block")) < 0)
+		return rc;
+	for (size_t i = 0; i < p->block_count; i++)
+		if (strcmp(p->block_names[i], name) == 0)
+			return sh_web__perr(p, open->line, open->col,
+				"'block' tag with name '%s' appears more than once", name);
+	char **names = realloc(p->block_names, (p->block_count + 1) * sizeof *names);
+	if (names == NULL)
+		return sh_web__oom(p);
+	p->block_names = names;
+	if ((node->name = strdup(name)) == NULL || (names[p->block_count] = strdup(name)) == NULL)
+		return sh_web__oom(p);
+	p->block_count++;
+	sh__stop stop;
+	if ((rc = sh_web__template_parse_list(p, &node->body, end_only, 1, &stop)) < 0)
+		return rc;
+	if (stop.name == NULL)
+		return sh_web__unclosed(p, open, "block", "endblock");
+	sh__word end;
+	if ((rc = sh_web__next_word(&stop.sc, &end)) < 0 || end.kind == SH__W_END)
+		return rc;
+	if (!sh_web__is(&end, SH__W_NAME, name))
+		return sh_web__perr(p, end.line, end.col, "'endblock %.*s' closes block '%s' "
+			"(expected '{%% endblock %%}' or '{%% endblock %s %%}')", (int)end.len, end.text,
+			name, name);
+	return sh_web__expect_end(p, &stop.sc, "endblock");
+}
+
+/* The template name of extends and include: one operand. */
+static int sh_web__template_operand(sh__parser *p, sh__scan *sc, sh__operand *o, const char *tag)
+{
+	sh__word w;
+	int rc = sh_web__peek(sc, &w);
+	if (rc < 0)
+		return rc;
+	if (w.kind == SH__W_END)
+		return sh_web__perr(p, w.line, w.col, "'%s' tag takes the name of a template "
+			"('{%% %s \"base.html\" %%}')", tag, tag);
+	return sh_web__operand_parse(p, sc, o);
+}
+
+/* {% extends NAME %}: the rest of the template is its body. */
+static int sh_web__extends(sh__parser *p, sh__node *node, const sh__tok *open, sh__scan *sc)
+{
+	if (p->extended)
+		return sh_web__perr(p, open->line, open->col,
+			"'extends' cannot appear more than once in the same template");
+	if (p->tagged || p->depth > 0)
+		return sh_web__perr(p, open->line, open->col,
+			"'extends' must be the first tag in the template");
+	p->extended = true;
+	p->tagged = true;
+	int rc = sh_web__template_operand(p, sc, &node->var, "extends");
+	if (rc == 0)
+		rc = sh_web__expect_end(p, sc, "extends");
+	sh__stop stop;
+	if (rc == 0)
+		rc = sh_web__template_parse_list(p, &node->body, NULL, 0, &stop);
+	return rc;
+}
+
+/* {% include NAME [with a=b c="d"] [only] %} */
+static int sh_web__include(sh__parser *p, sh__node *node, sh__scan *sc)
+{
+	int rc = sh_web__template_operand(p, sc, &node->var, "include");
+	bool with = false;
+	while (rc == 0) {
+		sh__word w;
+		if ((rc = sh_web__next_word(sc, &w)) < 0 || w.kind == SH__W_END)
+			break;
+		bool is_with = sh_web__is(&w, SH__W_NAME, "with"), is_only = sh_web__is(&w, SH__W_NAME, "only");
+		if (!is_with && !is_only)
+			return sh_web__perr(p, w.line, w.col, "unknown argument '%.*s' of 'include' "
+				"(expected 'with name=value ...' or 'only')", (int)w.len, w.text);
+		if ((is_with && with) || (is_only && node->only))
+			return sh_web__perr(p, w.line, w.col, "the '%s' option of 'include' is given "
+				"more than once", is_with ? "with" : "only");
+		if (is_only) {
+			node->only = true;
+			continue;
+		}
+		with = true;
+		for (;;) {
+			sh__scan after = *sc;
+			sh__word name, eq;
+			if ((rc = sh_web__next_word(&after, &name)) < 0 || (rc = sh_web__next_word(&after, &eq)) < 0)
+				return rc;
+			if (name.kind != SH__W_NAME || !sh_web__is(&eq, SH__W_OP, "="))
+				break;
+			char key[80];
+			snprintf(key, sizeof key, "%.*s", (int)(name.len < 70 ? name.len : 70), name.text);
+			if (name.len > 64 || !sh_base__is_identifier(key, 64) || key[0] == '_')
+				return sh_web__perr(p, name.line, name.col, "'%s' is not a variable name", key);
+			*sc = after;
+			sh__kwarg *grown = realloc(node->with, (node->with_count + 1) * sizeof *grown);
+			if (grown == NULL)
+				return sh_web__oom(p);
+			node->with = grown;
+			sh__kwarg *k = &node->with[node->with_count++];
+			*k = (sh__kwarg){ strdup(key), { 0 } };
+			if (k->name == NULL)
+				return sh_web__oom(p);
+			if ((rc = sh_web__operand_parse(p, sc, &k->value)) < 0)
+				return rc;
+		}
+		if (node->with_count == 0)
+			return sh_web__perr(p, w.line, w.col,
+				"'with' in 'include' needs at least one name=value");
+	}
+	return rc;
+}
+
 /* Parses one {% tag %} into *node (NULL for a comment), or reports it as
  * the list's stop. Returns 1 when it was a stop. */
 static int sh_web__block(sh__parser *p, const sh__tok *t, sh__node **node,
@@ -732,7 +876,18 @@ static int sh_web__block(sh__parser *p, const sh__tok *t, sh__node **node,
 	if (strcmp(name, "comment") == 0)
 		return sh_web__expect_end(p, &sc, "comment") < 0 ? SH_EINVAL : sh_web__comment(p, t);
 	bool is_if = strcmp(name, "if") == 0, is_for = strcmp(name, "for") == 0;
-	if (!is_if && !is_for) {
+	bool is_block = strcmp(name, "block") == 0, is_extends = strcmp(name, "extends") == 0;
+	bool is_include = strcmp(name, "include") == 0;
+	if (is_extends || is_include) {
+		sh__node *n = sh_web__node_new(is_extends ? SH__NODE_EXTENDS : SH__NODE_INCLUDE);
+		if (n == NULL)
+			return sh_web__oom(p);
+		*node = n;
+		n->line = t->line;
+		n->col = t->col;
+		return is_extends ? sh_web__extends(p, n, t, &sc) : sh_web__include(p, n, &sc);
+	}
+	if (!is_if && !is_for && !is_block) {
 		bool known = false;
 		for (size_t i = 0; i < SH__COUNT(sh__tag_names) && !known; i++)
 			known = strcmp(name, sh__tag_names[i]) == 0;
@@ -747,17 +902,21 @@ static int sh_web__block(sh__parser *p, const sh__tok *t, sh__node **node,
 				near);
 		return sh_web__perr(p, w.line, w.col,
 			"unknown tag '%s' (sighost templates know if, elif, else, endif, for, empty, "
-			"endfor, comment, endcomment)", name);
+			"endfor, comment, endcomment, block, endblock, extends, include)", name);
 	}
 	if (p->depth >= SH__TEMPLATE_MAX_DEPTH)
 		return sh_web__perr(p, t->line, t->col, "blocks nest deeper than %d",
 			SH__TEMPLATE_MAX_DEPTH);
-	sh__node *n = sh_web__node_new(is_if ? SH__NODE_IF : SH__NODE_FOR);
+	sh__node *n = sh_web__node_new(is_if ? SH__NODE_IF : is_for ? SH__NODE_FOR : SH__NODE_BLOCK);
 	if (n == NULL)
 		return sh_web__oom(p);
 	*node = n;
+	n->line = t->line;
+	n->col = t->col;
+	p->tagged = true;
 	p->depth++;
-	rc = is_if ? sh_web__if(p, n, t, &sc) : sh_web__for(p, n, t, &sc);
+	rc = is_if ? sh_web__if(p, n, t, &sc) : is_for ? sh_web__for(p, n, t, &sc)
+		: sh_web__block_tag(p, n, t, &sc);
 	p->depth--;
 	return rc;
 }
@@ -776,6 +935,7 @@ static int sh_web__var(sh__parser *p, const sh__tok *t, sh__node **node)
 	if (n == NULL)
 		return sh_web__oom(p);
 	*node = n;
+	p->tagged = true;
 	rc = sh_web__operand_parse(p, &sc, &n->var);
 	if (rc == 0)
 		rc = sh_web__expect_end(p, &sc, "{{ }}");
@@ -800,7 +960,7 @@ static int sh_web__template_parse_list(sh__parser *p, sh__node **out, const char
 			return 0;
 		case SH__TOK_TEXT:
 			if ((node = sh_web__node_new(SH__NODE_TEXT)) == NULL
-				|| (node->text = malloc(t.len)) == NULL) {
+				|| (node->text = malloc(t.len > 0 ? t.len : 1)) == NULL) {
 				free(node);
 				return sh_web__oom(p);
 			}
@@ -825,9 +985,12 @@ static int sh_web__template_parse_list(sh__parser *p, sh__node **out, const char
 
 int sh_web__template_parse(sh__node **out, const char *label, const char *source, size_t length)
 {
-	sh__parser p = { label, source, length, 0, 1, 1, 0, 0, false };
+	sh__parser p = { label, source, length, 0, 1, 1, 0, 0, false, false, false, NULL, 0 };
 	sh__stop stop;
 	int rc = sh_web__template_parse_list(&p, out, NULL, 0, &stop);
+	for (size_t i = 0; i < p.block_count; i++)
+		free(p.block_names[i]);
+	free(p.block_names);
 	if (rc < 0) {
 		sh_web__nodes_free(*out);
 		*out = NULL;

@@ -2,9 +2,10 @@
  * template_tree.h: the compiled form of a template, shared by the parser
  * (template_parse.c), which builds it, and the renderer
  * (template_render.c), which walks it. A template is a list of nodes; a
- * node is literal text, a variable, an if with its branches, or a for
- * loop. Everything is owned by the list's nodes and freed with
- * sh_web__nodes_free().
+ * node is literal text, a variable, an if with its branches, a for loop,
+ * a {% block %}, an {% extends %} (whose body is the rest of the
+ * template) or an {% include %}. Everything is owned by the list's nodes
+ * and freed with sh_web__nodes_free().
  */
 #ifndef SH_WEB_TEMPLATE_TREE_H
 #define SH_WEB_TEMPLATE_TREE_H
@@ -54,8 +55,17 @@ typedef enum sh__node_kind {
 	SH__NODE_TEXT,
 	SH__NODE_VAR,
 	SH__NODE_IF,
-	SH__NODE_FOR
+	SH__NODE_FOR,
+	SH__NODE_BLOCK,
+	SH__NODE_EXTENDS,
+	SH__NODE_INCLUDE
 } sh__node_kind;
+
+/* One `name=value` of {% include ... with name=value %}. */
+typedef struct sh__kwarg {
+	char *name;
+	sh__operand value;
+} sh__kwarg;
 
 typedef struct sh__branch {
 	sh__expr *cond;            /* NULL for {% else %} */
@@ -67,17 +77,28 @@ struct sh__node {
 	sh__node *next;
 	char *text;                /* TEXT: the bytes (may hold NULs) */
 	size_t len;
-	sh__operand var;           /* VAR */
+	unsigned line, col;        /* where the tag starts (BLOCK, EXTENDS, INCLUDE) */
+	sh__operand var;           /* VAR; EXTENDS and INCLUDE: the template's name */
 	sh__branch *branches;      /* IF, in order */
 	size_t branch_count;
 	char *loop_var;            /* FOR */
 	sh__operand iterable;
 	bool reversed;
-	sh__node *body;
+	sh__node *body;            /* FOR, BLOCK; EXTENDS: the rest of the template */
 	sh__node *empty;
+	char *name;                /* BLOCK */
+	sh__kwarg *with;           /* INCLUDE */
+	size_t with_count;
+	bool only;                 /* INCLUDE */
 };
 
-/* The deepest nesting of if/for blocks a template may have. */
+/* The deepest nesting of if/for/block tags a template may have. */
 #define SH__TEMPLATE_MAX_DEPTH 64
+
+/* The most templates one render may have in progress at once: the
+ * template, its parents ({% extends %}) and the templates it includes,
+ * nested. Past it the render fails (an include that includes itself
+ * without end, a chain of parents that long). */
+#define SH__TEMPLATE_MAX_NESTING 32
 
 #endif

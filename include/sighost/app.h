@@ -162,9 +162,15 @@ SH_API const sh_value *sh_app_setting(const sh_app *app, const char *key);
  */
 SH_API int sh_app_settings_override(sh_app *app, const char *key, const char *yaml);
 
-/* Ends the most recent override in force, sending setting_changed with
- * enter false and the restored value. Returns as sh_settings_restore();
- * SH_EINVAL for a NULL app. */
+/* Overrides several keys at once, as sh_settings_override_many()
+ * (project.h): Django's override_settings(A=..., B=...). Returns as it
+ * does; SH_EINVAL for a NULL app. */
+SH_API int sh_app_settings_override_many(sh_app *app, const sh_settings_item *items,
+	size_t count);
+
+/* Ends the most recent override in force (every key of it), sending
+ * setting_changed with enter false and the restored value per key.
+ * Returns as sh_settings_restore(); SH_EINVAL for a NULL app. */
 SH_API int sh_app_settings_restore(sh_app *app);
 
 /* Stores a pointer of the plugin's own (its state) in the app, so that

@@ -32,10 +32,12 @@ typedef enum sh_error_code {
 	SH_EIO = -12,        /* reading or writing a file failed */
 	SH_EPROTECTED = -13, /* a delete is refused by PROTECT or RESTRICT keys */
 	SH_EINTEGRITY = -14, /* a unique, not-null or foreign key constraint failed */
-	SH_EUNAVAILABLE = -15 /* the database cannot be written or read for now: the disk
+	SH_EUNAVAILABLE = -15, /* the database cannot be written or read for now: the disk
 	                       * is full, the file is read-only or locked by another
 	                       * process, or an I/O error; retrying after the cause is
 	                       * gone may succeed (the server answers 503) */
+	SH_EHTTP404 = -16     /* a view's Django `raise Http404`: the server answers 404 as
+	                       * for a path no route matches (see sh_http_not_found) */
 } sh_error_code;
 
 /* The last error raised on the calling thread. */

@@ -46,6 +46,17 @@ typedef enum sh_value_type {
 	SH_VALUE_MAP
 } sh_value_type;
 
+/* One key of an override of several keys at once
+ * (sh_settings_override_many in project.h, sh_app_settings_override_many
+ * in app.h), as one keyword argument of Django's override_settings. */
+typedef struct sh_settings_item {
+	const char *key;    /* the dotted key: "debug", "mailer.from" */
+	const char *yaml;   /* the value as YAML text ("true", "[a, b]"); NULL removes the key */
+} sh_settings_item;
+
+/* The most keys one override may set at once. */
+#define SH_SETTINGS_OVERRIDE_MAX 256
+
 /* Returns the type of `value`; SH_VALUE_NULL for a NULL pointer. */
 SH_API sh_value_type sh_value_type_of(const sh_value *value);
 

@@ -23,7 +23,13 @@
  * A view returns 0 when it produced its response (any status it set), or a
  * negative code after saying why with sh_error_set(): the client then gets
  * a 500 whose body says nothing of the error, the error is logged, and
- * got_request_exception is sent with the request.
+ * got_request_exception is sent with the request. The code SH_EHTTP404
+ * (return sh_http_not_found("No alert %lld", id)) is Django's
+ * `raise Http404`: the client gets the same 404 as for a path no route
+ * matches, nothing is logged as an error and got_request_exception is not
+ * sent. A 404 or a 500 answered by the host renders the project's
+ * templates/404.html or templates/500.html when it has them (Django's
+ * page_not_found and server_error, see docs/web.md).
  *
  * Threads. The server runs views on its worker threads, several at once,
  * one request per thread at a time: a view must be safe to run
@@ -77,6 +83,18 @@ typedef int (*sh_view_fn)(sh_request *request, sh_http_response *response, void 
 		sh_request *request __attribute__((unused)),                       \
 		sh_http_response *response __attribute__((unused)),                \
 		void *payload __attribute__((unused)))
+/*
+ * Django's `raise Http404(message)` for a view: records SH_EHTTP404 with
+ * the printf-style message (NULL or "" for none) in the error channel and
+ * returns SH_EHTTP404, so a view writes `return sh_http_not_found(...)`.
+ * The server then answers 404 as for an unmatched path: the project's
+ * 404.html rendered with {"request_path": the quoted path, "exception":
+ * the message, or "Http404" without one}, else the built-in page. A route
+ * running in a transaction (atomic) has it rolled back, as an exception
+ * leaving Django's atomic block does.
+ */
+SH_API int sh_http_not_found(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 
 /* ---- the request ------------------------------------------------------ */
 
@@ -238,6 +256,48 @@ SH_API int sh_http_response_json(sh_http_response *response, int status, const j
  */
 SH_API int sh_http_response_render(sh_http_response *response, int status, const char *name,
 	const json_t *context);
+/*
+ * A streamed body's producer: writes the next chunk, at most `size` bytes
+ * (1 or more; 16 KiB at most), into `buf` and stores how many it wrote in
+ * *written. Returns 0 to be called again, 1 when this was the last chunk
+ * (*written may be 0 then), or a negative code after sh_error_set() to
+ * abort: the connection is closed (the client sees a cut chunked body) and
+ * the error is logged. Writing nothing 64 times in a row is a failure.
+ */
+typedef int (*sh_stream_fn)(void *buf, size_t size, size_t *written, void *payload);
+
+/* Releases what a stream holds (its `payload`); see
+ * sh_http_response_stream for when it runs. */
+typedef void (*sh_stream_close_fn)(void *payload);
+
+/*
+ * Makes the response stream its body, Django's StreamingHttpResponse: the
+ * status is set, a body set before is dropped, and once the view has
+ * returned 0 (and its transaction, if any, committed) the server sends the
+ * headers and then asks `next` for one chunk at a time, whenever the
+ * connection can take one, until it returns 1. The body goes out with
+ * Transfer-Encoding: chunked (to HTTP/1.0 clients, until the connection
+ * closes): it is never held whole, so its length has no bound and memory
+ * stays at one chunk. `next` and `close` run on the request's worker
+ * thread, after the view, outside its transaction; the request and the
+ * response may not be used from them.
+ *
+ * `close` (may be NULL) runs exactly once, before request_finished (as
+ * Django's response.close() closes the iterator, then sends it): after the
+ * last chunk has been sent, after `next` failed, when the client goes away
+ * or stops reading mid-stream, when the server stops, or when the response
+ * is never sent (the view failed after calling this). request_finished
+ * comes after the last chunk has been sent, or the connection has ended.
+ *
+ * Headers may still be set after this call; sh_http_response_set_body,
+ * _write, _text, _json and _render are refused (SH_EINVAL) on a response
+ * that streams. Returns 0; SH_EINVAL for a NULL response or `next`, a
+ * status not in 200..599, or a response that streams already (then
+ * `close` is not called: the payload stays the caller's).
+ */
+SH_API int sh_http_response_stream(sh_http_response *response, int status, sh_stream_fn next,
+	sh_stream_close_fn close, void *payload);
+
 
 /* ---- API tokens ------------------------------------------------------- */
 

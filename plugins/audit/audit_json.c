@@ -147,6 +147,12 @@ json_t *audit_args_json(sh_builtin id, const void *args)
 		return json_pack("{s:s?, s:o*, s:b}", "setting", a->setting,
 			"value", audit_value_json(a->value), "enter", a->enter);
 	}
+	case SH_TEMPLATE_RENDERED: {
+		/* the template's name and a copy of the context it renders with */
+		const sh_template_rendered_args *a = args;
+		return json_pack("{s:s, s:O}", "template", sh_template_name(a->template_),
+			"context", sh_context_json(a->context));
+	}
 	default:
 		return json_object();   /* the other arguments are host objects */
 	}

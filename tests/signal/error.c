@@ -96,6 +96,7 @@ Test(error, name_gives_each_codes_constant_name)
 		{ SH_EPROTECTED, "SH_EPROTECTED" },
 		{ SH_EINTEGRITY, "SH_EINTEGRITY" },
 		{ SH_EUNAVAILABLE, "SH_EUNAVAILABLE" },
+		{ SH_EHTTP404, "SH_EHTTP404" },
 	};
 	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
 		cr_assert_str_eq(sh_error_name(codes[i].code), codes[i].name);

@@ -277,9 +277,12 @@ w_resp w_read(int fd, bool head_only)
 				break;
 		}
 		if (len + 4096 + 1 > cap) {
+			size_t head_at = end_of_head != NULL ? (size_t)(end_of_head - data) : 0;
 			cap = cap ? cap * 2 : 8192;
 			data = realloc(data, cap);
 			cr_assert_not_null(data);
+			if (end_of_head != NULL)   /* it pointed into the old block */
+				end_of_head = data + head_at;
 		}
 		ssize_t n = recv(fd, data + len, cap - len - 1, 0);
 		if (n <= 0)
@@ -432,6 +435,15 @@ char *w_audit_names(const json_t *entries)
 			json_string_value(json_object_get(json_array_get(entries, i), "signal")));
 	fclose(f);
 	return out;
+}
+
+void w_audit_names_are(const char *signal, size_t count, const char *expected)
+{
+	json_t *log = w_audit(signal, count);
+	char *names = w_audit_names(log);
+	cr_assert_str_eq(names, expected);
+	free(names);
+	json_decref(log);
 }
 
 void w_has(const char *text, const char *needle)

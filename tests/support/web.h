@@ -126,6 +126,10 @@ json_t *w_audit(const char *signal, size_t count);
 /* The signal names of w_audit's entries joined with ',' (newly allocated). */
 char *w_audit_names(const json_t *entries);
 
+/* Waits as w_audit() does, then asserts that the signal names of the
+ * request-related entries are `expected` (comma-separated). */
+void w_audit_names_are(const char *signal, size_t count, const char *expected);
+
 /* Asserts that `text` holds `needle`. */
 void w_has(const char *text, const char *needle);
 

@@ -1,8 +1,9 @@
 /*
  * server.c: the server API in process (sh_server_*): options and misuse,
  * many clients at once on the worker threads (every request signalled
- * exactly once), a failing request_started receiver, and receivers of
- * template_rendered for one template.
+ * exactly once), a failing request_started receiver, receivers of
+ * template_rendered for one template, and the exact sequence of what a
+ * streamed response and a view's not-found send, heard in process.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sighost/sys/sighost.h>
 
@@ -21,7 +23,9 @@ static const char *const routes =
 	"routes:\n"
 	"  - {path: /hello, view: hello}\n"
 	"  - {path: '/items/<int:id>/<slug:slug>', view: item}\n"
-	"  - {path: /render, view: render}\n";
+	"  - {path: /render, view: render}\n"
+	"  - {path: /stream, view: stream}\n"
+	"  - {path: /missing, view: raise_404}\n";
 
 /* A loaded project with audit and `web` (t_web). */
 static sh_project *loaded(const char *extra)
@@ -75,7 +79,7 @@ Test(server, options_and_misuse_are_refused_with_reasons)
 	s = started(p, 0);
 	cr_assert_str_eq(sh_server_host(s), "127.0.0.1");
 	cr_assert_gt(sh_server_port(s), 0u);
-	cr_assert_eq(sh_router_route_count(sh_server_router(s)), 3);
+	cr_assert_eq(sh_router_route_count(sh_server_router(s)), 5);
 	cr_assert_eq(sh_server_start(s), SH_EINVAL, "started twice");
 	w_resp r = w_request(sh_server_port(s), "GET", "/hello", NULL, NULL);
 	cr_assert_eq(r.status, 200);
@@ -224,4 +228,110 @@ Test(server, a_receiver_can_listen_to_one_template)
 	cr_assert_str_eq(c.context, "Ada");
 	cr_assert_not(atomic_load(&c.bad));
 	sh_project_free(p);
+}
+
+/* What one request did, in order: signals heard and the app's log lines
+ * ("request_started", "log: ...", "template_rendered 404.html {...}",
+ * "request_finished sighost.handler"), joined with '|'. */
+typedef struct sequence {
+	pthread_mutex_t lock;
+	char text[4096];
+} sequence;
+
+static void seq_add(sequence *q, const char *item)
+{
+	pthread_mutex_lock(&q->lock);
+	size_t n = strlen(q->text);
+	snprintf(q->text + n, sizeof q->text - n, "%s%s", n > 0 ? "|" : "", item);
+	pthread_mutex_unlock(&q->lock);
+}
+
+static int seq_signal(sh_signal *signal, const sh_sender *sender, const void *args,
+	void **response, void *payload)
+{
+	(void)response;
+	char item[512];
+	if (strcmp(sh_signal_name(signal), "template_rendered") == 0) {
+		const sh_template_rendered_args *a = args;
+		char *ctx = json_dumps(sh_context_json(a->context), JSON_COMPACT | JSON_SORT_KEYS);
+		snprintf(item, sizeof item, "template_rendered %s %s", sh_template_name(a->template_), ctx);
+		free(ctx);
+	} else {
+		snprintf(item, sizeof item, "%s %s", sh_signal_name(signal),
+			sender != NULL ? sh_sender_name(sender) : "(none)");
+	}
+	seq_add(payload, item);
+	return 0;
+}
+
+static void seq_log(sh_log_level level, const char *origin, const char *message, void *payload)
+{
+	(void)level;
+	if (strcmp(origin, "web") != 0)
+		return;   /* the server's own lines (access log) are not part of the sequence */
+	char item[512];
+	snprintf(item, sizeof item, "log: %s", message);
+	seq_add(payload, item);
+}
+
+/* A loaded project whose request signals and app log go to `q`. */
+static sh_project *recorded(sequence *q)
+{
+	sh_project *p = loaded(NULL);
+	sh_hub *hub = sh_project_hub(p);
+	pthread_mutex_init(&q->lock, NULL);
+	q->text[0] = '\0';
+	sh_hub_set_logger(hub, seq_log, q);
+	static const sh_builtin ids[] = { SH_REQUEST_STARTED, SH_GOT_REQUEST_EXCEPTION,
+		SH_TEMPLATE_RENDERED, SH_REQUEST_FINISHED };
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+		cr_assert_eq(sh_signal_connect(NULL, sh_hub_builtin(hub, ids[i]), seq_signal, q, NULL), 0);
+	return p;
+}
+
+Test(server, a_streamed_response_closes_its_stream_then_sends_request_finished)
+{
+	sequence q;
+	sh_project *p = recorded(&q);
+	sh_server *s = started(p, 1);
+	w_resp r = w_request(sh_server_port(s), "GET", "/stream?n=2&size=4", NULL, NULL);
+	cr_assert_eq(r.status, 200);
+	w_has(r.body, "aaaa");
+	w_resp_free(&r);
+	sh_server_free(s);   /* waits for the request's end */
+	cr_assert_str_eq(q.text, "request_started sighost.handler|"
+		"log: stream closed after 2 chunks|"
+		"log: request_finished: the stream was closed before|"
+		"request_finished sighost.handler",
+		"Django's close(): the closers, then request_finished");
+	sh_project_free(p);
+	pthread_mutex_destroy(&q.lock);
+}
+
+Test(server, a_view_raising_not_found_sends_no_exception_and_renders_the_project_404)
+{
+	char *dir = t_path(w_dir, "templates");
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	free(t_write(dir, "404.html", "{{ exception }}"));
+	free(dir);
+	sequence q;
+	sh_project *p = recorded(&q);
+	sh_server *s = started(p, 1);
+	w_resp r = w_request(sh_server_port(s), "GET", "/missing?id=7", NULL, NULL);
+	cr_assert_eq(r.status, 404);
+	cr_assert_str_eq(r.body, "No note 7");
+	w_resp_free(&r);
+	r = w_request(sh_server_port(s), "GET", "/nowhere/%3C", NULL, NULL);
+	cr_assert_str_eq(r.body, "Resolver404");
+	w_resp_free(&r);
+	sh_server_free(s);
+	cr_assert_str_eq(q.text, "request_started sighost.handler|"
+		"template_rendered 404.html {\"exception\":\"No note 7\",\"request_path\":\"/missing\"}|"
+		"request_finished sighost.handler|"
+		"request_started sighost.handler|"
+		"template_rendered 404.html {\"exception\":\"Resolver404\",\"request_path\":"
+		"\"/nowhere/%3C\"}|"
+		"request_finished sighost.handler");
+	sh_project_free(p);
+	pthread_mutex_destroy(&q.lock);
 }

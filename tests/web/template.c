@@ -136,8 +136,9 @@ Test(template, syntax_errors_name_line_and_column)
 {
 	fails("{% if x %}\n  open", "bad.html:1:1: 'if' tag is not closed (expected '{% endif %}')");
 	fails("ok\n  {% endfi %}", "bad.html:2:6: unknown tag 'endfi' (did you mean 'endif'?)");
-	fails("{% block content %}", "bad.html:1:4: unknown tag 'block' (sighost templates know "
-		"if, elif, else, endif, for, empty, endfor, comment, endcomment)");
+	fails("{% load static %}", "bad.html:1:4: unknown tag 'load' (sighost templates know "
+		"if, elif, else, endif, for, empty, endfor, comment, endcomment, block, endblock, "
+		"extends, include)");
 	fails("a\nb {{ x", "bad.html:2:3: '{{' is not closed by '}}'");
 	fails("{{ x|upper }}", "bad.html:1:6: unknown filter 'upper' (known: safe, escape, length, "
 		"default)");

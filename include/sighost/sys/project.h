@@ -315,12 +315,32 @@ SH_API int sh_project_watch_changed(sh_project *project);
  * on top, then sends setting_changed with setting `key`, the new value
  * (NULL when removed) and enter true. Overrides nest: they form a stack,
  * and a reload of the manifest keeps them on top of the file's values.
- * Returns 0; SH_EINVAL for a NULL project, a project not read
- * successfully, a key that is not names joined by dots, or YAML that does
- * not parse (the error channel says where); SH_ENOMEM. No signal is sent
- * on failure.
+ * The same as sh_settings_override_many() with one item: see there for a
+ * failing receiver. Returns 0; SH_EINVAL for a NULL project, a project not
+ * read successfully, a key that is not names joined by dots, or YAML that
+ * does not parse (the error channel says where); SH_ENOMEM; a failing
+ * setting_changed receiver's code. No signal is sent for bad input.
  */
 SH_API int sh_settings_override(sh_project *project, const char *key, const char *yaml);
+
+/*
+ * Overrides `count` keys at once (1 to SH_SETTINGS_OVERRIDE_MAX), Django's
+ * override_settings(A=..., B=...): every item's YAML is read first (bad
+ * YAML or key: SH_EINVAL, nothing changes, no signal); then every key is
+ * applied in the order given and the settings are published once; then
+ * setting_changed is sent with enter true once per key, in the order
+ * given, each with the value the key holds in the new settings. So a
+ * receiver of the first key already sees every key's new value. A
+ * receiver that fails stops the sends (Django's send): the override is
+ * taken off again, the settings published without it, setting_changed
+ * sent with enter false for every key in the order given (every receiver
+ * runs), and the failing receiver's code returned with its message; no
+ * override stays in force then. The whole override is one entry of the
+ * stack: one sh_settings_restore() ends it. The same key given twice is
+ * SH_EINVAL. Returns 0, SH_EINVAL, SH_ENOMEM, or a failing receiver's code.
+ */
+SH_API int sh_settings_override_many(sh_project *project, const sh_settings_item *items,
+	size_t count);
 
 /* Like sh_settings_override() with a value read elsewhere (copied, so it
  * need not outlive the override); NULL removes the key. */
@@ -328,11 +348,15 @@ SH_API int sh_settings_override_value(sh_project *project, const char *key,
 	const sh_value *value);
 
 /*
- * Ends the most recent override still in force: publishes the settings
- * without it, then sends setting_changed with its key, the value restored
- * (what the key holds now, NULL when it holds nothing) and enter false.
- * Returns 0, SH_EINVAL for a NULL project or when no override is in force,
- * SH_ENOMEM (the override then stays in force).
+ * Ends the most recent override still in force (all the keys of a
+ * sh_settings_override_many() at once): publishes the settings without
+ * it, then sends setting_changed with enter false once per key, in the
+ * order the override gave them (Django's disable(): not reversed), each
+ * with the value restored (what the key holds now, NULL when it holds
+ * nothing); every receiver runs. Returns 0; the first failing receiver's
+ * code (the override is ended all the same, as Django raises after the
+ * sends); SH_EINVAL for a NULL project or when no override is in force;
+ * SH_ENOMEM (the override then stays in force and nothing is sent).
  */
 SH_API int sh_settings_restore(sh_project *project);
 

@@ -6,6 +6,7 @@
  * it ran after the last request.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,12 +23,32 @@ static const sh_model *note_model(const sh_app *app)
 	return sh_models_lookup(&model, sh_app_models(app), label) == 0 ? model : NULL;
 }
 
+/* The stream views' progress on this worker thread: 1 while a stream is
+ * open, 2 once its close callback ran; request_finished reports and
+ * forgets it, so a test sees whether the stream was closed before. */
+static __thread int stream_state;
+
+static int on_request_finished(sh_signal *signal, const sh_sender *sender, const void *args,
+	void **response, void *payload)
+{
+	(void)signal;
+	(void)sender;
+	(void)args;
+	(void)response;
+	if (stream_state != 0)
+		sh_app_log(payload, SH_LOG_INFO, "request_finished: the stream was %s",
+			stream_state == 2 ? "closed before" : "NOT closed");
+	stream_state = 0;
+	return 0;
+}
+
 int ready(sh_app *app)
 {
 	sh_conn *db;
-	if (note_model(app) == NULL)
-		return 0;
-	int rc = sh_app_conn(&db, app); /* no migrations yet: make the tables here */
+	int rc = sh_app_connect(NULL, app, "request_finished", NULL, on_request_finished, app, NULL);
+	if (rc < 0 || note_model(app) == NULL)
+		return rc;
+	rc = sh_app_conn(&db, app);   /* no migrations yet: make the tables here */
 	return rc < 0 ? rc : sh_database_syncdb(db);
 }
 
@@ -190,4 +211,74 @@ SH_VIEW(note_count)
 	char text[32];
 	snprintf(text, sizeof text, "%lld", (long long)count);
 	return sh_http_response_text(response, 200, text);
+}
+
+/* Django's `raise Http404`: "No note <id>", or no message with ?bare. */
+SH_VIEW(raise_404)
+{
+	if (sh_request_query(request, "bare") != NULL)
+		return sh_http_not_found(NULL);
+	const char *id = sh_request_query(request, "id");
+	return sh_http_not_found("No note %s", id != NULL ? id : "?");
+}
+
+/* A body in chunks: ?n chunks (3; "forever" for no end) of ?size bytes
+ * (5) each, chunk i made of the letter 'a' + i % 26; ?fail=k fails at
+ * chunk k. Its close callback logs how far it got. */
+typedef struct stream_job {
+	sh_app *app;
+	long chunk, chunks, fail_at;
+	size_t size, left;          /* bytes per chunk, bytes left of this one */
+	bool forever;
+} stream_job;
+
+static int stream_next(void *buf, size_t size, size_t *written, void *payload)
+{
+	stream_job *job = payload;
+	if (!job->forever && job->chunk >= job->chunks)
+		return 1;   /* no chunk at all: the end */
+	if (job->chunk == job->fail_at)
+		return sh_error_set(SH_ERROR, "stream broke at chunk %ld", job->chunk);
+	if (job->left == 0)
+		job->left = job->size;
+	size_t n = job->left < size ? job->left : size;
+	memset(buf, 'a' + (int)(job->chunk % 26), n);
+	*written = n;
+	job->left -= n;
+	if (job->left == 0)
+		job->chunk++;
+	return !job->forever && job->chunk >= job->chunks ? 1 : 0;
+}
+
+static void stream_close(void *payload)
+{
+	stream_job *job = payload;
+	sh_app_log(job->app, SH_LOG_INFO, "stream closed after %ld chunks", job->chunk);
+	stream_state = 2;
+	free(job);
+}
+
+SH_VIEW(stream)
+{
+	stream_job *job = calloc(1, sizeof *job);
+	if (job == NULL)
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	const char *n = sh_request_query(request, "n"), *size = sh_request_query(request, "size");
+	const char *fail = sh_request_query(request, "fail");
+	job->app = sh_request_app(request);
+	job->forever = n != NULL && strcmp(n, "forever") == 0;
+	job->chunks = n != NULL && !job->forever ? atol(n) : 3;
+	job->size = size != NULL ? (size_t)atol(size) : 5;
+	job->fail_at = fail != NULL ? atol(fail) : -1;
+	sh_http_response_set_header(response, "Content-Type", "text/plain");
+	int rc = sh_http_response_stream(response, 200, stream_next, stream_close, job);
+	if (rc < 0) {
+		free(job);
+		return rc;
+	}
+	stream_state = 1;
+	if (sh_request_query(request, "then_fail") != NULL)
+		return sh_error_set(SH_ERROR, "the view failed after starting a stream");
+	return sh_http_response_text(response, 200, "refused") == SH_EINVAL ? 0
+		: sh_error_set(SH_ERROR, "a body was accepted on a streaming response");
 }
