@@ -1,16 +1,21 @@
 /*
- * crashkill.c: crash safety. The real `sighost serve` (audit and the
- * example's alert app) under a load of creates from several client
+ * crashkill.c: process crash safety. The real `sighost serve` (audit and
+ * the example's alert app) under a load of creates from several client
  * threads is killed with SIGKILL at a random moment, then the database is
  * checked before the next start: PRAGMA integrity_check passes, every
  * create that was answered 201 is there with its id, and no save is half
  * applied (each alert is created with two tags in one atomic block: it
  * has both or does not exist). Repeated for many cycles, with
  * database.synchronous full and normal (a process crash loses nothing in
- * either mode; only a power loss may differ). Then `sighost migrate` is
+ * either mode; a power loss differs: powercut.c). Each kill must land
+ * mid-request (requests sent before it fail after it, in every cycle) and
+ * over a run some commits must have lost their answer with the process:
+ * otherwise the cycles tested a quiet server. Then `sighost migrate` is
  * killed at random moments of a plan of five migrations: the database
  * shows each migration applied (recorded, and every effect there) or not
- * (no record, no effect), never half, and a later migrate completes.
+ * (no record, no effect), never half, and a later migrate completes; the
+ * kill must be what ended it (SIGKILL, not an exit before it) and some
+ * kills must fall between migrations (1 to N-1 applied).
  *
  * SIGHOST_CRASH_CYCLES sets the cycles of each load mode (default 10, so
  * 20 kills) and of the migrations (default 8); SIGHOST_CRASH_SEED the seed
@@ -31,7 +36,7 @@
 
 #include "rel_support.h"
 
-TestSuite(crashkill, .init = w_setup, .fini = w_cleanup);   /* meson's timeout guards */
+TestSuite(process_crash, .init = w_setup, .fini = w_cleanup);   /* meson's timeout guards */
 
 static unsigned env_unsigned(const char *name, unsigned fallback)
 {
@@ -42,7 +47,7 @@ static unsigned env_unsigned(const char *name, unsigned fallback)
 static unsigned seed_of_run(void)
 {
 	unsigned seed = env_unsigned("SIGHOST_CRASH_SEED", (unsigned)time(NULL) ^ (unsigned)getpid());
-	cr_log_info("crashkill: seed %u (SIGHOST_CRASH_SEED=%u repeats this run)", seed, seed);
+	cr_log_info("process crash: seed %u (SIGHOST_CRASH_SEED=%u repeats this run)", seed, seed);
 	return seed;
 }
 
@@ -64,6 +69,7 @@ typedef struct client {
 	unsigned cycle;
 	unsigned index;
 	const _Atomic bool *killed;
+	_Atomic size_t *answered;   /* creates answered, over all clients */
 	/* results */
 	char (*markers)[32];
 	int64_t *ids;
@@ -71,6 +77,7 @@ typedef struct client {
 	size_t sent;
 	size_t errors;        /* answers other than 201 */
 	size_t lost_early;    /* connections that failed before the kill */
+	size_t cut;           /* requests sent before the kill that it cut off */
 	char first_error[256];
 } client;
 
@@ -88,6 +95,8 @@ static void *client_main(void *arg)
 		if (r_http(c->port, "POST", "/api/alerts", NULL, body, 10, &status, &answer) < 0) {
 			if (before_kill && !atomic_load(c->killed))
 				c->lost_early++;
+			else if (before_kill)
+				c->cut++;
 			free(answer);
 			if (atomic_load(c->killed))
 				break;
@@ -98,6 +107,7 @@ static void *client_main(void *arg)
 		if (json_is_integer(id)) {
 			memcpy(c->markers[c->acked], marker, sizeof marker);
 			c->ids[c->acked++] = json_integer_value(id);
+			atomic_fetch_add(c->answered, 1);
 		} else if (c->errors++ == 0) {
 			snprintf(c->first_error, sizeof c->first_error, "%d %s", status,
 				answer ? answer : "");
@@ -113,6 +123,7 @@ typedef struct tally {
 	size_t cycles;
 	size_t acked;
 	size_t unacked_rows;   /* rows whose 201 was lost with the process */
+	size_t cut;            /* requests in flight that the kills cut off */
 	double killed_at_min, killed_at_max;
 } tally;
 
@@ -199,15 +210,23 @@ static void load_cycle(unsigned cycle, unsigned *seed, tally *t)
 	w_server s;
 	w_start(&s, NULL);
 	_Atomic bool killed = false;
+	_Atomic size_t answered = 0;
 	client clients[CLIENTS];
 	pthread_t threads[CLIENTS];
 	for (unsigned i = 0; i < CLIENTS; i++) {
-		clients[i] = (client){ .port = s.port, .cycle = cycle, .index = i, .killed = &killed };
+		clients[i] = (client){ .port = s.port, .cycle = cycle, .index = i, .killed = &killed,
+			.answered = &answered };
 		clients[i].markers = calloc(MAX_ACKS, sizeof *clients[i].markers);
 		clients[i].ids = calloc(MAX_ACKS, sizeof *clients[i].ids);
 		cr_assert(clients[i].markers != NULL && clients[i].ids != NULL);
 		cr_assert_eq(pthread_create(&threads[i], NULL, client_main, &clients[i]), 0);
 	}
+	/* the kill's time counts from when the load runs: a create of each
+	 * client answered (10 s at most) */
+	double deadline = r_now() + 10;
+	while (atomic_load(&answered) < CLIENTS && r_now() < deadline)
+		r_sleep(0.001);
+	cr_assert_geq(atomic_load(&answered), CLIENTS, "cycle %u: the load did not start", cycle);
 	double at = uniform(seed, 0.05, 0.6);
 	r_sleep(at);
 	atomic_store(&killed, true);
@@ -228,6 +247,13 @@ static void load_cycle(unsigned cycle, unsigned *seed, tally *t)
 		cr_assert_eq(clients[i].lost_early, 0, "cycle %u client %u: connections failed before "
 			"the kill", cycle, i);
 	}
+	size_t cut = 0;
+	for (unsigned i = 0; i < CLIENTS; i++)
+		cut += clients[i].cut;
+	cr_assert_gt(cut, 0, "cycle %u: the kill (%.2f s into the load) cut off no request: it did "
+		"not land mid-request (sent by client 0: %zu, answered %zu)", cycle, at, clients[0].sent,
+		clients[0].acked);
+	t->cut += cut;
 	verify_after_kill(clients, CLIENTS, cycle, t);
 	for (unsigned i = 0; i < CLIENTS; i++) {
 		free(clients[i].markers);
@@ -264,19 +290,21 @@ static void load_in_mode(const char *sync)
 	cr_assert_eq(s.status, 0, "%s", s.err);
 	w_lacks(s.err, "runtime error:");   /* UBSan reports without failing the exit */
 	w_server_free(&s);
+	cr_log_info("process crash (synchronous=%s): %zu cycles survived in %.1f s, killed %.2f to "
+		"%.2f s into the load; %zu creates answered 201, all there; %zu requests cut off by the "
+		"kills; %zu more committed whose answer died with the process", sync, t.cycles,
+		r_now() - t0, t.killed_at_min, t.killed_at_max, t.acked, t.cut, t.unacked_rows);
 	cr_assert_gt(t.acked, 0, "no create was answered before the kills");
-	cr_log_info("crashkill (synchronous=%s): %zu cycles survived in %.1f s, killed %.2f to %.2f s "
-		"into the load; %zu creates answered 201, all there; %zu more committed whose answer "
-		"died with the process", sync, t.cycles, r_now() - t0, t.killed_at_min, t.killed_at_max,
-		t.acked, t.unacked_rows);
+	cr_assert_gt(t.unacked_rows, 0, "no commit lost its answer with the process in %zu kills: "
+		"they did not land between a commit and its answer", t.cycles);
 }
 
-Test(crashkill, sigkill_under_load_loses_no_answered_create_synchronous_full)
+Test(process_crash, sigkill_under_load_loses_no_answered_create_synchronous_full)
 {
 	load_in_mode("full");
 }
 
-Test(crashkill, sigkill_under_load_loses_no_answered_create_synchronous_normal)
+Test(process_crash, sigkill_under_load_loses_no_answered_create_synchronous_normal)
 {
 	load_in_mode("normal");
 }
@@ -418,7 +446,7 @@ static void migrate_to_the_end(void)
 	free(err);
 }
 
-Test(crashkill, sigkill_during_migrate_leaves_each_migration_applied_or_not_never_half)
+Test(process_crash, sigkill_during_migrate_leaves_each_migration_applied_or_not_never_half)
 {
 	unsigned seed = seed_of_run();
 	unsigned cycles = env_unsigned("SIGHOST_CRASH_CYCLES", 8);
@@ -433,9 +461,13 @@ Test(crashkill, sigkill_during_migrate_leaves_each_migration_applied_or_not_neve
 		remove_database();
 		const char *argv[] = { "migrate", "--settings", "project.yaml", NULL };
 		pid_t pid = r_spawn(argv, "migrate");
-		r_sleep(uniform(&seed, 0.0, whole));
-		kill(pid, SIGKILL);
-		r_wait(pid, 30);
+		/* within the first four fifths of a whole run: the process is still
+		 * at work when the kill comes */
+		r_sleep(uniform(&seed, 0.0, 0.8 * whole));
+		cr_assert_eq(kill(pid, SIGKILL), 0);
+		int status = r_wait(pid, 30);
+		cr_assert_eq(status, 128 + SIGKILL, "cycle %u: sighost migrate ended with %d before "
+			"the kill", cycle, status);
 		size_t applied = 0;
 		if (file_exists("db.sqlite3")) {
 			char *db = r_db_path(), *ok = r_db_integrity(db);
@@ -454,6 +486,11 @@ Test(crashkill, sigkill_during_migrate_leaves_each_migration_applied_or_not_neve
 	size_t len = 0;
 	for (size_t i = 0; i <= MIGRATIONS; i++)
 		len += (size_t)snprintf(hist + len, sizeof hist - len, "%s%zu:%zu", i ? " " : "", i, at[i]);
-	cr_log_info("crashkill (migrate): %u kills within a %.2f s run survived; migrations applied "
-		"when killed (count:cycles) %s", cycles, whole, hist);
+	cr_log_info("process crash (migrate): %u kills within a %.2f s run survived; migrations "
+		"applied when killed (count:cycles) %s", cycles, whole, hist);
+	size_t between = 0;
+	for (size_t i = 1; i < MIGRATIONS; i++)
+		between += at[i];
+	cr_assert_gt(between, 0, "no kill fell between two migrations (1 to %zu applied) in %u "
+		"cycles: %s", MIGRATIONS - 1, cycles, hist);
 }

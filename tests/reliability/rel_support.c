@@ -127,7 +127,8 @@ char *r_db_integrity(const char *path)
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
 	sqlite3_stmt *stmt = NULL;
-	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, NULL), SQLITE_OK,
+		"%s: %s", path, sqlite3_errmsg(db));
 	for (int i = 0; sqlite3_step(stmt) == SQLITE_ROW; i++)
 		fprintf(f, "%s%s", i ? "\n" : "", (const char *)sqlite3_column_text(stmt, 0));
 	sqlite3_finalize(stmt);
