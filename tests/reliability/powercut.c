@@ -351,16 +351,6 @@ static void make_image(image *out, const file *f, const trace *t, int kind, unsi
 
 /* ---- checking an image ------------------------------------------------ */
 
-typedef struct stored {
-	char marker[32];
-	int64_t id;
-} stored;
-
-static int stored_cmp(const void *a, const void *b)
-{
-	return strcmp(((const stored *)a)->marker, ((const stored *)b)->marker);
-}
-
 static int64_t sql_int(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -395,29 +385,15 @@ static char *check_image(const char *dir, const ack *acks, size_t nacks, size_t 
 		return wrong;
 	}
 	free(ok);
+	size_t n = 0;
+	r_stored *rows = r_stored_alerts(path, "p%", &n);
 	sqlite3 *db = NULL;
 	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	free(path);
-	sqlite3_stmt *stmt = NULL;
-	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT content, id FROM alert_alert WHERE content "
-		"LIKE 'p%'", -1, &stmt, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-	size_t n = 0, cap = 1024;
-	stored *rows = malloc(cap * sizeof *rows);
-	cr_assert_not_null(rows);
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		if (n == cap)
-			cr_assert_not_null(rows = realloc(rows, (cap *= 2) * sizeof *rows));
-		snprintf(rows[n].marker, sizeof rows[n].marker, "%s", sqlite3_column_text(stmt, 0));
-		rows[n++].id = sqlite3_column_int64(stmt, 1);
-	}
-	sqlite3_finalize(stmt);
-	qsort(rows, n, sizeof *rows, stored_cmp);
 	for (size_t i = 0; i < nacks && wrong == NULL; i++) {
 		if (acks[i].record >= point)
 			continue;
-		stored key = { .id = 0 };
-		memcpy(key.marker, acks[i].marker, sizeof key.marker);
-		const stored *hit = bsearch(&key, rows, n, sizeof *rows, stored_cmp);
+		const r_stored *hit = r_stored_find(rows, n, acks[i].marker);
 		if (hit == NULL)
 			cr_assert_geq(asprintf(&wrong, "'%s' was answered 201 (id %lld) at record %zu "
 				"and is not in the database", acks[i].marker, (long long)acks[i].id,
