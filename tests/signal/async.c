@@ -2,14 +2,17 @@
  * async.c: asynchronous receivers and the worker pool: an async receiver
  * runs on a pool thread with a copy of the args, the send does not wait,
  * failures are logged, the queue drains on free, a full queue makes the
- * sender wait, and without an executor async receivers run inline.
+ * sender wait (asleep, until a job leaves the queue: waited for as events
+ * with deadlines, never a fixed sleep), and without an executor async receivers run inline.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sighost/sys/sighost.h>
@@ -216,12 +219,16 @@ typedef struct gate {
 	pthread_cond_t open_cond;
 	bool open;
 	atomic_int ran;
+	int entered;          /* jobs that reached the gate (under lock) */
+	pthread_cond_t entered_cond;
 } gate;
 
 static void wait_at_gate(void *context)
 {
 	gate *g = context;
 	pthread_mutex_lock(&g->lock);
+	g->entered++;
+	pthread_cond_broadcast(&g->entered_cond);
 	while (!g->open)
 		pthread_cond_wait(&g->open_cond, &g->lock);
 	pthread_mutex_unlock(&g->lock);
@@ -231,37 +238,82 @@ static void wait_at_gate(void *context)
 typedef struct submitter {
 	sh_pool *pool;
 	gate *g;
+	atomic_int tid;
 	atomic_bool done;
+	bool gate_was_open;   /* when the submit returned */
 } submitter;
 
 static void *submit_one(void *arg)
 {
 	submitter *s = arg;
+	atomic_store(&s->tid, (int)gettid());
 	sh_pool_submit(s->pool, wait_at_gate, s->g);
+	pthread_mutex_lock(&s->g->lock);
+	s->gate_was_open = s->g->open;
+	pthread_mutex_unlock(&s->g->lock);
 	atomic_store(&s->done, true);
 	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The scheduler's state of thread `tid` of this process ('S' when it
+ * sleeps, as in a wait on a condition variable), '?' when unknown. */
+static char thread_state(int tid)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return '?';
+	char *got = fgets(line, sizeof line, f);
+	fclose(f);
+	const char *end = got != NULL ? strrchr(line, ')') : NULL;   /* after the name */
+	return end != NULL && end[1] == ' ' ? end[2] : '?';
 }
 
 Test(pool, a_full_queue_makes_the_submitter_wait)
 {
 	sh_pool *p;
 	cr_assert_eq(sh_pool_new(&p, 1, 2), 0);
-	gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+	gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, 0,
+		PTHREAD_COND_INITIALIZER };
 	/* one job blocks the only worker, two fill the queue */
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(sh_pool_submit(p, wait_at_gate, &g), 0);
-	usleep(50000);
-	submitter s = { p, &g, false };
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
+	pthread_mutex_lock(&g.lock);
+	while (g.entered == 0
+		&& pthread_cond_timedwait(&g.entered_cond, &g.lock, &deadline) == 0)
+		;
+	int entered = g.entered;
+	pthread_mutex_unlock(&g.lock);
+	cr_assert_eq(entered, 1, "the worker took the first job within 10 s (the queue holds two)");
+	/* a fourth submit: it must wait, asleep, until the gate opens */
+	submitter s = { .pool = p, .g = &g };
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, submit_one, &s), 0);
-	usleep(100000);
-	cr_assert_not(atomic_load(&s.done), "the fourth submit waits for room");
+	double end = now_s() + 10;
+	while (!atomic_load(&s.done) && (atomic_load(&s.tid) == 0
+			|| thread_state(atomic_load(&s.tid)) != 'S') && now_s() < end)
+		sched_yield();
+	cr_assert_not(atomic_load(&s.done), "the fourth submit returned while the queue was full");
+	cr_assert_eq(thread_state(atomic_load(&s.tid)), 'S', "the fourth submit did not sleep "
+		"within 10 s");
 	pthread_mutex_lock(&g.lock);
 	g.open = true;
 	pthread_cond_broadcast(&g.open_cond);
 	pthread_mutex_unlock(&g.lock);
 	pthread_join(t, NULL);
 	cr_assert(atomic_load(&s.done));
+	cr_assert(s.gate_was_open, "the fourth submit returned before a job left the queue");
 	sh_pool_wait_idle(p);
 	cr_assert_eq(atomic_load(&g.ran), 4);
 	cr_assert_eq(sh_pool_completed(p), 4);
