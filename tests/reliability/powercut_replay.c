@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "powercut_replay.h"
-#include "../app/support.h"
+#include "../support/support.h"
 
 trace read_trace(const char *path)
 {

@@ -22,7 +22,7 @@ static int on_connection_created(sh_signal *signal, const sh_sender *sender, con
 {
 	(void)signal, (void)sender, (void)response, (void)payload;
 	const sh_connection_created_args *a = args;
-	if (sqlite3_exec(sh_db_sqlite(a->connection), "PRAGMA synchronous=OFF", NULL, NULL,
+	if (sqlite3_exec(sh_conn_sqlite(a->connection), "PRAGMA synchronous=OFF", NULL, NULL,
 			NULL) != SQLITE_OK)
 		return sh_error_set(SH_EDB, "t_sync: PRAGMA synchronous=OFF failed");
 	return 0;
@@ -34,11 +34,11 @@ static int on_request_finished(sh_signal *signal, const sh_sender *sender, const
 	void **response, void *payload)
 {
 	(void)signal, (void)sender, (void)args, (void)response;
-	sh_db *db = NULL;
-	if (sh_app_db(&db, payload) < 0)
+	sh_conn *db = NULL;
+	if (sh_app_conn(&db, payload) < 0)
 		return 0;
 	sqlite3_file *wal = NULL;
-	if (sqlite3_file_control(sh_db_sqlite(db), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal)
+	if (sqlite3_file_control(sh_conn_sqlite(db), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal)
 			== SQLITE_OK && wal != NULL && wal->pMethods != NULL)
 		wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
 	return 0;
