@@ -42,8 +42,12 @@ static void *sh_db__checkpointer_main(void *arg)
 	sh__checkpointer *c = &database->checkpointer;
 	sqlite3 *handle = NULL;
 	if (sqlite3_open_v2(database->path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-			NULL) == SQLITE_OK)
+			NULL) == SQLITE_OK) {
 		sqlite3_busy_timeout(handle, database->busy_timeout_ms);
+		/* a new handle learns that the file is in WAL mode at its first read;
+		 * until then a checkpoint "succeeds" without copying a frame */
+		sqlite3_exec(handle, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL);
+	}
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		while (!c->pending && !c->stop)
@@ -52,12 +56,14 @@ static void *sh_db__checkpointer_main(void *arg)
 			break;
 		c->pending = false;
 		pthread_mutex_unlock(&c->lock);
-		int rc = sqlite3_wal_checkpoint_v2(handle, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		int log = -1;
+		int rc = sqlite3_wal_checkpoint_v2(handle, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, NULL);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 			sh_hub_log(database->hub, SH_LOG_WARNING, "sighost.db",
 				"checkpoint of %s failed: %s", database->path, sqlite3_errmsg(handle));
 		pthread_mutex_lock(&c->lock);
-		c->runs++;
+		if (rc == SQLITE_OK && log >= 0)   /* -1: it did not run (not in WAL mode) */
+			c->runs++;
 	}
 	pthread_mutex_unlock(&c->lock);
 	sqlite3_close_v2(handle);
@@ -83,8 +89,10 @@ static int sh_db__wal_hook(void *arg, sqlite3 *sqlite, const char *schema, int p
 		c->pending = true;
 		pthread_cond_signal(&c->wake);
 	}
+	bool here = !running || pages >= SH__CHECKPOINT_PAGES_HARD;   /* as SQLite would */
+	c->commit_runs += here;
 	pthread_mutex_unlock(&c->lock);
-	if (!running || pages >= SH__CHECKPOINT_PAGES_HARD)   /* here, as SQLite would */
+	if (here)
 		sqlite3_wal_checkpoint_v2(sqlite, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	return SQLITE_OK;
 }
@@ -115,6 +123,17 @@ unsigned long sh_database_checkpoints(sh_database *database)
 	sh__checkpointer *c = &database->checkpointer;
 	pthread_mutex_lock(&c->lock);
 	unsigned long runs = c->runs;
+	pthread_mutex_unlock(&c->lock);
+	return runs;
+}
+
+unsigned long sh_database_commit_checkpoints(sh_database *database)
+{
+	if (database == NULL)
+		return 0;
+	sh__checkpointer *c = &database->checkpointer;
+	pthread_mutex_lock(&c->lock);
+	unsigned long runs = c->commit_runs;
 	pthread_mutex_unlock(&c->lock);
 	return runs;
 }

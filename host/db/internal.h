@@ -89,7 +89,10 @@ typedef struct sh__checkpointer {
 	pthread_t thread;
 	bool started, failed, stop;
 	bool pending;               /* a commit found the log long */
-	unsigned long runs;         /* checkpoints run (sh_database_checkpoints) */
+	unsigned long runs;         /* the thread's checkpoints that succeeded
+	                             * (sh_database_checkpoints) */
+	unsigned long commit_runs;  /* checkpoints run inside a commit
+	                             * (sh_database_commit_checkpoints) */
 } sh__checkpointer;
 
 /* Sets up the checkpointer of a new database (no thread yet). */

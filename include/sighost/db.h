@@ -103,13 +103,22 @@ SH_API int sh_database_set_max_delete_rows(sh_database *database, size_t rows);
 SH_API int sh_database_close_unusable(sh_database *database);
 
 /*
- * Returns how many checkpoints the database's checkpointer has run. When a
- * commit leaves the write-ahead log longer than 1000 pages, a thread of the
+ * Returns how many checkpoints the database's checkpointer thread has run
+ * successfully (a failed one is logged and not counted). When a commit
+ * leaves the write-ahead log longer than 1000 pages, a thread of the
  * database (started then) copies it back into the database file, so that
  * no commit waits for that copy and its disk syncs. For tests and
  * monitoring; 0 for NULL.
  */
 SH_API unsigned long sh_database_checkpoints(sh_database *database);
+
+/*
+ * Returns how many commits ran a checkpoint themselves, inside the commit:
+ * when the thread could not start, or the log grew past 4000 pages because
+ * writes never paused long enough for the thread to copy all of it. 0
+ * while the checkpointer keeps up. For tests and monitoring; 0 for NULL.
+ */
+SH_API unsigned long sh_database_commit_checkpoints(sh_database *database);
 
 /* Closes every connection of the database and frees it. No thread may use
  * it any more. NULL is a no-op. */

@@ -1,16 +1,21 @@
 /*
- * crashkill.c: crash safety. The real `sighost serve` (audit and the
- * example's alert app) under a load of creates from several client
+ * crashkill.c: process crash safety. The real `sighost serve` (audit and
+ * the example's alert app) under a load of creates from several client
  * threads is killed with SIGKILL at a random moment, then the database is
  * checked before the next start: PRAGMA integrity_check passes, every
  * create that was answered 201 is there with its id, and no save is half
  * applied (each alert is created with two tags in one atomic block: it
  * has both or does not exist). Repeated for many cycles, with
  * database.synchronous full and normal (a process crash loses nothing in
- * either mode; only a power loss may differ). Then `sighost migrate` is
+ * either mode; a power loss differs: powercut.c). Each kill must land
+ * mid-request (requests sent before it fail after it, in every cycle) and
+ * over a run some commits must have lost their answer with the process:
+ * otherwise the cycles tested a quiet server. Then `sighost migrate` is
  * killed at random moments of a plan of five migrations: the database
  * shows each migration applied (recorded, and every effect there) or not
- * (no record, no effect), never half, and a later migrate completes.
+ * (no record, no effect), never half, and a later migrate completes; the
+ * kill must be what ended it (SIGKILL, not an exit before it) and some
+ * kills must fall between migrations (1 to N-1 applied).
  *
  * SIGHOST_CRASH_CYCLES sets the cycles of each load mode (default 10, so
  * 20 kills) and of the migrations (default 8); SIGHOST_CRASH_SEED the seed
@@ -31,7 +36,7 @@
 
 #include "rel_support.h"
 
-TestSuite(crashkill, .init = w_setup, .fini = w_cleanup);   /* meson's timeout guards */
+TestSuite(process_crash, .init = w_setup, .fini = w_cleanup);   /* meson's timeout guards */
 
 static unsigned env_unsigned(const char *name, unsigned fallback)
 {
@@ -42,7 +47,7 @@ static unsigned env_unsigned(const char *name, unsigned fallback)
 static unsigned seed_of_run(void)
 {
 	unsigned seed = env_unsigned("SIGHOST_CRASH_SEED", (unsigned)time(NULL) ^ (unsigned)getpid());
-	cr_log_info("crashkill: seed %u (SIGHOST_CRASH_SEED=%u repeats this run)", seed, seed);
+	cr_log_info("process crash: seed %u (SIGHOST_CRASH_SEED=%u repeats this run)", seed, seed);
 	return seed;
 }
 
@@ -63,7 +68,9 @@ typedef struct client {
 	unsigned port;
 	unsigned cycle;
 	unsigned index;
-	const _Atomic bool *killed;
+	const _Atomic bool *killed;   /* set before the kill */
+	const _Atomic bool *dead;     /* set once the server is gone (waitpid) */
+	_Atomic size_t *answered;   /* creates answered, over all clients */
 	/* results */
 	char (*markers)[32];
 	int64_t *ids;
@@ -71,6 +78,7 @@ typedef struct client {
 	size_t sent;
 	size_t errors;        /* answers other than 201 */
 	size_t lost_early;    /* connections that failed before the kill */
+	size_t cut;           /* requests sent to the live server that the kill cut off */
 	char first_error[256];
 } client;
 
@@ -81,13 +89,15 @@ static void *client_main(void *arg)
 		char marker[32], body[128];
 		snprintf(marker, sizeof marker, "c%u-t%u-%u", c->cycle, c->index, seq);
 		snprintf(body, sizeof body, "{\"content\": \"%s\", \"tags\": [1, 2]}", marker);
-		bool before_kill = !atomic_load(c->killed);
+		bool before_kill = !atomic_load(c->killed), alive = !atomic_load(c->dead);
 		int status = 0;
 		char *answer = NULL;
 		c->sent++;
 		if (r_http(c->port, "POST", "/api/alerts", NULL, body, 10, &status, &answer) < 0) {
 			if (before_kill && !atomic_load(c->killed))
 				c->lost_early++;
+			else if (alive)
+				c->cut++;
 			free(answer);
 			if (atomic_load(c->killed))
 				break;
@@ -98,6 +108,7 @@ static void *client_main(void *arg)
 		if (json_is_integer(id)) {
 			memcpy(c->markers[c->acked], marker, sizeof marker);
 			c->ids[c->acked++] = json_integer_value(id);
+			atomic_fetch_add(c->answered, 1);
 		} else if (c->errors++ == 0) {
 			snprintf(c->first_error, sizeof c->first_error, "%d %s", status,
 				answer ? answer : "");
@@ -113,48 +124,9 @@ typedef struct tally {
 	size_t cycles;
 	size_t acked;
 	size_t unacked_rows;   /* rows whose 201 was lost with the process */
+	size_t cut;            /* requests in flight that the kills cut off */
 	double killed_at_min, killed_at_max;
 } tally;
-
-/* A row of alert_alert: its content (the marker) and its id. */
-typedef struct stored {
-	char marker[32];
-	int64_t id;
-} stored;
-
-static int stored_cmp(const void *a, const void *b)
-{
-	return strcmp(((const stored *)a)->marker, ((const stored *)b)->marker);
-}
-
-/* The alerts of `cycle`, sorted by marker; *count gets their number. */
-static stored *stored_of_cycle(unsigned cycle, size_t *count)
-{
-	char *path = r_db_path();
-	sqlite3 *db = NULL;
-	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_stmt *stmt = NULL;
-	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT content, id FROM alert_alert WHERE content "
-		"LIKE ?", -1, &stmt, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-	char like[32];
-	snprintf(like, sizeof like, "c%u-%%", cycle);
-	sqlite3_bind_text(stmt, 1, like, -1, SQLITE_TRANSIENT);
-	size_t n = 0, cap = 1024;
-	stored *rows = malloc(cap * sizeof *rows);
-	cr_assert_not_null(rows);
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		if (n == cap)
-			cr_assert_not_null(rows = realloc(rows, (cap *= 2) * sizeof *rows));
-		snprintf(rows[n].marker, sizeof rows[n].marker, "%s", sqlite3_column_text(stmt, 0));
-		rows[n++].id = sqlite3_column_int64(stmt, 1);
-	}
-	sqlite3_finalize(stmt);
-	sqlite3_close(db);
-	free(path);
-	qsort(rows, n, sizeof *rows, stored_cmp);
-	*count = n;
-	return rows;
-}
 
 /* The database after a kill: sound, every acknowledged create there with
  * its id and both tags, no alert with a partial set of tags. */
@@ -163,15 +135,15 @@ static void verify_after_kill(const client *clients, size_t n, unsigned cycle, t
 	char *db = r_db_path(), *ok = r_db_integrity(db);
 	cr_assert_str_eq(ok, "ok", "cycle %u: integrity_check", cycle);
 	free(ok);
-	free(db);
 	size_t rows = 0, acked = 0;
-	stored *all = stored_of_cycle(cycle, &rows);
+	char like[32];
+	snprintf(like, sizeof like, "c%u-%%", cycle);
+	r_stored *all = r_stored_alerts(db, like, &rows);
+	free(db);
 	for (size_t i = 0; i < n; i++) {
 		const client *c = &clients[i];
 		for (size_t k = 0; k < c->acked; k++) {
-			stored key = { .id = 0 };
-			memcpy(key.marker, c->markers[k], sizeof key.marker);
-			const stored *hit = bsearch(&key, all, rows, sizeof *all, stored_cmp);
+			const r_stored *hit = r_stored_find(all, rows, c->markers[k]);
 			cr_assert_not_null(hit, "cycle %u: '%s' was answered 201 (id %lld) and is not in "
 				"the database", cycle, c->markers[k], (long long)c->ids[k]);
 			cr_assert_eq(hit->id, c->ids[k], "cycle %u: '%s' was answered 201 with id %lld, "
@@ -198,22 +170,31 @@ static void load_cycle(unsigned cycle, unsigned *seed, tally *t)
 {
 	w_server s;
 	w_start(&s, NULL);
-	_Atomic bool killed = false;
+	_Atomic bool killed = false, dead = false;
+	_Atomic size_t answered = 0;
 	client clients[CLIENTS];
 	pthread_t threads[CLIENTS];
 	for (unsigned i = 0; i < CLIENTS; i++) {
-		clients[i] = (client){ .port = s.port, .cycle = cycle, .index = i, .killed = &killed };
+		clients[i] = (client){ .port = s.port, .cycle = cycle, .index = i, .killed = &killed,
+			.dead = &dead, .answered = &answered };
 		clients[i].markers = calloc(MAX_ACKS, sizeof *clients[i].markers);
 		clients[i].ids = calloc(MAX_ACKS, sizeof *clients[i].ids);
 		cr_assert(clients[i].markers != NULL && clients[i].ids != NULL);
 		cr_assert_eq(pthread_create(&threads[i], NULL, client_main, &clients[i]), 0);
 	}
+	/* the kill's time counts from when the load runs: a create of each
+	 * client answered (10 s at most) */
+	double deadline = r_now() + 10;
+	while (atomic_load(&answered) < CLIENTS && r_now() < deadline)
+		r_sleep(0.001);
+	cr_assert_geq(atomic_load(&answered), CLIENTS, "cycle %u: the load did not start", cycle);
 	double at = uniform(seed, 0.05, 0.6);
 	r_sleep(at);
 	atomic_store(&killed, true);
 	cr_assert_eq(kill(s.pid, SIGKILL), 0);
 	int status;
 	cr_assert_eq(waitpid(s.pid, &status, 0), s.pid);
+	atomic_store(&dead, true);
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "cycle %u: the server had "
 		"ended before the kill (status %d); see %s", cycle, status, s.err_path);
 	for (unsigned i = 0; i < CLIENTS; i++)
@@ -228,6 +209,13 @@ static void load_cycle(unsigned cycle, unsigned *seed, tally *t)
 		cr_assert_eq(clients[i].lost_early, 0, "cycle %u client %u: connections failed before "
 			"the kill", cycle, i);
 	}
+	size_t cut = 0;
+	for (unsigned i = 0; i < CLIENTS; i++)
+		cut += clients[i].cut;
+	cr_assert_gt(cut, 0, "cycle %u: the kill (%.2f s into the load) cut off no request: it did "
+		"not land mid-request (sent by client 0: %zu, answered %zu)", cycle, at, clients[0].sent,
+		clients[0].acked);
+	t->cut += cut;
 	verify_after_kill(clients, CLIENTS, cycle, t);
 	for (unsigned i = 0; i < CLIENTS; i++) {
 		free(clients[i].markers);
@@ -253,7 +241,10 @@ static void load_in_mode(const char *sync)
 		"the alert app's migration seeds tags 1 and 2");
 	tally t = { 0 };
 	double t0 = r_now();
-	for (unsigned cycle = 0; cycle < cycles; cycle++)
+	/* until at least one commit has lost its answer with the process (four
+	 * times the cycles at most: then the assertion below fails) */
+	for (unsigned cycle = 0; cycle < cycles || (t.unacked_rows == 0 && cycle < 4 * cycles);
+			cycle++)
 		load_cycle(cycle, &seed, &t);
 	/* the database still serves, and stops cleanly */
 	w_server s;
@@ -265,19 +256,21 @@ static void load_in_mode(const char *sync)
 	cr_assert_eq(s.status, 0, "%s", s.err);
 	w_lacks(s.err, "runtime error:");   /* UBSan reports without failing the exit */
 	w_server_free(&s);
+	cr_log_info("process crash (synchronous=%s): %zu cycles survived in %.1f s, killed %.2f to "
+		"%.2f s into the load; %zu creates answered 201, all there; %zu requests cut off by the "
+		"kills; %zu more committed whose answer died with the process", sync, t.cycles,
+		r_now() - t0, t.killed_at_min, t.killed_at_max, t.acked, t.cut, t.unacked_rows);
 	cr_assert_gt(t.acked, 0, "no create was answered before the kills");
-	cr_log_info("crashkill (synchronous=%s): %zu cycles survived in %.1f s, killed %.2f to %.2f s "
-		"into the load; %zu creates answered 201, all there; %zu more committed whose answer "
-		"died with the process", sync, t.cycles, r_now() - t0, t.killed_at_min, t.killed_at_max,
-		t.acked, t.unacked_rows);
+	cr_assert_gt(t.unacked_rows, 0, "no commit lost its answer with the process in %zu kills: "
+		"they did not land between a commit and its answer", t.cycles);
 }
 
-Test(crashkill, sigkill_under_load_loses_no_answered_create_synchronous_full)
+Test(process_crash, sigkill_under_load_loses_no_answered_create_synchronous_full)
 {
 	load_in_mode("full");
 }
 
-Test(crashkill, sigkill_under_load_loses_no_answered_create_synchronous_normal)
+Test(process_crash, sigkill_under_load_loses_no_answered_create_synchronous_normal)
 {
 	load_in_mode("normal");
 }
@@ -419,7 +412,7 @@ static void migrate_to_the_end(void)
 	free(err);
 }
 
-Test(crashkill, sigkill_during_migrate_leaves_each_migration_applied_or_not_never_half)
+Test(process_crash, sigkill_during_migrate_leaves_each_migration_applied_or_not_never_half)
 {
 	unsigned seed = seed_of_run();
 	unsigned cycles = env_unsigned("SIGHOST_CRASH_CYCLES", 8);
@@ -430,13 +423,27 @@ Test(crashkill, sigkill_during_migrate_leaves_each_migration_applied_or_not_neve
 	double whole = r_now() - t0;
 	effects_match(MIGRATIONS, 0);
 	size_t at[MIGRATIONS + 1] = { 0 };
+	unsigned tries = 0, early = 0;
 	for (unsigned cycle = 1; cycle <= cycles; cycle++) {
+		cr_assert_lt(tries++, 3 * cycles, "sighost migrate ended before the kill in %u of %u "
+			"runs", early, tries - 1);
 		remove_database();
 		const char *argv[] = { "migrate", "--settings", "project.yaml", NULL };
 		pid_t pid = r_spawn(argv, "migrate");
-		r_sleep(uniform(&seed, 0.0, whole));
-		kill(pid, SIGKILL);
-		r_wait(pid, 30);
+		/* within the first four fifths of a whole run: the process is still
+		 * at work when the kill comes */
+		double kill_at = uniform(&seed, 0.0, 0.8 * whole);
+		r_sleep(kill_at);
+		cr_assert_eq(kill(pid, SIGKILL), 0);
+		int status = r_wait(pid, 30);
+		if (status == 0) {   /* a faster run than the first: not a cycle */
+			whole = kill_at;
+			early++;
+			cycle--;
+			continue;
+		}
+		cr_assert_eq(status, 128 + SIGKILL, "cycle %u: sighost migrate ended with %d, not by "
+			"the kill", cycle, status);
 		size_t applied = 0;
 		if (file_exists("db.sqlite3")) {
 			char *db = r_db_path(), *ok = r_db_integrity(db);
@@ -455,6 +462,12 @@ Test(crashkill, sigkill_during_migrate_leaves_each_migration_applied_or_not_neve
 	size_t len = 0;
 	for (size_t i = 0; i <= MIGRATIONS; i++)
 		len += (size_t)snprintf(hist + len, sizeof hist - len, "%s%zu:%zu", i ? " " : "", i, at[i]);
-	cr_log_info("crashkill (migrate): %u kills within a %.2f s run survived; migrations applied "
-		"when killed (count:cycles) %s", cycles, whole, hist);
+	cr_log_info("process crash (migrate): %u kills within a %.2f s run survived (%u runs "
+		"ended before their kill, not counted); migrations applied when killed (count:cycles) "
+		"%s", cycles, whole, early, hist);
+	size_t between = 0;
+	for (size_t i = 1; i < MIGRATIONS; i++)
+		between += at[i];
+	cr_assert_gt(between, 0, "no kill fell between two migrations (1 to %zu applied) in %u "
+		"cycles: %s", MIGRATIONS - 1, cycles, hist);
 }

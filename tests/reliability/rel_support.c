@@ -120,6 +120,41 @@ uint64_t r_db_checksum(const char *path)
 	return h;
 }
 
+static int r_stored_cmp(const void *a, const void *b)
+{
+	return strcmp(((const r_stored *)a)->marker, ((const r_stored *)b)->marker);
+}
+
+r_stored *r_stored_alerts(const char *path, const char *like, size_t *count)
+{
+	sqlite3 *db = r_open(path);
+	sqlite3_stmt *stmt = NULL;
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT content, id FROM alert_alert WHERE content "
+		"LIKE ?", -1, &stmt, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_bind_text(stmt, 1, like, -1, SQLITE_TRANSIENT);
+	size_t n = 0, cap = 1024;
+	r_stored *rows = malloc(cap * sizeof *rows);
+	cr_assert_not_null(rows);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (n == cap)
+			cr_assert_not_null(rows = realloc(rows, (cap *= 2) * sizeof *rows));
+		snprintf(rows[n].marker, sizeof rows[n].marker, "%s", sqlite3_column_text(stmt, 0));
+		rows[n++].id = sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	qsort(rows, n, sizeof *rows, r_stored_cmp);
+	*count = n;
+	return rows;
+}
+
+const r_stored *r_stored_find(const r_stored *rows, size_t count, const char *marker)
+{
+	r_stored key = { .id = 0 };
+	snprintf(key.marker, sizeof key.marker, "%s", marker);
+	return bsearch(&key, rows, count, sizeof *rows, r_stored_cmp);
+}
+
 char *r_db_integrity(const char *path)
 {
 	sqlite3 *db = r_open(path);
@@ -127,7 +162,8 @@ char *r_db_integrity(const char *path)
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
 	sqlite3_stmt *stmt = NULL;
-	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, NULL), SQLITE_OK,
+		"%s: %s", path, sqlite3_errmsg(db));
 	for (int i = 0; sqlite3_step(stmt) == SQLITE_ROW; i++)
 		fprintf(f, "%s%s", i ? "\n" : "", (const char *)sqlite3_column_text(stmt, 0));
 	sqlite3_finalize(stmt);

@@ -35,6 +35,21 @@ uint64_t r_db_checksum(const char *path);
  * for a sound file), newly allocated. */
 char *r_db_integrity(const char *path);
 
+/* A row of alert_alert: its content (a test's unique marker) and its id. */
+typedef struct r_stored {
+	char marker[32];
+	int64_t id;
+} r_stored;
+
+/* The rows of alert_alert in the SQLite file at `path` (opened read-only)
+ * whose content is LIKE `like`, sorted by content (newly allocated);
+ * *count gets their number. */
+r_stored *r_stored_alerts(const char *path, const char *like, size_t *count);
+
+/* The row of `rows` (from r_stored_alerts) whose content is `marker`, NULL
+ * when there is none. */
+const r_stored *r_stored_find(const r_stored *rows, size_t count, const char *marker);
+
 /* The scratch project's database: w_dir/db.sqlite3 (newly allocated). */
 char *r_db_path(void);
 

@@ -7,10 +7,12 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sighost/sys/sighost.h>
@@ -217,6 +219,8 @@ typedef struct gate {
 	pthread_cond_t open_cond;
 	bool open;
 	atomic_int ran;
+	int entered;          /* jobs that reached the gate (under lock) */
+	pthread_cond_t entered_cond;
 } gate;
 
 static void count_here(void *context)
@@ -228,6 +232,8 @@ static void wait_at_gate(void *context)
 {
 	gate *g = context;
 	pthread_mutex_lock(&g->lock);
+	g->entered++;
+	pthread_cond_broadcast(&g->entered_cond);
 	while (!g->open)
 		pthread_cond_wait(&g->open_cond, &g->lock);
 	pthread_mutex_unlock(&g->lock);
@@ -238,10 +244,20 @@ Test(pool, a_full_queue_makes_the_submitter_run_the_job_itself, .timeout = 10)
 {
 	sh_pool *p;
 	cr_assert_eq(sh_pool_new(&p, 1, 2), 0);
-	gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+	gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, 0,
+		PTHREAD_COND_INITIALIZER };
 	/* one job blocks the only worker, two fill the queue */
 	cr_assert_eq(sh_pool_submit(p, wait_at_gate, &g), 0);
-	usleep(100000);   /* the worker takes it */
+	struct timespec deadline;   /* the worker takes it: an event, waited for with a deadline */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
+	pthread_mutex_lock(&g.lock);
+	while (g.entered == 0
+		&& pthread_cond_timedwait(&g.entered_cond, &g.lock, &deadline) == 0)
+		;
+	int entered = g.entered;
+	pthread_mutex_unlock(&g.lock);
+	cr_assert_eq(entered, 1, "the worker took the first job within 10 s (the queue holds two)");
 	for (int i = 0; i < 2; i++)
 		cr_assert_eq(sh_pool_submit(p, wait_at_gate, &g), 0);
 	/* the fourth runs here, at once: it never waits for room (a waiting
@@ -327,12 +343,14 @@ Test(pool, close_ends_a_chain_of_jobs_that_queue_each_other, .timeout = 10)
 	cr_assert_eq(sh_pool_new(&own_pool, 2, 4), 0);
 	atomic_store(&leaves, 0);
 	cr_assert_eq(sh_pool_submit(own_pool, chain_job, NULL), 0);
-	usleep(20000);
+	for (int i = 0; i < 10000 && atomic_load(&leaves) < 2; i++)   /* the chain runs: 10 s at most */
+		usleep(1000);
+	cr_assert_geq(atomic_load(&leaves), 2, "the chain of jobs did not start within 10 s");
 	sh_pool_close(own_pool);
 	sh_pool_wait_idle(own_pool);
 	int ran = atomic_load(&leaves);
 	cr_assert_gt(ran, 1);
-	usleep(20000);
+	usleep(20000);   /* a quiet period: a job still queued would run in it */
 	cr_assert_eq(atomic_load(&leaves), ran, "nothing runs once idle");
 	cr_assert_eq(sh_pool_submit(own_pool, leaf_job, NULL), SH_EINVAL,
 		"another thread's submit is refused once closed");

@@ -56,6 +56,11 @@ t_run e2e_run(const char *const *args)
 	return t_sighost(e2e_dir, NULL, args);
 }
 
+t_run e2e_run_within(double seconds, const char *const *args)
+{
+	return t_sighost_within(e2e_dir, NULL, args, seconds);
+}
+
 void e2e_has(const char *text, const char *needle)
 {
 	cr_assert_not_null(strstr(text, needle), "expected to find\n  %s\nin\n%s", needle, text);

@@ -28,6 +28,10 @@ void e2e_plugin(const char *file, const char *label, const char *extra);
 /* Runs sighost in the scratch directory with args (NULL-terminated). */
 t_run e2e_run(const char *const *args);
 
+/* e2e_run() that fails the test when the run takes more than `seconds`
+ * (t_sighost_within). */
+t_run e2e_run_within(double seconds, const char *const *args);
+
 /* Asserts that `text` holds `needle`, showing text otherwise. */
 void e2e_has(const char *text, const char *needle);
 

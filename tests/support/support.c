@@ -5,11 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -96,6 +99,19 @@ const char *t_env(const char *name)
 
 t_run t_sighost(const char *cwd, const char *env_settings, const char *const *argv)
 {
+	return t_sighost_within(cwd, env_settings, argv, 0);
+}
+
+static double t_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+t_run t_sighost_within(const char *cwd, const char *env_settings, const char *const *argv,
+	double seconds)
+{
 	const char *bin = t_env("SIGHOST_BIN");
 	char out_path[] = "/tmp/sighost-out-XXXXXX", err_path[] = "/tmp/sighost-err-XXXXXX";
 	int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
@@ -111,6 +127,8 @@ t_run t_sighost(const char *cwd, const char *env_settings, const char *const *ar
 		memcpy(args + 1, argv, argc * sizeof *args);
 		dup2(out_fd, 1);
 		dup2(err_fd, 2);
+		if (seconds > 0)
+			setpgid(0, 0);   /* so that a deadline kills its children too */
 		if (cwd != NULL && chdir(cwd) != 0)
 			_exit(126);
 		if (env_settings != NULL)
@@ -121,10 +139,34 @@ t_run t_sighost(const char *cwd, const char *env_settings, const char *const *ar
 		_exit(127);
 	}
 	int status;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	bool late = false;
+	if (seconds > 0) {
+		const char *wrapper = getenv("SIGHOST_WRAPPER");
+		double limit = wrapper != NULL && wrapper[0] != '\0' ? 10 * seconds : seconds;
+		double end = t_now() + limit;
+		pid_t got;
+		while ((got = waitpid(pid, &status, WNOHANG)) == 0 && !(late = t_now() > end)) {
+			struct timespec nap = { 0, 10 * 1000 * 1000 };
+			nanosleep(&nap, NULL);
+		}
+		if (late) {
+			kill(-pid, SIGKILL);
+			got = waitpid(pid, &status, 0);
+		}
+		cr_assert_eq(got, pid);
+		seconds = limit;
+	} else {
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+	}
 	close(out_fd);
 	close(err_fd);
 	t_run run = { 0, t_read(out_path), t_read(err_path) };
+	if (late) {
+		unlink(out_path);
+		unlink(err_path);
+		cr_assert_fail("sighost %s did not end within its deadline of %.0f s (killed)\n"
+			"stdout:\n%s\nstderr:\n%s", argv[0] ? argv[0] : "", seconds, run.out, run.err);
+	}
 	unlink(out_path);
 	unlink(err_path);
 	run.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -49,6 +49,15 @@ typedef struct t_run {
  */
 t_run t_sighost(const char *cwd, const char *env_settings, const char *const *argv);
 
+/*
+ * t_sighost() with a deadline: when the run has not ended `seconds` after
+ * it started (ten times that under a SIGHOST_WRAPPER such as valgrind),
+ * its process group is killed with SIGKILL and the test fails with a
+ * message naming the command and the deadline, and with what it printed.
+ */
+t_run t_sighost_within(const char *cwd, const char *env_settings, const char *const *argv,
+	double seconds);
+
 /* Frees what a run captured. */
 void t_run_free(t_run *run);
 

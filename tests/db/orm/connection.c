@@ -7,7 +7,9 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <string.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -273,6 +275,29 @@ static long long wal_size(void)
 	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
+/* Whether every frame of the log is copied back into the database, from
+ * the -shm file (SQLite's walformat.html: the header's mxFrame, a u32 at
+ * byte 16, and the checkpoint's nBackfill, a u32 at byte 96, in the
+ * machine's byte order). */
+static uint32_t last_max_frame, last_backfill;
+
+static bool wal_copied_back(void)
+{
+	char path[sizeof fx.path + 8];
+	snprintf(path, sizeof path, "%s-shm", fx.path);
+	FILE *f = fopen(path, "rb");
+	unsigned char head[100];
+	bool whole = f != NULL && fread(head, 1, sizeof head, f) == sizeof head;
+	if (f != NULL)
+		fclose(f);
+	uint32_t max_frame, backfill;
+	memcpy(&max_frame, head + 16, 4);
+	memcpy(&backfill, head + 96, 4);
+	last_max_frame = max_frame;
+	last_backfill = backfill;
+	return whole && backfill == max_frame;
+}
+
 Test(connection, a_thread_of_the_database_checkpoints_a_long_log_and_commits_do_not)
 {
 	cr_assert_eq(sh_database_connection(&fx.db, fx.database), 0);
@@ -282,15 +307,36 @@ Test(connection, a_thread_of_the_database_checkpoints_a_long_log_and_commits_do_
 		cr_assert_eq(sqlite3_exec(sql, "INSERT INTO t_ckpt VALUES (randomblob(3000))", NULL,
 			NULL, NULL), SQLITE_OK);
 	cr_assert_eq(sh_database_checkpoints(fx.database), 0, "a short log is left alone");
-	/* ~4 pages per commit: 3000 commits would make a 48 MB log if nothing
-	 * checkpointed it; checkpointed, it restarts from its head. */
-	for (int i = 0; i < 3000; i++)
-		cr_assert_eq(sqlite3_exec(sql, "INSERT INTO t_ckpt VALUES (randomblob(3000))", NULL,
-			NULL, NULL), SQLITE_OK);
-	for (int i = 0; i < 500 && sh_database_checkpoints(fx.database) == 0; i++)
-		usleep(10 * 1000);
-	cr_assert_gt(sh_database_checkpoints(fx.database), 0);
-	cr_assert_lt(wal_size(), 24ll << 20, "the log is reused after checkpoints: %lld bytes",
+	/* ~3 pages per commit: 4000 commits would make a 48 MB log if nothing
+	 * checkpointed it; checkpointed, it restarts from its head. Ten
+	 * batches of 400 commits (~1200 pages each, past the thread's 1000
+	 * and short of the 4000 where a commit would checkpoint itself), each
+	 * followed by a pause until the thread has copied the whole log back
+	 * (then the next commit starts the log again from its head). */
+	for (int batch = 0; batch < 10; batch++) {
+		unsigned long before = sh_database_checkpoints(fx.database);
+		for (int i = 0; i < 400; i++)
+			cr_assert_eq(sqlite3_exec(sql, "INSERT INTO t_ckpt VALUES (randomblob(3000))",
+				NULL, NULL, NULL), SQLITE_OK);
+		struct timespec start, now;
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		do {
+			usleep(1000);
+			clock_gettime(CLOCK_MONOTONIC, &now);
+		} while ((sh_database_checkpoints(fx.database) == before || !wal_copied_back())
+			&& now.tv_sec - start.tv_sec < 10);
+		cr_assert_gt(sh_database_checkpoints(fx.database), before, "batch %d: the thread ran "
+			"no successful checkpoint within 10 s", batch);
+		for (sqlite3_stmt *st = sqlite3_next_stmt(sql, NULL); st; st = sqlite3_next_stmt(sql, st))
+			fprintf(stderr, "DEBUG stmt busy=%d %s\n", sqlite3_stmt_busy(st), sqlite3_sql(st));
+		fprintf(stderr, "DEBUG autocommit %d\n", sqlite3_get_autocommit(sql));
+		cr_assert(wal_copied_back(), "batch %d: the log is not copied back after 10 s (%u of "
+			"its %u frames; %lu checkpoints)", batch, last_backfill, last_max_frame,
+			sh_database_checkpoints(fx.database));
+	}
+	cr_assert_eq(sh_database_commit_checkpoints(fx.database), 0, "commits checkpointed "
+		"themselves: the thread's job");
+	cr_assert_lt(wal_size(), 12ll << 20, "the log is reused after checkpoints: %lld bytes",
 		wal_size());
-	cr_assert_eq(sql_int("SELECT count(*) FROM t_ckpt"), 3200);
+	cr_assert_eq(sql_int("SELECT count(*) FROM t_ckpt"), 4200);
 }
