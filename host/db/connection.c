@@ -286,6 +286,7 @@ static void sh__db_free(sh_db *db)
 	for (int i = 0; i < db->depth; i++)
 		free(db->blocks[i].reason);
 	free(db->blocks);
+	sh__durable_drop_held(db);
 	/* A block left open: closing rolls its transaction back; let the
 	 * other writers of the process in. */
 	if (db->depth > 0)
@@ -347,6 +348,7 @@ int sh_database_open(sh_database **out, const char *path, sh_models *models)
 	pthread_mutex_init(&database->lock, NULL);
 	pthread_mutex_init(&database->write_lock, NULL);
 	sh__checkpointer_init(database);
+	sh__syncer_init(database);
 	database->busy_timeout_ms = SH__BUSY_TIMEOUT_MS;
 	rc = sh__orm_build(database);
 	if (rc < 0) {
@@ -365,6 +367,7 @@ void sh_database_close(sh_database *database)
 	 * every connection left on the list is ours to close. */
 	pthread_key_delete(database->key);
 	sh__checkpointer_stop(database);
+	sh__syncer_stop(database);
 	pthread_mutex_lock(&database->lock);
 	sh_db *list = database->connections;
 	database->connections = NULL;
@@ -501,14 +504,18 @@ static int sh__db_open(sh_db **out, sh_database *database)
 	}
 	sqlite3_extended_result_codes(sqlite, 1);
 	sqlite3_busy_timeout(sqlite, database->busy_timeout_ms);
-	sh__checkpointer_attach(database, sqlite);
 	sqlite3_create_collation_v2(sqlite, SH__DATETIME_COLLATION, SQLITE_UTF8, NULL,
 		sh__datetime_cmp, NULL);
 	bool memory = strcmp(database->path, ":memory:") == 0;
+	/* Group commit: a FULL database's commits are made at NORMAL and then
+	 * synced by the database's thread (durable.c). */
+	pthread_mutex_lock(&database->syncer.lock);
+	bool group = database->syncer.on && database->sync == SH_DB_SYNC_FULL && !memory;
+	pthread_mutex_unlock(&database->syncer.lock);
 	if ((rc = sh__pragma(sqlite, "PRAGMA journal_mode=WAL", memory ? "memory" : "wal",
 			database)) < 0
 		|| (rc = sh__pragma(sqlite, "PRAGMA foreign_keys=ON", NULL, database)) < 0
-		|| (rc = sh__pragma(sqlite, database->sync == SH_DB_SYNC_NORMAL
+		|| (rc = sh__pragma(sqlite, database->sync == SH_DB_SYNC_NORMAL || group
 			? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL, database)) < 0) {
 		sqlite3_close_v2(sqlite);
 		return rc;
@@ -527,6 +534,8 @@ static int sh__db_open(sh_db **out, sh_database *database)
 	db->database = database;
 	db->sqlite = sqlite;
 	db->model_stmts = cs;
+	db->group = group;
+	sh__checkpointer_attach(db);
 	*out = db;
 	return 0;
 }

@@ -296,6 +296,10 @@ struct sh_request {
 	sh__match match;
 	sh_app *app;
 	sh_http_response response;
+	/* group commit: the view's commits are not durable yet (handler.c) */
+	struct sh_durable *durable; /* the wait; the connection is suspended */
+	int view_rc;                /* what the view returned meanwhile */
+	char *view_failure;         /* and its failure's message, when it failed */
 };
 
 /* Authenticates the request from its Authorization header (auth.c):
