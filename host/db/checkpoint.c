@@ -77,7 +77,7 @@ static int sh__wal_hook(void *arg, sqlite3 *sqlite, const char *schema, int page
 	int result = SQLITE_OK;
 	if (db->group) {
 		sh__syncer_committed(db, sqlite);
-		if (db->depth == 0 && db->defer == 0 && sh__durable_wait_now(db) < 0)
+		if (db->depth == 0 && !sh__deferring(db) && sh__durable_wait_now(db) < 0)
 			result = SQLITE_IOERR_FSYNC;
 	}
 	if (pages < SH__CHECKPOINT_PAGES)

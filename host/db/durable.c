@@ -299,7 +299,7 @@ int sh__durable_after_commit(sh_db *db)
 {
 	sh__on_commit *items = db->on_commit;
 	size_t count = db->on_commit_count;
-	if (db->defer > 0 && (db->pending != 0 || db->held_count > 0)) {
+	if (sh__deferring(db) && (db->pending != 0 || db->held_count > 0)) {
 		if (sh__hold(db) == 0)
 			return 0;
 		/* no room to hold them: wait here instead, as without deferral */
@@ -315,19 +315,38 @@ int sh__durable_after_commit(sh_db *db)
 	return 0;
 }
 
+/* The calling thread's deferral: per thread, not per connection, so that
+ * a connection the thread opens during the deferral (its first request)
+ * defers too. One database at a time: a nested deferral of another
+ * database is ignored. */
+static _Thread_local struct {
+	sh_database *database;
+	int depth;
+} sh__defer;
+
+bool sh__deferring(const sh_db *db)
+{
+	return sh__defer.depth > 0 && sh__defer.database == db->database;
+}
+
 void sh_database_defer_begin(sh_database *database)
 {
-	sh_db *db = database != NULL ? pthread_getspecific(database->key) : NULL;
-	if (db != NULL && db->group)
-		db->defer++;
+	if (database == NULL || (sh__defer.depth > 0 && sh__defer.database != database))
+		return;
+	sh__defer.database = database;
+	sh__defer.depth++;
 }
 
 int sh_database_defer_end(sh_database *database, sh_durable **out)
 {
 	if (out != NULL)
 		*out = NULL;
-	sh_db *db = database != NULL ? pthread_getspecific(database->key) : NULL;
-	if (db == NULL || db->defer == 0 || --db->defer > 0)
+	if (database == NULL || sh__defer.depth == 0 || sh__defer.database != database
+		|| --sh__defer.depth > 0)
+		return 0;
+	sh__defer.database = NULL;
+	sh_db *db = pthread_getspecific(database->key);
+	if (db == NULL)
 		return 0;
 	sh__on_commit *items = db->held;
 	size_t count = db->held_count;

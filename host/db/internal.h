@@ -176,7 +176,6 @@ struct sh_db {
 	struct sh__conn_stmts *model_stmts; /* per model and transaction statements (orm.h) */
 	/* group commit (durable.c) */
 	bool group;                 /* commits at NORMAL and waits for the sync thread */
-	int defer;                  /* sh_database_defer_begin() depth: do not wait */
 	uint64_t pending;           /* the last commit not waited for yet, 0: none */
 	sh__on_commit *held;        /* on_commit callbacks of deferred commits */
 	size_t held_count;
@@ -247,6 +246,10 @@ int sh__durable_after_commit(sh_db *db);
 /* Waits until the last commit of `db` not waited for yet is durable.
  * Returns 0 (also when there is none) or SH_EUNAVAILABLE. */
 int sh__durable_wait_now(sh_db *db);
+
+/* Whether the calling thread defers its waits on `db`'s database
+ * (sh_database_defer_begin). */
+bool sh__deferring(const sh_db *db);
 
 /* Frees the callbacks held by a deferral of `db` (discarding them). */
 void sh__durable_drop_held(sh_db *db);

@@ -120,13 +120,14 @@ typedef struct sh_durable sh_durable;
 
 /*
  * For the server: until sh_database_defer_end(), the commits of the calling
- * thread's connection (when it has one, with group commit on) do not wait
- * for the disk: an outermost sh_atomic_end() returns once the COMMIT is
+ * thread's connection to `database` (one opened meanwhile included; with
+ * group commit on) do not wait for the disk: an outermost sh_atomic_end() returns once the COMMIT is
  * done, and holds the transaction's on_commit callbacks instead of running
  * them. The caller then waits for durability without holding its thread
  * (sh_durable_notify) and answers afterwards, so the thread serves other
- * requests meanwhile and more commits share each sync. Nested calls are
- * ignored (the outermost pair counts). NULL is a no-op.
+ * requests meanwhile and more commits share each sync. Nested calls count
+ * (the outermost pair acts); a call for another database while one is
+ * deferred is ignored. NULL is a no-op.
  */
 SH_API void sh_database_defer_begin(sh_database *database);
 
