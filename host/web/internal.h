@@ -265,6 +265,11 @@ struct sh_http_response {
 	sh__wbuf body;
 };
 
+/* Makes `body` (JSON text the caller wrote) the response's body, with
+ * `status` and Content-Type application/json; takes it (*body is emptied,
+ * also on failure). Returns 0 or SH_ENOMEM. */
+int sh__response_json_text(sh_http_response *response, int status, sh__wbuf *body);
+
 /* Empties a response back to 200, no header, no body. */
 void sh__response_reset(sh_http_response *response);
 
