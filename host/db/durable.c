@@ -319,32 +319,30 @@ int sh__durable_after_commit(sh_db *db)
  * a connection the thread opens during the deferral (its first request)
  * defers too. One database at a time: a nested deferral of another
  * database is ignored. */
-static _Thread_local struct {
-	sh_database *database;
-	int depth;
-} sh__defer;
+static _Thread_local sh_database *sh__defer_database;
+static _Thread_local int sh__defer_depth;
 
 bool sh__deferring(const sh_db *db)
 {
-	return sh__defer.depth > 0 && sh__defer.database == db->database;
+	return sh__defer_depth > 0 && sh__defer_database == db->database;
 }
 
 void sh_database_defer_begin(sh_database *database)
 {
-	if (database == NULL || (sh__defer.depth > 0 && sh__defer.database != database))
+	if (database == NULL || (sh__defer_depth > 0 && sh__defer_database != database))
 		return;
-	sh__defer.database = database;
-	sh__defer.depth++;
+	sh__defer_database = database;
+	sh__defer_depth++;
 }
 
 int sh_database_defer_end(sh_database *database, sh_durable **out)
 {
 	if (out != NULL)
 		*out = NULL;
-	if (database == NULL || sh__defer.depth == 0 || sh__defer.database != database
-		|| --sh__defer.depth > 0)
+	if (database == NULL || sh__defer_depth == 0 || sh__defer_database != database
+		|| --sh__defer_depth > 0)
 		return 0;
-	sh__defer.database = NULL;
+	sh__defer_database = NULL;
 	sh_db *db = pthread_getspecific(database->key);
 	if (db == NULL)
 		return 0;
