@@ -243,6 +243,11 @@ struct sh_http_response {
 	sh__wbuf body;
 };
 
+/* Makes `body` (JSON text the caller wrote) the response's body, with
+ * `status` and Content-Type application/json; takes it (*body is emptied,
+ * also on failure). Returns 0 or SH_ENOMEM. */
+int sh_web__response_json_text(sh_http_response *response, int status, sh__wbuf *body);
+
 /* Empties a response back to 200, no header, no body. */
 void sh_web__response_reset(sh_http_response *response);
 
@@ -274,6 +279,10 @@ struct sh_request {
 	sh__match match;
 	sh_app *app;
 	sh_http_response response;
+	/* group commit: the view's commits are not durable yet (handler.c) */
+	struct sh_durable *durable; /* the wait; the connection is suspended */
+	int view_rc;                /* what the view returned meanwhile */
+	char *view_failure;         /* and its failure's message, when it failed */
 };
 
 /* Authenticates the request from its Authorization header (auth.c):
