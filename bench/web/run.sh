@@ -1,29 +1,43 @@
 #!/usr/bin/env bash
 # bench/web/run.sh: requests per second and p50/p99 latency of `sighost serve`
-# beside Django on the same model (issue 6, Performance), in the same run.
+# beside its floor and Django on the same model, in the same run (issues 6
+# and 16, Performance).
 #
 # Needs (Debian 12, as root; run by hand, not by CI, so not in scripts/deps):
 #   apt-get update && apt-get install -y wrk python3-django gunicorn curl
-# and the build: ninja -C build (makes build/host/sighost and build/bench/bench.so).
+# (gunicorn runs the Django cases with 2 and 5 sync workers) and the build:
+# ninja -C build (makes build/host/sighost, build/bench/bench.so and
+# build/bench/bench_web_floor).
 #
-# Usage: bench/web/run.sh            (env: DURATION=10 seconds per case, ROUNDS=2,
-#                                     SYNC=normal or full)
+# Usage: bench/web/run.sh    env: DURATION=10 seconds per case, ROUNDS=2,
+#                            BASELINE=<another build dir> (optional: its
+#                            sighost runs the "before" cases, GET and POST
+#                            at full), CASES="get post" (either or both)
 #
-# SYNC is SQLite's PRAGMA synchronous for both servers' databases (WAL mode):
-# sighost's database.synchronous, Django's set from connection_created.
-# normal: a commit does not wait for the disk (a process crash loses
-# nothing; a power loss may lose the last commits); full: each commit
-# waits for an fsync, which bounds the creates per second of both.
+# Servers, each on its own SQLite file in WAL mode in a temp dir:
+#   sighost-full, sighost-normal   sighost serve of bench/web/project (the
+#                                  generic JSON API, route `model: bench.Item`,
+#                                  one post_save receiver, default threads) at
+#                                  database.synchronous full and normal
+#   floor-full, floor-normal       bench_web_floor (bench/web/floor/floor.c):
+#                                  the same two requests by a minimal
+#                                  libmicrohttpd + jansson + SQLite program
+#                                  with no framework, one fsync per create
+#                                  at full
+#   django-2w, django-5w           Django 3.2 (bench/web/django, a plain JSON
+#                                  view, the same receiver) under gunicorn with
+#                                  2 and 5 sync workers (5: gunicorn's
+#                                  2 x cores + 1), PRAGMA synchronous=FULL
+#   before-full                    BASELINE's sighost at full (when given)
+# synchronous full: a commit is durable when answered (sighost shares one
+# fsync between concurrent commits: group commit; the floor syncs each);
+# normal: a power loss may take the last commits, a process crash nothing.
 #
-# Both servers serve the model Item (name text(100), qty integer, price real)
-# with one post_save receiver that increments a counter: sighost from
-# bench/web/project (the generic JSON API, route `model: bench.Item`, default
-# thread count), Django 3.2 from bench/web/django (a plain JSON view, gunicorn
-# with 2 sync workers). Both databases are SQLite files in WAL mode in a temp
-# dir, seeded with 20 items and reset to those 20 before every case, so GET
-# /api/items answers all 20 from either. Cases are interleaved: sighost GET,
-# Django GET, sighost POST, Django POST, ROUNDS times; each one is
-# `wrk -t2 -c64 -d${DURATION}s --latency` on loopback.
+# Every database is seeded with 20 items and reset to those 20 before every
+# case, so GET /api/items answers all 20 everywhere. Each case is
+# `wrk -t2 -c64 -d${DURATION}s --latency` on loopback; the cases of a round
+# are interleaved (all GETs, then all POSTs), ROUNDS times. The figures are
+# the means over the rounds, and the ratios are computed from them.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,10 +47,12 @@ sighost=$build/host/sighost
 py=/usr/bin/python3            # Debian's, where python3-django and gunicorn live
 duration=${DURATION:-10}
 rounds=${ROUNDS:-2}
-sync=${SYNC:-normal}
-case $sync in full|normal) ;; *) echo "run.sh: SYNC must be full or normal, not '$sync'" >&2; exit 2;; esac
+baseline=${BASELINE:-}
+cases=${CASES:-get post}
+floor=$build/bench/bench_web_floor
 
-for need in "$sighost" "$build/bench/bench.so" "$build/bench/bench.yaml"; do
+for need in "$sighost" "$build/bench/bench.so" "$build/bench/bench.yaml" "$floor" \
+	${baseline:+"$baseline/host/sighost" "$baseline/bench/bench.so"}; do
 	[ -e "$need" ] || { echo "run.sh: $need is missing: run ninja -C $build" >&2; exit 1; }
 done
 for cmd in wrk curl; do
@@ -60,60 +76,88 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --- sighost -----------------------------------------------------------------
-sed -e "s|^  name: .*|  name: $tmp/sighost.sqlite3|" \
-	-e "s|^  synchronous: [a-z]*|  synchronous: $sync|" \
-	-e "s|^  - \.\./\.\./\.\./build/bench\$|  - $build/bench|" \
-	"$here/project/project.yaml" > "$tmp/project.yaml"
-"$sighost" migrate --settings "$tmp/project.yaml" > "$tmp/sighost-migrate.log" 2>&1
-# Model routes need an API token for every method (docs/web.md): every request below, to
-# both servers, carries this header (Django's view ignores it), so both get the same bytes.
-token=$("$sighost" createtoken bench --settings "$tmp/project.yaml")
-auth="Authorization: Token $token"
-"$sighost" serve --settings "$tmp/project.yaml" --listen 127.0.0.1:0 --no-watch \
-	> "$tmp/sighost.out" 2> "$tmp/sighost.log" &
-pids+=($!)
-sighost_pid=$!
-sighost_port=
-for _ in $(seq 100); do
-	sighost_port=$(sed -n 's|^Starting development server at http://127\.0\.0\.1:\([0-9]*\)/$|\1|p' "$tmp/sighost.out")
-	[ -n "$sighost_port" ] && break
-	kill -0 "$sighost_pid" 2>/dev/null || { cat "$tmp/sighost.log" >&2; exit 1; }
-	sleep 0.1
-done
-[ -n "$sighost_port" ] || { echo "run.sh: sighost did not start" >&2; cat "$tmp/sighost.log" >&2; exit 1; }
+# --- the servers ---------------------------------------------------------------
+free_port() {
+	"$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_up() {   # name pid port
+	local _
+	for _ in $(seq 150); do
+		curl -fs -o /dev/null "http://127.0.0.1:$3/api/items" && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "run.sh: $1 did not start" >&2
+	cat "$tmp/$1.log" >&2
+	exit 1
+}
+declare -A port_of table_of db_of
+start_sighost() {   # name sync build
+	local name=$1 sync=$2 b=$3 port
+	sed -e "s|^  name: .*|  name: $tmp/$name.sqlite3|" \
+		-e "s|^  synchronous: [a-z]*|  synchronous: $sync|" \
+		-e "s|^  - \.\./\.\./\.\./build/bench\$|  - $b/bench|" \
+		"$here/project/project.yaml" > "$tmp/$name.yaml"
+	"$b/host/sighost" migrate --settings "$tmp/$name.yaml" > "$tmp/$name-migrate.log" 2>&1
+	port=$(free_port)
+	"$b/host/sighost" serve --settings "$tmp/$name.yaml" --listen "127.0.0.1:$port" --no-watch \
+		> "$tmp/$name.out" 2> "$tmp/$name.log" &
+	pids+=($!)
+	wait_up "$name" $! "$port"
+	port_of[$name]=$port table_of[$name]=bench_item db_of[$name]=$tmp/$name.sqlite3
+}
+start_floor() {   # name sync
+	local name=$1 sync=$2 port
+	sed -e "s|^  name: .*|  name: $tmp/$name.sqlite3|" \
+		-e "s|^  - \.\./\.\./\.\./build/bench\$|  - $build/bench|" \
+		"$here/project/project.yaml" > "$tmp/$name.yaml"
+	"$sighost" migrate --settings "$tmp/$name.yaml" > "$tmp/$name-migrate.log" 2>&1   # the table
+	port=$(free_port)
+	"$floor" "$tmp/$name.sqlite3" "$port" "$sync" > "$tmp/$name.out" 2> "$tmp/$name.log" &
+	pids+=($!)
+	wait_up "$name" $! "$port"
+	port_of[$name]=$port table_of[$name]=bench_item db_of[$name]=$tmp/$name.sqlite3
+}
+start_django() {   # name workers
+	local name=$1 workers=$2 port
+	export BENCH_DB=$tmp/$name.sqlite3 BENCH_SYNC=full DJANGO_SETTINGS_MODULE=benchsite.settings \
+		PYTHONDONTWRITEBYTECODE=1
+	(cd "$here/django" && "$py" manage.py migrate --verbosity 0)
+	port=$(free_port)
+	"$py" -m gunicorn -w "$workers" -b "127.0.0.1:$port" --chdir "$here/django" \
+		--error-logfile "$tmp/$name.log" benchsite.wsgi:application > "$tmp/$name.out" 2>&1 &
+	pids+=($!)
+	wait_up "$name" $! "$port"
+	port_of[$name]=$port table_of[$name]=benchapp_item db_of[$name]=$tmp/$name.sqlite3
+}
+servers=(sighost-full sighost-normal floor-full floor-normal django-2w django-5w)
+start_sighost sighost-full full "$build"
+start_sighost sighost-normal normal "$build"
+start_floor floor-full full
+start_floor floor-normal normal
+start_django django-2w 2
+start_django django-5w 5
+if [ -n "$baseline" ]; then
+	start_sighost before-full full "$baseline"
+	servers+=(before-full)
+fi
 
-# --- Django ------------------------------------------------------------------
-export BENCH_DB=$tmp/django.sqlite3 BENCH_SYNC=$sync DJANGO_SETTINGS_MODULE=benchsite.settings PYTHONDONTWRITEBYTECODE=1
-(cd "$here/django" && "$py" manage.py migrate --verbosity 0)
-django_port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$py" -m gunicorn -w 2 -b "127.0.0.1:$django_port" --chdir "$here/django" \
-	--error-logfile "$tmp/gunicorn.log" benchsite.wsgi:application > "$tmp/gunicorn.out" 2>&1 &
-pids+=($!)
-django_pid=$!
-ok=
-for _ in $(seq 100); do
-	if curl -fs -o /dev/null "http://127.0.0.1:$django_port/api/items"; then ok=1; break; fi
-	kill -0 "$django_pid" 2>/dev/null || break
-	sleep 0.1
-done
-[ -n "$ok" ] || { echo "run.sh: Django did not start" >&2; cat "$tmp/gunicorn.log" >&2; exit 1; }
-
-# --- the same data and requests for both ---------------------------------------
+# --- the same data and requests for all ------------------------------------------
 body='{"name": "widget", "qty": 3, "price": 9.5}'
 cat > "$tmp/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-for port in "$sighost_port" "$django_port"; do
+for name in "${servers[@]}"; do
+	port=${port_of[$name]}
 	for i in $(seq 20); do
-		curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' -H "$auth" \
+		curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
 			-d "{\"name\": \"item $i\", \"qty\": $i, \"price\": $i.5}" "http://127.0.0.1:$port/api/items"
 	done
 	code=$(curl -sS -o "$tmp/check.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-		-H "$auth" -d "$body" "http://127.0.0.1:$port/api/items")
-	[ "$code" = 201 ] || { echo "run.sh: POST on port $port answered $code" >&2; exit 1; }
+		-d "$body" "http://127.0.0.1:$port/api/items")
+	[ "$code" = 201 ] || { echo "run.sh: POST on $name answered $code" >&2; exit 1; }
 done
 # Back to the 20 seeded rows (plain SQL between cases, while no request runs).
 reset_db() {
@@ -126,11 +170,14 @@ db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 db.close()
 PY
 }
-reset_db "$tmp/sighost.sqlite3" bench_item
-reset_db "$tmp/django.sqlite3" benchapp_item
-for port in "$sighost_port" "$django_port"; do
-	n=$(curl -fsS -H "$auth" "http://127.0.0.1:$port/api/items" | "$py" -c 'import json, sys; print(len(json.load(sys.stdin)["results"]))')
-	[ "$n" = 20 ] || { echo "run.sh: GET on port $port lists $n items, not 20" >&2; exit 1; }
+reset_all() {
+	local name
+	for name in "${servers[@]}"; do reset_db "${db_of[$name]}" "${table_of[$name]}"; done
+}
+reset_all
+for name in "${servers[@]}"; do
+	n=$(curl -fsS "http://127.0.0.1:${port_of[$name]}/api/items" | "$py" -c 'import json, sys; print(len(json.load(sys.stdin)["results"]))')
+	[ "$n" = 20 ] || { echo "run.sh: GET on $name lists $n items, not 20" >&2; exit 1; }
 done
 
 # --- the cases -------------------------------------------------------------------
@@ -143,14 +190,13 @@ to_ms() {
 }
 results=$tmp/results.tsv
 : > "$results"
-run_case() {   # round server port method
-	local round=$1 server=$2 port=$3 method=$4 out=$tmp/wrk-$1-$2-$4.txt
+run_case() {   # round server method
+	local round=$1 server=$2 method=$3 out=$tmp/wrk-$1-$2-$3.txt
 	local script=()
 	[ "$method" = POST ] && script=(-s "$tmp/post.lua")
-	reset_db "$tmp/sighost.sqlite3" bench_item
-	reset_db "$tmp/django.sqlite3" benchapp_item
-	wrk -t2 -c64 -d"${duration}s" --timeout 10s --latency -H "$auth" "${script[@]}" \
-		"http://127.0.0.1:$port/api/items" > "$out"
+	reset_all
+	wrk -t2 -c64 -d"${duration}s" --timeout 10s --latency "${script[@]}" \
+		"http://127.0.0.1:${port_of[$server]}/api/items" > "$out"
 	local rps p50 p99 bad errs
 	rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
 	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
@@ -158,37 +204,51 @@ run_case() {   # round server port method
 	bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out"); bad=${bad:-0}
 	errs=$(awk '/Socket errors:/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' "$out"); errs=${errs:-0}
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$method" "$rps" "$p50" "$p99" "$bad" "$errs" >> "$results"
-	printf '  round %s %-7s %-4s %10s req/s  p50 %8s ms  p99 %8s ms  non-2xx %s  socket errors %s\n' \
+	printf '  round %s %-14s %-4s %10s req/s  p50 %8s ms  p99 %8s ms  non-2xx %s  socket errors %s\n' \
 		"$round" "$server" "$method" "$rps" "$p50" "$p99" "$bad" "$errs" >&2
 }
 
-echo "sighost $("$sighost" --version 2>/dev/null | head -1 || true) on 127.0.0.1:$sighost_port (pid $sighost_pid);" \
-	"Django $("$py" -c 'import django; print(django.get_version())') + gunicorn -w 2 on 127.0.0.1:$django_port (pid $django_pid)" >&2
-echo "wrk -t2 -c64 -d${duration}s --latency, $rounds rounds; PRAGMA synchronous=$sync on both; $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "sighost $("$sighost" --version 2>/dev/null | head -1 || true)${baseline:+, before: $baseline};" \
+	"Django $("$py" -c 'import django; print(django.get_version())') + gunicorn -w 2 and -w 5" >&2
+echo "wrk -t2 -c64 -d${duration}s --latency, $rounds rounds; $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+get_servers=(sighost-full sighost-normal floor-full floor-normal django-2w django-5w)
+post_servers=(sighost-full sighost-normal floor-full floor-normal django-2w django-5w)
+if [ -n "$baseline" ]; then get_servers+=(before-full); post_servers+=(before-full); fi
 for round in $(seq "$rounds"); do
-	run_case "$round" sighost "$sighost_port" GET
-	run_case "$round" django "$django_port" GET
-	run_case "$round" sighost "$sighost_port" POST
-	run_case "$round" django "$django_port" POST
+	case " $cases " in *" get "*) for name in "${get_servers[@]}"; do run_case "$round" "$name" GET; done;; esac
+	case " $cases " in *" post "*) for name in "${post_servers[@]}"; do run_case "$round" "$name" POST; done;; esac
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-# --- the table -------------------------------------------------------------------
+# --- the tables ------------------------------------------------------------------
 echo
 awk -F'\t' '
-	{ key = $1 SUBSEP $3; rps[key, $2] = $4; p50[key, $2] = $5; p99[key, $2] = $6
-	  bad[key, $2] = $7 + $8; if (!(key in seen)) { seen[key] = 1; order[n++] = key } }
+	{ k = $2 SUBSEP $3; if (!(k in n)) order[m++] = k
+	  n[k]++; rps[k] += $4; p50[k] += $5; p99[k] += $6; err[k] += $7 + $8 }
+	function r(s, q) { k = s SUBSEP q; return (k in n) ? rps[k] / n[k] : 0 }
+	function p(s, q) { k = s SUBSEP q; return (k in n) ? p99[k] / n[k] : 0 }
+	function ratio(name, a, b, target) {
+		if (a > 0 && b > 0) printf "| %s | %.2fx | %s |\n", name, a / b, target
+	}
 	END {
-		printf "| round | request | sighost req/s | Django req/s | req/s ratio | sighost p50 ms | Django p50 ms | sighost p99 ms | Django p99 ms | p99 ratio (sighost/Django) | errors (sighost/Django) |\n"
-		printf "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
-		for (i = 0; i < n; i++) {
-			k = order[i]; split(k, kk, SUBSEP)
-			s = k SUBSEP "sighost"; d = k SUBSEP "django"
-			req = (kk[2] == "GET") ? "GET /api/items (20 items)" : "POST /api/items (create, 1 post_save receiver)"
-			printf "| %s | %s | %.0f | %.0f | %.1fx | %.3f | %.3f | %.3f | %.3f | %.3f | %d/%d |\n", kk[1], req,
-				rps[s], rps[d], (rps[d] > 0 ? rps[s] / rps[d] : 0), p50[s], p50[d], p99[s], p99[d],
-				(p99[d] > 0 ? p99[s] / p99[d] : 0), bad[s], bad[d]
+		printf "| server | request | req/s | p50 ms | p99 ms | errors |\n|---|---|---:|---:|---:|---:|\n"
+		for (i = 0; i < m; i++) {
+			split(order[i], kk, SUBSEP); k = order[i]
+			printf "| %s | %s | %.0f | %.3f | %.3f | %d |\n", kk[1], kk[2], rps[k] / n[k],
+				p50[k] / n[k], p99[k] / n[k], err[k]
 		}
+		printf "\n| ratio (means over the rounds) | value | target |\n|---|---:|---|\n"
+		ratio("POST: sighost full / sighost normal", r("sighost-full", "POST"), r("sighost-normal", "POST"), ">= 0.7x (issue 16)")
+		ratio("POST: sighost full / Django 5 workers", r("sighost-full", "POST"), r("django-5w", "POST"), ">= 15x (issue 16)")
+		ratio("POST: sighost full / Django 2 workers", r("sighost-full", "POST"), r("django-2w", "POST"), "")
+		ratio("POST p99: sighost full / before full", p("sighost-full", "POST"), p("before-full", "POST"), "<= 1x (issue 16)")
+		ratio("POST: sighost full / before full", r("sighost-full", "POST"), r("before-full", "POST"), "")
+		ratio("GET: sighost full / before full", r("sighost-full", "GET"), r("before-full", "GET"), ">= 1.3x (issue 16)")
+		ratio("GET: sighost / floor (full)", r("sighost-full", "GET"), r("floor-full", "GET"), ">= 0.9x")
+		ratio("GET: sighost / floor (normal)", r("sighost-normal", "GET"), r("floor-normal", "GET"), ">= 0.9x")
+		ratio("POST: sighost / floor (full)", r("sighost-full", "POST"), r("floor-full", "POST"), ">= 0.9x")
+		ratio("POST: sighost / floor (normal)", r("sighost-normal", "POST"), r("floor-normal", "POST"), ">= 0.9x")
+		ratio("GET: sighost full / Django 5 workers", r("sighost-full", "GET"), r("django-5w", "GET"), "")
 	}' "$results"
 echo
-echo "errors: non-2xx responses plus wrk socket errors. Target (issue 6): req/s ratio >= 20x and sighost p99 < Django p99."
+echo "errors: non-2xx responses plus wrk socket errors, summed over the rounds."

@@ -70,13 +70,24 @@ static void *sh_db__checkpointer_main(void *arg)
 	return NULL;
 }
 
-/* sqlite3_wal_hook: called after each commit with the log's length. */
+/* sqlite3_wal_hook: called after each commit (its frames written, the
+ * write lock released) with the log's length. A group connection's commit
+ * is numbered for the sync thread (durable.c); one made outside any atomic
+ * block (a statement that committed on its own) waits for it here, and a
+ * failed sync is that statement's error. */
 static int sh_db__wal_hook(void *arg, sqlite3 *sqlite, const char *schema, int pages)
 {
-	sh_database *database = arg;
+	sh_conn *db = arg;
+	sh_database *database = db->database;
 	sh__checkpointer *c = &database->checkpointer;
+	int result = SQLITE_OK;
+	if (db->group) {
+		sh_db__syncer_committed(db, sqlite);
+		if (db->depth == 0 && !sh_db__deferring(db) && sh_db__durable_wait_now(db) < 0)
+			result = SQLITE_IOERR_FSYNC;
+	}
 	if (pages < SH__CHECKPOINT_PAGES)
-		return SQLITE_OK;
+		return result;
 	pthread_mutex_lock(&c->lock);
 	bool running = c->started && !c->stop;
 	if (!c->started && !c->stop && !c->failed) {
@@ -94,12 +105,12 @@ static int sh_db__wal_hook(void *arg, sqlite3 *sqlite, const char *schema, int p
 	pthread_mutex_unlock(&c->lock);
 	if (here)
 		sqlite3_wal_checkpoint_v2(sqlite, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	return SQLITE_OK;
+	return result;
 }
 
-void sh_db__checkpointer_attach(sh_database *database, sqlite3 *sqlite)
+void sh_db__checkpointer_attach(sh_conn *db)
 {
-	sqlite3_wal_hook(sqlite, sh_db__wal_hook, database);   /* replaces the auto-checkpoint */
+	sqlite3_wal_hook(db->sqlite, sh_db__wal_hook, db);   /* replaces the auto-checkpoint */
 }
 
 void sh_db__checkpointer_stop(sh_database *database)

@@ -62,6 +62,7 @@ static void sh_db__conn_free(sh_conn *db)
 	for (int i = 0; i < db->depth; i++)
 		free(db->blocks[i].reason);
 	free(db->blocks);
+	sh_db__durable_drop_held(db);
 	/* A block left open: closing rolls its transaction back; let the
 	 * other writers of the process in. */
 	if (db->depth > 0)
@@ -123,6 +124,7 @@ int sh_database_open(sh_database **out, const char *path, sh_models *models)
 	pthread_mutex_init(&database->lock, NULL);
 	pthread_mutex_init(&database->write_lock, NULL);
 	sh_db__checkpointer_init(database);
+	sh_db__syncer_init(database);
 	database->busy_timeout_ms = SH__BUSY_TIMEOUT_MS;
 	database->max_delete_rows = SH_DELETE_MAX_ROWS;
 	rc = sh_db__orm_build(database);
@@ -142,6 +144,7 @@ void sh_database_close(sh_database *database)
 	 * every connection left on the list is ours to close. */
 	pthread_key_delete(database->key);
 	sh_db__checkpointer_stop(database);
+	sh_db__syncer_stop(database);
 	pthread_mutex_lock(&database->lock);
 	sh_conn *list = database->connections;
 	database->connections = NULL;
@@ -341,14 +344,18 @@ static int sh_db__conn_open(sh_conn **out, sh_database *database)
 	}
 	sqlite3_extended_result_codes(sqlite, 1);
 	sqlite3_busy_timeout(sqlite, database->busy_timeout_ms);
-	sh_db__checkpointer_attach(database, sqlite);
 	sqlite3_create_collation_v2(sqlite, SH__DATETIME_COLLATION, SQLITE_UTF8, NULL,
 		sh_db__datetime_cmp, NULL);
 	bool memory = strcmp(database->path, ":memory:") == 0;
+	/* Group commit: a FULL database's commits are made at NORMAL and then
+	 * synced by the database's thread (durable.c). */
+	pthread_mutex_lock(&database->syncer.lock);
+	bool group = database->syncer.on && database->sync == SH_DB_SYNC_FULL && !memory;
+	pthread_mutex_unlock(&database->syncer.lock);
 	if ((rc = sh_db__pragma(sqlite, "PRAGMA journal_mode=WAL", memory ? "memory" : "wal",
 			database)) < 0
 		|| (rc = sh_db__pragma(sqlite, "PRAGMA foreign_keys=ON", NULL, database)) < 0
-		|| (rc = sh_db__pragma(sqlite, database->sync == SH_DB_SYNC_NORMAL
+		|| (rc = sh_db__pragma(sqlite, database->sync == SH_DB_SYNC_NORMAL || group
 			? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL, database)) < 0) {
 		sqlite3_close_v2(sqlite);
 		return rc;
@@ -367,6 +374,8 @@ static int sh_db__conn_open(sh_conn **out, sh_database *database)
 	db->database = database;
 	db->sqlite = sqlite;
 	db->model_stmts = cs;
+	db->group = group;
+	sh_db__checkpointer_attach(db);
 	*out = db;
 	return 0;
 }

@@ -80,6 +80,12 @@ struct sh_conn {
 	size_t on_commit_capacity;
 	struct sh_conn *next;       /* the database's list of connections */
 	struct sh__conn_stmts *model_stmts; /* per model and transaction statements (orm.h) */
+	/* group commit (durable.c) */
+	bool group;                 /* commits at NORMAL and waits for the sync thread */
+	uint64_t pending;           /* the last commit not waited for yet, 0: none */
+	sh__on_commit *held;        /* on_commit callbacks of deferred commits */
+	size_t held_count;
+	size_t held_capacity;
 };
 
 /* The database's checkpointer (checkpoint.c). */
@@ -98,12 +104,67 @@ typedef struct sh__checkpointer {
 /* Sets up the checkpointer of a new database (no thread yet). */
 void sh_db__checkpointer_init(sh_database *database);
 
-/* Makes a new connection's commits wake the checkpointer when the log is
- * long, instead of checkpointing themselves. */
-void sh_db__checkpointer_attach(sh_database *database, sqlite3 *sqlite);
+/* Installs the WAL hook of a new connection: its commits wake the
+ * checkpointer when the log is long, instead of checkpointing themselves,
+ * and, on a group connection, are numbered for the sync thread. */
+void sh_db__checkpointer_attach(sh_conn *db);
 
 /* Stops and joins the thread, if it ever started; frees the rest. */
 void sh_db__checkpointer_stop(sh_database *database);
+
+/* The database's group commit (durable.c): commits of group connections
+ * are numbered in the order their WAL hook ran (after their frames were
+ * written); a thread syncs the -wal file and then knows every commit up to
+ * the number it read before the sync durable. */
+typedef struct sh__syncer {
+	pthread_mutex_t lock;       /* guards the rest */
+	pthread_cond_t wake;        /* the thread waits here for commits */
+	pthread_cond_t done;        /* waiters wait here for `synced` to move */
+	pthread_t thread;
+	bool on;                    /* new connections join (sh_database_set_group_commit) */
+	bool started, failed_start, stop;
+	bool syncing;               /* a round is in flight (one at a time) */
+	uint64_t committed;         /* the number of the last commit */
+	uint64_t synced;            /* every commit up to here was synced (or failed) */
+	uint64_t durable;           /* every commit up to here is durable */
+	int failure;                /* 0, or the code of the failed sync: sticky */
+	char reason[256];           /* its message */
+	char *wal;                  /* the -wal file's path, from the first commit */
+	int fd;                     /* open on it, -1 until the first sync */
+	unsigned long long ino, dev;  /* of `fd`: reopened when the path is another file */
+	struct sh_durable *waiters; /* tickets to wake, in no order */
+	unsigned long syncs;
+} sh__syncer;
+
+/* Sets up the group commit state of a new database (off, no thread). */
+void sh_db__syncer_init(sh_database *database);
+
+/* Stops and joins the thread after syncing what is pending; frees the rest. */
+void sh_db__syncer_stop(sh_database *database);
+
+/* Called by the WAL hook of a group connection after each commit: numbers
+ * it and, outside an atomic block and a deferral, waits for it. */
+void sh_db__syncer_committed(sh_conn *db, sqlite3 *sqlite);
+
+/* After the outermost COMMIT of `db` (the write lock released): waits for
+ * the commit's durability (not while deferred) and runs or holds the
+ * on_commit callbacks. Returns 0 or SH_EUNAVAILABLE (the callbacks are
+ * discarded then). */
+int sh_db__durable_after_commit(sh_conn *db);
+
+/* Waits until the last commit of `db` not waited for yet is durable.
+ * Returns 0 (also when there is none) or SH_EUNAVAILABLE. */
+int sh_db__durable_wait_now(sh_conn *db);
+
+/* Whether the calling thread defers its waits on `db`'s database
+ * (sh_database_defer_begin). */
+bool sh_db__deferring(const sh_conn *db);
+
+/* Frees the callbacks held by a deferral of `db` (discarding them). */
+void sh_db__durable_drop_held(sh_conn *db);
+
+/* Runs the on_commit callbacks in `items` (taken: freed here). */
+void sh_db__on_commit_run_items(sh__on_commit *items, size_t count);
 
 struct sh_database {
 	char *path;
@@ -125,6 +186,7 @@ struct sh_database {
 	ino_t ino;
 	struct sh__orm *orm;        /* per-model SQL and relations, built at open (orm.h) */
 	sh__checkpointer checkpointer;
+	sh__syncer syncer;
 };
 
 /*

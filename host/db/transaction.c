@@ -21,7 +21,8 @@
  * a savepoint hands its registrations to the enclosing block; rolling a
  * block back discards the registrations made inside it (calling discard);
  * committing the outermost block runs them all in registration order,
- * after the COMMIT, at depth 0.
+ * after the COMMIT, at depth 0, and with group commit once the commit is
+ * durable (durable.c), or hands them to the server's deferral.
  *
  * A block is marked for rollback by sh_atomic_set_rollback() or by a
  * model operation that failed inside it (sh_db__mark_failed: Django's
@@ -119,15 +120,12 @@ static void sh_db__on_commit_lift(sh_conn *db, int depth)
 			db->on_commit[i].depth = depth - 1;
 }
 
-/* Runs every registration, in order, after the outermost COMMIT. The list
- * is detached first: a callback may register more (they run at once, the
- * depth being 0) or open blocks of its own. */
-static void sh_db__on_commit_run(sh_conn *db)
+/* Runs the registrations `items` of a commit, in order, and frees the
+ * array. The caller detached it from the connection first: a callback may
+ * register more (they run at once, the depth being 0) or open blocks of its
+ * own. */
+void sh_db__on_commit_run_items(sh__on_commit *items, size_t count)
 {
-	sh__on_commit *items = db->on_commit;
-	size_t count = db->on_commit_count;
-	db->on_commit = NULL;
-	db->on_commit_count = db->on_commit_capacity = 0;
 	for (size_t i = 0; i < count; i++)
 		items[i].fn(items[i].payload);
 	free(items);
@@ -148,7 +146,7 @@ int sh_atomic_end(sh_conn *db, int status)
 			db->depth--;
 			if (depth == 1) {
 				pthread_mutex_unlock(&db->database->write_lock);
-				sh_db__on_commit_run(db);
+				return sh_db__durable_after_commit(db);   /* waits, then on_commit */
 			} else {
 				sh_db__on_commit_lift(db, depth);
 			}

@@ -10,6 +10,9 @@
  *   sh_web__on_access     with each piece of the body: accumulated
  *   sh_web__on_access     body complete: request_started, routing, the view,
  *                     got_request_exception on failure, the response
+ *   (suspended)       with group commit, when the view's commits are not
+ *                     durable yet: the database's sync thread resumes it
+ *   sh_web__on_access     once more: the answer leaves (sh_web__durable_answer)
  *   sh_web__on_completed  the response was sent or the connection ended:
  *                     request_finished, the request is freed
  *
@@ -382,14 +385,13 @@ static enum MHD_Result sh_web__answer_debug(sh_request *r, int status, const cha
 	return sh_web__handler_queue(r);
 }
 
-/* Runs the view; on failure logs, sends got_request_exception, answers 500
- * (503 when the database is unavailable), with the failure's details when
- * settings.debug is true. */
-static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
+/* Answers the view's outcome: its response, or on failure logs, sends
+ * got_request_exception and answers 500 (503 when the database is
+ * unavailable), with the failure's details when settings.debug is true. */
+static enum MHD_Result sh_web__view_answer(sh_request *r, const sh_route *route, int rc,
+	const char *message)
 {
 	sh_server *s = r->server;
-	char message[1024];
-	int rc = sh_web__call_view(r, route, message, sizeof message);
 	if (rc >= 0)
 		return sh_web__handler_queue(r);
 	if (rc == SH_EHTTP404)   /* Django's Http404: page_not_found, no exception signal */
@@ -409,6 +411,60 @@ static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
 	if (sh_web__debug(s))
 		return sh_web__answer_debug(r, sh_web__failure_status(rc), what);
 	return sh_web__answer_as(r, sh_web__failure_status(rc), true, NULL);
+}
+
+/* sh_durable_notify's wake, on the database's sync thread: the view's
+ * commits are durable (or failed); libmicrohttpd calls the access handler
+ * again, which answers (sh_web__durable_answer). */
+static void sh_web__durable_wake(void *payload)
+{
+	sh_request *r = payload;
+	MHD_resume_connection(r->connection);
+}
+
+/* Runs the view. With group commit its commits do not wait for the disk
+ * (sh_database_defer_begin): when one is not durable yet, the connection
+ * is suspended and its thread serves others until the sync thread wakes
+ * it; the answer, whatever it is, leaves only after that. */
+static enum MHD_Result sh_web__run_view(sh_request *r, const sh_route *route)
+{
+	char message[1024] = "";
+	sh_database *database = sh_project_database(r->server->project);
+	sh_database_defer_begin(database);
+	int rc = sh_web__call_view(r, route, message, sizeof message);
+	sh_durable *durable = NULL;
+	int end = sh_database_defer_end(database, &durable);
+	if (end == 1) {
+		r->durable = durable;
+		r->view_rc = rc;
+		r->view_failure = rc < 0 ? strdup(message) : NULL;
+		MHD_suspend_connection(r->connection);   /* before the wake can come */
+		sh_durable_notify(durable, sh_web__durable_wake, r);
+		return MHD_YES;
+	}
+	if (end < 0 && rc >= 0) {
+		rc = end;
+		snprintf(message, sizeof message, "%s", sh_error_last()->message);
+	}
+	return sh_web__view_answer(r, route, rc, message);
+}
+
+/* The access handler's call after the sync thread resumed a suspended
+ * request: runs the on_commit callbacks its commits held, then answers. */
+static enum MHD_Result sh_web__durable_answer(sh_request *r)
+{
+	sh_durable *durable = r->durable;
+	r->durable = NULL;
+	int rc = r->view_rc;
+	const char *message = r->view_failure != NULL ? r->view_failure : "";
+	char failure[1024];
+	int end = sh_durable_finish(durable);
+	if (end < 0 && rc >= 0) {
+		rc = end;
+		snprintf(failure, sizeof failure, "%s", sh_error_last()->message);
+		message = failure;
+	}
+	return sh_web__view_answer(r, r->match.route, rc, message);
 }
 
 /* The whole request is in: Django's get_response. */
@@ -470,6 +526,8 @@ enum MHD_Result sh_web__on_access(void *cls, struct MHD_Connection *connection, 
 	(void)cls;
 	(void)connection;
 	sh_request *r = *con_cls;
+	if (r != NULL && r->durable != NULL)
+		return sh_web__durable_answer(r);   /* resumed: its commits are durable */
 	if (r == NULL || r->answered)
 		return r == NULL ? MHD_NO : MHD_YES;
 	if (!r->begun) {
@@ -509,6 +567,11 @@ void sh_web__on_completed(void *cls, struct MHD_Connection *connection, void **c
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	/* closed while suspended (the server stopping): the wait is cancelled
+	 * and finished here, its callbacks run once the commits are durable */
+	if (r->durable != NULL && sh_durable_finish(r->durable) < 0)
+		sh_hub_log(s->hub, SH_LOG_ERROR, "sighost.server", "%s", sh_error_last()->message);
+	r->durable = NULL;
 	if (r->stream != NULL)
 		sh_web__stream_log(r, toe);
 	sh_web__stream_close(r);   /* the closers first, then request_finished, as Django's close() */

@@ -272,6 +272,11 @@ struct sh_http_response {
 	sh__stream_spec stream;     /* until the response is queued (then request->stream) */
 };
 
+/* Makes `body` (JSON text the caller wrote) the response's body, with
+ * `status` and Content-Type application/json; takes it (*body is emptied,
+ * also on failure). Returns 0 or SH_ENOMEM. */
+int sh_web__response_json_text(sh_http_response *response, int status, sh__wbuf *body);
+
 /* Empties a response back to 200, no header, no body; a stream it holds
  * is closed (its close callback runs). */
 void sh_web__response_reset(sh_http_response *response);
@@ -315,6 +320,10 @@ struct sh_request {
 	sh_app *app;
 	sh_http_response response;
 	struct sh__stream *stream;  /* the streamed body once queued (stream.c), NULL when none */
+	/* group commit: the view's commits are not durable yet (handler.c) */
+	struct sh_durable *durable; /* the wait; the connection is suspended */
+	int view_rc;                /* what the view returned meanwhile */
+	char *view_failure;         /* and its failure's message, when it failed */
 };
 
 /* Authenticates the request from its Authorization header (auth.c):

@@ -48,15 +48,31 @@ static int sh_web__unknown_field(sh__api *api, const char *what, const char *nam
 		near ? "'?)" : "");
 }
 
+/* Describes the fields of the request's model into `fields` (room for
+ * SH__API_MAX_FIELDS); returns their number, or SH_EINVAL past it. */
+static int sh_web__fields(sh__api *api, sh__api_field *fields, size_t *n)
+{
+	*n = sh_model_field_count(api->model);
+	if (*n > SH__API_MAX_FIELDS)
+		return sh_error_set(SH_EINVAL, "%s has too many fields for the JSON API",
+			sh_model_label(api->model));
+	for (size_t i = 0; i < *n; i++)
+		sh_web__api_describe(&fields[i], api, i);
+	return 0;
+}
+
 /* Sends the object of `instance` with `status`. */
 static int sh_web__reply_object(sh__api *api, int status, sh_instance *instance)
 {
-	json_t *object;
-	int rc = sh_web__api_object(&object, api, instance);
-	if (rc < 0)
-		return rc;
-	rc = sh_http_response_json(api->response, status, object);
-	json_decref(object);
+	sh__api_field fields[SH__API_MAX_FIELDS];
+	size_t n;
+	sh__wbuf out = { 0 };
+	int rc = sh_web__fields(api, fields, &n);
+	if (rc == 0)
+		rc = sh_web__api_write_object(&out, api, fields, n, instance);
+	if (rc == 0)
+		return sh_web__response_json_text(api->response, status, &out);
+	sh_web__wbuf_dispose(&out);
 	return rc;
 }
 
@@ -196,18 +212,18 @@ static int sh_web__page_value(sh__api *api, const char *name, const char *text, 
 	return 0;
 }
 
-static int sh_web__list_rows(sh__api *api, sh_query *query, json_t *results)
+/* Writes the rows of `query` as the items of the list's "results". */
+static int sh_web__list_rows(sh__api *api, sh_query *query, sh__wbuf *out)
 {
+	sh__api_field fields[SH__API_MAX_FIELDS];
+	size_t n;
+	int rc = sh_web__fields(api, fields, &n);
 	sh_instance *row;
-	int rc;
-	while ((rc = sh_query_next(query, &row)) == 1) {
-		json_t *object;
-		rc = sh_web__api_object(&object, api, row);
+	for (bool first = true; rc == 0 && (rc = sh_query_next(query, &row)) == 1; first = false) {
+		rc = first ? 0 : sh_web__wbuf_add(out, ",", 1);
+		if (rc == 0)
+			rc = sh_web__api_write_object(out, api, fields, n, row);
 		sh_instance_free(row);
-		if (rc < 0)
-			return rc;
-		if (json_array_append_new(results, object) < 0)
-			return sh_error_set(SH_ENOMEM, "out of memory");
 	}
 	return rc;
 }
@@ -238,20 +254,18 @@ static int sh_web__model_api_list(sh__api *api)
 		rc = sh_query_count(query, &count);
 	if (rc == 0)
 		rc = sh_query_slice(query, offset, limit);
-	json_t *results = rc == 0 ? json_array() : NULL;
-	if (rc == 0 && results == NULL)
-		rc = sh_error_set(SH_ENOMEM, "out of memory");
+	/* {"count":N,"results":[...]}, as json_dumps(JSON_COMPACT) of the page */
+	sh__wbuf out = { 0 };
 	if (rc == 0)
-		rc = sh_web__list_rows(api, query, results);
+		rc = sh_web__wbuf_printf(&out, "{\"count\":%lld,\"results\":[", (long long)count);
+	if (rc == 0)
+		rc = sh_web__list_rows(api, query, &out);
 	sh_query_free(query);
-	if (rc == 0) {
-		json_t *page = json_pack("{s:I, s:o}", "count", (json_int_t)count, "results", results);
-		results = NULL;
-		rc = page != NULL ? sh_http_response_json(api->response, 200, page)
-			: sh_error_set(SH_ENOMEM, "out of memory");
-		json_decref(page);
-	}
-	json_decref(results);
+	if (rc == 0)
+		rc = sh_web__wbuf_add(&out, "]}", 2);
+	if (rc == 0)
+		return sh_web__response_json_text(api->response, 200, &out);
+	sh_web__wbuf_dispose(&out);
 	return rc;
 }
 

@@ -24,6 +24,8 @@
 /* The page size of a list without `limit`, and the largest `limit`. */
 #define SH__API_PAGE_SIZE 100
 #define SH__API_MAX_PAGE_SIZE 1000
+/* The most fields a model of the API may have. */
+#define SH__API_MAX_FIELDS 128
 
 /* One request on a model route. */
 typedef struct sh__api {
@@ -59,10 +61,15 @@ int sh_web__api_error(sh__api *api, int status, const char *field, const char *f
  * is returned as it is (a 500). */
 int sh_web__api_fail(sh__api *api, int rc, const char *field);
 
-/* The object of an instance: every non-many-to-many field (a foreign key
- * as its target's pk), then each many-to-many field as the list of related
- * pks. Stores it in *out. Returns 0 or a negative code. */
-int sh_web__api_object(json_t **out, sh__api *api, sh_instance *instance);
+/* Appends the object of an instance to `out`: every non-many-to-many
+ * field (a foreign key as its target's pk, a JSON field as its JSON, text
+ * that is not UTF-8 as null), then each many-to-many field as the list of
+ * related pks; compact, with jansson's escapes and number formats (the
+ * bytes json_dumps(JSON_COMPACT) makes of the same values). `fields` are
+ * the `n` fields of the request's model (sh_web__api_describe).
+ * Returns 0 or a negative code (`out` holds part of it then). */
+int sh_web__api_write_object(sh__wbuf *out, sh__api *api, const sh__api_field *fields, size_t n,
+	sh_instance *instance);
 
 /* Converts the JSON value given for a field into a datum (text points
  * into `value` or into *owned, which the caller frees). Returns 0 or

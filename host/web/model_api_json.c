@@ -92,71 +92,142 @@ int sh_web__api_fail(sh__api *api, int rc, const char *field)
 	}
 }
 
-/* ---- instances to JSON ------------------------------------------------ */
+/* ---- instances to JSON text ------------------------------------------ *
+ *
+ * The lists and objects the API answers are written straight into the
+ * response's buffer, with no jansson tree per item: the same bytes as
+ * json_dumps(JSON_COMPACT) of the tree of the same values (tests/web/api.c
+ * checks them against it). */
 
-static json_t *sh_web__datum_json(const sh_datum *d, sh_field_type type)
+/* Appends `n` bytes of `s` (UTF-8 already checked) as a JSON string, with
+ * jansson's escapes: \" \\ \b \f \n \r \t, \u00XX for the other control
+ * characters, everything else as it is. */
+static int sh_web__json_escaped(sh__wbuf *out, const char *s, size_t n)
 {
+	int rc = sh_web__wbuf_add(out, "\"", 1);
+	size_t run = 0;   /* bytes copied as they are, pending */
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			run++;
+			continue;
+		}
+		rc = sh_web__wbuf_add(out, s + i - run, run);
+		run = 0;
+		char esc[8];
+		const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b"
+			: c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+		if (e == NULL) {
+			snprintf(esc, sizeof esc, "\\u%04X", c);
+			e = esc;
+		}
+		if (rc == 0)
+			rc = sh_web__wbuf_puts(out, e);
+	}
+	if (rc == 0)
+		rc = sh_web__wbuf_add(out, s + n - run, run);
+	return rc == 0 ? sh_web__wbuf_add(out, "\"", 1) : rc;
+}
+
+/* Appends a real as jansson does: "%.17g", ".0" when that looks like an
+ * integer, no '+' and no leading zeros in the exponent. */
+static int sh_web__json_real(sh__wbuf *out, double value)
+{
+	char text[64];
+	int n = snprintf(text, sizeof text, "%.17g", value);
+	if (n < 0 || (size_t)n >= sizeof text - 2)
+		return sh_error_set(SH_EINVAL, "cannot format a real");
+	if (strchr(text, '.') == NULL && strchr(text, 'e') == NULL) {
+		memcpy(text + n, ".0", 3);
+		n += 2;
+	}
+	char *e = strchr(text, 'e');
+	if (e != NULL) {
+		char *start = e + 1, *end = e + 2;
+		if (*start == '-')
+			start++;
+		while (*end == '0')
+			end++;
+		if (end != start) {
+			memmove(start, end, (size_t)(text + n + 1 - end));
+			n -= (int)(end - start);
+		}
+	}
+	return sh_web__wbuf_add(out, text, (size_t)n);
+}
+
+static int sh_web__json_dump_cb(const char *buffer, size_t size, void *data)
+{
+	return sh_web__wbuf_add(data, buffer, size) < 0 ? -1 : 0;
+}
+
+/* Appends a datum: a JSON field's text as the JSON it holds (as text when
+ * it holds none), a non-finite real and text that is not UTF-8 as null. */
+static int sh_web__json_datum(sh__wbuf *out, const sh_datum *d, sh_field_type type)
+{
+	char text[32];
 	switch (d->type) {
 	case SH_DATUM_INT:
-		return json_integer((json_int_t)d->v.i);
+		snprintf(text, sizeof text, "%lld", (long long)d->v.i);
+		return sh_web__wbuf_puts(out, text);
 	case SH_DATUM_REAL:
-		return isfinite(d->v.r) ? json_real(d->v.r) : json_null();
+		return isfinite(d->v.r) ? sh_web__json_real(out, d->v.r) : sh_web__wbuf_puts(out, "null");
 	case SH_DATUM_BOOL:
-		return json_boolean(d->v.b);
+		return sh_web__wbuf_puts(out, d->v.b ? "true" : "false");
 	case SH_DATUM_TEXT: {
 		if (type == SH_FIELD_JSON) {
 			json_t *parsed = json_loads(d->v.s, JSON_DECODE_ANY, NULL);
-			if (parsed != NULL)
-				return parsed;
+			if (parsed != NULL) {
+				int rc = json_dump_callback(parsed, sh_web__json_dump_cb, out,
+					JSON_COMPACT | JSON_ENCODE_ANY);
+				json_decref(parsed);
+				return rc == 0 ? 0 : sh_error_set(SH_ENOMEM, "out of memory");
+			}
 		}
-		json_t *s = json_string(d->v.s);
-		return s != NULL ? s : json_null();   /* text that is not UTF-8: written from C */
+		size_t n = strlen(d->v.s);
+		if (!sh_base__utf8_valid(d->v.s, n))
+			return sh_web__wbuf_puts(out, "null");   /* written from C: as json_string() */
+		return sh_web__json_escaped(out, d->v.s, n);
 	}
 	case SH_DATUM_NULL:
 	default:
-		return json_null();
+		return sh_web__wbuf_puts(out, "null");
 	}
 }
 
-int sh_web__api_object(json_t **out, sh__api *api, sh_instance *instance)
+int sh_web__api_write_object(sh__wbuf *out, sh__api *api, const sh__api_field *fields, size_t n,
+	sh_instance *instance)
 {
-	*out = NULL;
-	json_t *object = json_object();
-	if (object == NULL)
-		return sh_error_set(SH_ENOMEM, "out of memory");
-	size_t n = sh_model_field_count(api->model);
-	for (size_t i = 0; i < n; i++) {
-		sh__api_field f;
-		sh_web__api_describe(&f, api, i);
-		json_t *value;
-		if (f.type == SH_FIELD_MANY_TO_MANY) {
+	int rc = sh_web__wbuf_add(out, "{", 1);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const sh__api_field *f = &fields[i];
+		if (i > 0)
+			rc = sh_web__wbuf_add(out, ",", 1);
+		if (rc == 0)
+			rc = sh_web__json_escaped(out, f->name, strlen(f->name));
+		if (rc == 0)
+			rc = sh_web__wbuf_add(out, ":", 1);
+		if (rc < 0)
+			break;
+		if (f->type == SH_FIELD_MANY_TO_MANY) {
 			int64_t *pks = NULL;
 			size_t count = 0;
-			int rc = sh_m2m_pks(instance, f.name, &pks, &count);
-			if (rc < 0) {
-				json_decref(object);
-				return rc;
-			}
-			value = json_array();
-			for (size_t k = 0; value != NULL && k < count; k++)
-				json_array_append_new(value, json_integer((json_int_t)pks[k]));
+			if ((rc = sh_m2m_pks(instance, f->name, &pks, &count)) < 0)
+				break;
+			rc = sh_web__wbuf_add(out, "[", 1);
+			for (size_t k = 0; rc == 0 && k < count; k++)
+				rc = sh_web__wbuf_printf(out, k > 0 ? ",%lld" : "%lld", (long long)pks[k]);
 			free(pks);
+			if (rc == 0)
+				rc = sh_web__wbuf_add(out, "]", 1);
 		} else {
 			sh_datum d;
-			int rc = sh_instance_get(instance, f.name, &d);
-			if (rc < 0) {
-				json_decref(object);
-				return rc;
-			}
-			value = sh_web__datum_json(&d, f.type);
-		}
-		if (value == NULL || json_object_set_new(object, f.name, value) < 0) {
-			json_decref(object);
-			return sh_error_set(SH_ENOMEM, "out of memory");
+			if ((rc = sh_instance_get(instance, f->name, &d)) == 0)
+				rc = sh_web__json_datum(out, &d, f->type);
 		}
 	}
-	*out = object;
-	return 0;
+	(void)api;
+	return rc == 0 ? sh_web__wbuf_add(out, "}", 1) : rc;
 }
 
 /* ---- JSON and query text to datums ------------------------------------ */

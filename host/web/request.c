@@ -232,5 +232,6 @@ void sh_web__request_free(sh_request *request)
 	free(request->headers);
 	free(request->query);
 	free(request->raw_uri);
+	free(request->view_failure);
 	free(request);
 }

@@ -200,6 +200,18 @@ int sh_http_response_json(sh_http_response *response, int status, const json_t *
 	return sh_web__response_take(response, status, "application/json", text, strlen(text));
 }
 
+int sh_web__response_json_text(sh_http_response *response, int status, sh__wbuf *body)
+{
+	int rc = sh_web__wbuf_finish(body);
+	sh__wbuf taken = *body;
+	*body = (sh__wbuf){ 0 };
+	if (rc < 0) {
+		sh_web__wbuf_dispose(&taken);
+		return rc;
+	}
+	return sh_web__response_take(response, status, "application/json", taken.data, taken.len);
+}
+
 int sh_http_response_render(sh_http_response *response, int status, const char *name,
 	const json_t *context)
 {

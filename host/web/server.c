@@ -550,7 +550,10 @@ int sh_server_start(sh_server *server)
 	sh_database *database = sh_project_database(server->project);
 	sh_conn *db;
 	if (database != NULL) {
-		int made = sh_database_connection(&db, database);
+		/* the server's writers share disk syncs (durable.c) */
+		int made = sh_database_set_group_commit(database, true);
+		if (made == 0)
+			made = sh_database_connection(&db, database);
 		if (made == 0)
 			made = sh_token_table_ensure(db);
 		if (made < 0)
@@ -572,10 +575,10 @@ int sh_server_start(sh_server *server)
 		sh_web__reaper_stop(server);
 		return rc;
 	}
+	/* suspend/resume: a request whose commits wait for the disk (group
+	 * commit) leaves its thread to the others meanwhile (handler.c) */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC
-		| MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0);
-	if (server->dash != NULL)
-		flags |= MHD_ALLOW_SUSPEND_RESUME;   /* the dashboard's streams wait suspended */
+		| MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	const sh__server_config *c = &server->config;
 	atomic_store(&server->stopping, false);
 	server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, sh_web__on_access_guarded, server,

@@ -119,6 +119,79 @@ SH_API unsigned long sh_database_checkpoints(sh_database *database);
  * while the checkpointer keeps up. For tests and monitoring; 0 for NULL.
  */
 SH_API unsigned long sh_database_commit_checkpoints(sh_database *database);
+/* ---- group commit ---- */
+
+/*
+ * Makes the commits of this database's connections opened from now on
+ * share disk syncs (group commit), when its synchronous mode is FULL (for
+ * NORMAL it does nothing: commits do not wait for the disk there). Such a
+ * connection commits at SQLite's synchronous=NORMAL and then waits until a
+ * thread of the database (started at the first commit) has synced the
+ * write-ahead log past its commit with fdatasync; one sync covers every
+ * commit made before it started, so concurrent writers share it. A commit
+ * is durable when sh_atomic_end() (or sqlite3_step() of a statement that
+ * committed on its own) returns, exactly as at FULL; a lone commit waits
+ * for one sync, as at FULL. Differences: another connection may read a
+ * commit before it is durable; and when a sync fails, the commits it
+ * covered stay visible but are reported failed (SH_EUNAVAILABLE), as is
+ * every later commit of the process (the kernel may have dropped the
+ * unsynced pages: a later sync proves nothing), until the database is
+ * closed. docs/instances.md, "Group commit", has the argument. `sighost
+ * serve` turns it on; commands and migrations leave it off. Returns 0;
+ * SH_EINVAL for a NULL database.
+ */
+SH_API int sh_database_set_group_commit(sh_database *database, bool on);
+
+/* Returns how many syncs of the write-ahead log the group commit thread
+ * has made (each covers one or more commits). For tests and the
+ * benchmarks; 0 for NULL or when group commit never ran. */
+SH_API unsigned long sh_database_syncs(sh_database *database);
+
+/* A request's wait for the durability of its commits (group commit). */
+typedef struct sh_durable sh_durable;
+
+/*
+ * For the server: until sh_database_defer_end(), the commits of the calling
+ * thread's connection to `database` (one opened meanwhile included; with
+ * group commit on) do not wait for the disk: an outermost sh_atomic_end() returns once the COMMIT is
+ * done, and holds the transaction's on_commit callbacks instead of running
+ * them. The caller then waits for durability without holding its thread
+ * (sh_durable_notify) and answers afterwards, so the thread serves other
+ * requests meanwhile and more commits share each sync. Nested calls count
+ * (the outermost pair acts); a call for another database while one is
+ * deferred is ignored. NULL is a no-op.
+ */
+SH_API void sh_database_defer_begin(sh_database *database);
+
+/*
+ * Ends what sh_database_defer_begin() started on the calling thread.
+ * Returns 0 when nothing is left to wait for: the on_commit callbacks it
+ * held ran, in registration order, before it returned. Returns 1 and stores
+ * in *out a ticket when a commit made since is not durable yet (the
+ * callbacks are in the ticket): pass it to sh_durable_notify(), then to
+ * sh_durable_finish(). Returns SH_EUNAVAILABLE when the sync of a commit
+ * failed already (the callbacks were discarded; *out NULL).
+ */
+SH_API int sh_database_defer_end(sh_database *database, sh_durable **out);
+
+/*
+ * Calls wake(payload) once when the ticket's commits are durable or their
+ * sync failed: from the database's sync thread, or from this call when that
+ * is so already. wake must be quick and must not call into the database
+ * (the server resumes a suspended connection there). The ticket stays the
+ * caller's until sh_durable_finish().
+ */
+SH_API void sh_durable_notify(sh_durable *ticket, void (*wake)(void *payload), void *payload);
+
+/*
+ * Ends a ticket: waits until its commits are durable or their sync failed
+ * (no wait after wake was called), then runs the on_commit callbacks it
+ * holds, in order, on the calling thread, and returns 0; when the sync
+ * failed it discards them and returns SH_EUNAVAILABLE with the reason. A
+ * wake not called yet is cancelled (it will not be called). Frees the
+ * ticket; NULL returns 0.
+ */
+SH_API int sh_durable_finish(sh_durable *ticket);
 
 /* Closes every connection of the database and frees it. No thread may use
  * it any more. NULL is a no-op. */

@@ -75,6 +75,9 @@ static ssize_t (*real_pwrite64)(int, const void *, size_t, off_t);
 static ssize_t (*real_writev)(int, const struct iovec *, int);
 static int (*real_ftruncate)(int, off_t);
 static int (*real_ftruncate64)(int, off_t);
+static int fault;           /* 0, 1 nosync, 2 lag */
+static int lag_fd = -1;     /* lag: the sync not done yet */
+static int (*lag_call)(int);
 static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
 static int (*real_unlink)(const char *);
@@ -98,6 +101,8 @@ static void init(void)
 	snprintf(paths[PC_DB], PATH_MAX, "%s", db);
 	snprintf(paths[PC_WAL], PATH_MAX, "%s-wal", db);
 	snprintf(paths[PC_JOURNAL], PATH_MAX, "%s-journal", db);
+	const char *f = getenv("SIGHOST_POWERCUT_FAULT");
+	fault = f == NULL ? 0 : strcmp(f, "nosync") == 0 ? 1 : strcmp(f, "lag") == 0 ? 2 : 0;
 	trace_fd = real_open(trace, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	tracer = getpid();
 }
@@ -348,11 +353,36 @@ EXPORT int ftruncate64(int fd, off_t size)
 	return traced_truncate(fd, size, real_ftruncate64);
 }
 
+/*
+ * SIGHOST_POWERCUT_FAULT makes the syncs lie, to show that the check has
+ * teeth whatever the host's durability design (issue 19's mutations):
+ *   nosync  a sync of a traced file does nothing and reports success (as
+ *           synchronous=OFF, or a disk that ignores flushes)
+ *   lag     a sync takes effect only at the next sync call (it reports
+ *           success at once): answers given in between precede their
+ *           fsync, as a group commit that answered before its sync would
+ */
+
 static int traced_sync(int fd, int (*call)(int))
 {
 	if (!tracing() || kind_of(fd) < 0 || kind_of(fd) >= PC_FILES)
 		return call(fd);
 	pthread_mutex_lock(&lock);
+	if (fault == 1) {
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
+	if (fault == 2) {
+		int prev = lag_fd;
+		int (*prev_call)(int) = lag_call;
+		lag_fd = fd;
+		lag_call = call;
+		if (prev >= 0 && kind_of(prev) >= 0 && kind_of(prev) < PC_FILES
+				&& prev_call(prev) == 0)
+			record(PC_SYNC, kind_of(prev), 0, NULL, 0);
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
 	int rc = call(fd);
 	int saved = errno;
 	if (rc == 0)

@@ -8,6 +8,7 @@
  * database: a request that fails writes nothing.
  */
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,63 @@ Test(api, create_assigns_the_pk_answers_201_with_location_and_serializes_every_f
 	json_t *again = get(s.port, "/api/items/1");
 	cr_assert_eq(json_integer_value(json_object_get(again, "count")), 7);
 	json_decref(again);
+	stop(&s);
+}
+
+/* Asserts that `body` is exactly what jansson's json_dumps(JSON_COMPACT)
+ * makes of the value it parses to: the API writes its JSON itself. */
+static void jansson_would_write(const char *body)
+{
+	json_error_t error;
+	json_t *value = json_loads(body, 0, &error);
+	cr_assert_not_null(value, "%s: %s", body, error.text);
+	char *again = json_dumps(value, JSON_COMPACT);
+	cr_assert_str_eq(body, again);
+	free(again);
+	json_decref(value);
+}
+
+Test(api, list_and_item_text_is_what_jansson_writes_of_the_same_values)
+{
+	w_server s;
+	serve_shop(&s, NULL);
+	create(s.port, "/api/tags", "{\"name\": \"red\"}");
+	create(s.port, "/api/items", "{\"title\": \"q\\\"b\\\\s/\", \"price\": 0.1, \"tags\": [1]}");
+	create(s.port, "/api/items", "{\"title\": \"\\u0001\\t\\n\\u001f\\b\\f\\r\", \"price\": 1e20, "
+		"\"count\": -9007199254740993}");
+	create(s.port, "/api/items", "{\"title\": \"caf\\u00e9 \\ud83d\\ude00\", \"price\": 1e-5, "
+		"\"meta\": {\"k\": \"\\u0002\\\"\", \"n\": [1.5, 2e300, true]}}");
+	create(s.port, "/api/items", "{\"title\": \"x\", \"price\": 123456789, \"day\": \"2026-01-02\"}");
+	create(s.port, "/api/items", "{\"title\": \"y\", \"price\": -0.000123}");
+	/* written from C: text that is not UTF-8 (answered as null) */
+	char *file = t_path(w_dir, "db.sqlite3");
+	sqlite3 *db = NULL;
+	cr_assert_eq(sqlite3_open(file, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	cr_assert_eq(sqlite3_exec(db, "UPDATE shop_item SET title = CAST(X'66ff6f' AS TEXT) "
+		"WHERE id = 4", NULL, NULL, NULL),
+		SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	free(file);
+	w_resp r = w_request(s.port, "GET", "/api/items", NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	w_has(r.body, "{\"count\":5,\"results\":[{\"id\":1,\"title\":\"q\\\"b\\\\s/\",\"count\":0,"
+		"\"price\":0.10000000000000001,");
+	w_has(r.body, "\"title\":\"\\u0001\\t\\n\\u001F\\b\\f\\r\"");
+	w_has(r.body, "\"price\":1e20,");
+	w_has(r.body, "\"price\":1.0000000000000001e-5,");
+	w_has(r.body, "\"price\":123456789.0,");
+	w_has(r.body, "\"id\":4,\"title\":null,");
+	jansson_would_write(r.body);
+	w_resp_free(&r);
+	for (int id = 1; id <= 5; id++) {
+		char path[32];
+		snprintf(path, sizeof path, "/api/items/%d", id);
+		r = w_request(s.port, "GET", path, NULL, NULL);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		jansson_would_write(r.body);
+		w_resp_free(&r);
+	}
 	stop(&s);
 }
 
