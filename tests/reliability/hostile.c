@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rel_support.h"
@@ -54,6 +55,10 @@ static void serve_hostile(w_server *s)
 	char *link = NULL;
 	cr_assert_geq(asprintf(&link, "%s/templates/web/link.html", w_plugins), 0);
 	cr_assert_eq(symlink("../../secret.txt", link), 0);
+	free(link);
+	/* a FIFO where a template is expected: opening it must not block */
+	cr_assert_geq(asprintf(&link, "%s/templates/web/fifo.html", w_plugins), 0);
+	cr_assert_eq(mkfifo(link, 0600), 0);
 	free(link);
 	char extra[128];
 	snprintf(extra, sizeof extra, "max_body_size: %d\nrequest_timeout: %d\n", MAX_BODY, TIMEOUT);
@@ -403,6 +408,8 @@ static const row table[] = {
 		.needle = "absolute" },
 	{ "template through a symbolic link", "GET", "/render?template=link.html", .status = 400,
 		.needle = "resolves outside" },
+	{ "template that is a FIFO (not read: it would block a worker)", "GET",
+		"/render?template=fifo.html", .status = 400, .needle = "not a regular file" },
 	{ "template with backslashes", "GET", "/render?template=..%5C..%5Csecret.txt", .status = 400,
 		.needle = "refused character" },
 	{ "template a/../b", "GET", "/render?template=x/../page.html", .status = 400,
