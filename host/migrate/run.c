@@ -57,7 +57,7 @@ int sh_migrate_read_applied(sh_migrate_graph *g)
 		rc = sh__connection(&db, g);
 	bool has_table;
 	if (rc == 0)
-		rc = sh__recorder_read(g, sh_db_sqlite(db), &has_table);
+		rc = sh__recorder_read(g, db, &has_table);
 	if (rc == 0)
 		g->applied_read = true;
 	return rc == 0 ? sh__check_history(g) : rc;
@@ -458,7 +458,7 @@ static int sh__run_plan(sh_migrate_graph *g, sh_db *db, const sh__mlist *list,
 	bool backwards = list->count > 0 && list->backwards[0];
 	int rc = backwards ? sh__states_before(&before, g, list) : 0;
 	if (rc == 0 && list->count > 0)
-		rc = sh__recorder_ensure(sh_db_sqlite(db));
+		rc = sh__recorder_ensure(db);
 	for (size_t i = 0; rc == 0 && i < list->count; i++) {
 		sh__migration *m = list->items[i];
 		sh__event(o, SH_MIGRATE_STEP_START, plan, list->count, &plan[i], NULL, 0);

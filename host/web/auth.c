@@ -41,9 +41,7 @@ int sh_token_table_ensure(sh_db *db)
 {
 	if (db == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_table_ensure: db is required");
-	if (sqlite3_exec(sh_db_sqlite(db), sh__token_ddl, NULL, NULL, NULL) != SQLITE_OK)
-		return sh_db_error(db, "cannot create the table " SH_TOKEN_TABLE);
-	return 0;
+	return sh_db_host_table(db, SH_TOKEN_TABLE, sh__token_ddl, true);
 }
 
 static void sh__hex(char *out, const uint8_t *bytes, size_t n)

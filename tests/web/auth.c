@@ -7,6 +7,7 @@
  * fails.
  */
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,5 +369,67 @@ Test(auth, anonymous_is_checked_and_check_warns_about_anonymous_writes)
 	w_has(r.err, "web.yaml:4:");
 	w_has(r.err, "'anonymous' lists DELETE, which the route does not answer");
 	w_has(r.err, "'anonymous' is for model routes");
+	t_run_free(&r);
+}
+
+Test(auth, an_app_may_not_take_the_hosts_label_or_tables)
+{
+	/* An app labelled sighost declared sighost.Token and took over the
+	 * token table: its anonymous POST minted working tokens. */
+	w_app("sighost",
+		"models:\n"
+		"  Token:\n"
+		"    fields:\n"
+		"      user: {type: text, max_length: 150}\n"
+		"      key_hash: {type: text, max_length: 64}\n"
+		"routes:\n"
+		"  - {path: /tokens, methods: [POST], model: sighost.Token, anonymous: [POST]}\n");
+	w_project("sighost", NULL);
+	const char *argv[] = { "check", "--settings", "project.yaml", NULL };
+	t_run r = t_sighost(w_dir, NULL, argv);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	w_has(r.err, "sighost.yaml:1:8: label 'sighost' is reserved");
+	t_run_free(&r);
+	const char *migrate[] = { "migrate", "--settings", "project.yaml", NULL };
+	r = t_sighost(w_dir, NULL, migrate);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	w_has(r.err, "label 'sighost' is reserved");
+	t_run_free(&r);
+}
+
+/* Runs `sql` on the project's database (made if missing). */
+static void exec_sql(const char *sql)
+{
+	char *path = t_path(w_dir, "db.sqlite3");
+	sqlite3 *db = NULL;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	free(path);
+}
+
+Test(auth, host_tables_made_another_way_are_refused_before_use)
+{
+	/* a token table without the unique hash, made before the host's */
+	alert_project(NULL);
+	exec_sql("CREATE TABLE sighost_token (id integer PRIMARY KEY, user text, key_hash text, "
+		"created text)");
+	const char *token[] = { "createtoken", "mallory", "--settings", "project.yaml", NULL };
+	t_run r = t_sighost(w_dir, NULL, token);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	w_has(r.err, "the host's table sighost_token exists but was not made by sighost");
+	t_run_free(&r);
+	w_server s;
+	w_start_fails(&s, NULL);
+	cr_assert_eq(s.status, 1, "%s", s.err);
+	w_has(s.err, "the host's table sighost_token exists but was not made by sighost");
+	w_server_free(&s);
+	/* the applied migrations, likewise */
+	exec_sql("DROP TABLE sighost_token; DROP TABLE sighost_migrations; "
+		"CREATE TABLE sighost_migrations (app text, name text)");
+	const char *migrate[] = { "migrate", "--settings", "project.yaml", NULL };
+	r = t_sighost(w_dir, NULL, migrate);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	w_has(r.err, "the host's table sighost_migrations exists but was not made by sighost");
 	t_run_free(&r);
 }
