@@ -506,6 +506,25 @@ static void check_generated(table_run *t)
 	fclose(f);
 	check(t, "5000 headers", many, len, 431, NULL);
 	free(many);
+	/* 600 query parameters: answered at once, never left to time out (the
+	 * connection's memory ran out and nothing was sent) */
+	f = open_memstream(&many, &len);
+	fputs("GET /api/alerts?", f);
+	for (int i = 0; i < 600; i++)
+		fprintf(f, "%sp%d=1", i ? "&" : "", i);
+	fputs(" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", f);
+	fclose(f);
+	check(t, "600 query parameters", many, len, 400, "query parameters");
+	free(many);
+	/* ordering by 3000 terms: a 400 naming the bound, not a 500 */
+	f = open_memstream(&many, &len);
+	fputs("GET /api/alerts?ordering=", f);
+	for (int i = 0; i < 3000; i++)
+		fprintf(f, "%sid", i ? "," : "");
+	fputs(" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", f);
+	fclose(f);
+	check(t, "ordering by 3000 terms", many, len, 400, "ordering");
+	free(many);
 	/* a chunked body past max_body_size: 413 as it arrives */
 	f = open_memstream(&many, &len);
 	fputs("POST /api/alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
