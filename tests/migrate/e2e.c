@@ -255,7 +255,8 @@ Test(e2e, the_alert_plugin_migrates_and_loads_its_default_tags)
 		"Operations to perform:\n"
 		"  Apply all migrations: alert\n"
 		"Running migrations:\n"
-		"  Applying alert.0001_initial... OK\n");
+		"  Applying alert.0001_initial... OK\n"
+		"  Applying alert.0002_alter_owner_name... OK\n");
 	t_run_free(&r);
 	char *tags = query("SELECT name FROM alert_tag ORDER BY name");
 	cr_assert_str_eq(tags, "critical\ninfo\nwarning\n");

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sighost/sighost.h>
+
 #include "api_support.h"
 
 TestSuite(auth, .init = w_setup, .fini = w_cleanup, .timeout = 120);
@@ -273,20 +275,20 @@ Test(auth, serve_refuses_unapplied_migrations_unless_told_to_migrate)
 	w_server refused = { 0 };
 	w_start_fails(&refused, NULL);
 	cr_assert_eq(refused.status, 1, "stderr:\n%s", refused.err);
-	w_has(refused.err, "you have 1 unapplied migration:\n  alert.0001_initial\n");
+	w_has(refused.err, "you have 2 unapplied migrations:\n  alert.0001_initial\n  alert.0002_alter_owner_name\n");
 	w_has(refused.err, "sighost serve --migrate");
 	w_server_free(&refused);
 
 	const char *const migrate[] = { "--migrate", NULL };
 	w_server s = { 0 };
 	w_start(&s, migrate);
-	w_has(s.out, "Applied 1 migration.");
+	w_has(s.out, "Applied 2 migrations.");
 	w_resp r = w_request(s.port, "GET", "/api/tags", NULL, NULL);   /* anonymous: [GET] */
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	w_resp_free(&r);
 	stop(&s);
 	w_server_free(&s);
-	cr_assert_eq(a_sql_int("SELECT count(*) FROM sighost_migrations WHERE app = 'alert'"), 1);
+	cr_assert_eq(a_sql_int("SELECT count(*) FROM sighost_migrations WHERE app = 'alert'"), 2);
 }
 
 /* Sends METHOD PATH (with a small JSON body for writes) without a token
@@ -432,4 +434,35 @@ Test(auth, host_tables_made_another_way_are_refused_before_use)
 	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
 	w_has(r.err, "the host's table sighost_migrations exists but was not made by sighost");
 	t_run_free(&r);
+}
+
+Test(auth, the_longest_user_createtoken_accepts_can_use_the_dashboard)
+{
+	/* createtoken took 150 characters, the example stored 100: a 500 */
+	alert_project(NULL);
+	char user[SH_USER_MAX + 2];
+	memset(user, 'u', SH_USER_MAX);
+	user[SH_USER_MAX] = '\0';
+	char *key = a_token(user);
+	w_server s;
+	w_start(&s, NULL);
+	char *headers = auth("Token", key);
+	w_resp r = a_json(s.port, "POST", "/dashboard/create", headers, "{\"content\": \"long\"}");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	w_resp_free(&r);
+	char *name = a_sql("SELECT name FROM alert_owner");
+	cr_assert_eq(strlen(name), SH_USER_MAX);
+	free(name);
+	stop(&s);
+	w_server_free(&s);
+	/* one more character is refused by the one check, sh_user_valid() */
+	strcat(user, "u");
+	cr_assert_not(sh_user_valid(user));
+	const char *argv[] = { "createtoken", user, "--settings", "project.yaml", NULL };
+	t_run t = t_sighost(w_dir, NULL, argv);
+	cr_assert_eq(t.status, 1);
+	w_has(t.err, "a user is 1 to 150 characters");
+	t_run_free(&t);
+	free(headers);
+	free(key);
 }
