@@ -326,7 +326,8 @@ Test(settings_live, reloading_a_project_not_read_is_refused)
 }
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+/* ASan's (sanitizer/allocator_interface.h, which gcc does not install) */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #define ASAN 1
 #else
 #include <malloc.h>
