@@ -62,6 +62,17 @@ static bool sh__pkset_has(const sh__pkset *set, int64_t key)
 	}
 }
 
+/* Puts key into a slot of a set that has room and does not hold it. */
+static void sh__pkset_put(sh__pkset *set, int64_t key)
+{
+	size_t i = sh__mix(key, set->capacity - 1);
+	while (set->used[i])
+		i = (i + 1) & (set->capacity - 1);
+	set->used[i] = true;
+	set->keys[i] = key;
+	set->count++;
+}
+
 /* Adds key; returns 1 when added, 0 when present, SH_ENOMEM. */
 static int sh__pkset_add(sh__pkset *set, int64_t key)
 {
@@ -69,25 +80,27 @@ static int sh__pkset_add(sh__pkset *set, int64_t key)
 		return 0;
 	if (2 * (set->count + 1) > set->capacity) {
 		size_t cap = set->capacity ? 2 * set->capacity : 16;
-		sh__pkset grown = { calloc(cap, sizeof(int64_t)), calloc(cap, sizeof(bool)), 0, cap };
-		if (grown.keys == NULL || grown.used == NULL) {
-			free(grown.keys);
-			free(grown.used);
+		int64_t *old_keys = set->keys;
+		bool *old_used = set->used;
+		size_t old_capacity = set->capacity;
+		int64_t *keys = calloc(cap, sizeof(int64_t));
+		bool *used = calloc(cap, sizeof(bool));
+		if (keys == NULL || used == NULL) {
+			free(keys);
+			free(used);
 			return SH_ENOMEM;
 		}
-		for (size_t i = 0; i < set->capacity; i++)
-			if (set->used[i])
-				sh__pkset_add(&grown, set->keys[i]);
-		free(set->keys);
-		free(set->used);
-		*set = grown;
+		set->keys = keys;
+		set->used = used;
+		set->capacity = cap;
+		set->count = 0;
+		for (size_t i = 0; i < old_capacity; i++)
+			if (old_used[i])
+				sh__pkset_put(set, old_keys[i]);
+		free(old_keys);
+		free(old_used);
 	}
-	size_t i = sh__mix(key, set->capacity - 1);
-	while (set->used[i])
-		i = (i + 1) & (set->capacity - 1);
-	set->used[i] = true;
-	set->keys[i] = key;
-	set->count++;
+	sh__pkset_put(set, key);
 	return 1;
 }
 
