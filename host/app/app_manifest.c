@@ -49,6 +49,12 @@ static size_t sh_app__app_rules(sh__problems *problems, const sh_value *root)
 			"label '%s' is not valid: use letters, digits and '_', not starting with a digit",
 			label->text);
 		found++;
+	} else if (sh_label_reserved(sh_value_string(label))) {
+		sh_manifest__problem_at(problems, SH_EMANIFEST, label,
+			"label '%s' is reserved: the host keeps its own tables under 'sighost_' (tokens, "
+			"applied migrations) and SQLite under 'sqlite_'; choose another label",
+			label->text);
+		found++;
 	}
 	const sh_value *version = sh_value_get(root, "version");
 	if (version != NULL && (version->type == SH_VALUE_LIST || version->type == SH_VALUE_MAP)) {

@@ -243,6 +243,10 @@ int sh_query_order_by(sh_query *query, const char *field)
 	if (f == NULL || f->type == SH_FIELD_MANY_TO_MANY)
 		return sh_error_set(SH_EINVAL, "order_by('%s'): %s has no field '%s' to order by",
 			field, query->model->label, name);
+	if (query->order_count >= SH_QUERY_MAX_ORDER)
+		return sh_error_set(SH_EINVAL, "order_by('%s'): %s is ordered by %d keys already, the "
+			"most a query may have (SH_QUERY_MAX_ORDER)", field, query->model->label,
+			SH_QUERY_MAX_ORDER);
 	if (query->order_count == query->order_capacity) {
 		size_t cap = query->order_capacity ? 2 * query->order_capacity : 4;
 		sh__order *grown = realloc(query->order, cap * sizeof *grown);

@@ -422,6 +422,20 @@ static void sh_db__check_primary_key(sh__decl *d, const sh_field_decl *fields, s
 				"primary key: set primary_key on this field, or rename it");
 }
 
+bool sh_label_reserved(const char *label)
+{
+	if (label == NULL)
+		return false;
+	char lower[16];
+	size_t n = 0;
+	for (; label[n] != '\0' && n + 1 < sizeof lower; n++)
+		lower[n] = (char)(label[n] >= 'A' && label[n] <= 'Z' ? label[n] - 'A' + 'a' : label[n]);
+	lower[n] = '\0';
+	/* its tables are "<label>_<model>", lowercased: these prefixes are taken */
+	return strcmp(lower, "sighost") == 0 || strncmp(lower, "sighost_", 8) == 0
+		|| strncmp(lower, "sqlite", 6) == 0;
+}
+
 size_t sh_db__decl_check(sh_models *models, const char *app_label, const char *name,
 	const sh_field_decl *fields, size_t count, const char *where)
 {
@@ -429,6 +443,12 @@ size_t sh_db__decl_check(sh_models *models, const char *app_label, const char *n
 	if (!sh_base__is_identifier(app_label, SIZE_MAX)) {
 		sh_db__models_problem(models, SH_EMANIFEST, where, "app label '%s' is not valid: use "
 			"letters, digits and '_', not starting with a digit", app_label);
+		return 1;
+	}
+	if (sh_label_reserved(app_label)) {
+		sh_db__models_problem(models, SH_EMANIFEST, where, "app label '%s' is reserved: the host "
+			"keeps its own tables under 'sighost_' (tokens, applied migrations) and SQLite under "
+			"'sqlite_'; choose another label for model %s", app_label, name);
 		return 1;
 	}
 	if (!sh_base__is_identifier(name, SIZE_MAX)) {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "base/file.h"
 #include "manifest.h"
 
 #define SH__MAX_DEPTH 64
@@ -300,13 +301,32 @@ int sh_manifest__doc_read(sh__doc **out, const char *path, sh__problems *problem
 	int rc = sh_manifest__doc_new(out, path);
 	if (rc < 0)
 		return rc;
-	FILE *file = fopen(path, "rb");
-	if (file == NULL) {
-		int err = errno;
-		sh_manifest__problem_add(problems, SH_EIO, path, 0, 0, "cannot read manifest: %s", strerror(err));
+	/* A regular file of bounded size only: a FIFO renamed over the
+	 * settings file blocked the reload, and the signal loop with it. */
+	char *text;
+	size_t length;
+	rc = sh_base__read_regular_file(path, "manifest", SH_MANIFEST_MAX_SIZE, &text, &length);
+	if (rc == SH_ENOMEM)
+		return rc;
+	if (rc < 0) {
+		const char *why = sh_error_last()->message;
+		const char *colon = strstr(why, path);
+		sh_manifest__problem_add(problems, SH_EIO, path, 0, 0, "cannot read manifest: %s",
+			colon != NULL && colon[strlen(path)] == ':' ? colon + strlen(path) + 2 : why);
 		return SH_EIO;
 	}
-	return sh_manifest__doc_read_stream(*out, file, problems);
+	if (length == 0) {
+		free(text);
+		return 0;   /* an empty file: a NULL root */
+	}
+	FILE *file = fmemopen(text, length, "rb");
+	if (file == NULL) {
+		free(text);
+		return sh_error_set(SH_ENOMEM, "out of memory");
+	}
+	rc = sh_manifest__doc_read_stream(*out, file, problems);
+	free(text);
+	return rc;
 }
 
 int sh_manifest__doc_read_text(sh__doc **out, const char *label, const char *text, size_t length,

@@ -437,10 +437,10 @@ char *sh_migrate__where_of(const sh_value *value);
 /* ---- the recorder (recorder.c) ---- */
 
 /* Reads the applied set into the graph's flags (none without the table). */
-int sh_migrate__recorder_read(sh_migrate_graph *graph, sqlite3 *db, bool *has_table);
+int sh_migrate__recorder_read(sh_migrate_graph *graph, sh_conn *db, bool *has_table);
 
-/* Creates the table when missing. */
-int sh_migrate__recorder_ensure(sqlite3 *db);
+/* Creates the table when missing; refuses one made another way. */
+int sh_migrate__recorder_ensure(sh_conn *db);
 
 /* Records (applied true) or forgets a migration. */
 int sh_migrate__recorder_set(sqlite3 *db, const sh__migration *migration, bool applied);

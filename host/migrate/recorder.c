@@ -11,12 +11,14 @@
 #include "db/db.h"
 #include "internal.h"
 
-int sh_migrate__recorder_ensure(sqlite3 *db)
+static const char sh__recorder_ddl[] = "CREATE TABLE IF NOT EXISTS \"" SH_MIGRATE_TABLE "\" ("
+	"\"id\" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "
+	"\"app\" varchar(255) NOT NULL, \"name\" varchar(255) NOT NULL, "
+	"\"applied\" datetime NOT NULL)";
+
+int sh_migrate__recorder_ensure(sh_conn *db)
 {
-	return sh_migrate__exec(db, "CREATE TABLE IF NOT EXISTS \"" SH_MIGRATE_TABLE "\" ("
-		"\"id\" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "
-		"\"app\" varchar(255) NOT NULL, \"name\" varchar(255) NOT NULL, "
-		"\"applied\" datetime NOT NULL)");
+	return sh_db_host_table(db, SH_MIGRATE_TABLE, sh__recorder_ddl, true);
 }
 
 static int sh_migrate__db_fail(sqlite3 *db, const char *what)
@@ -24,9 +26,14 @@ static int sh_migrate__db_fail(sqlite3 *db, const char *what)
 	return sh_migrate__sql_error(db, what);
 }
 
-int sh_migrate__recorder_read(sh_migrate_graph *g, sqlite3 *db, bool *has_table)
+int sh_migrate__recorder_read(sh_migrate_graph *g, sh_conn *conn, bool *has_table)
 {
 	*has_table = false;
+	/* a table of this name made another way is refused before it is read */
+	int checked = sh_db_host_table(conn, SH_MIGRATE_TABLE, sh__recorder_ddl, false);
+	if (checked < 0)
+		return checked;
+	sqlite3 *db = sh_conn_sqlite(conn);
 	for (size_t i = 0; i < g->count; i++)
 		g->all[i]->applied = false;
 	if (sh_db__table_exists(db, SH_MIGRATE_TABLE, has_table) != SQLITE_OK)

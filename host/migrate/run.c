@@ -62,7 +62,7 @@ int sh_migrate_read_applied(sh_migrate_graph *g)
 		rc = sh_migrate__connection(&db, g);
 	bool has_table;
 	if (rc == 0)
-		rc = sh_migrate__recorder_read(g, sh_conn_sqlite(db), &has_table);
+		rc = sh_migrate__recorder_read(g, db, &has_table);
 	if (rc == 0)
 		g->applied_read = true;
 	return rc == 0 ? sh_migrate__check_history(g) : rc;
@@ -450,7 +450,7 @@ static int sh_migrate__run_plan(sh_migrate_graph *g, sh_conn *db, const sh__mlis
 	bool backwards = list->count > 0 && list->backwards[0];
 	int rc = backwards ? sh_migrate__states_before(&before, g, list) : 0;
 	if (rc == 0 && list->count > 0)
-		rc = sh_migrate__recorder_ensure(sh_conn_sqlite(db));
+		rc = sh_migrate__recorder_ensure(db);
 	for (size_t i = 0; rc == 0 && i < list->count; i++) {
 		sh__migration *m = list->items[i];
 		sh_migrate__run_event(o, SH_MIGRATE_STEP_START, plan, list->count, &plan[i], NULL, 0);

@@ -28,12 +28,13 @@
 #include "internal.h"
 
 #define SH__TOKEN_BYTES 32
-#define SH__USER_MAX 150   /* Django's username max_length */
+#define SH__STR_(x) #x
+#define SH__STR(x) SH__STR_(x)
 
 static const char sh__token_ddl[] =
 	"CREATE TABLE IF NOT EXISTS \"" SH_TOKEN_TABLE "\" ("
 	"\"id\" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "
-	"\"user\" varchar(150) NOT NULL, "
+	"\"user\" varchar(" SH__STR(SH_USER_MAX) ") NOT NULL, "
 	"\"key_hash\" char(64) NOT NULL UNIQUE, "
 	"\"created\" datetime NOT NULL, "
 	"\"last_used\" datetime NULL)";
@@ -59,7 +60,7 @@ int sh_token_table_ensure(sh_conn *db)
 	if (!has && sqlite3_exec(sql, "ALTER TABLE \"" SH_TOKEN_TABLE "\" ADD COLUMN "
 			"\"last_used\" datetime NULL", NULL, NULL, NULL) != SQLITE_OK)
 		return sh_conn_error(db, "cannot add last_used to the table " SH_TOKEN_TABLE);
-	return 0;
+	return sh_db_host_table(db, SH_TOKEN_TABLE, sh__token_ddl, false);   /* made by sighost? */
 }
 
 /* Now as "YYYY-MM-DDTHH:MM:SSZ", `ago` seconds back. */
@@ -171,9 +172,10 @@ static void sh_web__key_hash(char out[2 * SHA256_DIGEST_SIZE + 1], const char *k
 	sh_web__hex(out, digest, sizeof digest);
 }
 
-/* True for UTF-8 text of 1..150 characters without control characters. */
-static bool sh_web__user_ok(const char *user)
+bool sh_user_valid(const char *user)
 {
+	if (user == NULL)
+		return false;
 	size_t chars = 0;
 	const unsigned char *s = (const unsigned char *)user;
 	while (*s != '\0') {
@@ -188,7 +190,7 @@ static bool sh_web__user_ok(const char *user)
 		s += more + 1;
 		chars++;
 	}
-	return chars >= 1 && chars <= SH__USER_MAX;
+	return chars >= 1 && chars <= SH_USER_MAX;
 }
 
 static int sh_web__random(uint8_t *out, size_t n)
@@ -212,9 +214,9 @@ int sh_token_create(char **out, sh_conn *db, const char *user)
 	*out = NULL;
 	if (db == NULL || user == NULL)
 		return sh_error_set(SH_EINVAL, "sh_token_create: db and user are required");
-	if (!sh_web__user_ok(user))
+	if (!sh_user_valid(user))
 		return sh_error_set(SH_EINVAL, "bad user name: a user is 1 to %d characters of "
-			"UTF-8 without control characters", SH__USER_MAX);
+			"UTF-8 without control characters", SH_USER_MAX);
 	int rc = sh_token_table_ensure(db);
 	if (rc < 0)
 		return rc;

@@ -46,6 +46,23 @@ void *sh_web__on_uri(void *cls, const char *uri, struct MHD_Connection *connecti
 	r->server = s;
 	r->connection = connection;
 	r->raw_uri = strdup(uri != NULL ? uri : "");
+	/* Too many parameters: counted here, in the request line, because
+	 * libmicrohttpd stores each one right after this callback, in the
+	 * connection's 32 KiB, and a request that fills it gets no answer.
+	 * Past the bound its query is cut in libmicrohttpd's buffer (it has
+	 * not parsed it yet: it calls this "before we modify URI or args"), so
+	 * nothing is stored, and the request is answered 400. */
+	const char *q = uri != NULL ? strchr(uri, '?') : NULL;
+	if (q != NULL && q[1] != '\0') {
+		size_t params = 1;
+		for (const char *c = q + 1; *c != '\0'; c++)
+			params += *c == '&' || *c == ';';
+		r->query_params_sent = params;
+		if (params > SH_MAX_QUERY_PARAMS) {
+			/* cppcheck-suppress unreadVariable ; libmicrohttpd reads it next, as its arguments */
+			((char *)q)[1] = '\0';   /* NOLINT: libmicrohttpd's own, writable line buffer */
+		}
+	}
 	r->response.request = r;
 	r->response.status = 200;
 	atomic_fetch_add(&s->in_flight, 1);
@@ -172,10 +189,16 @@ enum MHD_Result sh_web__handler_queue(sh_request *r)
 	return result;
 }
 
-/* The bodies of the answers the host makes itself. */
+#define SH__STR_(x) #x
+#define SH__STR(x) SH__STR_(x)
+
+/* The bodies of the answers the host makes itself (its only 400: too many
+ * query parameters). */
 static const char *sh_web__status_body(int status)
 {
 	switch (status) {
+	case 400: return "<h1>Bad Request (400)</h1><p>Too many query parameters: at most "
+		SH__STR(SH_MAX_QUERY_PARAMS) ".</p>";
 	case 401: return "<h1>Unauthorized (401)</h1>";
 	case 404: return "<h1>Not Found</h1><p>The requested resource was not found on this server.</p>";
 	case 405: return "<h1>Method Not Allowed (405)</h1>";
@@ -247,6 +270,8 @@ static bool sh_web__error_page(sh_request *r, int status, const char *exception)
 static const char *sh_web__status_json(const sh_request *r, int status)
 {
 	switch (status) {
+	case 400: return "{\"error\":\"too many query parameters: at most "
+		SH__STR(SH_MAX_QUERY_PARAMS) "\"}";
 	case 401:
 		return sh_request_header(r, "Authorization") != NULL
 			? "{\"error\":\"invalid token\"}"
@@ -485,6 +510,10 @@ static enum MHD_Result sh_web__dispatch(sh_request *r)
 	}
 	if (r->too_large)
 		return sh_web__handler_answer(r, 413);
+	if (r->query_params_sent > SH_MAX_QUERY_PARAMS) {
+		(void)sh_web__router_match(&r->match, s->router, r->method, r->path);   /* JSON or not */
+		return sh_web__handler_answer(r, 400);
+	}
 	if (r->failed)
 		return sh_web__handler_answer(r, 500);
 	rc = sh_web__router_match(&r->match, s->router, r->method, r->path);

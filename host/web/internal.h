@@ -305,6 +305,7 @@ struct sh_request {
 	size_t header_count;
 	sh_header *query;
 	size_t query_count;
+	size_t query_params_sent;   /* counted in the request line; past the bound: 400 */
 	char remote_addr[64];
 	sh__wbuf body;
 	uint64_t body_limit;

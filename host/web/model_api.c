@@ -140,6 +140,12 @@ static int sh_web__location(sh__api *api, int64_t pk)
 /* Applies ?ordering=a,-b. */
 static int sh_web__ordering(sh__api *api, sh_query *query, const char *text)
 {
+	size_t terms = 1;
+	for (const char *c = text; *c != '\0'; c++)
+		terms += *c == ',';
+	if (terms > SH_QUERY_MAX_ORDER)
+		return sh_web__api_error(api, 400, "ordering", "'ordering' has %zu terms, at most %d",
+			terms, SH_QUERY_MAX_ORDER);
 	char *copy = strdup(text);
 	if (copy == NULL)
 		return sh_error_set(SH_ENOMEM, "out of memory");

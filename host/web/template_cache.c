@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../base/file.h"
 #include "internal.h"
 #include "base/utf8.h"
 
@@ -94,40 +95,6 @@ static int sh_web__name_check(const char *name)
 	}
 }
 
-/* Reads the whole regular file at `path` (at most 4 MiB). */
-static int sh_web__read_file(const char *path, char **out, size_t *length)
-{
-	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return sh_error_set(errno == ENOENT ? SH_ENOTFOUND : SH_EIO, "cannot open %s: %s",
-			path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > SH__TEMPLATE_MAX_SIZE) {
-		close(fd);
-		return sh_error_set(SH_EIO, "%s is not a regular file of at most 4 MiB", path);
-	}
-	char *data = malloc((size_t)st.st_size + 1);
-	if (data == NULL) {
-		close(fd);
-		return sh_error_set(SH_ENOMEM, "out of memory");
-	}
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	data[got] = '\0';
-	*out = data;
-	*length = got;
-	return 0;
-}
-
 /* The app's templates folder, templates/<label> beside its manifest. */
 static char *sh_web__templates_dir(const sh_app *app)
 {
@@ -183,7 +150,7 @@ static int sh_web__load(sh_template **out, sh_templates *cache, const sh_app *ap
 			rc = sh_error_set(SH_EINVAL, "%s resolves outside %s (no path traversal)", what, dir);
 	}
 	if (rc == 0)
-		rc = sh_web__read_file(real, &source, &length);
+		rc = sh_base__read_regular_file(real, "template", SH__TEMPLATE_MAX_SIZE, &source, &length);
 	if (rc == 0)
 		rc = sh_web__template_load(out, cache->hub, full, path, source, length);
 	if (rc == 0) {

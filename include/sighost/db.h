@@ -243,6 +243,18 @@ SH_API int sh_conn_error(sh_conn *db, const char *what);
  */
 SH_API int sh_db_check_keys(sh_conn *db);
 
+/*
+ * A table the host keeps for itself (sighost_token, sighost_migrations):
+ * with `create`, runs `ddl` (a CREATE TABLE IF NOT EXISTS); then checks
+ * that a table named `table`, if there is one, is exactly what `ddl` makes
+ * (its schema in sqlite_master, as SQLite stores `ddl`). Returns 0 (also
+ * when there is no such table and `create` is false); SH_EDB naming the
+ * file, the table and both schemas when the table was made some other way
+ * (a model that took the name: its rows must not be trusted); an error of
+ * sh_conn_error() when SQLite fails; SH_EINVAL for NULL arguments.
+ */
+SH_API int sh_db_host_table(sh_conn *db, const char *table, const char *ddl, bool create);
+
 /* Returns the database a connection belongs to. */
 SH_API sh_database *sh_conn_database(const sh_conn *db);
 

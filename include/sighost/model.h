@@ -108,6 +108,16 @@ SH_API void sh_models_free(sh_models *models);
 SH_API void sh_models_set_reporter(sh_models *models, sh_problem_fn fn, void *payload);
 
 /*
+ * Returns true when `label` (compared without case) is an app label the
+ * host keeps: "sighost", or one starting with "sighost_" or "sqlite" (a
+ * model's table is "<label>_<model>", and the host keeps its own tables,
+ * sighost_token and sighost_migrations, under "sighost_"; SQLite refuses
+ * tables starting "sqlite_"). An app manifest with such a label and a
+ * declaration of a model under it are problems.
+ */
+SH_API bool sh_label_reserved(const char *label);
+
+/*
  * Declares model `name` (CamelCase, as in Django) of app `app_label` with
  * `count` fields (copied). Checks what can be checked alone: names, types,
  * options that fit the type (max_length on text, auto_now on dates, a

@@ -44,8 +44,14 @@ SH_API int sh_query_filter(sh_query *query, const char *lookup, sh_datum value);
 /* Keeps the rows where the lookup does not hold (Django's exclude()). */
 SH_API int sh_query_exclude(sh_query *query, const char *lookup, sh_datum value);
 
+/* The ordering keys a query may have (SQLite refuses more than a few
+ * thousand terms in ORDER BY only when the query runs). */
+#define SH_QUERY_MAX_ORDER 64
+
 /* Orders by `field` ("-field" descending); called again, adds a further
- * key. Without ordering rows come by primary key. Returns 0 or SH_EINVAL. */
+ * key, at most SH_QUERY_MAX_ORDER in all. Without ordering rows come by
+ * primary key. Returns 0 or SH_EINVAL (an unknown field, or one key past
+ * the bound: the query is unchanged). */
 SH_API int sh_query_order_by(sh_query *query, const char *field);
 
 /* Keeps at most `limit` rows (negative: no limit) after skipping `offset`. */

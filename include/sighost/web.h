@@ -313,11 +313,28 @@ SH_API int sh_http_response_stream(sh_http_response *response, int status, sh_st
 /* The table of API tokens. */
 #define SH_TOKEN_TABLE "sighost_token"
 
+/* The query parameters a request may have: more is answered 400 "too
+ * many query parameters" before libmicrohttpd stores them (their records
+ * would fill the connection's memory, and the request got no answer). */
+#define SH_MAX_QUERY_PARAMS 100
+
 /* The length of a key, in hex digits. */
 #define SH_TOKEN_KEY_LENGTH 64
 
+/* The longest user name, in characters (Django's username max_length).
+ * A model that stores the user of a request (sh_request_user) needs a
+ * text field of at least this max_length: the alert example's Owner.name
+ * has it. */
+#define SH_USER_MAX 150
+
+/* The one check of a user name, made by sh_token_create() (and so by
+ * `sighost createtoken`): true for UTF-8 text of 1 to SH_USER_MAX
+ * characters without control characters; false for NULL. */
+SH_API bool sh_user_valid(const char *user);
+
 /* Creates the token table when it does not exist (CREATE TABLE IF NOT
- * EXISTS). Returns 0, or SH_EDB with SQLite's reason. */
+ * EXISTS) and checks that one that exists was made so (sh_db_host_table).
+ * Returns 0, SH_EDB for a table made another way, or SQLite's error. */
 SH_API int sh_token_table_ensure(sh_conn *db);
 
 /*

@@ -255,7 +255,8 @@ Test(e2e, the_alert_plugin_migrates_and_loads_its_default_tags)
 		"Operations to perform:\n"
 		"  Apply all migrations: alert\n"
 		"Running migrations:\n"
-		"  Applying alert.0001_initial... OK\n");
+		"  Applying alert.0001_initial... OK\n"
+		"  Applying alert.0002_alter_owner_name... OK\n");
 	t_run_free(&r);
 	char *tags = query("SELECT name FROM alert_tag ORDER BY name");
 	cr_assert_str_eq(tags, "critical\ninfo\nwarning\n");
@@ -312,7 +313,7 @@ Test(e2e, first_migration_of_an_app_pointing_at_another_apps_model)
 	e2e_has(r.out, "Migrations for 'notes':");
 	t_run_free(&r);
 	char *file = t_path(mig, "0001_initial.yaml"), *text = t_read(file);
-	e2e_has(text, "dependencies:\n- [alert, 0001_initial]\n");
+	e2e_has(text, "dependencies:\n- [alert, 0002_alter_owner_name]\n");
 	e2e_has(text, "to: alert.Alert");
 	free(text);
 	free(file);

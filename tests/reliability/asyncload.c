@@ -49,22 +49,8 @@ Test(asyncload, async_receivers_that_save_under_wrk_then_sigterm_ends_in_time)
 	w_server s;
 	w_start(&s, NULL);
 
-	char url[64], duration[32], arg[32];
-	snprintf(url, sizeof url, "http://127.0.0.1:%u", s.port);
-	snprintf(duration, sizeof duration, "%us", seconds + 2);
-	snprintf(arg, sizeof arg, "%u", seconds);
 	char *out = t_path(w_dir, "wrk.out");
-	pid_t wrk = fork();
-	cr_assert_geq(wrk, 0);
-	if (wrk == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(t_env("WRK"), "wrk", "-t8", "-c8", "-d", duration, "--timeout", "10s", "-s",
-			t_env("SOAK_LUA"), url, "--", arg, token, (char *)NULL);
-		_exit(127);
-	}
+	pid_t wrk = r_spawn_wrk(s.port, 8, seconds, token, out);
 	int status = r_wait(wrk, seconds + 30);
 	char *text = t_read(out);
 	cr_log_info("asyncload: wrk %u s:\n%s", seconds, text);

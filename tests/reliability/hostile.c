@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rel_support.h"
@@ -54,6 +55,10 @@ static void serve_hostile(w_server *s)
 	char *link = NULL;
 	cr_assert_geq(asprintf(&link, "%s/templates/web/link.html", w_plugins), 0);
 	cr_assert_eq(symlink("../../secret.txt", link), 0);
+	free(link);
+	/* a FIFO where a template is expected: opening it must not block */
+	cr_assert_geq(asprintf(&link, "%s/templates/web/fifo.html", w_plugins), 0);
+	cr_assert_eq(mkfifo(link, 0600), 0);
 	free(link);
 	char extra[128];
 	snprintf(extra, sizeof extra, "max_body_size: %d\nrequest_timeout: %d\n", MAX_BODY, TIMEOUT);
@@ -403,6 +408,8 @@ static const row table[] = {
 		.needle = "absolute" },
 	{ "template through a symbolic link", "GET", "/render?template=link.html", .status = 400,
 		.needle = "resolves outside" },
+	{ "template that is a FIFO (not read: it would block a worker)", "GET",
+		"/render?template=fifo.html", .status = 400, .needle = "not a regular file" },
 	{ "template with backslashes", "GET", "/render?template=..%5C..%5Csecret.txt", .status = 400,
 		.needle = "refused character" },
 	{ "template a/../b", "GET", "/render?template=x/../page.html", .status = 400,
@@ -498,6 +505,25 @@ static void check_generated(table_run *t)
 	fputs("\r\n", f);
 	fclose(f);
 	check(t, "5000 headers", many, len, 431, NULL);
+	free(many);
+	/* 600 query parameters: answered at once, never left to time out (the
+	 * connection's memory ran out and nothing was sent) */
+	f = open_memstream(&many, &len);
+	fputs("GET /api/alerts?", f);
+	for (int i = 0; i < 600; i++)
+		fprintf(f, "%sp%d=1", i ? "&" : "", i);
+	fputs(" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", f);
+	fclose(f);
+	check(t, "600 query parameters", many, len, 400, "query parameters");
+	free(many);
+	/* ordering by 3000 terms: a 400 naming the bound, not a 500 */
+	f = open_memstream(&many, &len);
+	fputs("GET /api/alerts?ordering=", f);
+	for (int i = 0; i < 3000; i++)
+		fprintf(f, "%sid", i ? "," : "");
+	fputs(" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", f);
+	fclose(f);
+	check(t, "ordering by 3000 terms", many, len, 400, "ordering");
 	free(many);
 	/* a chunked body past max_body_size: 413 as it arrives */
 	f = open_memstream(&many, &len);

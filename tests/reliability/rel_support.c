@@ -282,6 +282,28 @@ int r_wait(pid_t pid, double seconds)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+pid_t r_spawn_wrk(unsigned port, unsigned threads, unsigned seconds, const char *token,
+	const char *out)
+{
+	char url[64], duration[32], arg[32], count[16];
+	snprintf(url, sizeof url, "http://127.0.0.1:%u", port);
+	snprintf(duration, sizeof duration, "%us", seconds + 2);
+	snprintf(arg, sizeof arg, "%u", seconds);
+	snprintf(count, sizeof count, "%u", threads);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(t_env("WRK"), "wrk", "-t", count, "-c", count, "-d", duration, "--timeout", "10s",
+			"-s", t_env("SOAK_LUA"), url, "--", arg, token, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 long r_rss_kib(pid_t pid)
 {
 	char path[64], line[256];

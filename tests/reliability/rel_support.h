@@ -72,6 +72,13 @@ pid_t r_spawn(const char *const *argv, const char *log);
  * timeout. */
 int r_wait(pid_t pid, double seconds);
 
+/* Starts $WRK with $SOAK_LUA against 127.0.0.1:port: `threads` threads
+ * and connections, for `seconds` (wrk gets two more, its threads stop
+ * first), the API token `token` for the script; stdout and stderr to
+ * `out`. The child dies with the test. Returns its pid. */
+pid_t r_spawn_wrk(unsigned port, unsigned threads, unsigned seconds, const char *token,
+	const char *out);
+
 /* VmRSS of `pid` in KiB (-1 when unknown). */
 long r_rss_kib(pid_t pid);
 

@@ -49,22 +49,8 @@ static char *soak_token;
  * server's RSS and descriptors once a second; returns the SOAK line. */
 static wrk_result run_wrk(const w_server *s, unsigned seconds, long *rss_max, int *fds_max)
 {
-	char url[64], duration[32], arg[32];
-	snprintf(url, sizeof url, "http://127.0.0.1:%u", s->port);
-	snprintf(duration, sizeof duration, "%us", seconds + 2);   /* the threads stop first */
-	snprintf(arg, sizeof arg, "%u", seconds);
 	char *out = t_path(w_dir, "wrk.out");
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(t_env("WRK"), "wrk", "-t4", "-c4", "-d", duration, "--timeout", "10s", "-s",
-			t_env("SOAK_LUA"), url, "--", arg, soak_token, (char *)NULL);
-		_exit(127);
-	}
+	pid_t pid = r_spawn_wrk(s->port, 4, seconds, soak_token, out);
 	*rss_max = 0;
 	*fds_max = 0;
 	int status;

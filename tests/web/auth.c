@@ -7,9 +7,12 @@
  * fails.
  */
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sighost/sys/sighost.h>
 
 #include "../support/api.h"
 
@@ -272,20 +275,20 @@ Test(auth, serve_refuses_unapplied_migrations_unless_told_to_migrate)
 	w_server refused = { 0 };
 	w_start_fails(&refused, NULL);
 	cr_assert_eq(refused.status, 1, "stderr:\n%s", refused.err);
-	w_has(refused.err, "you have 1 unapplied migration:\n  alert.0001_initial\n");
+	w_has(refused.err, "you have 2 unapplied migrations:\n  alert.0001_initial\n  alert.0002_alter_owner_name\n");
 	w_has(refused.err, "sighost serve --migrate");
 	w_server_free(&refused);
 
 	const char *const migrate[] = { "--migrate", NULL };
 	w_server s = { 0 };
 	w_start(&s, migrate);
-	w_has(s.out, "Applied 1 migration.");
+	w_has(s.out, "Applied 2 migrations.");
 	w_resp r = w_request(s.port, "GET", "/api/tags", NULL, NULL);   /* anonymous: [GET] */
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	w_resp_free(&r);
 	stop(&s);
 	w_server_free(&s);
-	cr_assert_eq(a_sql_int("SELECT count(*) FROM sighost_migrations WHERE app = 'alert'"), 1);
+	cr_assert_eq(a_sql_int("SELECT count(*) FROM sighost_migrations WHERE app = 'alert'"), 2);
 }
 
 /* Sends METHOD PATH (with a small JSON body for writes) without a token
@@ -369,4 +372,97 @@ Test(auth, anonymous_is_checked_and_check_warns_about_anonymous_writes)
 	w_has(r.err, "'anonymous' lists DELETE, which the route does not answer");
 	w_has(r.err, "'anonymous' is for model routes");
 	t_run_free(&r);
+}
+
+Test(auth, an_app_may_not_take_the_hosts_label_or_tables)
+{
+	/* An app labelled sighost declared sighost.Token and took over the
+	 * token table: its anonymous POST minted working tokens. */
+	w_app("sighost",
+		"models:\n"
+		"  Token:\n"
+		"    fields:\n"
+		"      user: {type: text, max_length: 150}\n"
+		"      key_hash: {type: text, max_length: 64}\n"
+		"routes:\n"
+		"  - {path: /tokens, methods: [POST], model: sighost.Token, anonymous: [POST]}\n");
+	w_project("sighost", NULL);
+	const char *argv[] = { "check", "--settings", "project.yaml", NULL };
+	t_run r = t_sighost(w_dir, NULL, argv);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	w_has(r.err, "sighost.yaml:1:8: label 'sighost' is reserved");
+	t_run_free(&r);
+	const char *migrate[] = { "migrate", "--settings", "project.yaml", NULL };
+	r = t_sighost(w_dir, NULL, migrate);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	w_has(r.err, "label 'sighost' is reserved");
+	t_run_free(&r);
+}
+
+/* Runs `sql` on the project's database (made if missing). */
+static void exec_sql(const char *sql)
+{
+	char *path = t_path(w_dir, "db.sqlite3");
+	sqlite3 *db = NULL;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	free(path);
+}
+
+Test(auth, host_tables_made_another_way_are_refused_before_use)
+{
+	/* a token table without the unique hash, made before the host's */
+	alert_project(NULL);
+	exec_sql("CREATE TABLE sighost_token (id integer PRIMARY KEY, user text, key_hash text, "
+		"created text)");
+	const char *token[] = { "createtoken", "mallory", "--settings", "project.yaml", NULL };
+	t_run r = t_sighost(w_dir, NULL, token);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	w_has(r.err, "the host's table sighost_token exists but was not made by sighost");
+	t_run_free(&r);
+	w_server s;
+	w_start_fails(&s, NULL);
+	cr_assert_eq(s.status, 1, "%s", s.err);
+	w_has(s.err, "the host's table sighost_token exists but was not made by sighost");
+	w_server_free(&s);
+	/* the applied migrations, likewise */
+	exec_sql("DROP TABLE sighost_token; DROP TABLE sighost_migrations; "
+		"CREATE TABLE sighost_migrations (app text, name text)");
+	const char *migrate[] = { "migrate", "--settings", "project.yaml", NULL };
+	r = t_sighost(w_dir, NULL, migrate);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	w_has(r.err, "the host's table sighost_migrations exists but was not made by sighost");
+	t_run_free(&r);
+}
+
+Test(auth, the_longest_user_createtoken_accepts_can_use_the_dashboard)
+{
+	/* createtoken took 150 characters, the example stored 100: a 500 */
+	alert_project(NULL);
+	char user[SH_USER_MAX + 2];
+	memset(user, 'u', SH_USER_MAX);
+	user[SH_USER_MAX] = '\0';
+	char *key = a_token(user);
+	w_server s;
+	w_start(&s, NULL);
+	char *headers = auth("Token", key);
+	w_resp r = a_json(s.port, "POST", "/dashboard/create", headers, "{\"content\": \"long\"}");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	w_resp_free(&r);
+	char *name = a_sql("SELECT name FROM alert_owner");
+	cr_assert_eq(strlen(name), SH_USER_MAX);
+	free(name);
+	stop(&s);
+	w_server_free(&s);
+	/* one more character is refused by the one check, sh_user_valid() */
+	strcat(user, "u");
+	cr_assert_not(sh_user_valid(user));
+	const char *argv[] = { "createtoken", user, "--settings", "project.yaml", NULL };
+	t_run t = t_sighost(w_dir, NULL, argv);
+	cr_assert_eq(t.status, 1);
+	w_has(t.err, "a user is 1 to 150 characters");
+	t_run_free(&t);
+	free(headers);
+	free(key);
 }

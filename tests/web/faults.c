@@ -31,6 +31,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -523,4 +524,41 @@ Test(faults, a_connection_that_sends_nothing_is_closed_after_silent_timeout)
 	close(fd);
 	stop(&s);
 	w_server_free(&s);
+}
+
+Test(faults, a_fifo_renamed_over_the_settings_file_neither_blocks_reload_nor_sigterm)
+{
+	/* The reload opened the FIFO and waited for a writer for ever, on the
+	 * main thread: SIGTERM and SIGHUP were never handled again. */
+	w_app("web", "routes:\n  - {path: /public, view: echo}\n");
+	w_project("web", NULL);
+	w_server s;
+	w_start(&s, NULL);
+	char *fifo = t_path(w_dir, "fifo"), *project = t_path(w_dir, "project.yaml");
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(rename(fifo, project), 0);   /* the watch sees it and reloads */
+	usleep(300 * 1000);
+	cr_assert_eq(kill(s.pid, SIGHUP), 0);     /* and again, by signal */
+	usleep(300 * 1000);
+	w_resp r = w_request(s.port, "GET", "/public", NULL, NULL);
+	cr_assert_eq(r.status, 200, "still serving: %d", r.status);
+	w_resp_free(&r);
+	double t0 = now();
+	cr_assert_eq(kill(s.pid, SIGTERM), 0);
+	int status = -1;
+	while (waitpid(s.pid, &status, WNOHANG) == 0 && now() - t0 < 10)
+		usleep(20 * 1000);
+	bool exited = now() - t0 < 10;
+	if (!exited) {
+		kill(s.pid, SIGKILL);
+		waitpid(s.pid, &status, 0);
+	}
+	s.err = t_read(s.err_path);
+	cr_assert(exited, "SIGTERM did not stop the server within 10 s:\n%s", s.err);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "stderr:\n%s", s.err);
+	w_has(s.err, "cannot read manifest: not a regular file");
+	w_has(s.err, "the running settings stay");
+	w_server_free(&s);
+	free(fifo);
+	free(project);
 }

@@ -38,6 +38,12 @@ typedef struct sh_project sh_project;
 /* The environment variable that names the project manifest. */
 #define SH_SETTINGS_ENV "SIGHOST_SETTINGS"
 
+/* The largest manifest (project, app or migration file) that is read, in
+ * bytes. A manifest must be a regular file of at most this size: anything
+ * else (a FIFO, a device, a directory, a bigger file) is a problem
+ * "cannot read manifest: ..." at once, never a read that blocks. */
+#define SH_MANIFEST_MAX_SIZE (8u << 20)
+
 /* One problem found in a project. Strings are owned by the project. */
 typedef struct sh_problem {
 	int code;              /* SH_EMANIFEST, SH_ELOAD, SH_EABI, SH_EPERM, ... */
