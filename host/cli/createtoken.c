@@ -32,11 +32,9 @@ int sh_cli_createtoken(int argc, char **argv)
 	if (project == NULL) {
 		return 1;
 	}
-	sh_database *database = sh_project_database(project);
 	sh_conn *db = NULL;
 	char *key = NULL;
-	int rc = database != NULL ? sh_database_connection(&db, database)
-		: sh_error_set(SH_EINVAL, "the project has no database");
+	int rc = sh_cli_conn(&db, project);
 	if (rc == 0)
 		rc = sh_token_create(&key, db, user);
 	if (rc < 0)

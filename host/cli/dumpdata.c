@@ -197,10 +197,8 @@ int sh_cli_dumpdata(int argc, char **argv)
 		return 1;
 	}
 	sh_models *models = sh_project_models(project);
-	sh_database *database = sh_project_database(project);
 	sh_conn *db = NULL;
-	int rc = database != NULL ? sh_database_connection(&db, database)
-		: sh_error_set(SH_EINVAL, "the project has no database");
+	int rc = sh_cli_conn(&db, project);
 	json_t *dump = json_array();
 	if (rc == 0 && dump == NULL)
 		rc = sh_error_set(SH_ENOMEM, "out of memory dumping data");

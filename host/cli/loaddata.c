@@ -251,10 +251,8 @@ int sh_cli_loaddata(int argc, char **argv)
 	sh_project *project = sh_cli_project(settings, true, "loaddata");
 	if (project == NULL)
 		return 1;
-	sh_database *database = sh_project_database(project);
 	sh_conn *db = NULL;
-	int rc = database != NULL ? sh_database_connection(&db, database)
-		: sh_error_set(SH_EINVAL, "the project has no database");
+	int rc = sh_cli_conn(&db, project);
 	size_t objects = 0;
 	if (rc == 0 && (rc = sh_atomic_begin(db)) == 0) {
 		rc = load_files(db, sh_project_models(project), argv + optind, argc - optind, &objects);

@@ -88,3 +88,10 @@ size_t sh_cli_print_problems(const sh_project *project, const char *command)
 		fprintf(stderr, "sighost %s: %zu problem%s found\n", command, n, n == 1 ? "" : "s");
 	return n;
 }
+
+int sh_cli_conn(sh_conn **out, sh_project *project)
+{
+	sh_database *database = sh_project_database(project);
+	return database != NULL ? sh_database_connection(out, database)
+		: sh_error_set(SH_EINVAL, "the project has no database");
+}

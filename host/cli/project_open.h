@@ -38,6 +38,11 @@ int sh_cli_settings_only(int argc, char **argv, const char **settings);
  */
 sh_project *sh_cli_project(const char *settings, bool load, const char *command);
 
+/* Stores the calling thread's connection to the project's database in
+ * *out (owned by the database). Returns 0, SH_EINVAL when the project has
+ * no database, or sh_database_connection()'s error. */
+int sh_cli_conn(sh_conn **out, sh_project *project);
+
 /* Prints every warning of the project to stderr, "warning: TEXT" one per
  * line. Returns the count. */
 size_t sh_cli_print_warnings(const sh_project *project);

@@ -39,10 +39,8 @@ int sh_cli_tokens(int argc, char **argv)
 	sh_project *project = sh_cli_project(settings, true, "tokens");
 	if (project == NULL)
 		return 1;
-	sh_database *database = sh_project_database(project);
 	sh_conn *db = NULL;
-	int rc = database != NULL ? sh_database_connection(&db, database)
-		: sh_error_set(SH_EINVAL, "the project has no database");
+	int rc = sh_cli_conn(&db, project);
 	int status = rc < 0 ? 1 : 0;
 	if (rc < 0) {
 		fprintf(stderr, "sighost tokens: %s\n", sh_error_last()->message);

@@ -346,19 +346,6 @@ static size_t heap_in_use(void)
 #endif
 }
 
-static long rss_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-	while (f != NULL && fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	if (f != NULL)
-		fclose(f);
-	return kib;
-}
-
 Test(settings_live, a_thousand_reloads_of_an_unchanged_manifest_keep_memory_bounded,
 	.timeout = 300)
 {
@@ -375,11 +362,11 @@ Test(settings_live, a_thousand_reloads_of_an_unchanged_manifest_keep_memory_boun
 	for (int i = 0; i < 10; i++)
 		cr_assert_eq(reload(), 0, "%s", sh_error_last()->message);
 	size_t heap0 = heap_in_use();
-	long rss0 = rss_kib();
+	long rss0 = t_rss_kib(getpid());
 	for (int i = 0; i < 1000; i++)
 		cr_assert_eq(reload(), 0, "%s", sh_error_last()->message);
 	size_t heap1 = heap_in_use();
-	long rss1 = rss_kib();
+	long rss1 = t_rss_kib(getpid());
 	cr_assert_lt(heap1, heap0 + 1024 * 1024, "1000 reloads of a %zu-byte settings section: the "
 		"heap grew by %zu bytes", len, heap1 - heap0);
 	if (!ASAN)

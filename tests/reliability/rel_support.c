@@ -304,20 +304,6 @@ pid_t r_spawn_wrk(unsigned port, unsigned threads, unsigned seconds, const char 
 	return pid;
 }
 
-long r_rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	long kib = -1;
-	while (f != NULL && fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	if (f != NULL)
-		fclose(f);
-	return kib;
-}
-
 int r_fd_count(pid_t pid)
 {
 	char path[64];

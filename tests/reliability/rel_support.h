@@ -79,8 +79,6 @@ int r_wait(pid_t pid, double seconds);
 pid_t r_spawn_wrk(unsigned port, unsigned threads, unsigned seconds, const char *token,
 	const char *out);
 
-/* VmRSS of `pid` in KiB (-1 when unknown). */
-long r_rss_kib(pid_t pid);
 
 /* The number of open descriptors of `pid` (-1 when unknown). */
 int r_fd_count(pid_t pid);

@@ -55,7 +55,7 @@ static wrk_result run_wrk(const w_server *s, unsigned seconds, long *rss_max, in
 	*fds_max = 0;
 	int status;
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		long rss = r_rss_kib(s->pid);
+		long rss = t_rss_kib(s->pid);
 		int fds = r_fd_count(s->pid);
 		*rss_max = rss > *rss_max ? rss : *rss_max;
 		*fds_max = fds > *fds_max ? fds : *fds_max;
@@ -168,7 +168,7 @@ Test(soak, crud_under_wrk_keeps_memory_descriptors_and_signal_counts)
 	cr_assert_geq(asprintf(&w_auth, "Authorization: Token %s\r\n", soak_token), 0);
 	w_server s;
 	w_start(&s, NULL);
-	long rss_start = r_rss_kib(s.pid);
+	long rss_start = t_rss_kib(s.pid);
 	int fds_start = r_fd_count(s.pid);
 	/* warm-up: every worker opens its connection, caches fill */
 	long rss_max;
@@ -186,7 +186,7 @@ Test(soak, crud_under_wrk_keeps_memory_descriptors_and_signal_counts)
 	audit_counts a0 = audit_after(w.requests + 100);
 	cr_assert_eq(a0.request_finished, w.requests + 100, "warm-up: request_finished");
 	int fds_warm = fds_settle(s.pid, fds_start);
-	long rss_warm = r_rss_kib(s.pid);
+	long rss_warm = t_rss_kib(s.pid);
 	/* the soak */
 	double t0 = r_now();
 	wrk_result r = run_wrk(&s, seconds, &rss_max, &fds_max);
@@ -194,7 +194,7 @@ Test(soak, crud_under_wrk_keeps_memory_descriptors_and_signal_counts)
 	no_errors(&r, "soak");
 	audit_counts a1 = audit_after(w.requests + r.requests);
 	int fds_end = fds_settle(s.pid, fds_warm);
-	long rss_end = r_rss_kib(s.pid);
+	long rss_end = t_rss_kib(s.pid);
 	cr_log_info("soak: %u s (%.1f s with the wait), %ld requests (%.0f/s): %ld creates, %ld reads, "
 		"%ld updates, %ld deletes, p99 %.1f ms; RSS KiB: start %ld, after warm-up %ld, max "
 		"%ld, end %ld (%+ld); descriptors: start %d, after warm-up %d, max %d, end %d; "

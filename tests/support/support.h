@@ -72,4 +72,8 @@ void t_exec(const char *const *argv);
 /* Counts the lines of `text`. */
 size_t t_lines(const char *text);
 
+/* The resident set of process `pid` in KiB (/proc/PID/status VmRSS), -1
+ * when unknown. */
+long t_rss_kib(pid_t pid);
+
 #endif
