@@ -212,4 +212,6 @@ Test(failure, a_full_disk_under_run_sql_is_unavailable_and_names_the_file)
 	char *rows = mt_query("SELECT count(*) FROM people_person");
 	cr_assert_str_eq(rows, "0\n", "the failed migration wrote nothing");
 	free(rows);
+	sh_migrate_free(g);
+	sh_project_free(p);
 }
