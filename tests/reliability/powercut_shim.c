@@ -50,6 +50,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "powercut_trace.h"
@@ -76,8 +77,6 @@ static ssize_t (*real_writev)(int, const struct iovec *, int);
 static int (*real_ftruncate)(int, off_t);
 static int (*real_ftruncate64)(int, off_t);
 static int fault;           /* 0, 1 nosync, 2 lag */
-static int lag_fd = -1;     /* lag: the sync not done yet */
-static int (*lag_call)(int);
 static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
 static int (*real_unlink)(const char *);
@@ -358,10 +357,31 @@ EXPORT int ftruncate64(int fd, off_t size)
  * teeth whatever the host's durability design (issue 19's mutations):
  *   nosync  a sync of a traced file does nothing and reports success (as
  *           synchronous=OFF, or a disk that ignores flushes)
- *   lag     a sync takes effect only at the next sync call (it reports
- *           success at once): answers given in between precede their
- *           fsync, as a group commit that answered before its sync would
+ *   lag     a sync reports success at once and takes effect 50 ms later
+ *           (a thread of the shim syncs a duplicate of the descriptor
+ *           then): answers given meanwhile precede their fsync, as a group
+ *           commit that answered before its sync would
  */
+struct lagged {             /* lag: one sync still to be done */
+	int fd;                 /* a dup of the synced descriptor */
+	int kind;
+	int (*call)(int);
+};
+
+/* lag: the sync of a lagged descriptor, 50 ms after it was asked for. */
+static void *lagged_sync(void *arg)
+{
+	struct lagged *l = arg;
+	struct timespec nap = { 0, 50 * 1000 * 1000 };
+	nanosleep(&nap, NULL);
+	pthread_mutex_lock(&lock);
+	if (l->call(l->fd) == 0)
+		record(PC_SYNC, l->kind, 0, NULL, 0);
+	pthread_mutex_unlock(&lock);
+	real_close(l->fd);
+	free(l);
+	return NULL;
+}
 
 static int traced_sync(int fd, int (*call)(int))
 {
@@ -373,13 +393,18 @@ static int traced_sync(int fd, int (*call)(int))
 		return 0;
 	}
 	if (fault == 2) {
-		int prev = lag_fd;
-		int (*prev_call)(int) = lag_call;
-		lag_fd = fd;
-		lag_call = call;
-		if (prev >= 0 && kind_of(prev) >= 0 && kind_of(prev) < PC_FILES
-				&& prev_call(prev) == 0)
-			record(PC_SYNC, kind_of(prev), 0, NULL, 0);
+		struct lagged *l = malloc(sizeof *l);
+		pthread_t t;
+		if (l != NULL) {
+			*l = (struct lagged){ fcntl(fd, F_DUPFD_CLOEXEC, 0), kind_of(fd), call };
+			if (l->fd < 0 || pthread_create(&t, NULL, lagged_sync, l) != 0) {
+				if (l->fd >= 0)
+					real_close(l->fd);
+				free(l);
+			} else {
+				pthread_detach(t);
+			}
+		}
 		pthread_mutex_unlock(&lock);
 		return 0;
 	}
