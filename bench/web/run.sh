@@ -98,6 +98,8 @@ start_sighost() {   # name sync build
 		-e "s|^  synchronous: [a-z]*|  synchronous: $sync|" \
 		-e "s|^  - \.\./\.\./\.\./build/bench\$|  - $b/bench|" \
 		"$here/project/project.yaml" > "$tmp/$name.yaml"
+	# a BASELINE build older than the connection limits knows no such key (nor the limit)
+	[ "$b" = "$build" ] || sed -i '/^max_connections_per_ip:/d' "$tmp/$name.yaml"
 	"$b/host/sighost" migrate --settings "$tmp/$name.yaml" > "$tmp/$name-migrate.log" 2>&1
 	port=$(free_port)
 	"$b/host/sighost" serve --settings "$tmp/$name.yaml" --listen "127.0.0.1:$port" --no-watch \
